@@ -1,0 +1,185 @@
+"""The model bundle: the only contract between training (which writes it) and serving (which reads it).
+
+A bundle is a flat folder:
+
+    model.onnx        fp32 ONNX model, graph-optimised, dynamic batch and sequence axes
+    model.int8.onnx   the same model, int8 dynamically quantised (what the Lambda serves by default)
+    tokenizer.json    a Hugging Face `tokenizers` file (truncation set to `max_length`, no padding)
+    labels.json       label names in class-index order
+    metrics.json      validation metrics, parity figures, the monitoring baseline
+    MODEL_CARD.md     a short human-readable card
+    manifest.json     written last: version id, time, base model, data hash, sha256 of every file
+
+A folder without `manifest.json`, or whose files do not match the manifest's hashes, is not a bundle:
+that is how an interrupted write is told apart from a finished one. This module is stdlib-only so the
+Lambda can import it without pulling in training dependencies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from golive.errors import UserError
+
+FORMAT_VERSION = 1
+
+MANIFEST = "manifest.json"
+MODEL_FP32 = "model.onnx"
+MODEL_INT8 = "model.int8.onnx"
+TOKENIZER = "tokenizer.json"
+LABELS = "labels.json"
+METRICS = "metrics.json"
+MODEL_CARD = "MODEL_CARD.md"
+TARBALL = "model.tar.gz"
+
+MODEL_VARIANTS = {"fp32": MODEL_FP32, "int8": MODEL_INT8}
+DEFAULT_VARIANT = "int8"
+# ONNX graph inputs, in the order the exporter writes them.
+ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+ONNX_OUTPUT = "logits"
+
+
+@dataclass
+class Manifest:
+    """What serving needs to know about a bundle besides the files themselves."""
+
+    version_id: str
+    created_at: str
+    base_model: str
+    data_sha256: str
+    labels: list[str]
+    max_length: int
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
+    default_variant: str = DEFAULT_VARIANT
+    training: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Manifest":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+def new_version_id(now: datetime | None = None) -> str:
+    """Sortable and unique: UTC time to the second plus a short random suffix."""
+    now = now or datetime.now(timezone.utc)
+    return now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_bundle(out_dir: Path, staged_files: dict[str, Path | str | bytes], manifest: Manifest) -> Manifest:
+    """Install a bundle into `out_dir` so that a crash at any point leaves no half bundle.
+
+    Files are first written into a staging folder inside `out_dir` (same file system, so the moves
+    are renames), the old manifest is removed, each file is renamed into place and the new manifest
+    goes in last with an atomic `os.replace`. `out_dir` itself is never renamed because on SageMaker
+    it is a mount point (`/opt/ml/model`).
+
+    `staged_files` maps bundle file names to a path to copy, or to str/bytes content.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    try:
+        hashes: dict[str, str] = {}
+        for name, source in staged_files.items():
+            target = staging / name
+            if isinstance(source, (str, bytes)):
+                target.write_bytes(source.encode() if isinstance(source, str) else source)
+            else:
+                shutil.copyfile(source, target)
+            hashes[name] = sha256_file(target)
+        manifest.files = hashes
+        (staging / MANIFEST).write_text(manifest.to_json())
+
+        (out_dir / MANIFEST).unlink(missing_ok=True)  # from here on the folder is "not a bundle"
+        for name in hashes:
+            os.replace(staging / name, out_dir / name)
+        os.replace(staging / MANIFEST, out_dir / MANIFEST)  # ... and now it is the new one
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def read_manifest(bundle_dir: Path) -> Manifest:
+    bundle_dir = Path(bundle_dir)
+    path = bundle_dir / MANIFEST
+    if not bundle_dir.is_dir():
+        raise UserError(f"model bundle folder {bundle_dir} does not exist; train one with `golive train --out {bundle_dir}`")
+    if not path.is_file():
+        raise UserError(
+            f"{bundle_dir} is not a complete model bundle (no {MANIFEST}); it may be from an interrupted run. "
+            f"Train again with `golive train --out {bundle_dir}`"
+        )
+    try:
+        return Manifest.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"{path} is not a valid bundle manifest: {exc}") from exc
+
+
+def verify_bundle(bundle_dir: Path) -> Manifest:
+    """Read the manifest and check every file's sha256; raise UserError naming the first mismatch."""
+    bundle_dir = Path(bundle_dir)
+    manifest = read_manifest(bundle_dir)
+    for name, expected in manifest.files.items():
+        path = bundle_dir / name
+        if not path.is_file():
+            raise UserError(f"model bundle {bundle_dir} is missing {name}; rebuild it with `golive train`")
+        if sha256_file(path) != expected:
+            raise UserError(f"model bundle file {path} does not match its sha256 in {MANIFEST}; it was changed or truncated")
+    return manifest
+
+
+def model_path(bundle_dir: Path, manifest: Manifest, variant: str | None = None) -> Path:
+    variant = variant or manifest.default_variant
+    if variant not in MODEL_VARIANTS:
+        raise UserError(f"unknown model variant {variant!r}; choose one of {', '.join(MODEL_VARIANTS)}")
+    name = MODEL_VARIANTS[variant]
+    if name not in manifest.files:
+        raise UserError(f"model bundle {bundle_dir} has no {variant} model ({name})")
+    return Path(bundle_dir) / name
+
+
+def read_json(bundle_dir: Path, name: str) -> Any:
+    return json.loads((Path(bundle_dir) / name).read_text())
+
+
+def pack_tarball(bundle_dir: Path, tarball: Path) -> Path:
+    """Pack a bundle as SageMaker's `model.tar.gz` (files at the archive root, as SageMaker writes it)."""
+    manifest = verify_bundle(bundle_dir)
+    tarball = Path(tarball)
+    tmp = tarball.with_name(tarball.name + ".partial")
+    with tarfile.open(tmp, "w:gz") as tar:
+        for name in [*manifest.files, MANIFEST]:
+            tar.add(Path(bundle_dir) / name, arcname=name)
+    os.replace(tmp, tarball)
+    return tarball
+
+
+def unpack_tarball(tarball: Path, bundle_dir: Path) -> Manifest:
+    """Unpack a `model.tar.gz` (as SageMaker does into /opt/ml/model) and verify it."""
+    bundle_dir = Path(bundle_dir)
+    bundle_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(tarball, "r:gz") as tar:
+        tar.extractall(bundle_dir, filter="data")
+    return verify_bundle(bundle_dir)

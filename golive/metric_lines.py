@@ -1,0 +1,38 @@
+"""Metrics as `key=value` log lines, and the regexes that SageMaker uses to capture them.
+
+Training prints its metrics through `format_metrics`; infrastructure builds the training job's
+metric definitions from `SAGEMAKER_METRIC_DEFINITIONS`. Both come from here so they cannot drift.
+"""
+
+from __future__ import annotations
+
+import math
+
+_NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+
+# Names SageMaker shows in the console and CloudWatch (`/aws/sagemaker/TrainingJobs` namespace).
+TRAINING_METRICS = (
+    "train_loss",
+    "learning_rate",
+    "epoch",
+    "eval_loss",
+    "eval_accuracy",
+    "eval_macro_f1",
+    "train_examples_per_second",
+    "onnx_accuracy",
+    "onnx_int8_accuracy",
+    "parity_max_logit_diff",
+    "parity_label_agreement",
+)
+
+SAGEMAKER_METRIC_DEFINITIONS = [{"Name": name, "Regex": rf"\b{name}={_NUMBER}"} for name in TRAINING_METRICS]
+
+
+def format_metrics(values: dict[str, float | int | str]) -> str:
+    """One line, `key=value` pairs separated by spaces; floats in a form the regexes accept."""
+    parts = []
+    for key, value in values.items():
+        if isinstance(value, float):
+            value = "nan" if math.isnan(value) else f"{value:.6g}"
+        parts.append(f"{key}={value}")
+    return " ".join(parts)

@@ -1,0 +1,1 @@
+"""CDK app and stacks (issue 5)."""

