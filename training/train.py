@@ -290,8 +290,9 @@ def train(args: TrainArguments) -> dict[str, Any]:
         "torch_validation": eval_report,
     }
     ctx.log(format_metrics({"train_examples_per_second": throughput, "train_runtime_seconds": train_seconds}))
+    # identical on every rank under DDP; lets a resumed run be compared with an uninterrupted one
+    print(f"rank={ctx.rank} weights_sha256={weights_sha256(model)}", flush=True)
     if ctx.world_size > 1:
-        print(f"rank={ctx.rank} weights_sha256={weights_sha256(model)}", flush=True)
         dist.barrier()
         dist.destroy_process_group()
 

@@ -1,0 +1,87 @@
+"""The bundle contract: atomic writes, verification, and the SageMaker tarball."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+
+import pytest
+
+from golive import bundle
+from golive.errors import UserError
+
+
+def make_manifest() -> bundle.Manifest:
+    return bundle.Manifest(version_id=bundle.new_version_id(), created_at="2026-11-22T00:00:00+00:00",
+                           base_model="tiny", data_sha256="ab" * 32, labels=["neg", "pos"], max_length=32)
+
+
+def write_small_bundle(out):
+    return bundle.write_bundle(out, {bundle.LABELS: '["neg", "pos"]', bundle.METRICS: b"{}", "extra.bin": b"\x00\x01"},
+                               make_manifest())
+
+
+def test_write_then_verify_records_every_file_hash(tmp_path):
+    manifest = write_small_bundle(tmp_path / "b")
+    assert set(manifest.files) == {bundle.LABELS, bundle.METRICS, "extra.bin"}
+    assert bundle.verify_bundle(tmp_path / "b").version_id == manifest.version_id
+    on_disk = json.loads((tmp_path / "b" / bundle.MANIFEST).read_text())
+    assert on_disk["files"]["extra.bin"] == bundle.sha256_file(tmp_path / "b" / "extra.bin")
+    assert not list((tmp_path / "b").glob(".staging-*"))
+
+
+def test_tampered_file_is_refused(tmp_path):
+    write_small_bundle(tmp_path / "b")
+    (tmp_path / "b" / "extra.bin").write_bytes(b"changed")
+    with pytest.raises(UserError, match="extra.bin does not match its sha256"):
+        bundle.verify_bundle(tmp_path / "b")
+
+
+def test_folder_without_manifest_is_not_a_bundle(tmp_path):
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / bundle.MODEL_INT8).write_bytes(b"onnx")
+    with pytest.raises(UserError, match="not a complete model bundle .* interrupted run"):
+        bundle.verify_bundle(tmp_path / "half")
+    with pytest.raises(UserError, match="does not exist"):
+        bundle.verify_bundle(tmp_path / "nothing")
+
+
+def test_interrupted_rewrite_leaves_no_half_bundle(tmp_path, monkeypatch):
+    """A crash while the new files are moved in leaves a folder that is refused, never a mix that passes."""
+    out = tmp_path / "b"
+    write_small_bundle(out)
+    calls = {"n": 0}
+    real_replace = bundle.os.replace
+
+    def crash_on_second_move(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("killed")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(bundle.os, "replace", crash_on_second_move)
+    with pytest.raises(KeyboardInterrupt):
+        write_small_bundle(out)
+    monkeypatch.undo()
+    with pytest.raises(UserError, match="not a complete model bundle"):
+        bundle.verify_bundle(out)
+    assert not list(out.glob(".staging-*"))
+    write_small_bundle(out)  # and a re-run repairs it
+    bundle.verify_bundle(out)
+
+
+def test_tarball_round_trip_like_sagemaker(tmp_path):
+    write_small_bundle(tmp_path / "b")
+    tarball = bundle.pack_tarball(tmp_path / "b", tmp_path / bundle.TARBALL)
+    with tarfile.open(tarball) as tar:
+        assert sorted(tar.getnames()) == sorted([bundle.LABELS, bundle.METRICS, "extra.bin", bundle.MANIFEST])
+    manifest = bundle.unpack_tarball(tarball, tmp_path / "opt-ml-model")
+    assert manifest.labels == ["neg", "pos"]
+
+
+def test_unknown_variant_is_a_clear_error(tmp_path):
+    manifest = write_small_bundle(tmp_path / "b")
+    with pytest.raises(UserError, match="unknown model variant 'fp16'"):
+        bundle.model_path(tmp_path / "b", manifest, "fp16")
+    with pytest.raises(UserError, match="has no int8 model"):
+        bundle.model_path(tmp_path / "b", manifest, "int8")
