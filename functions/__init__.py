@@ -1,0 +1,1 @@
+"""Serving: the Lambda FastAPI app (`functions.api`) and the GPU endpoint container."""

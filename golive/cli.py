@@ -36,6 +36,15 @@ def _package(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(ns: argparse.Namespace) -> int:
+    from golive.bundle import verify_bundle
+    from functions.api.local import serve
+
+    verify_bundle(ns.model)  # a clear error before uvicorn starts
+    serve(ns.model, ns.host, ns.port, ns.variant, ns.feedback_db)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from training.args import add_train_arguments, str2bool
 
@@ -55,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--skip-invalid-rows", type=str2bool, nargs="?", const=True, default=False)
     evaluate.add_argument("--json", action="store_true", help="print the full report as JSON")
     evaluate.set_defaults(func=_evaluate)
+
+    serve = sub.add_parser("serve", help="serve a bundle locally: the Lambda's FastAPI app under uvicorn, with /metrics")
+    serve.add_argument("--model", default="model_artifacts", help="bundle folder (default: model_artifacts)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback only)")
+    serve.add_argument("--variant", choices=["fp32", "int8"])
+    serve.add_argument("--feedback-db", help="SQLite file for feedback (default: .golive/feedback.sqlite3)")
+    serve.set_defaults(func=_serve)
 
     package = sub.add_parser("package", help="pack a bundle as model.tar.gz for SageMaker")
     package.add_argument("--model", default="model_artifacts")

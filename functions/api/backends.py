@@ -1,0 +1,169 @@
+"""Where predictions come from: ONNX Runtime in this process, or the SageMaker GPU endpoint.
+
+Both give class probabilities in the bundle's label order; the routes turn them into responses.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from functions.api.errors import ApiError
+from functions.api.settings import Settings
+from golive import bundle
+
+
+class Backend(Protocol):
+    name: str
+    manifest: bundle.Manifest
+    metrics: dict[str, Any]
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray: ...
+
+    def health(self) -> tuple[bool, str | None]: ...
+
+
+def _s3():
+    import boto3
+
+    return boto3.client("s3")
+
+
+def fetch_bundle(uri: str, dest: Path) -> Path:
+    """Download a bundle from `s3://bucket/prefix/` or `s3://bucket/key/model.tar.gz` (once, at cold start)."""
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    dest.mkdir(parents=True, exist_ok=True)
+    s3 = _s3()
+    if key.endswith(".tar.gz"):
+        tarball = dest / bundle.TARBALL
+        s3.download_file(bucket, key, str(tarball))
+        bundle.unpack_tarball(tarball, dest)
+        tarball.unlink()
+        return dest
+    prefix = key.rstrip("/") + "/" if key else ""
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            name = obj["Key"][len(prefix) :]
+            if name and "/" not in name:
+                s3.download_file(bucket, obj["Key"], str(dest / name))
+    return dest
+
+
+def resolve_model_dir(settings: Settings) -> Path:
+    if settings.model_s3_uri:
+        return fetch_bundle(settings.model_s3_uri, Path(tempfile.gettempdir()) / "golive-model")
+    return Path(settings.model_dir)
+
+
+class OnnxBackend:
+    name = "onnx"
+
+    def __init__(self, settings: Settings):
+        from golive.onnx_classifier import OnnxClassifier
+
+        model_dir = resolve_model_dir(settings)
+        self.classifier = OnnxClassifier.from_bundle(model_dir, settings.model_variant,
+                                                     intra_op_threads=settings.intra_op_threads)
+        self.manifest = self.classifier.manifest
+        self.metrics = bundle.read_json(model_dir, bundle.METRICS)
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        return self.classifier.predict_proba(texts)
+
+    def health(self) -> tuple[bool, str | None]:
+        return True, f"onnx runtime on {self.classifier.provider}, {self.classifier.variant}"
+
+
+class SageMakerBackend:
+    """Calls the GPU endpoint; maps each SageMaker failure to the status a client can act on."""
+
+    name = "sagemaker"
+
+    def __init__(self, settings: Settings, client=None):
+        import boto3
+        from botocore.config import Config
+
+        model_dir = resolve_model_dir(settings)
+        self.manifest = bundle.read_manifest(model_dir)  # metadata only: the model runs on the endpoint
+        self.metrics = bundle.read_json(model_dir, bundle.METRICS)
+        self.endpoint = settings.endpoint_name
+        self.retry_after = settings.retry_after_s
+        self.client = client or boto3.client(
+            "sagemaker-runtime",
+            config=Config(
+                connect_timeout=settings.sagemaker_connect_timeout_s,
+                read_timeout=settings.sagemaker_read_timeout_s,
+                retries={"mode": "adaptive", "total_max_attempts": settings.sagemaker_max_attempts},
+            ),
+        )
+        self._control = None
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+
+        labels = self.manifest.labels
+        body = json.dumps({"inputs": texts, "top_k": len(labels)})
+        try:
+            response = self.client.invoke_endpoint(
+                EndpointName=self.endpoint, ContentType="application/json", Accept="application/json", Body=body
+            )
+            payload = response["Body"].read()
+        except (ReadTimeoutError, ConnectTimeoutError) as exc:
+            raise ApiError(504, "endpoint_timeout", "the model endpoint did not answer in time; try again") from exc
+        except EndpointConnectionError as exc:
+            raise ApiError(503, "endpoint_unreachable", "the model endpoint cannot be reached", self.retry_after) from exc
+        except ClientError as exc:
+            raise self._map_client_error(exc) from exc
+        return self._parse(payload, len(texts))
+
+    def _map_client_error(self, exc) -> ApiError:
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in ("ThrottlingException", "TooManyRequestsException"):
+            return ApiError(429, "throttled", "too many requests to the model endpoint; retry after the given delay",
+                            self.retry_after)
+        if code == "ModelNotReadyException":
+            return ApiError(503, "endpoint_warming", "the model endpoint is starting up; retry shortly", self.retry_after)
+        if code in ("ServiceUnavailable", "InternalDependencyException") or status in (503, 530):
+            return ApiError(503, "endpoint_unavailable", "the model endpoint is unavailable; retry shortly",
+                            self.retry_after)
+        if code == "ModelError":
+            return ApiError(502, "model_error", "the model endpoint failed on this request")
+        if code == "ValidationError" and "not found" in str(exc).lower():
+            return ApiError(503, "endpoint_missing", f"the model endpoint {self.endpoint} does not exist or is switched off",
+                            self.retry_after)
+        return ApiError(502, "endpoint_error", f"the model endpoint returned {code or 'an error'}")
+
+    def _parse(self, payload: bytes, expected: int) -> np.ndarray:
+        """The endpoint answers in our own schema with every label's score (top_k = all labels)."""
+        index = {name: i for i, name in enumerate(self.manifest.labels)}
+        try:
+            predictions = json.loads(payload)["predictions"]
+            if len(predictions) != expected:
+                raise ValueError(f"{len(predictions)} predictions for {expected} texts")
+            probs = np.zeros((expected, len(index)), dtype=np.float32)
+            for row, prediction in enumerate(predictions):
+                for item in prediction["top_k"]:
+                    probs[row, index[item["label"]]] = float(item["score"])
+            return probs
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ApiError(502, "bad_endpoint_response", f"the model endpoint sent an unexpected answer ({exc})") from exc
+
+    def health(self) -> tuple[bool, str | None]:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self._control = self._control or boto3.client("sagemaker")
+            status = self._control.describe_endpoint(EndpointName=self.endpoint)["EndpointStatus"]
+        except (BotoCoreError, ClientError) as exc:
+            return False, f"cannot describe endpoint {self.endpoint}: {exc}"
+        return status == "InService", f"endpoint {self.endpoint} is {status}"
+
+
+def make_backend(settings: Settings) -> Backend:
+    return OnnxBackend(settings) if settings.backend == "onnx" else SageMakerBackend(settings)

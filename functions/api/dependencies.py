@@ -1,0 +1,25 @@
+"""What the routes need, built once per process and handed out through FastAPI's dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from functions.api.backends import Backend
+from functions.api.feedback_store import FeedbackStore
+from functions.api.settings import Settings
+from functions.api.telemetry import Telemetry
+
+
+@dataclass
+class Services:
+    settings: Settings
+    backend: Backend
+    telemetry: Telemetry
+    feedback: FeedbackStore
+    logger: object  # a Powertools Logger
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services

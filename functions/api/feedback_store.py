@@ -1,0 +1,87 @@
+"""Durable, idempotent feedback storage: one record per prediction id, whatever the retries.
+
+DynamoDB on Lambda (a conditional put: the first write wins, a retry finds it), SQLite locally.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass
+class FeedbackRecord:
+    prediction_id: str
+    label: str
+    predicted_label: str
+    model_version: str
+
+    @property
+    def correct(self) -> bool:
+        return self.label == self.predicted_label
+
+
+class FeedbackStore(Protocol):
+    def put_once(self, record: FeedbackRecord) -> FeedbackRecord | None:
+        """Store the record unless one exists for its prediction id; return the existing one if so."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class DynamoFeedbackStore:
+    def __init__(self, table_name: str, client=None):
+        import boto3
+
+        self.table = table_name
+        self.client = client or boto3.client("dynamodb")
+
+    def put_once(self, record: FeedbackRecord) -> FeedbackRecord | None:
+        item = {
+            "prediction_id": {"S": record.prediction_id},
+            "label": {"S": record.label},
+            "predicted_label": {"S": record.predicted_label},
+            "correct": {"BOOL": record.correct},
+            "model_version": {"S": record.model_version},
+            "received_at": {"S": _now()},
+        }
+        try:
+            self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(prediction_id)",
+                                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return None
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            old = exc.response.get("Item") or self.client.get_item(
+                TableName=self.table, Key={"prediction_id": {"S": record.prediction_id}}, ConsistentRead=True)["Item"]
+            return FeedbackRecord(old["prediction_id"]["S"], old["label"]["S"], old["predicted_label"]["S"],
+                                  old["model_version"]["S"])
+
+
+class SqliteFeedbackStore:
+    def __init__(self, path: str):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(path, check_same_thread=False)
+        self.lock = threading.Lock()
+        with self.lock, self.conn:
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS feedback (prediction_id TEXT PRIMARY KEY, label TEXT, predicted_label TEXT,"
+                " model_version TEXT, received_at TEXT)"
+            )
+
+    def put_once(self, record: FeedbackRecord) -> FeedbackRecord | None:
+        with self.lock, self.conn:
+            cursor = self.conn.execute(
+                "INSERT OR IGNORE INTO feedback VALUES (?, ?, ?, ?, ?)",
+                (record.prediction_id, record.label, record.predicted_label, record.model_version, _now()),
+            )
+            if cursor.rowcount:
+                return None
+            row = self.conn.execute(
+                "SELECT prediction_id, label, predicted_label, model_version FROM feedback WHERE prediction_id = ?",
+                (record.prediction_id,),
+            ).fetchone()
+        return FeedbackRecord(*row)

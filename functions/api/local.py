@@ -1,0 +1,34 @@
+"""`golive serve`: the same FastAPI app under uvicorn, with the onnx backend and Prometheus `/metrics`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Response
+
+from functions.api.main import build_services, create_app
+from functions.api.settings import Settings
+from functions.api.telemetry import PrometheusTelemetry
+
+
+def create_local_app(settings: Settings) -> FastAPI:
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    telemetry = PrometheusTelemetry()
+    app = create_app(build_services(settings, telemetry))
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(telemetry.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, variant: str | None = None,
+          feedback_db: str | None = None) -> None:
+    import uvicorn
+
+    settings = Settings(backend="onnx", model_dir=model_dir, model_variant=variant,
+                        **({"feedback_db": feedback_db} if feedback_db else {}))
+    app = create_local_app(settings)
+    print(f"serving model {app.state.services.backend.manifest.version_id} from {model_dir}: "
+          f"docs at http://{host}:{port}/docs, metrics at http://{host}:{port}/metrics", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

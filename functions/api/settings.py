@@ -1,0 +1,46 @@
+"""Typed API configuration from environment variables (GOLIVE_*), validated at start-up."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOLIVE_", extra="ignore")
+
+    backend: Literal["onnx", "sagemaker"] = "onnx"
+    # the bundle: a folder in the Lambda package (always holds manifest/labels/metrics; the ONNX files
+    # only for the onnx backend), or an s3:// prefix or model.tar.gz fetched once at cold start
+    model_dir: str = "model_artifacts"
+    model_s3_uri: str | None = None
+    model_variant: Literal["fp32", "int8"] | None = None
+    endpoint_name: str | None = None
+    feedback_table: str | None = None  # DynamoDB table; unset in local mode (SQLite is used instead)
+    feedback_db: str = ".golive/feedback.sqlite3"
+
+    max_texts: int = Field(64, ge=1, le=1024)
+    max_chars: int = Field(5000, ge=1, le=100_000)
+    max_body_bytes: int = Field(1_000_000, ge=1024, le=6_000_000)  # Lambda's own payload limit is 6 MB
+    log_texts: bool = False  # texts are personal data: never logged unless turned on here
+    intra_op_threads: int = Field(0, ge=0)
+
+    # SageMaker client: connect + read per attempt, times attempts, stays under API Gateway's 29 s
+    sagemaker_connect_timeout_s: float = 2.0
+    sagemaker_read_timeout_s: float = 10.0
+    sagemaker_max_attempts: int = Field(2, ge=1, le=5)
+    retry_after_s: int = 5
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if self.backend == "sagemaker" and not self.endpoint_name:
+            raise ValueError("GOLIVE_ENDPOINT_NAME must be set when GOLIVE_BACKEND=sagemaker")
+        worst = self.sagemaker_max_attempts * (self.sagemaker_connect_timeout_s + self.sagemaker_read_timeout_s)
+        if worst >= 29:
+            raise ValueError(
+                f"SageMaker timeouts allow {worst:.0f} s per request, over API Gateway's 29 s; lower "
+                "GOLIVE_SAGEMAKER_READ_TIMEOUT_S or GOLIVE_SAGEMAKER_MAX_ATTEMPTS"
+            )
+        return self

@@ -1,0 +1,106 @@
+"""What the API records about its traffic, for monitoring and finance.
+
+Two sinks with one interface: CloudWatch EMF lines through Powertools on Lambda (no PutMetricData on
+the hot path: the log line is the metric), and Prometheus counters/histograms for `golive serve`.
+The metric names are the contract with the monitoring stack (issue 6).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, Sequence
+
+NAMESPACE = "golive"
+SERVICE = "golive-api"
+
+# metric names (CloudWatch, EMF)
+LATENCY = "PredictLatency"
+BATCH_SIZE = "BatchSize"
+PREDICTIONS = "Predictions"
+PREDICTED_LABEL = "PredictedLabel"  # with dimension `label`
+CONFIDENCE = "Confidence"
+INPUT_CHARS = "InputChars"
+FEEDBACK = "Feedback"
+FEEDBACK_CORRECT = "FeedbackCorrect"
+CLIENT_ERRORS = "ClientErrors"
+BACKEND_ERRORS = "BackendErrors"
+
+
+class Telemetry(Protocol):
+    def record_prediction(self, latency_ms: float, labels: Sequence[str], confidences: Sequence[float],
+                          input_chars: Sequence[int]) -> None: ...
+
+    def record_feedback(self, correct: bool) -> None: ...
+
+    def record_error(self, status: int) -> None: ...
+
+
+class EmfTelemetry:
+    """Powertools Metrics: values collect during an invocation and flush as one EMF log line."""
+
+    def __init__(self, metrics=None):
+        from aws_lambda_powertools import Metrics
+
+        self.metrics = metrics or Metrics(namespace=NAMESPACE, service=SERVICE)
+
+    def record_prediction(self, latency_ms, labels, confidences, input_chars) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+        m = self.metrics
+        m.add_metric(name=LATENCY, unit=MetricUnit.Milliseconds, value=latency_ms)
+        m.add_metric(name=BATCH_SIZE, unit=MetricUnit.Count, value=len(labels))
+        m.add_metric(name=PREDICTIONS, unit=MetricUnit.Count, value=len(labels))
+        for confidence, chars in zip(confidences, input_chars):
+            m.add_metric(name=CONFIDENCE, unit=MetricUnit.None_, value=confidence)
+            m.add_metric(name=INPUT_CHARS, unit=MetricUnit.Count, value=chars)
+        for label in sorted(set(labels)):
+            with single_metric(name=PREDICTED_LABEL, unit=MetricUnit.Count, value=labels.count(label),
+                               namespace=NAMESPACE) as metric:
+                metric.add_dimension(name="service", value=SERVICE)
+                metric.add_dimension(name="label", value=label)
+
+    def record_feedback(self, correct: bool) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        self.metrics.add_metric(name=FEEDBACK, unit=MetricUnit.Count, value=1)
+        self.metrics.add_metric(name=FEEDBACK_CORRECT, unit=MetricUnit.Count, value=int(correct))
+
+    def record_error(self, status: int) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        name = CLIENT_ERRORS if status < 500 else BACKEND_ERRORS
+        self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+class PrometheusTelemetry:
+    """Counters and histograms served at `/metrics` by `golive serve` (one registry per app)."""
+
+    def __init__(self):
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.latency = Histogram("golive_predict_latency_seconds", "time to answer /v1/predict", registry=r,
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.batch = Histogram("golive_batch_size", "texts per request", registry=r, buckets=(1, 2, 4, 8, 16, 32, 64, 128))
+        self.predictions = Counter("golive_predictions", "predictions by label", ["label"], registry=r)
+        self.confidence = Histogram("golive_confidence", "top-label probability", registry=r,
+                                    buckets=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0))
+        self.input_chars = Histogram("golive_input_chars", "characters per text", registry=r,
+                                     buckets=(16, 32, 64, 128, 256, 512, 1024, 2048, 5000))
+        self.feedback = Counter("golive_feedback", "feedback received, by whether the prediction was right",
+                                ["correct"], registry=r)
+        self.errors = Counter("golive_errors", "error responses by status", ["status"], registry=r)
+
+    def record_prediction(self, latency_ms, labels, confidences, input_chars) -> None:
+        self.latency.observe(latency_ms / 1000)
+        self.batch.observe(len(labels))
+        for label, confidence, chars in zip(labels, confidences, input_chars):
+            self.predictions.labels(label=label).inc()
+            self.confidence.observe(confidence)
+            self.input_chars.observe(chars)
+
+    def record_feedback(self, correct: bool) -> None:
+        self.feedback.labels(correct=str(correct).lower()).inc()
+
+    def record_error(self, status: int) -> None:
+        self.errors.labels(status=str(status)).inc()
