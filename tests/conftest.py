@@ -58,3 +58,15 @@ def tiny_train_args(base: Path, train: Path, validation: Path, out: Path, *extra
     return ["train", "--data", str(train), "--validation", str(validation), "--base-model", str(base),
             "--out", str(out), "--epochs", "2", "--batch-size", "8", "--max-length", "32",
             "--int8-min-agreement", "0", "--logging-steps", "2", *extra]
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, tiny_base_model) -> Path:
+    """A real bundle (ONNX fp32 + int8, tokenizer, metrics, manifest) from the tiny model, trained once."""
+    from golive.cli import main
+
+    tmp = tmp_path_factory.mktemp("tiny-bundle")
+    train = write_rows(tmp / "train.tsv", sample_rows("train")[:40])
+    val = write_rows(tmp / "validation.tsv", sample_rows("validation")[:16])
+    assert main(tiny_train_args(tiny_base_model, train, val, tmp / "bundle", "--epochs", "1")) == 0
+    return tmp / "bundle"

@@ -1,0 +1,216 @@
+"""The serving API: every route through FastAPI's TestClient, bad inputs, feedback idempotency, limits."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from moto import mock_aws
+
+from functions.api.feedback_store import DynamoFeedbackStore
+from functions.api.local import create_local_app
+from functions.api.main import build_services, create_app
+from functions.api.prediction_ids import predicted_index
+from functions.api.settings import Settings
+from functions.api.telemetry import PrometheusTelemetry
+from golive import bundle
+from golive.onnx_classifier import OnnxClassifier
+
+
+@pytest.fixture()
+def settings(tiny_bundle, tmp_path) -> Settings:
+    return Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "feedback.sqlite3"), max_texts=8,
+                    max_chars=200, max_body_bytes=4096)
+
+
+@pytest.fixture()
+def client(settings) -> TestClient:
+    return TestClient(create_local_app(settings))
+
+
+def test_predict_one_text_and_a_list_in_input_order(client, tiny_bundle):
+    texts = ["a wonderful, moving film", "cold food and rude staff", "it was fine", "never again"]
+    expected = OnnxClassifier.from_bundle(tiny_bundle).predict_proba(texts)
+    response = client.post("/v1/predict", json={"inputs": texts})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == bundle.read_manifest(tiny_bundle).version_id
+    labels = bundle.read_manifest(tiny_bundle).labels
+    assert [p["label"] for p in body["predictions"]] == [labels[i] for i in expected.argmax(1)]
+    assert np.allclose([p["score"] for p in body["predictions"]], expected.max(1), atol=1e-6)
+    assert len({p["prediction_id"] for p in body["predictions"]}) == 4
+    assert all(predicted_index(p["prediction_id"]) == labels.index(p["label"]) for p in body["predictions"])
+    assert "top_k" not in body["predictions"][0]
+
+    single = client.post("/v1/predict", json={"inputs": texts[0]}).json()
+    assert len(single["predictions"]) == 1 and single["predictions"][0]["label"] == body["predictions"][0]["label"]
+
+
+def test_top_k_lists_labels_by_score(client):
+    prediction = client.post("/v1/predict", json={"inputs": "great", "top_k": 5}).json()["predictions"][0]
+    scores = [item["score"] for item in prediction["top_k"]]
+    assert len(scores) == 2 and scores == sorted(scores, reverse=True)  # k capped at the number of labels
+    assert prediction["top_k"][0]["label"] == prediction["label"]
+    assert sum(scores) == pytest.approx(1.0, abs=1e-5)
+
+
+BAD_INPUTS = [
+    # (raw body, content type, status, error type, message fragment)
+    ('{"inputs": ""}', "application/json", 422, "empty_text", "`inputs` is empty"),
+    ('{"inputs": ["ok", "   "]}', "application/json", 422, "empty_text", "`inputs[1]` is empty"),
+    ('{"inputs": []}', "application/json", 422, "invalid_request", "`inputs` is an empty list"),
+    ('{"inputs": [1, "x"]}', "application/json", 422, "invalid_request", "`inputs[0]` must be a string"),
+    ('{"inputs": 42}', "application/json", 422, "invalid_request", "`inputs` must be a string or a list of strings"),
+    ('{"inputs": null}', "application/json", 422, "invalid_request", "`inputs` must be a string or a list of strings"),
+    ('{"inputs": {"text": "x"}}', "application/json", 422, "invalid_request", "`inputs` must be a string or a list"),
+    ('{"input": "x"}', "application/json", 422, "invalid_request", "unknown field `input`"),
+    ('{"inputs": "x", "parameters": {}}', "application/json", 422, "invalid_request", "unknown field `parameters`"),
+    ('{"inputs": "x", "top_k": 0}', "application/json", 422, "invalid_request", "`top_k`"),
+    ('{"inputs": "x", "top_k": "two"}', "application/json", 422, "invalid_request", "`top_k`"),
+    ('{bad json', "application/json", 422, "invalid_request", "request body is not valid JSON"),
+    ('["x"]', "application/json", 422, "invalid_request", "request body must be a JSON object"),
+    ('', "application/json", 422, "invalid_request", "request body is required"),
+    ('{"inputs": ["t"] }'.replace('["t"]', json.dumps(["t"] * 9)), "application/json", 422, "too_many_texts",
+     "9 texts in one request; send at most 8"),
+    (json.dumps({"inputs": "x" * 201}), "application/json", 422, "text_too_long", "201 characters; the limit is 200"),
+    (json.dumps({"inputs": ["y" * 150] * 30}), "application/json", 413, "body_too_large", "over 4096 bytes"),
+    ('{"inputs": ""}', "text/plain", 422, "empty_text", "`inputs` is empty"),  # JSON without a JSON content type
+]
+
+
+@pytest.mark.parametrize("raw,content_type,status,error_type,message", BAD_INPUTS,
+                         ids=[f"{i}-{case[3]}" for i, case in enumerate(BAD_INPUTS)])
+def test_bad_inputs_get_a_clear_4xx(client, raw, content_type, status, error_type, message):
+    response = client.post("/v1/predict", content=raw.encode(), headers={"content-type": content_type})
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["type"] == error_type
+    assert message in error["message"]
+
+
+def test_json_without_content_type_is_accepted(client):
+    response = client.post("/v1/predict", content=b'{"inputs": "fine"}', headers={"content-type": ""})
+    assert response.status_code == 200
+
+
+def test_wrong_method_and_unknown_route_are_4xx(client):
+    assert client.get("/v1/predict").status_code == 405
+    assert client.post("/v2/predict", json={"inputs": "x"}).status_code == 404
+
+
+def test_feedback_is_stored_once_per_prediction(client, settings):
+    prediction = client.post("/v1/predict", json={"inputs": "lovely"}).json()["predictions"][0]
+    first = client.post("/v1/feedback", json={"prediction_id": prediction["prediction_id"], "label": prediction["label"]})
+    assert first.status_code == 200 and first.json() == {
+        "prediction_id": prediction["prediction_id"], "label": prediction["label"], "correct": True, "status": "recorded"}
+    retry = client.post("/v1/feedback", json={"prediction_id": prediction["prediction_id"], "label": prediction["label"]})
+    assert retry.status_code == 200 and retry.json()["status"] == "already_recorded"
+    other = "negative" if prediction["label"] == "positive" else "positive"
+    conflict = client.post("/v1/feedback", json={"prediction_id": prediction["prediction_id"], "label": other})
+    assert conflict.status_code == 409 and "already recorded" in conflict.json()["error"]["message"]
+    metrics = client.get("/metrics").text
+    assert 'golive_feedback_total{correct="true"} 1.0' in metrics  # the retry was not counted again
+
+    import sqlite3
+
+    rows = sqlite3.connect(settings.feedback_db).execute("SELECT prediction_id, label FROM feedback").fetchall()
+    assert rows == [(prediction["prediction_id"], prediction["label"])]
+
+
+@pytest.mark.parametrize("body,status,fragment", [
+    ({"prediction_id": "made-up", "label": "positive"}, 422, "is not a prediction id issued by this API"),
+    ({"prediction_id": "0" * 32 + ".7", "label": "positive"}, 422, "is not a prediction id issued by this API"),
+    ({"prediction_id": "0" * 32 + ".1", "label": "neutral"}, 422, "label 'neutral' is not one of the model's labels"),
+    ({"prediction_id": "0" * 32 + ".1"}, 422, "`label` is required"),
+    ({"prediction_id": "0" * 32 + ".1", "label": "positive", "extra": 1}, 422, "unknown field `extra`"),
+])
+def test_bad_feedback(client, body, status, fragment):
+    response = client.post("/v1/feedback", json=body)
+    assert response.status_code == status
+    assert fragment in response.json()["error"]["message"]
+
+
+@mock_aws
+def test_feedback_in_dynamodb_is_idempotent(tiny_bundle):
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    ddb.create_table(TableName="feedback", KeySchema=[{"AttributeName": "prediction_id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "prediction_id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    client = TestClient(create_local_app(Settings(model_dir=str(tiny_bundle), feedback_table="feedback")))
+    assert isinstance(client.app.state.services.feedback, DynamoFeedbackStore)
+    prediction = client.post("/v1/predict", json={"inputs": "great"}).json()["predictions"][0]
+    body = {"prediction_id": prediction["prediction_id"], "label": "positive"}
+    statuses = [client.post("/v1/feedback", json=body).json()["status"] for _ in range(3)]
+    assert statuses == ["recorded", "already_recorded", "already_recorded"]
+    items = ddb.scan(TableName="feedback")["Items"]
+    assert len(items) == 1
+    assert items[0]["predicted_label"]["S"] == prediction["label"]
+    assert items[0]["correct"]["BOOL"] == (prediction["label"] == "positive")
+
+
+def test_health_model_openapi_and_docs(client, tiny_bundle):
+    health = client.get("/v1/health")
+    assert health.status_code == 200
+    assert health.json().items() >= {"status": "ok", "model_loaded": True, "backend": "onnx", "backend_reachable": True}.items()
+    model = client.get("/v1/model").json()
+    assert model["manifest"]["version_id"] == bundle.read_manifest(tiny_bundle).version_id
+    assert "baseline" in model["metrics"]
+    spec = client.get("/openapi.json").json()
+    assert {"/v1/predict", "/v1/feedback", "/v1/health", "/v1/model"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 200
+
+
+def test_prometheus_metrics_count_traffic(client):
+    client.post("/v1/predict", json={"inputs": ["one", "two", "three"]})
+    client.post("/v1/predict", json={"inputs": ""})
+    text = client.get("/metrics").text
+    assert "golive_batch_size_count 1.0" in text
+    assert "golive_predict_latency_seconds_count 1.0" in text
+    assert 'golive_errors_total{status="422"} 1.0' in text
+    counted = sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("golive_predictions_total"))
+    assert counted == 3
+
+
+def test_texts_are_not_logged_unless_enabled(tiny_bundle, tmp_path):
+    import io
+    import uuid
+
+    from aws_lambda_powertools import Logger
+
+    secret = "my account number is 12345"
+    for log_texts in (False, True):
+        stream = io.StringIO()
+        logger = Logger(service=f"log-test-{uuid.uuid4().hex}", stream=stream)
+        settings = Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "f.db"), log_texts=log_texts)
+        app = create_app(build_services(settings, PrometheusTelemetry(), logger))
+        assert TestClient(app).post("/v1/predict", json={"inputs": secret}).status_code == 200
+        line = json.loads(stream.getvalue().splitlines()[-1])
+        assert line["message"] == "predicted" and line["batch_size"] == 1
+        assert (secret in stream.getvalue()) is log_texts
+
+
+def test_incomplete_bundle_is_refused_at_start(tmp_path):
+    (tmp_path / "half").mkdir()
+    from golive.errors import UserError
+
+    with pytest.raises(UserError, match="not a complete model bundle"):
+        create_local_app(Settings(model_dir=str(tmp_path / "half"), feedback_db=str(tmp_path / "f.db")))
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"GOLIVE_BACKEND": "gpu"}, "backend"),
+    ({"GOLIVE_BACKEND": "sagemaker"}, "GOLIVE_ENDPOINT_NAME must be set"),
+    ({"GOLIVE_MAX_TEXTS": "0"}, "max_texts"),
+    ({"GOLIVE_SAGEMAKER_READ_TIMEOUT_S": "20", "GOLIVE_ENDPOINT_NAME": "e", "GOLIVE_BACKEND": "sagemaker"},
+     "over API Gateway's 29 s"),
+])
+def test_bad_settings_name_the_variable(monkeypatch, env, message):
+    from pydantic import ValidationError
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValidationError, match=message):
+        Settings()
