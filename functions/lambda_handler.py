@@ -7,6 +7,8 @@ are EMF lines flushed at the end of each invocation, and X-Ray traces each call.
 
 from __future__ import annotations
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from mangum import Mangum
@@ -14,6 +16,9 @@ from mangum import Mangum
 from functions.api.main import build_services, create_app
 from functions.api.settings import Settings
 from functions.api.telemetry import NAMESPACE, SERVICE, EmfTelemetry
+
+# health and docs requests record no metrics; that is expected, not worth a warning per call
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

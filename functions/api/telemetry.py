@@ -17,7 +17,7 @@ LATENCY = "PredictLatency"
 BATCH_SIZE = "BatchSize"
 PREDICTIONS = "Predictions"
 PREDICTED_LABEL = "PredictedLabel"  # with dimension `label`
-CONFIDENCE = "Confidence"
+CONFIDENCE = "Confidence"  # top-label probability, in percent on CloudWatch (0-100), 0-1 in Prometheus
 INPUT_CHARS = "InputChars"
 FEEDBACK = "Feedback"
 FEEDBACK_CORRECT = "FeedbackCorrect"
@@ -50,7 +50,7 @@ class EmfTelemetry:
         m.add_metric(name=BATCH_SIZE, unit=MetricUnit.Count, value=len(labels))
         m.add_metric(name=PREDICTIONS, unit=MetricUnit.Count, value=len(labels))
         for confidence, chars in zip(confidences, input_chars):
-            m.add_metric(name=CONFIDENCE, unit=MetricUnit.None_, value=confidence)
+            m.add_metric(name=CONFIDENCE, unit=MetricUnit.Percent, value=100 * confidence)
             m.add_metric(name=INPUT_CHARS, unit=MetricUnit.Count, value=chars)
         for label in sorted(set(labels)):
             with single_metric(name=PREDICTED_LABEL, unit=MetricUnit.Count, value=labels.count(label),
