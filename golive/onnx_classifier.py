@@ -46,9 +46,12 @@ class OnnxClassifier:
 
     @classmethod
     def from_bundle(cls, bundle_dir: Path, variant: str | None = None, verify: bool = True, **kwargs) -> "OnnxClassifier":
-        manifest = bundle.verify_bundle(bundle_dir) if verify else bundle.read_manifest(bundle_dir)
+        manifest = bundle.read_manifest(bundle_dir)
+        model_file = bundle.model_path(bundle_dir, manifest, variant)
+        if verify:
+            bundle.verify_bundle(bundle_dir, only=[model_file.name, bundle.TOKENIZER])
         classifier = cls(
-            bundle.model_path(bundle_dir, manifest, variant),
+            model_file,
             Path(bundle_dir) / bundle.TOKENIZER,
             manifest.labels,
             manifest.max_length,

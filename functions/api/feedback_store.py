@@ -36,10 +36,17 @@ def _now() -> str:
 
 class DynamoFeedbackStore:
     def __init__(self, table_name: str, client=None):
-        import boto3
-
         self.table = table_name
-        self.client = client or boto3.client("dynamodb")
+        self._client = client
+
+    @property
+    def client(self):
+        """Created on first feedback, not at cold start (boto3 costs ~0.1 s to import and set up)."""
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("dynamodb")
+        return self._client
 
     def put_once(self, record: FeedbackRecord) -> FeedbackRecord | None:
         item = {

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     max_texts: int = Field(64, ge=1, le=1024)
     max_chars: int = Field(5000, ge=1, le=100_000)
     max_body_bytes: int = Field(1_000_000, ge=1024, le=6_000_000)  # Lambda's own payload limit is 6 MB
+    # X-Ray: Lambda's active tracing always records the invocation. The Powertools Tracer (X-Ray SDK, about
+    # 0.3 s of imports at cold start) adds subsegments for AWS calls; "auto" turns it on where those calls
+    # are the story (the sagemaker backend) and leaves the in-process onnx backend lean.
+    tracing: Literal["auto", "sdk", "off"] = "auto"
     log_texts: bool = False  # texts are personal data: never logged unless turned on here
     intra_op_threads: int = Field(0, ge=0)
 
@@ -32,6 +36,10 @@ class Settings(BaseSettings):
     sagemaker_read_timeout_s: float = 10.0
     sagemaker_max_attempts: int = Field(2, ge=1, le=5)
     retry_after_s: int = 5
+
+    @property
+    def use_xray_sdk(self) -> bool:
+        return self.tracing == "sdk" or (self.tracing == "auto" and self.backend == "sagemaker")
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":

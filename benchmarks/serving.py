@@ -1,0 +1,224 @@
+"""Serving benchmarks, each a ratio measured in one run on the same input (issue 3).
+
+1. cold start: new process -> first prediction through the Lambda handler (Mangum, real API Gateway
+   event), against a torch+transformers handler doing the same; median of --cold-runs each.
+2. per-request latency at batch 1: int8 ONNX (the serving path) against torch eager, p50 and p99.
+3. HTTP overhead of `golive serve` over bare model compute at concurrency 8: requests/s of the same
+   texts through HTTP on loopback against calling the classifier from 8 threads in-process.
+
+    python benchmarks/serving.py --model model_artifacts
+
+The torch side uses the bundle's base model folder with a fresh 2-label head: the same architecture
+and the same compute as the fine-tuned model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from golive import bundle  # noqa: E402
+
+TEXTS = [
+    "The battery lasts two full days and the screen is bright even outdoors.",
+    "We waited forty minutes for cold food and nobody apologised.",
+    "A warm, funny film that never talks down to its audience.",
+    "The app crashes every time I try to upload a photo.",
+]
+
+LAMBDA_COLD = """
+import json, sys, time
+sys.path.insert(0, {root!r})
+event = json.load(open({event!r}))
+event["body"] = json.dumps({{"inputs": {text!r}}})
+
+
+class Context:
+    function_name, memory_limit_in_mb, aws_request_id = "golive-api", 2048, "bench"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:golive-api"
+
+
+import functions.lambda_handler as h
+r = h.handler(event, Context())
+assert r["statusCode"] == 200, r
+print("DONE", time.time(), flush=True)
+"""
+
+TORCH_COLD = """
+import sys, time, json
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+tok = AutoTokenizer.from_pretrained({base!r})
+model = AutoModelForSequenceClassification.from_pretrained({base!r}, num_labels=2).eval()
+with torch.no_grad():
+    probs = model(**tok([{text!r}], return_tensors="pt", truncation=True, max_length=128)).logits.softmax(-1)
+body = json.dumps({{"predictions": [{{"label": int(probs.argmax()), "score": float(probs.max())}}]}})
+print("DONE", time.time(), flush=True)
+"""
+
+
+def cold_start(code: str, env: dict[str, str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.time()
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, check=True)
+        done = float(next(line.split()[1] for line in out.stdout.splitlines() if line.startswith("DONE")))
+        times.append(done - start)
+    return statistics.median(times)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def latency(fn, iterations: int) -> dict[str, float]:
+    for text in TEXTS * 5:  # warm-up
+        fn(text)
+    samples = []
+    for i in range(iterations):
+        text = TEXTS[i % len(TEXTS)]
+        start = time.perf_counter()
+        fn(text)
+        samples.append((time.perf_counter() - start) * 1000)
+    return {"p50_ms": round(percentile(samples, 50), 3), "p99_ms": round(percentile(samples, 99), 3)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def throughput(call, requests_total: int, concurrency: int) -> float:
+    counter = iter(range(requests_total))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                return
+            call(TEXTS[i % len(TEXTS)])
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        for future in [pool.submit(worker) for _ in range(concurrency)]:
+            future.result()
+    return requests_total / (time.perf_counter() - start)
+
+
+def http_overhead(model_dir: str, requests_total: int, concurrency: int) -> dict[str, float]:
+    import http.client
+
+    from golive.onnx_classifier import OnnxClassifier
+
+    classifier = OnnxClassifier.from_bundle(Path(model_dir))
+    for text in TEXTS:
+        classifier.predict_proba([text])
+    bare = throughput(lambda t: classifier.predict_proba([t]), requests_total, concurrency)
+    del classifier
+
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        server = subprocess.Popen([sys.executable, "-m", "golive.cli", "serve", "--model", str(Path(model_dir).resolve()),
+                                   "--port", str(port), "--feedback-db", f"{tmp}/f.db"], cwd=ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(200):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            local = threading.local()
+
+            def post(text: str) -> None:
+                if not hasattr(local, "conn"):
+                    local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                local.conn.request("POST", "/v1/predict", body=json.dumps({"inputs": text}),
+                                   headers={"Content-Type": "application/json"})
+                response = local.conn.getresponse()
+                response.read()
+                assert response.status == 200
+
+            throughput(post, 50, concurrency)  # warm-up
+            served = throughput(post, requests_total, concurrency)
+        finally:
+            server.terminate()
+            server.wait(10)
+    return {"bare_requests_per_second": round(bare, 1), "http_requests_per_second": round(served, 1),
+            "http_overhead": round(bare / served - 1, 3)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="model_artifacts")
+    parser.add_argument("--cold-runs", type=int, default=5)
+    parser.add_argument("--iterations", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--json-out", default="benchmarks/out/serving.json")
+    ns = parser.parse_args()
+
+    manifest = bundle.verify_bundle(Path(ns.model))
+    base = manifest.training.get("base_model_path")
+    if not base or not Path(base).exists():
+        print(f"error: the bundle's base model folder {base!r} is not on this machine; the torch baseline needs it",
+              file=sys.stderr)
+        return 2
+    text = TEXTS[0]
+    env = {**os.environ, "GOLIVE_MODEL_DIR": str(Path(ns.model).resolve()), "POWERTOOLS_TRACE_DISABLED": "true",
+           "GOLIVE_FEEDBACK_DB": os.path.join(tempfile.gettempdir(), "golive-bench-feedback.db"),
+           "HF_HUB_OFFLINE": "1"}
+    result: dict[str, object] = {"model": ns.model, "model_version": manifest.version_id, "cpu_count": os.cpu_count()}
+
+    event = ROOT / "tests" / "events" / "apigw_rest_v1.json"
+    lambda_cold = cold_start(LAMBDA_COLD.format(root=str(ROOT), event=str(event), text=text), env, ns.cold_runs)
+    torch_cold = cold_start(TORCH_COLD.format(base=base, text=text), env, ns.cold_runs)
+    result["cold_start"] = {"lambda_onnx_s": round(lambda_cold, 3), "torch_transformers_s": round(torch_cold, 3),
+                            "speedup": round(torch_cold / lambda_cold, 2), "target_lambda_s": 0.5}
+
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from golive.onnx_classifier import OnnxClassifier
+
+    classifier = OnnxClassifier.from_bundle(Path(ns.model), "int8")
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=len(manifest.labels)).eval()
+
+    def torch_predict(t: str):
+        with torch.inference_mode():
+            return model(**tokenizer([t], return_tensors="pt", truncation=True, max_length=manifest.max_length)).logits.softmax(-1)
+
+    onnx_lat = latency(lambda t: classifier.predict_proba([t]), ns.iterations)
+    torch_lat = latency(torch_predict, ns.iterations)
+    result["latency_batch1"] = {"onnx_int8": onnx_lat, "torch_eager": torch_lat,
+                                "p50_speedup": round(torch_lat["p50_ms"] / onnx_lat["p50_ms"], 2),
+                                "p99_speedup": round(torch_lat["p99_ms"] / onnx_lat["p99_ms"], 2), "target_speedup": 4.0}
+    del model
+    result["http"] = http_overhead(ns.model, ns.requests, ns.concurrency) | {"concurrency": ns.concurrency,
+                                                                             "target_overhead": 0.2}
+    Path(ns.json_out).parent.mkdir(parents=True, exist_ok=True)
+    Path(ns.json_out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
