@@ -8,6 +8,7 @@ every invocation; the Powertools Tracer adds AWS-call subsegments where settings
 
 from __future__ import annotations
 
+import os
 import warnings
 
 from aws_lambda_powertools import Logger, Metrics
@@ -22,6 +23,9 @@ from functions.api.telemetry import NAMESPACE, SERVICE, EmfTelemetry
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 settings = Settings()
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not settings.feedback_table:
+    # SQLite in a Lambda would live in /tmp and vanish with the instance: feedback must not be lost quietly
+    raise RuntimeError("GOLIVE_FEEDBACK_TABLE is not set: the Lambda stores feedback in DynamoDB; deploy with infra/")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 

@@ -36,12 +36,38 @@ def _package(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _package_lambda(ns: argparse.Namespace) -> int:
+    from golive.lambda_package import build_lambda_package
+
+    variant = None if ns.variant == "none" else ns.variant
+    report = build_lambda_package(ns.model, ns.out, variant, ns.python_version, ns.architecture)
+    print(report.summary())
+    return 0
+
+
 def _serve(ns: argparse.Namespace) -> int:
     from golive.bundle import verify_bundle
     from functions.api.local import serve
 
     verify_bundle(ns.model)  # a clear error before uvicorn starts
     serve(ns.model, ns.host, ns.port, ns.variant, ns.feedback_db)
+    return 0
+
+
+def _quickstart(ns: argparse.Namespace) -> int:
+    """The README's main job: train on the shipped sample, evaluate the exported model, serve it."""
+    from training.args import SAMPLE_VALIDATION
+
+    train_argv = ["train", "--out", ns.out] + (["--base-model", ns.base_model] if ns.base_model else [])
+    train_argv += ["--epochs", str(ns.epochs)] if ns.epochs else []
+    steps = [train_argv, ["evaluate", "--model", ns.out, "--data", str(SAMPLE_VALIDATION)]]
+    if ns.serve:
+        steps.append(["serve", "--model", ns.out, "--port", str(ns.port)])
+    for argv in steps:
+        print(f"\n$ golive {' '.join(argv)}", flush=True)
+        code = main(argv)
+        if code:
+            return code
     return 0
 
 
@@ -73,10 +99,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--feedback-db", help="SQLite file for feedback (default: .golive/feedback.sqlite3)")
     serve.set_defaults(func=_serve)
 
+    quick = sub.add_parser("quickstart", help="train on the sample data, evaluate, and serve on localhost")
+    quick.add_argument("--out", default="model_artifacts")
+    quick.add_argument("--base-model", help="a local Hugging Face folder (default: all-MiniLM-L6-v2)")
+    quick.add_argument("--epochs", type=float)
+    quick.add_argument("--port", type=int, default=8000)
+    quick.add_argument("--serve", type=str2bool, nargs="?", const=True, default=True, help="serve at the end (default: on)")
+    quick.set_defaults(func=_quickstart)
+
     package = sub.add_parser("package", help="pack a bundle as model.tar.gz for SageMaker")
     package.add_argument("--model", default="model_artifacts")
     package.add_argument("--out", default="model.tar.gz")
     package.set_defaults(func=_package)
+
+    lam = sub.add_parser("package-lambda", help="build the API Lambda's package (code, Linux wheels, bundle) and report its size")
+    lam.add_argument("--model", default="model_artifacts", help="bundle folder (default: model_artifacts)")
+    lam.add_argument("--out", default="build/lambda", help="package folder (default: build/lambda)")
+    lam.add_argument("--variant", choices=["int8", "fp32", "none"], default="int8",
+                     help="ONNX model to include; none for the sagemaker backend (default: int8)")
+    lam.add_argument("--python-version", default="3.12", help="the Lambda runtime's Python (default: 3.12)")
+    lam.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64")
+    lam.set_defaults(func=_package_lambda)
     return parser
 
 

@@ -1,0 +1,189 @@
+"""Build the API Lambda's deployment package locally, for Linux, without Docker.
+
+The package is a plain folder (CDK zips it as an asset): our serving code (`functions/`, `golive/`),
+the base dependencies from pyproject.toml installed as Linux wheels for the Lambda's Python and
+architecture, and the bundle files the chosen backend reads. Lambda refuses a function whose unzipped
+code is over 250 MB, so the build measures itself and fails loudly past that.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from golive import bundle
+from golive.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+CODE_PACKAGES = ("functions", "golive")
+# Wheels the Lambda's Amazon Linux 2023 (glibc 2.34) can load, newest first.
+PLATFORMS = {
+    "x86_64": [f"manylinux_2_{v}_x86_64" for v in (34, 28, 27, 17)] + ["manylinux2014_x86_64"],
+    "arm64": [f"manylinux_2_{v}_aarch64" for v in (34, 28, 27, 17)] + ["manylinux2014_aarch64"],
+}
+# Never shipped: training-only code paths and build litter.
+SKIP_NAMES = {"__pycache__", "tests", "cli.py"}
+# tokenizers depends on huggingface_hub (and it on these) only for Tokenizer.from_pretrained downloads;
+# the Lambda reads tokenizer.json from the bundle, so they are dead weight (about 17 MB).
+HUB_ONLY_DISTRIBUTIONS = ("huggingface_hub", "hf_xet", "click", "filelock", "fsspec", "httpx2", "httpcore2", "h11",
+                          "truststore", "pyyaml", "tqdm")
+# ONNX Runtime's Python tooling (graph optimiser, quantiser): used by `golive train`, never by serving.
+ONNXRUNTIME_TOOLS = ("transformers", "quantization", "tools", "datasets")
+PACKAGE_DIR = "model_artifacts"  # the bundle inside the package: the API's default GOLIVE_MODEL_DIR
+
+
+@dataclass
+class PackageReport:
+    path: str
+    python_version: str
+    architecture: str
+    variant: str | None
+    unzipped_bytes: int
+    zipped_bytes: int
+    limit_bytes: int = LAMBDA_UNZIPPED_LIMIT
+    largest: dict[str, int] = field(default_factory=dict)  # top-level entries, biggest first
+
+    def summary(self) -> str:
+        mb = 1024 * 1024
+        lines = [
+            f"Lambda package {self.path} ({self.architecture}, Python {self.python_version}, model: {self.variant or 'none'})",
+            f"  unzipped {self.unzipped_bytes / mb:.1f} MB of Lambda's {self.limit_bytes / mb:.0f} MB limit"
+            f" ({100 * self.unzipped_bytes / self.limit_bytes:.0f}%), zipped {self.zipped_bytes / mb:.1f} MB",
+        ]
+        lines += [f"  {size / mb:8.1f} MB  {name}" for name, size in self.largest.items()]
+        return "\n".join(lines)
+
+
+def base_dependencies(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """The Lambda's requirements are the project's base dependencies: one list, kept in pyproject."""
+    return list(tomllib.loads(pyproject.read_text())["project"]["dependencies"])
+
+
+def bundle_files(bundle_dir: Path, variant: str | None) -> list[str]:
+    """Bundle files the Lambda reads: everything small, plus the one ONNX model it serves (None: no model,
+    for the sagemaker backend, which reads only labels and metadata)."""
+    manifest = bundle.verify_bundle(bundle_dir)
+    models = set(bundle.MODEL_VARIANTS.values())
+    keep = [name for name in manifest.files if name not in models]
+    if variant is not None:
+        keep.append(bundle.model_path(bundle_dir, manifest, variant).name)
+    return sorted(keep) + [bundle.MANIFEST]
+
+
+def copy_code(dest: Path) -> None:
+    for package in CODE_PACKAGES:
+        shutil.copytree(ROOT / package, dest / package, ignore=lambda _d, names: [n for n in names if n in SKIP_NAMES])
+
+
+def install_dependencies(dest: Path, requirements: list[str], python_version: str, architecture: str) -> None:
+    if architecture not in PLATFORMS:
+        raise UserError(f"unknown Lambda architecture {architecture!r}; use one of {', '.join(PLATFORMS)}")
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(dest), "--only-binary=:all:",
+           "--implementation", "cp", "--python-version", python_version, "--upgrade"]
+    for platform in PLATFORMS[architecture]:
+        cmd += ["--platform", platform]
+    result = subprocess.run(cmd + requirements, capture_output=True, text=True)
+    if result.returncode:
+        raise UserError(f"pip could not fetch Linux wheels for the Lambda:\n{result.stderr.strip()[-2000:]}")
+    for name in HUB_ONLY_DISTRIBUTIONS:
+        remove_distribution(dest, name)
+    for tool in ONNXRUNTIME_TOOLS:
+        shutil.rmtree(dest / "onnxruntime" / tool, ignore_errors=True)
+    for cache in dest.rglob("__pycache__"):
+        shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(dest / "bin", ignore_errors=True)  # console scripts: nothing runs them in a Lambda
+
+
+def remove_distribution(dest: Path, name: str) -> None:
+    """Uninstall one distribution from a --target folder by its RECORD (pip cannot uninstall from one)."""
+    for info in dest.glob("*.dist-info"):
+        if info.name.split("-")[0].lower() != name.lower():
+            continue
+        for line in (info / "RECORD").read_text().splitlines():
+            path = dest / line.split(",")[0]
+            if path.is_file():
+                path.unlink()
+        shutil.rmtree(info, ignore_errors=True)
+    for folder in sorted({p for p in dest.iterdir() if p.is_dir()}):
+        if not any(f.is_file() for f in folder.rglob("*")):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure(dest: Path) -> tuple[int, dict[str, int]]:
+    sizes: dict[str, int] = {}
+    for path in dest.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            top = path.relative_to(dest).parts[0]
+            sizes[top] = sizes.get(top, 0) + path.stat().st_size
+    ranked = dict(sorted(sizes.items(), key=lambda kv: kv[1], reverse=True))
+    return sum(sizes.values()), ranked
+
+
+def zipped_size(dest: Path) -> int:
+    """What the upload weighs: zip the folder the way CDK's asset staging does (deflate)."""
+    archive = dest.with_suffix(".zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(dest.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(dest))
+    size = archive.stat().st_size
+    archive.unlink()
+    return size
+
+
+def build_lambda_package(
+    bundle_dir: Path,
+    dest: Path,
+    variant: str | None = bundle.DEFAULT_VARIANT,
+    python_version: str = "3.12",
+    architecture: str = "x86_64",
+    requirements: list[str] | None = None,
+    install: bool = True,
+    top: int = 10,
+) -> PackageReport:
+    """Write the package to `dest` (replacing it) and return its measured size.
+
+    `install=False` skips pip (code and bundle only), for tests and for a quick look at the layout.
+    """
+    bundle_dir, dest = Path(bundle_dir), Path(dest)
+    files = bundle_files(bundle_dir, variant)
+    staging = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        report = _build(staging, dest, bundle_dir, files, variant, python_version, architecture, requirements,
+                        install, top)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # a failed build leaves the previous package as it was
+        raise
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(staging, dest)
+    (dest.parent / f"{dest.name}.size.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    return report
+
+
+def _build(staging: Path, dest: Path, bundle_dir: Path, files: list[str], variant: str | None, python_version: str,
+           architecture: str, requirements: list[str] | None, install: bool, top: int) -> PackageReport:
+    staging.mkdir(parents=True)
+    copy_code(staging)
+    (staging / PACKAGE_DIR).mkdir()
+    for name in files:
+        shutil.copy2(bundle_dir / name, staging / PACKAGE_DIR / name)
+    if install:
+        install_dependencies(staging, requirements or base_dependencies(), python_version, architecture)
+    total, ranked = measure(staging)
+    report = PackageReport(
+        path=str(dest), python_version=python_version, architecture=architecture, variant=variant,
+        unzipped_bytes=total, zipped_bytes=zipped_size(staging), largest=dict(list(ranked.items())[:top]),
+    )
+    if total > LAMBDA_UNZIPPED_LIMIT:
+        raise UserError(report.summary() + "\nover Lambda's 250 MB unzipped limit: serve from the GPU endpoint "
+                        "(GOLIVE_BACKEND=sagemaker) or drop dependencies")
+    return report
