@@ -46,6 +46,7 @@ class PackageReport:
     python_version: str
     architecture: str
     variant: str | None
+    bytecode_compiled: bool  # .pyc shipped; without them Python compiles every module on each cold start
     unzipped_bytes: int
     zipped_bytes: int
     limit_bytes: int = LAMBDA_UNZIPPED_LIMIT
@@ -54,7 +55,9 @@ class PackageReport:
     def summary(self) -> str:
         mb = 1024 * 1024
         lines = [
-            f"Lambda package {self.path} ({self.architecture}, Python {self.python_version}, model: {self.variant or 'none'})",
+            f"Lambda package {self.path} ({self.architecture}, Python {self.python_version}, model: {self.variant or 'none'}, "
+            + ("bytecode precompiled)" if self.bytecode_compiled else
+               f"no bytecode: build with Python {self.python_version} to precompile it and cut cold start)"),
             f"  unzipped {self.unzipped_bytes / mb:.1f} MB of Lambda's {self.limit_bytes / mb:.0f} MB limit"
             f" ({100 * self.unzipped_bytes / self.limit_bytes:.0f}%), zipped {self.zipped_bytes / mb:.1f} MB",
         ]
@@ -115,6 +118,20 @@ def remove_distribution(dest: Path, name: str) -> None:
     for folder in sorted({p for p in dest.iterdir() if p.is_dir()}):
         if not any(f.is_file() for f in folder.rglob("*")):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def compile_bytecode(dest: Path) -> None:
+    """Precompile every module: /var/task is read-only, so a Lambda cannot cache the .pyc it compiles.
+
+    unchecked-hash .pyc files are used without comparing them to the sources: the package never changes.
+    Only possible when this interpreter is the Lambda's Python version (bytecode is version-specific).
+    """
+    result = subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
+                             "unchecked-hash", str(dest)], capture_output=True, text=True)
+    if result.returncode:
+        # a dependency's test or template file that is not valid Python for this version: its module is
+        # never imported; report it and carry on
+        print(f"compileall skipped some files:\n{result.stdout.strip()[-1000:]}", file=sys.stderr)
 
 
 def measure(dest: Path) -> tuple[int, dict[str, int]]:
@@ -178,10 +195,13 @@ def _build(staging: Path, dest: Path, bundle_dir: Path, files: list[str], varian
         shutil.copy2(bundle_dir / name, staging / PACKAGE_DIR / name)
     if install:
         install_dependencies(staging, requirements or base_dependencies(), python_version, architecture)
+    compiled = python_version == f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if compiled:
+        compile_bytecode(staging)
     total, ranked = measure(staging)
     report = PackageReport(
         path=str(dest), python_version=python_version, architecture=architecture, variant=variant,
-        unzipped_bytes=total, zipped_bytes=zipped_size(staging), largest=dict(list(ranked.items())[:top]),
+        bytecode_compiled=compiled, unzipped_bytes=total, zipped_bytes=zipped_size(staging), largest=dict(list(ranked.items())[:top]),
     )
     if total > LAMBDA_UNZIPPED_LIMIT:
         raise UserError(report.summary() + "\nover Lambda's 250 MB unzipped limit: serve from the GPU endpoint "

@@ -42,7 +42,7 @@ def test_jsonl_integer_labels_with_label_names(tmp_path):
     assert data.label_names == ["negative", "positive"]
     assert len(data.train.texts) + len(data.validation.texts) == 6
     assert len(data.validation.texts) == 2
-    assert "held out from" in data.validation_source
+    assert "held out with seed" in data.validation_source
 
 
 def test_integer_labels_sort_numerically(tmp_path):

@@ -343,7 +343,7 @@ def load_datasets(
         val_idx, train_idx = order[:n_val], sorted(order[n_val:])
         validation = LabelledData([train.texts[i] for i in val_idx], [train.labels[i] for i in val_idx])
         train = LabelledData([train.texts[i] for i in train_idx], [train.labels[i] for i in train_idx])
-        validation_source = f"{n_val} rows ({validation_fraction:.0%}) held out from {train_path} with seed {seed}"
+        validation_source = f"{validation_fraction:.0%} of {train_path}, held out with seed {seed}"
 
     if max_train_samples is not None:
         if max_train_samples < 1:
