@@ -40,8 +40,30 @@ def _package_lambda(ns: argparse.Namespace) -> int:
     from golive.lambda_package import build_lambda_package
 
     variant = None if ns.variant == "none" else ns.variant
-    report = build_lambda_package(ns.model, ns.out, variant, ns.python_version, ns.architecture)
+    from golive.lambda_package import LAMBDA_PYTHON_VERSION
+
+    report = build_lambda_package(ns.model, ns.out, variant, ns.python_version or LAMBDA_PYTHON_VERSION, ns.architecture)
     print(report.summary())
+    return 0
+
+
+def _synth(ns: argparse.Namespace) -> int:
+    import aws_cdk as cdk
+
+    from infra.app import build_app
+
+    context = {"env": ns.env, **({"lambda_package": ns.lambda_package} if ns.lambda_package else {}),
+               **({"model": ns.model} if ns.model else {})}
+    app = build_app(cdk.App(outdir=ns.out, context=context))
+    try:
+        assembly = app.synth()
+    except RuntimeError as exc:
+        if "ValidationFailed" in str(exc):
+            raise UserError(f"cdk-nag found unacknowledged problems; see {ns.out}/validation-report.json") from None
+        raise
+    for stack in assembly.stacks:
+        print(f"{stack.stack_name}: {ns.out}/{stack.template_file}")
+    print("cdk-nag AwsSolutions: no unacknowledged findings")
     return 0
 
 
@@ -112,12 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--out", default="model.tar.gz")
     package.set_defaults(func=_package)
 
+    synth = sub.add_parser("synth", help="synthesise the CDK app for one environment (offline, no AWS credentials)")
+    synth.add_argument("--env", default="dev", help="dev, staging or prod (infra/environments/<env>.json)")
+    synth.add_argument("--out", default="cdk.out")
+    synth.add_argument("--model", help="bundle to package into the Lambda (default: model_artifacts)")
+    synth.add_argument("--lambda-package", help="a package built by `golive package-lambda` (skips the build)")
+    synth.set_defaults(func=_synth)
+
     lam = sub.add_parser("package-lambda", help="build the API Lambda's package (code, Linux wheels, bundle) and report its size")
     lam.add_argument("--model", default="model_artifacts", help="bundle folder (default: model_artifacts)")
     lam.add_argument("--out", default="build/lambda", help="package folder (default: build/lambda)")
     lam.add_argument("--variant", choices=["int8", "fp32", "none"], default="int8",
                      help="ONNX model to include; none for the sagemaker backend (default: int8)")
-    lam.add_argument("--python-version", default="3.12", help="the Lambda runtime's Python (default: 3.12)")
+    lam.add_argument("--python-version", help="the Lambda runtime's Python (default: the one infra deploys)")
     lam.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64")
     lam.set_defaults(func=_package_lambda)
     return parser

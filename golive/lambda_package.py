@@ -23,6 +23,8 @@ from golive.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+# The Lambda runtime the API runs on (infra reads it from here): the newest, supported until mid-2029.
+LAMBDA_PYTHON_VERSION = "3.14"
 CODE_PACKAGES = ("functions", "golive")
 # Wheels the Lambda's Amazon Linux 2023 (glibc 2.34) can load, newest first.
 PLATFORMS = {
@@ -160,7 +162,7 @@ def build_lambda_package(
     bundle_dir: Path,
     dest: Path,
     variant: str | None = bundle.DEFAULT_VARIANT,
-    python_version: str = "3.12",
+    python_version: str = LAMBDA_PYTHON_VERSION,
     architecture: str = "x86_64",
     requirements: list[str] | None = None,
     install: bool = True,

@@ -1,0 +1,140 @@
+"""Typed configuration per environment (dev, staging, prod), read from infra/environments/<env>.json.
+
+Environments differ in numbers, not in shape: one model, three files. A wrong value stops synth with
+the file, the key and what is allowed, before CDK builds anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from golive.errors import UserError
+
+ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
+# SageMaker GPU instance families (NVIDIA); ml.inf/ml.trn need Neuron builds we do not ship.
+GPU_FAMILIES = ("ml.g4dn", "ml.g5", "ml.g6", "ml.g6e", "ml.p3", "ml.p4d", "ml.p4de", "ml.p5")
+
+
+class ConfigError(UserError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _gpu_instance(value: str) -> str:
+    if not value.startswith(tuple(f"{f}." for f in GPU_FAMILIES)):
+        raise ValueError(f"{value!r} is not a SageMaker GPU instance type; use one of the {', '.join(GPU_FAMILIES)} "
+                         "families, e.g. ml.g5.xlarge")
+    return value
+
+
+class TrainingSettings(_Strict):
+    instance_type: str = "ml.g5.xlarge"
+    instance_count: int = Field(1, ge=1, le=16)
+    use_spot: bool = True
+    max_run_hours: float = Field(4.0, gt=0, le=120)
+    max_wait_hours: float = Field(8.0, gt=0, le=120)  # spot: how long to wait for capacity, run time included
+    promote_min_accuracy: float = Field(0.85, ge=0, le=1)  # the new model reaches the endpoint only above this
+
+    _instance = field_validator("instance_type")(_gpu_instance)
+
+    @model_validator(mode="after")
+    def _wait_covers_run(self) -> "TrainingSettings":
+        if self.use_spot and self.max_wait_hours < self.max_run_hours:
+            raise ValueError("max_wait_hours must be at least max_run_hours when use_spot is true")
+        return self
+
+
+class EndpointSettings(_Strict):
+    enabled: bool = True  # false: no endpoint at all (cheapest dev); the API then serves in-Lambda ONNX
+    instance_type: str = "ml.g5.xlarge"
+    min_instances: int = Field(1, ge=0, le=20)  # 0: scale to zero when idle
+    max_instances: int = Field(2, ge=1, le=20)
+    invocations_per_instance_target: int = Field(600, ge=1)  # per minute, for target tracking
+
+    _instance = field_validator("instance_type")(_gpu_instance)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "EndpointSettings":
+        if self.max_instances < self.min_instances:
+            raise ValueError(f"max_instances ({self.max_instances}) is below min_instances ({self.min_instances})")
+        return self
+
+
+class ApiSettings(_Strict):
+    backend: Literal["onnx", "sagemaker"] = "onnx"
+    lambda_memory_mb: int = Field(2048, ge=512, le=10240)
+    lambda_architecture: Literal["x86_64", "arm64"] = "x86_64"
+    throttle_rate_per_second: float = Field(50, gt=0, le=10_000)
+    throttle_burst: int = Field(100, ge=1, le=5_000)
+    quota_per_day: int | None = Field(100_000, ge=1)
+    log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365, 731] = 30
+
+
+class EnvironmentConfig(_Strict):
+    name: Literal["dev", "staging", "prod"]
+    account: str | None = None  # None: the CLI's default account at deploy time (synth works without one)
+    region: str = "us-east-1"
+    cost_center: str = "ml-platform"
+    alarm_email: str | None = None
+    retain_feedback: bool = True  # the feedback table outlives `cdk destroy` (data buckets always do)
+    training: TrainingSettings = TrainingSettings()
+    endpoint: EndpointSettings = EndpointSettings()
+    api: ApiSettings = ApiSettings()
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{12}", value):
+            raise ValueError(f"{value!r} is not a 12-digit AWS account id")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
+            raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
+        return value
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return value
+
+    @model_validator(mode="after")
+    def _backend_needs_endpoint(self) -> "EnvironmentConfig":
+        if self.api.backend == "sagemaker" and not self.endpoint.enabled:
+            raise ValueError("api.backend is 'sagemaker' but endpoint.enabled is false; enable the endpoint or "
+                             "serve in the Lambda with api.backend 'onnx'")
+        return self
+
+
+def load_config(env: str, directory: Path = ENVIRONMENTS_DIR) -> EnvironmentConfig:
+    path = Path(directory) / f"{env}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in Path(directory).glob("*.json"))
+        raise ConfigError(f"unknown environment {env!r}: no {path}; known: {', '.join(known) or 'none'}")
+    try:
+        raw = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    try:
+        return EnvironmentConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown key (a typo?)"
+            problems.append(f"  {key}: {message}")
+        raise ConfigError(f"{path} has invalid values:\n" + "\n".join(problems)) from None

@@ -1,0 +1,137 @@
+"""API: the FastAPI Lambda (functions/, packaged locally without Docker) behind API Gateway.
+
+API keys and a usage plan (throttle + quota) on every route but /v1/health, access logs, X-Ray, and
+the DynamoDB feedback table (point-in-time recovery). The function may read only that table, and,
+for the sagemaker backend, invoke only the one endpoint it is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from golive.lambda_package import LAMBDA_PYTHON_VERSION
+from infra.config import EnvironmentConfig
+
+LAMBDA_TIMEOUT_S = 28  # below API Gateway's 29 s integration timeout, so the client sees our error body
+LAMBDA_RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
+PUBLIC_ROUTES = ("v1/health",)
+
+
+class ApiStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, package_dir: Path,
+                 endpoint_name: str | None = None, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        if config.api.backend == "sagemaker" and not endpoint_name:
+            raise ValueError("the sagemaker backend needs the endpoint's name")
+
+        self.feedback_table = dynamodb.TableV2(
+            self, "Feedback", partition_key=dynamodb.Attribute(name="prediction_id", type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(), point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            removal_policy=cdk.RemovalPolicy.RETAIN if config.retain_feedback else cdk.RemovalPolicy.DESTROY,
+        )
+
+        log_group = logs.LogGroup(self, "FunctionLogs", retention=_retention(config),
+                                  removal_policy=cdk.RemovalPolicy.DESTROY)
+        role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                        description="golive API Lambda: its own logs, the feedback table, the endpoint")
+        log_group.grant_write(role)
+        environment = {
+            "GOLIVE_BACKEND": config.api.backend,
+            "GOLIVE_FEEDBACK_TABLE": self.feedback_table.table_name,
+            "POWERTOOLS_SERVICE_NAME": "golive-api",
+            "POWERTOOLS_METRICS_NAMESPACE": "golive",
+            "GOLIVE_ENVIRONMENT": config.name,
+        }
+        if config.api.backend == "sagemaker":
+            environment["GOLIVE_ENDPOINT_NAME"] = endpoint_name
+            role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[
+                cdk.Stack.of(self).format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower())]))
+        self.function = lambda_.Function(
+            self, "Function", runtime=LAMBDA_RUNTIME, handler="functions.lambda_handler.handler",
+            code=lambda_.Code.from_asset(str(package_dir)), memory_size=config.api.lambda_memory_mb,
+            architecture=lambda_.Architecture.ARM_64 if config.api.lambda_architecture == "arm64" else lambda_.Architecture.X86_64,
+            timeout=cdk.Duration.seconds(LAMBDA_TIMEOUT_S), environment=environment, role=role,
+            log_group=log_group, tracing=lambda_.Tracing.ACTIVE, description=f"golive API ({config.name})",
+        )
+        self.feedback_table.grant(role, "dynamodb:PutItem", "dynamodb:GetItem")
+        # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
+        # dependency that matters: the policy must exist before the first invocation
+        policy = role.node.find_child("DefaultPolicy").node.default_child
+        self.function.node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
+        cdk.Validations.of(role).acknowledge(cdk.Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::*]",
+            reason="X-Ray's PutTraceSegments/PutTelemetryRecords take no resource ARN; CDK adds them for active tracing"))
+
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=_retention(config),
+                                    removal_policy=cdk.RemovalPolicy.DESTROY)
+        self.api = apigw.LambdaRestApi(
+            self, "Api", handler=self.function, proxy=False, cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.DESTROY,
+            description=f"golive text classification API ({config.name})",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            deploy_options=apigw.StageOptions(
+                stage_name=config.name, tracing_enabled=True, metrics_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR, data_trace_enabled=False,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=True, protocol=True, request_time=True, resource_path=True,
+                    response_length=True, status=True, user=False),
+                throttling_rate_limit=config.api.throttle_rate_per_second,
+                throttling_burst_limit=config.api.throttle_burst,
+            ),
+        )
+        validator = self.api.add_request_validator("BodyValidator", validate_request_body=False,
+                                                   validate_request_parameters=True)
+        v1 = self.api.root.add_resource("v1")
+        v1.add_resource("health").add_method("GET", api_key_required=False, request_validator=validator)
+        # everything else (predict, feedback, model; /docs and /openapi.json) needs a key
+        for resource in (v1.add_resource("{proxy+}"), self.api.root.add_resource("{proxy+}")):
+            resource.add_method("ANY", api_key_required=True, request_validator=validator)
+
+        key = self.api.add_api_key("ClientKey", description=f"golive {config.name} client key")
+        plan = self.api.add_usage_plan(
+            "UsagePlan", name=f"golive-{config.name}",
+            throttle=apigw.ThrottleSettings(rate_limit=config.api.throttle_rate_per_second,
+                                            burst_limit=config.api.throttle_burst),
+            quota=apigw.QuotaSettings(limit=config.api.quota_per_day, period=apigw.Period.DAY)
+            if config.api.quota_per_day else None,
+        )
+        plan.add_api_key(key)
+        plan.add_api_stage(stage=self.api.deployment_stage)
+
+        for id_, reason in [
+            ("AwsSolutions-APIG4", "clients authenticate with API keys and usage plans (throttle, quota); put a "
+                                   "Cognito or IAM authorizer in front for per-user identity"),
+            ("AwsSolutions-COG4", "API keys, not Cognito, identify client apps (see AwsSolutions-APIG4)"),
+            ("AwsSolutions-APIG2", "the FastAPI app validates every body against its pydantic schema and answers "
+                                   "422 with what to fix; API Gateway models would duplicate that schema"),
+            ("AwsSolutions-APIG3", "AWS WAF costs at least ~$5/month per web ACL; attach one in front of prod "
+                                   "traffic that needs IP or bot rules"),
+        ]:
+            cdk.Validations.of(self.api).acknowledge(cdk.Acknowledgment(id=id_, reason=reason))
+        cdk.Validations.of(self.api).acknowledge(cdk.Acknowledgment(
+            id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            reason="API Gateway's account-level logging role: AWS's own managed policy is the documented one"))
+
+        cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="POST {url}v1/predict with header x-api-key")
+        cdk.CfnOutput(self, "ApiKeyId", value=key.key_id,
+                      description="aws apigateway get-api-key --include-value --api-key <id>")
+        cdk.CfnOutput(self, "FeedbackTable", value=self.feedback_table.table_name)
+
+
+_RETENTION = {7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+              60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
+              365: logs.RetentionDays.ONE_YEAR, 731: logs.RetentionDays.TWO_YEARS}
+
+
+def _retention(config: EnvironmentConfig) -> logs.RetentionDays:
+    return _RETENTION[config.api.log_retention_days]

@@ -1,0 +1,60 @@
+"""Data: S3 buckets for training data, model artifacts and captured endpoint traffic.
+
+KMS-encrypted with one rotating key, TLS only, versioned, access-logged, never public, with lifecycle
+rules. The buckets and their key outlive `cdk destroy` on purpose: data and models are not the
+stack's to delete (empty and delete them by hand when you mean it).
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+
+
+class DataStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        removal = cdk.RemovalPolicy.RETAIN
+        self.key = kms.Key(self, "DataKey", enable_key_rotation=True, removal_policy=removal,
+                           description=f"golive {config.name}: data, models and captured traffic")
+
+        # S3 server access logs can only be delivered to an SSE-S3 bucket, not an SSE-KMS one; delivery is
+        # granted by bucket policy (the app turns on @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy), not ACLs.
+        self.access_logs = s3.Bucket(
+            self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED, enforce_ssl=True, versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=removal,
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365),
+                                              noncurrent_version_expiration=cdk.Duration.days(30))],
+        )
+        cdk.Validations.of(self.access_logs).acknowledge(cdk.Acknowledgment(
+            id="AwsSolutions-S1", reason="this is the access-log bucket; logging it into itself would loop"))
+
+        self.data = self._bucket("Data", "data/", removal, [
+            s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90),
+                             abort_incomplete_multipart_upload_after=cdk.Duration.days(7)),
+        ])
+        self.models = self._bucket("Models", "models/", removal, [
+            s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90),
+                             abort_incomplete_multipart_upload_after=cdk.Duration.days(7)),
+            # spot checkpoints are only needed until the job ends
+            s3.LifecycleRule(prefix="checkpoints/", expiration=cdk.Duration.days(14)),
+        ])
+        self.capture = self._bucket("Capture", "capture/", removal, [
+            s3.LifecycleRule(
+                transitions=[s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                                           transition_after=cdk.Duration.days(30))],
+                expiration=cdk.Duration.days(365), noncurrent_version_expiration=cdk.Duration.days(7)),
+        ])
+
+    def _bucket(self, name: str, log_prefix: str, removal: cdk.RemovalPolicy, rules: list[s3.LifecycleRule]) -> s3.Bucket:
+        return s3.Bucket(
+            self, name, encryption=s3.BucketEncryption.KMS, encryption_key=self.key, bucket_key_enabled=True,
+            enforce_ssl=True, versioned=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=log_prefix, lifecycle_rules=rules, removal_policy=removal,
+        )
