@@ -100,6 +100,9 @@ def install_dependencies(dest: Path, requirements: list[str], python_version: st
         raise UserError(f"pip could not fetch Linux wheels for the Lambda:\n{result.stderr.strip()[-2000:]}")
     for name in HUB_ONLY_DISTRIBUTIONS:
         remove_distribution(dest, name)
+    for folder in [p for p in dest.iterdir() if p.is_dir()]:  # package folders the removals left empty
+        if not any(f.is_file() for f in folder.rglob("*")):
+            shutil.rmtree(folder, ignore_errors=True)
     for tool in ONNXRUNTIME_TOOLS:
         shutil.rmtree(dest / "onnxruntime" / tool, ignore_errors=True)
     for cache in dest.rglob("__pycache__"):
@@ -117,9 +120,6 @@ def remove_distribution(dest: Path, name: str) -> None:
             if path.is_file():
                 path.unlink()
         shutil.rmtree(info, ignore_errors=True)
-    for folder in sorted({p for p in dest.iterdir() if p.is_dir()}):
-        if not any(f.is_file() for f in folder.rglob("*")):
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def compile_bytecode(dest: Path) -> None:

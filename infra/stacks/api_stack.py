@@ -39,7 +39,8 @@ class ApiStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.RETAIN if config.retain_feedback else cdk.RemovalPolicy.DESTROY,
         )
 
-        log_group = logs.LogGroup(self, "FunctionLogs", retention=_retention(config),
+        retention = _RETENTION[config.api.log_retention_days]
+        log_group = logs.LogGroup(self, "FunctionLogs", retention=retention,
                                   removal_policy=cdk.RemovalPolicy.DESTROY)
         role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                         description="golive API Lambda: its own logs, the feedback table, the endpoint")
@@ -71,7 +72,7 @@ class ApiStack(cdk.Stack):
             id="AwsSolutions-IAM5[Resource::*]",
             reason="X-Ray's PutTraceSegments/PutTelemetryRecords take no resource ARN; CDK adds them for active tracing"))
 
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=_retention(config),
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=retention,
                                     removal_policy=cdk.RemovalPolicy.DESTROY)
         self.api = apigw.LambdaRestApi(
             self, "Api", handler=self.function, proxy=False, cloud_watch_role=True,
@@ -131,7 +132,3 @@ class ApiStack(cdk.Stack):
 _RETENTION = {7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
               60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
               365: logs.RetentionDays.ONE_YEAR, 731: logs.RetentionDays.TWO_YEARS}
-
-
-def _retention(config: EnvironmentConfig) -> logs.RetentionDays:
-    return _RETENTION[config.api.log_retention_days]
