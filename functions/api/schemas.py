@@ -36,6 +36,19 @@ class PredictResponse(BaseModel):
     predictions: list[Prediction]
 
 
+class EndpointPrediction(BaseModel):
+    """What the GPU endpoint returns per text; the API adds the prediction id it hands to clients."""
+
+    label: str
+    score: float
+    top_k: list[LabelScore] | None = None
+
+
+class EndpointResponse(BaseModel):
+    model_version: str
+    predictions: list[EndpointPrediction]
+
+
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -15,20 +15,25 @@ from functions.api.schemas import ErrorResponse, LabelScore, Prediction, Predict
 router = APIRouter(prefix="/v1", tags=["predict"])
 
 
-def check_limits(texts: list[str], services: Services) -> None:
-    settings = services.settings
+def check_limits(texts: list[str], max_texts: int, max_chars: int) -> None:
+    """The same limits, and messages, on the API and on the endpoint container."""
     if not texts:
         raise ApiError(422, "invalid_request", "`inputs` is an empty list; send at least one text")
-    if len(texts) > settings.max_texts:
-        raise ApiError(422, "too_many_texts", f"{len(texts)} texts in one request; send at most {settings.max_texts} "
+    if len(texts) > max_texts:
+        raise ApiError(422, "too_many_texts", f"{len(texts)} texts in one request; send at most {max_texts} "
                                               "per request (split the list)")
     for i, text in enumerate(texts):
         where = "`inputs`" if len(texts) == 1 else f"`inputs[{i}]`"
         if not text.strip():
             raise ApiError(422, "empty_text", f"{where} is empty; send non-empty text")
-        if len(text) > settings.max_chars:
+        if len(text) > max_chars:
             raise ApiError(422, "text_too_long", f"{where} has {len(text)} characters; the limit is "
-                                                 f"{settings.max_chars} (longer texts are truncated by the model anyway)")
+                                                 f"{max_chars} (longer texts are truncated by the model anyway)")
+
+
+def top_labels(row: np.ndarray, labels: list[str], k: int) -> list[LabelScore]:
+    order = np.argsort(-row, kind="stable")[:k]
+    return [LabelScore(label=labels[i], score=float(row[i])) for i in order]
 
 
 @router.post("/predict", response_model=PredictResponse, response_model_exclude_none=True,
@@ -36,7 +41,7 @@ def check_limits(texts: list[str], services: Services) -> None:
                         502: {"model": ErrorResponse}, 503: {"model": ErrorResponse}, 504: {"model": ErrorResponse}})
 def predict(body: PredictRequest, services: Services = Depends(get_services)) -> PredictResponse:
     texts = body.texts()
-    check_limits(texts, services)
+    check_limits(texts, services.settings.max_texts, services.settings.max_chars)
     backend = services.backend
     labels = backend.manifest.labels
     started = time.perf_counter()
@@ -48,8 +53,7 @@ def predict(body: PredictRequest, services: Services = Depends(get_services)) ->
     for row, best in zip(probs, top):
         prediction = Prediction(prediction_id=new_prediction_id(int(best)), label=labels[best], score=float(row[best]))
         if body.top_k:
-            order = np.argsort(-row, kind="stable")[: body.top_k]
-            prediction.top_k = [LabelScore(label=labels[i], score=float(row[i])) for i in order]
+            prediction.top_k = top_labels(row, labels, body.top_k)
         predictions.append(prediction)
 
     predicted = [p.label for p in predictions]

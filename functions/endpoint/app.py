@@ -1,0 +1,110 @@
+"""The SageMaker serving contract on FastAPI: `GET /ping` and `POST /invocations`.
+
+The model loads in a background thread so the server answers `/ping` (503, "loading") at once; `/ping`
+turns 200 only after the model is loaded and warmed up. Requests use the API's schema and limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from functions.api.errors import ApiError
+from functions.api.http import RequestBodyGuard, install_error_handlers
+from functions.api.routers.predict import check_limits, top_labels
+from functions.api.schemas import EndpointPrediction, EndpointResponse, ErrorResponse, PredictRequest
+from functions.endpoint.batcher import MicroBatcher
+from functions.endpoint.model import load_classifier, warm_up
+from functions.endpoint.settings import SAGEMAKER_MAX_PAYLOAD_BYTES, EndpointSettings
+
+log = logging.getLogger("golive.endpoint")
+
+
+class ModelState:
+    """Loading, ready or failed; what /ping reports and what /invocations waits for."""
+
+    def __init__(self, settings: EndpointSettings):
+        self.settings = settings
+        self.status = "loading"
+        self.detail: str | None = None
+        self.classifier = None
+        self.batcher: MicroBatcher | None = None
+
+    def load(self) -> None:
+        try:
+            classifier = load_classifier(self.settings)
+            warm_up(classifier, self.settings.warmup_batches, self.settings.max_batch_size)
+            self.batcher = MicroBatcher(
+                lambda texts: classifier.predict_proba(texts, batch_size=self.settings.max_batch_size),
+                self.settings.max_batch_size, self.settings.max_wait_ms)
+            self.classifier = classifier
+            self.status = "ready"
+        except Exception as exc:  # the container stays up to say why; SageMaker sees /ping fail
+            log.exception("model failed to load from %s", self.settings.model_dir)
+            self.status, self.detail = "failed", f"{type(exc).__name__}: {exc}"
+
+    def describe(self) -> dict:
+        body = {"status": self.status}
+        if self.classifier is not None:
+            body.update(provider=self.classifier.provider, variant=self.classifier.variant,
+                        model_version=self.classifier.manifest.version_id,
+                        max_batch_size=self.settings.max_batch_size, max_wait_ms=self.settings.max_wait_ms,
+                        **self.batcher.stats.as_dict())
+        if self.detail:
+            body["detail"] = self.detail
+        return body
+
+
+def get_state(request: Request) -> ModelState:
+    return request.app.state.model
+
+
+def create_app(settings: EndpointSettings | None = None) -> FastAPI:
+    settings = settings or EndpointSettings()
+    state = ModelState(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        threading.Thread(target=state.load, name="golive-model-load", daemon=True).start()
+        yield
+        if state.batcher:
+            state.batcher.close()
+
+    app = FastAPI(title="golive endpoint", version="1", lifespan=lifespan,
+                  description="SageMaker serving container: ONNX Runtime with dynamic micro-batching.")
+    app.state.model = state
+
+    @app.get("/ping")
+    def ping(state: ModelState = Depends(get_state)) -> JSONResponse:
+        return JSONResponse(state.describe(), status_code=200 if state.status == "ready" else 503)
+
+    @app.post("/invocations", response_model=EndpointResponse, response_model_exclude_none=True,
+              responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
+    async def invocations(body: PredictRequest, state: ModelState = Depends(get_state)) -> EndpointResponse:
+        if state.status != "ready":
+            raise ApiError(503, "model_not_ready", f"the model is {state.status}; retry after /ping answers 200", 5)
+        texts = body.texts()
+        check_limits(texts, settings.max_texts, settings.max_chars)
+        try:
+            probs = await asyncio.wait_for(state.batcher.submit(texts), timeout=settings.timeout_s)
+        except asyncio.TimeoutError:
+            raise ApiError(504, "model_timeout", f"the model did not answer within {settings.timeout_s:g} s") from None
+        labels = state.classifier.labels
+        predictions = []
+        for row in probs:
+            best = int(row.argmax())
+            prediction = EndpointPrediction(label=labels[best], score=float(row[best]))
+            if body.top_k:
+                prediction.top_k = top_labels(row, labels, body.top_k)
+            predictions.append(prediction)
+        return EndpointResponse(model_version=state.classifier.manifest.version_id, predictions=predictions)
+
+    install_error_handlers(app, record_error=lambda status: None, logger=log)
+    app.add_middleware(RequestBodyGuard, max_bytes=SAGEMAKER_MAX_PAYLOAD_BYTES,
+                       limit_note=" (SageMaker InvokeEndpoint's 6 MB payload limit)")
+    return app

@@ -1,0 +1,35 @@
+"""The container's entry point: SageMaker runs `docker run IMAGE serve`.
+
+    python -m functions.endpoint.serve [serve]
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pydantic import ValidationError
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] != "serve":
+        print(f"this image only serves; SageMaker runs it as `serve` (got {argv[0]!r})", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from functions.endpoint.settings import EndpointSettings
+
+    try:
+        settings = EndpointSettings()
+    except ValidationError as exc:
+        print(f"bad endpoint configuration:\n{exc}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    uvicorn.run("functions.endpoint.app:create_app", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, timeout_keep_alive=75, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
