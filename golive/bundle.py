@@ -172,14 +172,10 @@ def read_json(bundle_dir: Path, name: str) -> Any:
 
 def pack_tarball(bundle_dir: Path, tarball: Path) -> Path:
     """Pack a bundle as SageMaker's `model.tar.gz` (files at the archive root, as SageMaker writes it)."""
+    from golive.archives import write_tarball
+
     manifest = verify_bundle(bundle_dir)
-    tarball = Path(tarball)
-    tmp = tarball.with_name(tarball.name + ".partial")
-    with tarfile.open(tmp, "w:gz") as tar:
-        for name in [*manifest.files, MANIFEST]:
-            tar.add(Path(bundle_dir) / name, arcname=name)
-    os.replace(tmp, tarball)
-    return tarball
+    return write_tarball(tarball, [(Path(bundle_dir) / name, name) for name in [*manifest.files, MANIFEST]])
 
 
 def unpack_tarball(tarball: Path, bundle_dir: Path) -> Manifest:

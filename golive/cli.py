@@ -67,6 +67,16 @@ def _synth(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _endpoint_image(ns: argparse.Namespace) -> int:
+    from golive.endpoint_image import stage_image_context
+
+    dest = stage_image_context(ns.out)
+    print(f"endpoint image build context: {dest}\n"
+          f"  docker build -t golive-endpoint {dest}\n"
+          f"  docker run --gpus all -p 8080:8080 -v $PWD/model_artifacts:/opt/ml/model:ro golive-endpoint serve")
+    return 0
+
+
 def _serve(ns: argparse.Namespace) -> int:
     from golive.bundle import verify_bundle
     from functions.api.local import serve
@@ -140,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--model", help="bundle to package into the Lambda (default: model_artifacts)")
     synth.add_argument("--lambda-package", help="a package built by `golive package-lambda` (skips the build)")
     synth.set_defaults(func=_synth)
+
+    image = sub.add_parser("endpoint-image", help="stage the GPU endpoint image's Docker build context")
+    image.add_argument("--out", default="build/endpoint-image")
+    image.set_defaults(func=_endpoint_image)
 
     lam = sub.add_parser("package-lambda", help="build the API Lambda's package (code, Linux wheels, bundle) and report its size")
     lam.add_argument("--model", default="model_artifacts", help="bundle folder (default: model_artifacts)")

@@ -1,6 +1,9 @@
 """The CDK app: one stack per concern for one environment (`cdk synth -c env=dev`, or `golive synth`).
 
-cdk-nag's AwsSolutions pack checks every synth; an unacknowledged finding fails it.
+    data -> training -> inference (when the endpoint is enabled) -> api;  monitoring -> costs
+
+Every resource carries the Project, Environment, Stage and CostCenter tags. cdk-nag's AwsSolutions
+pack checks every synth; an unacknowledged finding fails it.
 """
 
 from __future__ import annotations
@@ -11,11 +14,28 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from infra.config import EnvironmentConfig, load_config
+from infra.naming import Names, stage_tags
 from infra.stacks.api_stack import ApiStack
+from infra.stacks.costs_stack import CostsStack
 from infra.stacks.data_stack import DataStack
+from infra.stacks.inference_stack import InferenceStack
+from infra.stacks.monitoring_stack import MonitoringStack
+from infra.stacks.training_stack import TrainingStack, training_image_uri
 
 ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
+# CloudFormation takes no Tags on these (CDK would add them and cfn-lint rejects them); they cost nothing
+UNTAGGABLE = ("AWS::ApplicationAutoScaling::ScalableTarget",)
 FEATURE_FLAGS = ("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy",)
+
+
+def build_dir(app: cdk.App) -> Path:
+    """Where synth stages the assets it builds (-c build_dir=DIR; default build/)."""
+    return Path(app.node.try_get_context("build_dir") or BUILD)
+
+
+def model_dir(app: cdk.App) -> Path:
+    return Path(app.node.try_get_context("model") or ROOT / "model_artifacts")
 
 
 def lambda_package(app: cdk.App, config: EnvironmentConfig) -> Path:
@@ -25,23 +45,48 @@ def lambda_package(app: cdk.App, config: EnvironmentConfig) -> Path:
         return Path(prebuilt)
     from golive.lambda_package import build_lambda_package
 
-    model = Path(app.node.try_get_context("model") or ROOT / "model_artifacts")
     variant = "int8" if config.api.backend == "onnx" else None
-    dest = ROOT / "build" / f"lambda-{config.name}"
-    print(build_lambda_package(model, dest, variant=variant, architecture=config.api.lambda_architecture).summary())
+    dest = build_dir(app) / f"lambda-{config.name}"
+    print(build_lambda_package(model_dir(app), dest, variant=variant, architecture=config.api.lambda_architecture).summary())
     return dest
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
+    from golive.bundle import pack_tarball
+    from golive.endpoint_image import stage_image_context
+    from golive.training_source import build_source_tarball
+
     app = app or cdk.App()
     for flag in FEATURE_FLAGS:  # before any construct exists, whether or not cdk.json was read
         app.node.set_context(flag, True)
     config = load_config(app.node.try_get_context("env") or "dev")
     env = cdk.Environment(account=config.account, region=config.region)
-    prefix = f"golive-{config.name}"
-    DataStack(app, f"{prefix}-data", config=config, env=env)
-    ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config), env=env,
-             endpoint_name=f"{prefix}-endpoint" if config.api.backend == "sagemaker" else None)
+    prefix = Names(config).prefix
+
+    def tagged(stack: cdk.Stack, stage: str) -> cdk.Stack:
+        for key, value in stage_tags(config, stage).items():
+            cdk.Tags.of(stack).add(key, value, exclude_resource_types=list(UNTAGGABLE))
+        return stack
+
+    training_image = training_image_uri(config)
+    data = tagged(DataStack(app, f"{prefix}-data", config=config, env=env,
+                            training_image_account=training_image.split(".")[0]), "data")
+    monitoring = tagged(MonitoringStack(app, f"{prefix}-monitoring", config=config, env=env), "monitoring")
+    tagged(CostsStack(app, f"{prefix}-costs", config=config, alert_topic=monitoring.topic, env=env), "monitoring")
+    training = tagged(TrainingStack(
+        app, f"{prefix}-training", config=config, data=data, env=env, training_image=training_image,
+        source_tarball=build_source_tarball(build_dir(app) / "training-source.tar.gz"),
+        image_context=stage_image_context(build_dir(app) / "endpoint-image")), "training")
+    endpoint_name = None
+    if config.endpoint.enabled:
+        inference = tagged(InferenceStack(
+            app, f"{prefix}-inference", config=config, data=data, training=training, env=env,
+            model_tarball=pack_tarball(model_dir(app), build_dir(app) / f"model-{config.name}.tar.gz")), "inference")
+        endpoint_name = inference.endpoint_name
+    api = tagged(ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config), env=env,
+                          endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None), "api")
+    if config.api.backend == "sagemaker":
+        api.add_stack_dependency(inference)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

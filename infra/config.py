@@ -42,6 +42,11 @@ class TrainingSettings(_Strict):
     max_run_hours: float = Field(4.0, gt=0, le=120)
     max_wait_hours: float = Field(8.0, gt=0, le=120)  # spot: how long to wait for capacity, run time included
     promote_min_accuracy: float = Field(0.85, ge=0, le=1)  # the new model reaches the endpoint only above this
+    volume_size_gb: int = Field(30, ge=1, le=16_384)
+    # the AWS PyTorch training image (resolved with the sagemaker SDK at synth) brings torch and CUDA
+    pytorch_version: str = "2.10"
+    py_version: str = "py313"
+    hyperparameters: dict[str, str] = {"epochs": "3", "batch-size": "32"}  # `golive train` flags, without --
 
     _instance = field_validator("instance_type")(_gpu_instance)
 
@@ -55,9 +60,14 @@ class TrainingSettings(_Strict):
 class EndpointSettings(_Strict):
     enabled: bool = True  # false: no endpoint at all (cheapest dev); the API then serves in-Lambda ONNX
     instance_type: str = "ml.g5.xlarge"
-    min_instances: int = Field(1, ge=0, le=20)  # 0: scale to zero when idle
+    # at least 1: a real-time endpoint without inference components cannot scale to zero; to pay nothing
+    # when idle, set enabled to false (dev does) and serve in the Lambda
+    min_instances: int = Field(1, ge=1, le=20)
     max_instances: int = Field(2, ge=1, le=20)
     invocations_per_instance_target: int = Field(600, ge=1)  # per minute, for target tracking
+    data_capture_percent: int = Field(100, ge=0, le=100)  # share of requests and responses kept in S3
+    # blue/green: how long the new fleet takes traffic, watched by the rollback alarms, before the old goes
+    bake_minutes: int = Field(10, ge=0, le=60)
 
     _instance = field_validator("instance_type")(_gpu_instance)
 
@@ -78,6 +88,21 @@ class ApiSettings(_Strict):
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365, 731] = 30
 
 
+class CostSettings(_Strict):
+    # monthly budget per stage in USD; AWS Budgets alerts at 80% actual and 100% forecast
+    monthly_budget_usd: dict[Literal["data", "training", "inference", "api", "monitoring"], float] = {
+        "data": 20, "training": 200, "inference": 1000, "api": 50, "monitoring": 20}
+    anomaly_threshold_usd: float = Field(50, gt=0)  # anomaly alerts above this total impact
+
+    @field_validator("monthly_budget_usd")
+    @classmethod
+    def _positive(cls, value: dict) -> dict:
+        bad = [stage for stage, amount in value.items() if amount <= 0]
+        if bad:
+            raise ValueError(f"budgets must be above 0 USD (not for {', '.join(bad)})")
+        return value
+
+
 class EnvironmentConfig(_Strict):
     name: Literal["dev", "staging", "prod"]
     account: str | None = None  # None: the CLI's default account at deploy time (synth works without one)
@@ -88,6 +113,7 @@ class EnvironmentConfig(_Strict):
     training: TrainingSettings = TrainingSettings()
     endpoint: EndpointSettings = EndpointSettings()
     api: ApiSettings = ApiSettings()
+    costs: CostSettings = CostSettings()
 
     @field_validator("account")
     @classmethod

@@ -25,7 +25,8 @@ def synthesized(tiny_bundle, tmp_path_factory) -> dict[str, dict[str, Template]]
     result = {}
     for env in ("dev", "prod"):
         outdir = tmp_path_factory.mktemp(f"cdk-{env}")
-        app = cdk.App(outdir=str(outdir), context={"env": env, "lambda_package": str(package)})
+        app = cdk.App(outdir=str(outdir), context={"env": env, "lambda_package": str(package), "model": str(tiny_bundle),
+                                                   "build_dir": str(tmp_path_factory.mktemp(f"build-{env}"))})
         build_app(app)
         app.synth()
         result[env] = {stack.stack_name.removeprefix(f"golive-{env}-"): Template.from_stack(stack)
@@ -105,7 +106,7 @@ def test_lambda_permissions_are_scoped_to_its_table_and_endpoint(synthesized):
 
 def test_cfn_lint_finds_nothing(synthesized):
     templates = [str(p) for env in ("dev", "prod") for p in Path(synthesized[env]["_outdir"]).glob("*.template.json")]
-    assert len(templates) == 4
+    assert len(templates) == 11  # dev: data, training, api, monitoring, costs; prod adds inference
     result = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *templates], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -143,10 +144,199 @@ def test_cdk_nag_fails_synth_on_an_unacknowledged_finding(tiny_bundle, tmp_path)
 
     package = tmp_path / "pkg"
     build_lambda_package(tiny_bundle, package, install=False)
-    app = build_app(cdk.App(outdir=str(tmp_path / "out"), context={"env": "dev", "lambda_package": str(package)}))
+    app = build_app(cdk.App(outdir=str(tmp_path / "out"), context={"env": "dev", "lambda_package": str(package),
+                                                                   "model": str(tiny_bundle), "build_dir": str(tmp_path)}))
     data_stack = next(s for s in app.node.children if isinstance(s, cdk.Stack) and s.stack_name.endswith("-data"))
     s3.Bucket(data_stack, "Careless")  # no TLS-only policy, no access logs
     with pytest.raises(Exception, match="ValidationFailed"):
         app.synth()
     report = (tmp_path / "out" / "validation-report.json").read_text()
     assert "AwsSolutions-S10" in report and "Careless" in report
+
+
+# --- training, inference, monitoring and costs stacks ---------------------------------------------------------
+
+def _definition(template: Template) -> dict:
+    """The state machine's definition with CloudFormation references rendered as <...> placeholders."""
+    machine = next(iter(template.find_resources("AWS::StepFunctions::StateMachine").values()))
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return json.loads("".join(p if isinstance(p, str) else f"<{json.dumps(p)}>".replace('"', "'") for p in parts))
+
+
+def test_training_runs_our_code_on_a_gpu_spot_job_with_checkpoints_and_metric_regexes(synthesized):
+    from golive.metric_lines import SAGEMAKER_METRIC_DEFINITIONS
+    from golive.training_source import ENTRY_POINT
+
+    config = load_config("prod")
+    train = _definition(synthesized["prod"]["training"])["States"]["Train"]
+    assert train["Resource"].endswith(":states:::sagemaker:createTrainingJob.sync")
+    params = train["Parameters"]
+    assert params["ResourceConfig"]["InstanceType"] == config.training.instance_type
+    assert params["ResourceConfig"]["InstanceType"].startswith("ml.g")
+    spec = params["AlgorithmSpecification"]
+    assert spec["TrainingImage"].endswith(f"/pytorch-training:{config.training.pytorch_version}-gpu-{config.training.py_version}")
+    assert spec["MetricDefinitions"] == SAGEMAKER_METRIC_DEFINITIONS
+    assert params["EnableManagedSpotTraining"] is True
+    stopping = params["StoppingCondition"]
+    assert stopping["MaxWaitTimeInSeconds"] >= stopping["MaxRuntimeInSeconds"] == config.training.max_run_hours * 3600
+    assert params["CheckpointConfig"]["LocalPath"] == "/opt/ml/checkpoints"
+    assert "/checkpoints/{}/" in params["CheckpointConfig"]["S3Uri.$"]
+    assert params["HyperParameters"]["sagemaker_program"] == ENTRY_POINT
+    assert ".gz" in params["HyperParameters"]["sagemaker_submit_directory"]
+    assert "KmsKeyId" in params["OutputDataConfig"]
+    assert {t["Key"]: t["Value"] for t in params["Tags"]}["Stage"] == "training"
+    assert "Catch" in train
+
+
+def test_source_tarball_runs_the_entry_point_with_pinned_requirements(tmp_path):
+    import tarfile
+
+    from golive.training_source import ENTRY_POINT, build_source_tarball
+
+    first = build_source_tarball(tmp_path / "a.tar.gz").read_bytes()
+    assert build_source_tarball(tmp_path / "b.tar.gz").read_bytes() == first  # same bytes: stable asset hash
+    with tarfile.open(tmp_path / "a.tar.gz") as tar:
+        names = tar.getnames()
+        requirements = tar.extractfile("requirements.txt").read().decode()
+    assert ENTRY_POINT in names and "golive/bundle.py" in names and "training/train.py" in names
+    assert "transformers==" in requirements and "torch" not in requirements  # the image brings torch
+
+
+def test_only_models_above_the_gate_are_approved_and_promoted(synthesized):
+    config = load_config("prod")
+    states = _definition(synthesized["prod"]["training"])["States"]
+    gate = states["AccuracyGate"]["Choices"][0]
+    assert gate["Variable"] == "$.gate.accuracy"
+    assert gate["NumericGreaterThanEqualsPath" if "NumericGreaterThanEqualsPath" in gate else "NumericGreaterThanEquals"] \
+        == config.training.promote_min_accuracy
+    assert gate["Next"] == "RegisterApproved" and states["AccuracyGate"]["Default"] == "RegisterRejected"
+    assert states["RegisterApproved"]["Parameters"]["ModelApprovalStatus"] == "Approved"
+    assert states["RegisterRejected"]["Parameters"]["ModelApprovalStatus"] == "Rejected"
+    assert states["RegisterRejected"]["Next"] == "KeptCurrentModel"
+    assert states["RegisterApproved"]["Next"] == "NameModel"
+    assert "eval_accuracy" in states["Train"]["ResultSelector"]["Accuracy.$"]
+    update = states["BlueGreenUpdate"]["Parameters"]
+    assert update["EndpointName"] == "golive-prod-endpoint"
+    alarms = [a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
+    declared = [a["Properties"]["AlarmName"] for a in synthesized["prod"]["inference"].find_resources(
+        "AWS::CloudWatch::Alarm").values()]
+    assert alarms and set(alarms) <= set(declared)
+    capture = states["CreateEndpointConfig"]["Parameters"]["DataCaptureConfig"]
+    assert capture["EnableCapture"] is True and "KmsKeyId" in capture
+    for state in ("CreateModel", "CreateEndpointConfig"):
+        assert {t["Key"]: t["Value"] for t in states[state]["Parameters"]["Tags"]}["Stage"] == "inference"
+    dev = _definition(synthesized["dev"]["training"])["States"]
+    assert "BlueGreenUpdate" not in dev and dev["RegisterApproved"]["Next"] == "RegisteredNoEndpoint"
+
+
+def test_endpoint_is_gpu_captured_blue_green_with_rollback_and_autoscaled(synthesized):
+    config = load_config("prod")
+    inference = synthesized["prod"]["inference"]
+    inference.has_resource_properties("AWS::SageMaker::Model", {"EnableNetworkIsolation": True})
+    inference.has_resource_properties("AWS::SageMaker::EndpointConfig", {
+        "ProductionVariants": [Match.object_like({"InstanceType": config.endpoint.instance_type,
+                                                  "InitialInstanceCount": config.endpoint.min_instances})],
+        "DataCaptureConfig": Match.object_like({"EnableCapture": True, "KmsKeyId": Match.any_value(),
+                                                "InitialSamplingPercentage": config.endpoint.data_capture_percent})})
+    endpoint = next(iter(inference.find_resources("AWS::SageMaker::Endpoint").values()))["Properties"]
+    assert endpoint["EndpointName"] == "golive-prod-endpoint"
+    policy = endpoint["DeploymentConfig"]
+    assert policy["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]["WaitIntervalInSeconds"] == \
+        config.endpoint.bake_minutes * 60
+    assert [a["AlarmName"] for a in policy["AutoRollbackConfiguration"]["Alarms"]] == [
+        "golive-prod-endpoint-5xx-errors", "golive-prod-endpoint-model-latency"]
+    inference.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "AlarmName": "golive-prod-endpoint-5xx-errors", "Namespace": "AWS/SageMaker",
+        "MetricName": "Invocation5XXErrors", "Statistic": "Sum"})
+    inference.has_resource_properties("AWS::ApplicationAutoScaling::ScalableTarget", {
+        "MinCapacity": config.endpoint.min_instances, "MaxCapacity": config.endpoint.max_instances,
+        "ResourceId": "endpoint/golive-prod-endpoint/variant/AllTraffic",
+        "ScalableDimension": "sagemaker:variant:DesiredInstanceCount"})
+    inference.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": Match.object_like({
+            "TargetValue": config.endpoint.invocations_per_instance_target,
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"}})})
+    assert "inference" not in synthesized["dev"]  # dev switches the endpoint off: nothing billed while idle
+
+
+def test_sagemaker_and_pipeline_roles_are_scoped_to_prefixes_and_names(synthesized):
+    data = _statements(synthesized["prod"]["data"])
+    s3 = [s for s in data if any(str(a).startswith("s3:") for a in _actions(s))]
+    assert s3 and not any(a.endswith("*") for s in s3 for a in _actions(s))
+    objects = [json.dumps(s["Resource"]) for s in s3 if "s3:ListBucket" not in _actions(s)]
+    assert all(any(p in r for p in ("/train/*", "/training-output/*", "/checkpoints/*", "/endpoint/*", "-assets-"))
+               for r in objects)
+    listing = [s for s in s3 if "s3:ListBucket" in _actions(s)]
+    assert listing and all("s3:prefix" in json.dumps(s["Condition"]) for s in listing)
+    pipeline = _statements(synthesized["prod"]["training"])
+    sagemaker = [s for s in pipeline if any(str(a).startswith("sagemaker:") for a in _actions(s))]
+    assert sagemaker and all(s["Resource"] != "*" and "golive-prod" in json.dumps(s["Resource"]) for s in sagemaker)
+    pass_role = [s for s in pipeline if "iam:PassRole" in _actions(s)]
+    assert pass_role[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    wildcard = [s for s in data + pipeline if s["Resource"] == "*"]
+    allowed = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+               "cloudwatch:PutMetricData", "ecr:GetAuthorizationToken", "logs:CreateLogDelivery", "logs:GetLogDelivery",
+               "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+               "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}
+    assert all(set(_actions(s)) <= allowed for s in wildcard), wildcard
+
+
+def _actions(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def test_alert_topic_is_encrypted_and_budgets_cover_every_stage(synthesized):
+    from infra.naming import STAGES
+
+    monitoring = synthesized["prod"]["monitoring"]
+    monitoring.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    monitoring.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email",
+                                                                   "Endpoint": "ml-oncall@example.com"})
+    budgets = synthesized["prod"]["costs"].find_resources("AWS::Budgets::Budget")
+    stages = {}
+    for budget in budgets.values():
+        data = budget["Properties"]["Budget"]
+        tags = {e["Tags"]["Key"]: e["Tags"]["Values"] for e in data["FilterExpression"]["And"]}
+        assert tags["Environment"] == ["prod"]
+        stages[tags["Stage"][0]] = data["BudgetLimit"]["Amount"]
+        alerts = {(n["Notification"]["NotificationType"], n["Notification"]["Threshold"])
+                  for n in budget["Properties"]["NotificationsWithSubscribers"]}
+        assert alerts == {("ACTUAL", 80), ("FORECASTED", 100)}
+    assert set(stages) == set(STAGES)
+    assert stages == load_config("prod").costs.monthly_budget_usd
+
+
+def _tags(properties: dict, key: str) -> dict[str, str]:
+    """Tags as a dict, whichever of CloudFormation's shapes the resource uses."""
+    value = properties.get(key)
+    if isinstance(value, dict):  # a map (e.g. SSM) or a nested {"Tags": [...]}
+        value = value.get("Tags", value)
+        if isinstance(value, dict):
+            return value
+    return {t["Key"]: t["Value"] for t in value or []}
+
+
+def test_every_taggable_resource_carries_project_environment_stage_and_cost_center(synthesized):
+    """The tag walk: any resource whose CloudFormation schema takes tags must carry all four."""
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+    from infra.naming import STAGES
+
+    checked, missing = 0, []
+    for env in ("dev", "prod"):
+        for name, template in synthesized[env].items():
+            if name.startswith("_"):
+                continue
+            for logical_id, resource in template.to_json()["Resources"].items():
+                schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource["Type"]).schema
+                key = next((k for k in ("Tags", "ResourceTags") if k in schema.get("properties", {})), None)
+                if key is None:
+                    continue
+                checked += 1
+                tags = _tags(resource.get("Properties", {}), key)
+                want = {"Project": "golive", "Environment": env, "CostCenter": load_config(env).cost_center}
+                if {k: tags.get(k) for k in want} != want or tags.get("Stage") not in STAGES:
+                    missing.append(f"{env}/{name}/{logical_id} ({resource['Type']}): {tags}")
+    assert checked > 40
+    assert not missing, "untagged resources:\n" + "\n".join(missing)

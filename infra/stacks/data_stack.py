@@ -13,10 +13,12 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
+from infra.stacks.sagemaker_roles import SageMakerRoles
 
 
 class DataStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, **kwargs) -> None:
+    def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, training_image_account: str,
+                 **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         removal = cdk.RemovalPolicy.RETAIN
         self.key = kms.Key(self, "DataKey", enable_key_rotation=True, removal_policy=removal,
@@ -50,6 +52,11 @@ class DataStack(cdk.Stack):
                                            transition_after=cdk.Duration.days(30))],
                 expiration=cdk.Duration.days(365), noncurrent_version_expiration=cdk.Duration.days(7)),
         ])
+
+        cdk.CfnOutput(self, "TrainingDataUri", value=f"s3://{self.data.bucket_name}/train/",
+                      description="upload training files (TSV/CSV/JSONL) here before starting the training pipeline")
+        self.roles = SageMakerRoles(self, "SageMaker", key=self.key, data=self.data, models=self.models,
+                                    capture=self.capture, training_image_account=training_image_account)
 
     def _bucket(self, name: str, log_prefix: str, removal: cdk.RemovalPolicy, rules: list[s3.LifecycleRule]) -> s3.Bucket:
         return s3.Bucket(

@@ -1,0 +1,83 @@
+"""Inference: the GPU endpoint serving the bundle with our container (functions/endpoint/).
+
+Model -> EndpointConfig (data capture to the capture bucket) -> Endpoint with blue/green updates that
+roll back when the 5XX or latency alarm fires; target tracking on invocations per instance between the
+configured bounds. The first model is the bundle in model_artifacts/ at deploy time; after that the
+training pipeline promotes models onto this endpoint (same rollback alarms, same deployment policy).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as appscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.naming import VARIANT, Names, data_capture_config, deployment_config
+from infra.stacks.data_stack import DataStack
+from infra.stacks.training_stack import TrainingStack
+
+ROLLBACK_LATENCY_P99_US = 1_000_000  # ModelLatency is in microseconds: 1 s at p99 means something broke
+
+
+class InferenceStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, data: DataStack,
+                 training: TrainingStack, model_tarball: Path, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        names = Names(config)
+        self.endpoint_name = names.endpoint
+        initial = s3_assets.Asset(self, "InitialModel", path=str(model_tarball))  # the model role reads assets
+
+        model = sagemaker.CfnModel(
+            self, "Model", execution_role_arn=data.roles.model.role_arn, enable_network_isolation=True,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=training.endpoint_image.image_uri, model_data_url=initial.s3_object_url))
+        endpoint_config = sagemaker.CfnEndpointConfig(
+            self, "EndpointConfig", production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                variant_name=VARIANT, model_name=model.attr_model_name, instance_type=config.endpoint.instance_type,
+                initial_instance_count=config.endpoint.min_instances)])
+        endpoint_config.add_property_override(
+            "DataCaptureConfig", data_capture_config(config, data.capture.bucket_name, data.key.key_arn))
+
+        dimensions = {"EndpointName": names.endpoint, "VariantName": VARIANT}
+        self.rollback_alarms = [
+            cloudwatch.Alarm(
+                self, "Endpoint5xx", alarm_name=names.rollback_alarms[0],
+                alarm_description="the endpoint's container answers 5XX: rolls a blue/green deployment back",
+                metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
+                                         dimensions_map=dimensions, statistic="Sum", period=cdk.Duration.minutes(1)),
+                threshold=1, evaluation_periods=2, datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING),
+            cloudwatch.Alarm(
+                self, "EndpointLatency", alarm_name=names.rollback_alarms[1],
+                alarm_description="the model's p99 latency is over 1 s: rolls a blue/green deployment back",
+                metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency",
+                                         dimensions_map=dimensions, statistic="p99", period=cdk.Duration.minutes(1)),
+                threshold=ROLLBACK_LATENCY_P99_US, evaluation_periods=3, datapoints_to_alarm=3,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING),
+        ]
+        endpoint = sagemaker.CfnEndpoint(self, "Endpoint", endpoint_name=names.endpoint,
+                                         endpoint_config_name=endpoint_config.attr_endpoint_config_name)
+        endpoint.add_property_override("DeploymentConfig", deployment_config(config, names))
+        for alarm in self.rollback_alarms:
+            endpoint.node.add_dependency(alarm)
+
+        scaling = appscaling.ScalableTarget(
+            self, "Scaling", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{names.endpoint}/variant/{VARIANT}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=config.endpoint.min_instances, max_capacity=config.endpoint.max_instances)
+        scaling.node.add_dependency(endpoint)
+        scaling.scale_to_track_metric(
+            "InvocationsPerInstance", target_value=config.endpoint.invocations_per_instance_target,
+            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            scale_in_cooldown=cdk.Duration.minutes(10), scale_out_cooldown=cdk.Duration.minutes(2))
+
+        cdk.CfnOutput(self, "EndpointName", value=names.endpoint)
