@@ -59,6 +59,8 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     app = app or cdk.App()
     for flag in FEATURE_FLAGS:  # before any construct exists, whether or not cdk.json was read
         app.node.set_context(flag, True)
+    # stacks import each other's outputs (bucket names, role ARNs): keep producers protected, explicitly
+    app.node.set_context("@aws-cdk/core:defaultCrossStackReferences", "strong")
     config = load_config(app.node.try_get_context("env") or "dev")
     env = cdk.Environment(account=config.account, region=config.region)
     prefix = Names(config).prefix

@@ -340,3 +340,20 @@ def test_every_taggable_resource_carries_project_environment_stage_and_cost_cent
                     missing.append(f"{env}/{name}/{logical_id} ({resource['Type']}): {tags}")
     assert checked > 40
     assert not missing, "untagged resources:\n" + "\n".join(missing)
+
+
+def test_cost_tags_are_activated_and_anomalies_alert_the_topic(synthesized):
+    costs = synthesized["prod"]["costs"]
+    activation = next(iter(costs.find_resources("Custom::AWS").values()))["Properties"]
+    create = json.loads(activation["Create"]) if isinstance(activation["Create"], str) else activation["Create"]
+    create = create if isinstance(create, dict) else json.loads("".join(p for p in create["Fn::Join"][1] if isinstance(p, str)))
+    assert create["service"] == "CostExplorer" and create["action"] == "updateCostAllocationTagsStatus"
+    assert {t["TagKey"] for t in create["parameters"]["CostAllocationTagsStatus"]} == {
+        "Project", "Environment", "Stage", "CostCenter"}
+    monitor = next(iter(costs.find_resources("AWS::CE::AnomalyMonitor").values()))["Properties"]
+    spec = json.loads(monitor["MonitorSpecification"])
+    assert {"Key": "Environment", "Values": ["prod"], "MatchOptions": ["EQUALS"]} in [e["Tags"] for e in spec["And"]]
+    subscription = next(iter(costs.find_resources("AWS::CE::AnomalySubscription").values()))["Properties"]
+    assert subscription["Frequency"] == "IMMEDIATE" and subscription["Subscribers"][0]["Type"] == "SNS"
+    threshold = json.loads(subscription["ThresholdExpression"])["Dimensions"]
+    assert threshold["Values"] == [str(load_config("prod").costs.anomaly_threshold_usd)]

@@ -1,16 +1,30 @@
-"""Costs: a monthly AWS Budget per stage of this environment, filtered on the Stage and Environment
-tags, alerting the alert topic (and the e-mail in config) at 80% of actual and 100% of forecast spend.
+"""Costs: what finance needs to follow this environment's spend by stage.
+
+- the cost-allocation tags activated in Billing (CloudFormation can't; a custom resource calls Cost
+  Explorer's UpdateCostAllocationTagsStatus, which reports tag keys not yet seen in billing data, up to
+  24 h after first use, as per-key errors rather than failing, so a fresh account deploys fine);
+- a monthly AWS Budget per stage, filtered on the Stage and Environment tags, alerting the alert topic
+  (and the e-mail in config) at 80% of actual and 100% of forecast spend;
+- a Cost Anomaly Detection monitor on this environment's tagged spend, alerting the topic at once.
 """
 
 from __future__ import annotations
 
+import json
+
 import aws_cdk as cdk
 from aws_cdk import aws_budgets as budgets
+from aws_cdk import aws_ce as ce
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.naming import PROJECT
+
+COST_TAG_KEYS = ("Project", "Environment", "Stage", "CostCenter")
 
 ALERTS = (("ACTUAL", 80), ("FORECASTED", 100))
 
@@ -41,3 +55,43 @@ class CostsStack(cdk.Stack):
                             threshold_type="PERCENTAGE"),
                         subscribers=subscribers)
                     for kind, percent in ALERTS])
+
+        self._activate_cost_tags()
+        monitor = ce.CfnAnomalyMonitor(
+            self, "AnomalyMonitor", monitor_name=f"{PROJECT}-{config.name}", monitor_type="CUSTOM",
+            monitor_specification=json.dumps({"And": [
+                {"Tags": {"Key": "Project", "Values": [PROJECT], "MatchOptions": ["EQUALS"]}},
+                {"Tags": {"Key": "Environment", "Values": [config.name], "MatchOptions": ["EQUALS"]}}]}))
+        ce.CfnAnomalySubscription(
+            self, "AnomalyAlerts", subscription_name=f"{PROJECT}-{config.name}-anomalies", frequency="IMMEDIATE",
+            monitor_arn_list=[monitor.attr_monitor_arn],
+            subscribers=[ce.CfnAnomalySubscription.SubscriberProperty(type="SNS", address=alert_topic.topic_arn)],
+            threshold_expression=json.dumps({"Dimensions": {
+                "Key": "ANOMALY_TOTAL_IMPACT_ABSOLUTE", "MatchOptions": ["GREATER_THAN_OR_EQUAL"],
+                "Values": [str(config.costs.anomaly_threshold_usd)]}}))
+
+    def _activate_cost_tags(self) -> None:
+        call = cr.AwsSdkCall(
+            service="CostExplorer", action="updateCostAllocationTagsStatus",
+            parameters={"CostAllocationTagsStatus": [{"TagKey": key, "Status": "Active"} for key in COST_TAG_KEYS]},
+            physical_resource_id=cr.PhysicalResourceId.of(f"{PROJECT}-cost-allocation-tags"))
+        activate = cr.AwsCustomResource(
+            self, "ActivateCostTags", on_create=call, on_update=call, install_latest_aws_sdk=False,
+            log_group=logs.LogGroup(self, "ActivateCostTagsLogs", retention=logs.RetentionDays.ONE_MONTH,
+                                    removal_policy=cdk.RemovalPolicy.DESTROY),
+            policy=cr.AwsCustomResourcePolicy.from_statements([iam.PolicyStatement(
+                actions=["ce:UpdateCostAllocationTagsStatus"], resources=["*"])]))
+        # CDK adds DependsOn entries that references already imply (cfn-lint W3005); keep the one that
+        # matters: the call waits for its policy
+        provider = self.node.find_child("AWS679f53fac002430cb0da5b7982bd2287")
+        provider.node.default_child.add_deletion_override("DependsOn")
+        policy = activate.node.find_child("CustomResourcePolicy").node.default_child
+        policy.add_deletion_override("DependsOn")
+        activate.node.find_child("Resource").node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
+        for finding, reason in [
+            ("AwsSolutions-IAM5[Resource::*]", "ce:UpdateCostAllocationTagsStatus is account-wide and takes no resource ARN"),
+            ("AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+             "CDK's AwsCustomResource provider function logs with AWS's basic execution policy"),
+            ("AwsSolutions-L1", "the runtime of CDK's AwsCustomResource provider is chosen by aws-cdk-lib"),
+        ]:
+            cdk.Validations.of(self).acknowledge(cdk.Acknowledgment(id=finding, reason=reason))
