@@ -67,6 +67,37 @@ def _synth(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _costs_estimate(ns: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from golive.costs.estimate import Assumptions, estimate
+    from golive.costs.formatting import render
+    from infra.config import load_config
+
+    assumptions = Assumptions(requests_per_month=ns.requests_per_month, avg_tokens=ns.avg_tokens,
+                              training_runs=ns.training_runs, training_hours=ns.training_hours,
+                              spot_discount=ns.spot_discount, storage_gb=ns.storage_gb)
+    result = estimate(load_config(ns.env), assumptions)
+    if ns.format == "json":
+        print(render([], [], "json", result.to_dict()))
+        return 0
+    rows = [asdict(line) for line in result.lines]
+    print(render(rows, ["stage", "item", "monthly_usd", "assumption"], ns.format))
+    if ns.format == "table":
+        totals = result.by_stage()
+        print(f"\nper stage: " + ", ".join(f"{k} ${v:,.2f}" for k, v in totals.items())
+              + f"; total ${sum(totals.values()):,.2f}/month ({result.environment}, prices {result.region} as of "
+                f"{result.prices_as_of})")
+        print("per 1,000 predictions at this traffic: " + ", ".join(
+            f"{k} ${v:.4f}" for k, v in result.per_1000_predictions.items()))
+        for pair, requests in result.break_even_requests_per_month.items():
+            print(f"break-even {pair.replace('_vs_', ' vs ')}: "
+                  + (f"{requests:,.0f} requests/month" if requests else "none (never cheaper per prediction)"))
+        for note in result.notes:
+            print(f"note: {note}")
+    return 0
+
+
 def _endpoint_image(ns: argparse.Namespace) -> int:
     from golive.endpoint_image import stage_image_context
 
@@ -150,6 +181,19 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--model", help="bundle to package into the Lambda (default: model_artifacts)")
     synth.add_argument("--lambda-package", help="a package built by `golive package-lambda` (skips the build)")
     synth.set_defaults(func=_synth)
+
+    costs = sub.add_parser("costs", help="cost estimates before deploying and spend reports after")
+    costs_sub = costs.add_subparsers(dest="costs_command", required=True, metavar="ACTION")
+    est = costs_sub.add_parser("estimate", help="monthly cost per stage from an environment's config")
+    est.add_argument("--env", default="dev", help="dev, staging or prod (infra/environments/<env>.json)")
+    est.add_argument("--requests-per-month", type=int, default=1_000_000)
+    est.add_argument("--avg-tokens", type=int, default=32, help="tokens per text (drives model time per request)")
+    est.add_argument("--training-runs", type=int, default=4, help="training pipeline runs per month")
+    est.add_argument("--training-hours", type=float, default=1.0, help="billable hours per training run")
+    est.add_argument("--spot-discount", type=float, default=0.70, help="share managed spot saves (default 0.70)")
+    est.add_argument("--storage-gb", type=float, default=50)
+    est.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    est.set_defaults(func=_costs_estimate)
 
     image = sub.add_parser("endpoint-image", help="stage the GPU endpoint image's Docker build context")
     image.add_argument("--out", default="build/endpoint-image")

@@ -1,0 +1,180 @@
+"""`golive costs estimate`: monthly cost per stage from an environment's config, before any deploy.
+
+Every figure is a line with the formula's inputs written out (its assumption), priced from the table
+shipped beside this module (region, date and source inside it). Serving options are compared per
+1,000 predictions, with the traffic at which the GPU endpoint breaks even against in-Lambda ONNX.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from golive.errors import UserError
+
+PRICE_TABLE = Path(__file__).with_name("prices-us-east-1.json")
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    requests_per_month: int = 1_000_000
+    avg_tokens: int = 32
+    training_runs: int = 4
+    training_hours: float = 1.0  # billable hours per run
+    spot_discount: float = 0.70  # share saved by managed spot (AWS quotes up to 90%)
+    storage_gb: float = 50  # data, models and captured traffic together
+    feedback_share: float = 0.10  # share of predictions that get a feedback write
+    log_bytes_per_request: int = 1_000  # Lambda + access log lines
+    alarms: int = 15
+    # Lambda time per prediction on the in-process int8 model: benchmarks/serving.py measured 4.2 ms at
+    # 29 tokens plus ~1.2 ms of app time on 2 vCPUs; 2 GB Lambdas have about 1.2 vCPUs
+    onnx_ms_base: float = 3.0
+    onnx_ms_per_token: float = 0.1
+    proxy_ms: float = 30.0  # Lambda time waiting on an endpoint round trip
+    serverless_memory_gb: float = 2.0
+
+    def check(self) -> None:
+        problems = [name for name, ok in [
+            ("--requests-per-month must be 0 or more", self.requests_per_month >= 0),
+            ("--avg-tokens must be between 1 and 512", 1 <= self.avg_tokens <= 512),
+            ("--training-runs must be 0 or more", self.training_runs >= 0),
+            ("--training-hours must be above 0", self.training_hours > 0),
+            ("--spot-discount must be between 0 and 0.9", 0 <= self.spot_discount <= 0.9),
+        ] if not ok]
+        if problems:
+            raise UserError("; ".join(problems))
+
+    @property
+    def onnx_ms(self) -> float:
+        return self.onnx_ms_base + self.onnx_ms_per_token * self.avg_tokens
+
+
+@dataclass
+class Line:
+    stage: str
+    item: str
+    monthly_usd: float
+    assumption: str
+
+
+@dataclass
+class Estimate:
+    environment: str
+    region: str
+    prices_as_of: str
+    assumptions: dict
+    lines: list[Line] = field(default_factory=list)
+    per_1000_predictions: dict[str, float] = field(default_factory=dict)
+    # traffic above which the GPU endpoint costs less per prediction than each per-request option (None: never)
+    break_even_requests_per_month: dict[str, float | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, stage: str, item: str, usd: float, assumption: str) -> None:
+        self.lines.append(Line(stage, item, round(usd, 2), assumption))
+
+    def by_stage(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for line in self.lines:
+            totals[line.stage] = round(totals.get(line.stage, 0) + line.monthly_usd, 2)
+        return totals
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "by_stage": self.by_stage(), "total_usd": round(sum(self.by_stage().values()), 2)}
+
+
+def load_prices(path: Path = PRICE_TABLE) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def _price(table: dict, kind: str, instance_type: str) -> float:
+    try:
+        return table[kind][instance_type]
+    except KeyError:
+        known = ", ".join(sorted(table[kind]))
+        raise UserError(f"no {kind.replace('_', ' ')} price for {instance_type} in the price table; known: {known} "
+                        "(add it to golive/costs/prices-us-east-1.json or use --refresh-prices)") from None
+
+
+def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
+    """`config` is an infra EnvironmentConfig."""
+    a.check()
+    p = prices or load_prices()
+    est = Estimate(config.name, config.region, p["as_of"], asdict(a))
+    if config.region != p["region"]:
+        est.notes.append(f"prices are {p['region']} list prices; {config.region} differs by a few percent")
+    hours, n = p["hours_per_month"], a.requests_per_month
+
+    # training
+    hourly = _price(p, "sagemaker_training_per_hour", config.training.instance_type)
+    paid = 1 - a.spot_discount if config.training.use_spot else 1.0
+    est.add("training", f"SageMaker training {config.training.instance_type} x{config.training.instance_count}",
+            a.training_runs * a.training_hours * config.training.instance_count * hourly * paid,
+            f"{a.training_runs} runs x {a.training_hours} h x {config.training.instance_count} x ${hourly}/h"
+            + (f" x {paid:.2f} (spot saves {a.spot_discount:.0%})" if config.training.use_spot else " (on-demand)"))
+    est.add("training", "Step Functions", a.training_runs * 20 * p["stepfunctions_per_thousand_transitions"] / 1000,
+            f"{a.training_runs} runs x ~20 state transitions")
+
+    # inference
+    endpoint_monthly = 0.0
+    if config.endpoint.enabled:
+        hosting = _price(p, "sagemaker_hosting_per_hour", config.endpoint.instance_type)
+        endpoint_monthly = config.endpoint.min_instances * hours * hosting
+        est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type}", endpoint_monthly,
+                f"{config.endpoint.min_instances} instance(s) (min) x {hours} h x ${hosting}/h; autoscaling up to "
+                f"{config.endpoint.max_instances} adds ${hosting}/h per extra instance")
+
+    # api
+    gb = config.api.lambda_memory_mb / 1024
+    gbs = p["lambda_per_gb_second"][config.api.lambda_architecture]
+    lambda_ms = a.onnx_ms if config.api.backend == "onnx" else a.proxy_ms
+    est.add("api", "Lambda compute", n * lambda_ms / 1000 * gb * gbs,
+            f"{n:,} requests x {lambda_ms:.1f} ms x {gb:g} GB x ${gbs}/GB-s "
+            + (f"(in-process int8: {a.onnx_ms_base} + {a.onnx_ms_per_token} ms/token x {a.avg_tokens} tokens)"
+               if config.api.backend == "onnx" else "(waiting on the endpoint)"))
+    est.add("api", "Lambda requests", n * p["lambda_per_million_requests"] / 1e6,
+            f"{n:,} x ${p['lambda_per_million_requests']}/million")
+    est.add("api", "API Gateway (REST)", n * p["apigateway_rest_per_million_requests"] / 1e6,
+            f"{n:,} x ${p['apigateway_rest_per_million_requests']}/million")
+    est.add("api", "DynamoDB feedback writes", n * a.feedback_share * p["dynamodb_per_million_write_units"] / 1e6,
+            f"{a.feedback_share:.0%} of predictions x ${p['dynamodb_per_million_write_units']}/million writes")
+
+    # data
+    est.add("data", "S3 storage", a.storage_gb * p["s3_standard_per_gb_month"],
+            f"{a.storage_gb:g} GB x ${p['s3_standard_per_gb_month']}/GB-month")
+    est.add("data", "KMS keys", 2 * p["kms_key_per_month"], f"2 keys (data, alerts) x ${p['kms_key_per_month']}")
+
+    # monitoring
+    log_gb = n * a.log_bytes_per_request / 1e9
+    est.add("monitoring", "CloudWatch Logs ingestion", log_gb * p["cloudwatch_logs_ingest_per_gb"],
+            f"{n:,} requests x {a.log_bytes_per_request} bytes = {log_gb:.2f} GB x ${p['cloudwatch_logs_ingest_per_gb']}/GB")
+    est.add("monitoring", "CloudWatch alarms and dashboard",
+            a.alarms * p["cloudwatch_alarm_per_month"] + p["cloudwatch_dashboard_per_month"],
+            f"{a.alarms} alarms x ${p['cloudwatch_alarm_per_month']} + 1 dashboard x ${p['cloudwatch_dashboard_per_month']}")
+
+    _serving_options(est, config, a, p, gb, gbs)
+    return est
+
+
+def _serving_options(est: Estimate, config, a: Assumptions, p: dict, gb: float, gbs: float) -> None:
+    """Cost per 1,000 predictions of each way to serve, at this traffic, and where the endpoint breaks even."""
+    per_request = (p["lambda_per_million_requests"] + p["apigateway_rest_per_million_requests"]) / 1e6
+    onnx = per_request + a.onnx_ms / 1000 * gb * gbs
+    proxied = per_request + a.proxy_ms / 1000 * gb * gbs
+    serverless = proxied + a.onnx_ms / 1000 * a.serverless_memory_gb * p["sagemaker_serverless_per_gb_second"]
+    hosting = _price(p, "sagemaker_hosting_per_hour", config.endpoint.instance_type)
+    endpoint_fixed = config.endpoint.min_instances * p["hours_per_month"] * hosting
+    n = max(a.requests_per_month, 1)
+    est.per_1000_predictions = {
+        "lambda_onnx": round(1000 * onnx, 4),
+        "gpu_endpoint": round(1000 * (proxied + endpoint_fixed / n), 4),
+        "sagemaker_serverless": round(1000 * serverless, 4),
+    }
+    for name, variable in (("lambda_onnx", onnx), ("sagemaker_serverless", serverless)):
+        est.break_even_requests_per_month[f"gpu_endpoint_vs_{name}"] = (
+            round(endpoint_fixed / (variable - proxied)) if variable > proxied else None)
+    if onnx <= proxied:
+        est.notes.append(f"in-Lambda ONNX stays cheaper than the GPU endpoint at any traffic: the Lambda in front "
+                         f"of the endpoint waits {a.proxy_ms:g} ms, longer than the model runs in-process "
+                         f"({a.onnx_ms:.1f} ms); choose the endpoint for latency under load, larger models or "
+                         "traffic a Lambda's concurrency can't carry")

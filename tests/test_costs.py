@@ -1,0 +1,66 @@
+"""`golive costs estimate` against figures computed by hand for one config, and its input errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from golive.cli import main
+from golive.costs.estimate import Assumptions, estimate, load_prices
+from infra.config import EnvironmentConfig
+
+
+def hand_config() -> EnvironmentConfig:
+    return EnvironmentConfig.model_validate({
+        "name": "staging",
+        "training": {"instance_type": "ml.g5.xlarge", "instance_count": 1, "use_spot": True},
+        "endpoint": {"enabled": True, "instance_type": "ml.g5.xlarge", "min_instances": 1, "max_instances": 2},
+        "api": {"backend": "onnx", "lambda_memory_mb": 2048, "lambda_architecture": "x86_64"},
+    })
+
+
+def test_estimate_matches_hand_computed_figures():
+    prices = load_prices()
+    assert prices["sagemaker_hosting_per_hour"]["ml.g5.xlarge"] == 1.408  # the figures below assume these
+    assert prices["lambda_per_gb_second"]["x86_64"] == 0.0000166667
+    a = Assumptions(requests_per_month=2_000_000, avg_tokens=20, training_runs=2, training_hours=3, spot_discount=0.7)
+    result = estimate(hand_config(), a, prices)
+    lines = {line.item: line.monthly_usd for line in result.lines}
+    assert lines["SageMaker training ml.g5.xlarge x1"] == pytest.approx(2 * 3 * 1.408 * 0.3, abs=0.005)  # 2.53
+    assert lines["SageMaker endpoint ml.g5.xlarge"] == pytest.approx(730 * 1.408, abs=0.005)  # 1027.84
+    assert lines["Lambda compute"] == pytest.approx(2e6 * 0.005 * 2 * 0.0000166667, abs=0.005)  # 5 ms: 3 + 0.1 x 20
+    assert lines["Lambda requests"] == 0.40 and lines["API Gateway (REST)"] == 7.00
+    assert lines["S3 storage"] == 1.15 and lines["KMS keys"] == 2.00
+    assert lines["CloudWatch Logs ingestion"] == 1.00 and lines["CloudWatch alarms and dashboard"] == 4.50
+    totals = result.by_stage()
+    assert totals["inference"] == 1027.84 and set(totals) == {"training", "inference", "api", "data", "monitoring"}
+    per_1000 = result.per_1000_predictions
+    assert per_1000["lambda_onnx"] == pytest.approx(1000 * (3.7e-6 + 0.005 * 2 * 0.0000166667), abs=1e-4)
+    assert per_1000["gpu_endpoint"] == pytest.approx(1000 * (3.7e-6 + 0.03 * 2 * 0.0000166667 + 1027.84 / 2e6), abs=1e-4)
+    assert per_1000["sagemaker_serverless"] == pytest.approx(1000 * (4.7e-6 + 0.005 * 2 * 0.00002), abs=1e-4)
+    assert result.break_even_requests_per_month["gpu_endpoint_vs_lambda_onnx"] is None
+    assert result.break_even_requests_per_month["gpu_endpoint_vs_sagemaker_serverless"] == pytest.approx(
+        1027.84 / 2e-7, rel=1e-3)
+    assert all(line.assumption for line in result.lines)  # every figure says how it was made
+
+
+def test_on_demand_training_and_no_endpoint():
+    config = EnvironmentConfig.model_validate({"name": "dev", "training": {"use_spot": False},
+                                               "endpoint": {"enabled": False}})
+    lines = {line.item: line for line in estimate(config, Assumptions(training_runs=1, training_hours=2)).lines}
+    assert lines["SageMaker training ml.g5.xlarge x1"].monthly_usd == pytest.approx(2 * 1.408, abs=0.005)
+    assert "on-demand" in lines["SageMaker training ml.g5.xlarge x1"].assumption
+    assert not any("endpoint" in item for item in lines)
+
+
+def test_cli_formats_and_errors(capsys):
+    assert main(["costs", "estimate", "--env", "prod", "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["environment"] == "prod" and payload["total_usd"] == pytest.approx(sum(payload["by_stage"].values()))
+    assert main(["costs", "estimate", "--env", "dev", "--format", "csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "stage,item,monthly_usd,assumption"
+    assert main(["costs", "estimate", "--env", "qa"]) == 2
+    assert "unknown environment 'qa'" in capsys.readouterr().err
+    assert main(["costs", "estimate", "--spot-discount", "1.5"]) == 2
+    assert "--spot-discount" in capsys.readouterr().err
