@@ -98,6 +98,39 @@ def _costs_estimate(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _costs_report(ns: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from golive.costs.formatting import render
+    from golive.costs.report import fetch_spend, parse_period, totals_by_stage, write_png
+
+    parse_period(ns.start, ns.end)  # bad dates fail before any AWS call
+    if ns.env:
+        from infra.config import load_config
+
+        load_config(ns.env)  # an unknown environment is a clear error, not an empty report
+    if ns.format == "png" and not ns.out:
+        raise UserError("--format png needs --out FILE.png")
+    rows = fetch_spend(ns.start, ns.end, ns.env, ns.granularity)
+    scope = f"environment {ns.env}" if ns.env else "all environments"
+    if ns.format == "png":
+        print(write_png(rows, ns.out, f"golive spend by stage, {scope}, {ns.start} to {ns.end}"))
+        return 0
+    if ns.format == "json":
+        print(render([], [], "json", {"start": ns.start, "end": ns.end, "environment": ns.env,
+                                      "rows": [asdict(r) for r in rows], "by_stage": totals_by_stage(rows)}))
+        return 0
+    print(render([asdict(r) for r in rows], ["period_start", "stage", "usd"], ns.format))
+    if ns.format == "table":
+        totals = totals_by_stage(rows)
+        if not rows:
+            print(f"no spend recorded for {scope} from {ns.start} to {ns.end}")
+        else:
+            print("\nper stage: " + ", ".join(f"{k} ${v:,.2f}" for k, v in totals.items())
+                  + f"; total ${sum(totals.values()):,.2f} ({scope})")
+    return 0
+
+
 def _endpoint_image(ns: argparse.Namespace) -> int:
     from golive.endpoint_image import stage_image_context
 
@@ -194,6 +227,15 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--storage-gb", type=float, default=50)
     est.add_argument("--format", choices=["table", "csv", "json"], default="table")
     est.set_defaults(func=_costs_estimate)
+
+    rep = costs_sub.add_parser("report", help="actual spend per stage from Cost Explorer (by the Stage tag)")
+    rep.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
+    rep.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD (exclusive)")
+    rep.add_argument("--env", help="only spend tagged with this Environment (default: all)")
+    rep.add_argument("--granularity", choices=["DAILY", "MONTHLY"], default="MONTHLY")
+    rep.add_argument("--format", choices=["table", "csv", "json", "png"], default="table")
+    rep.add_argument("--out", help="the PNG file (for --format png)")
+    rep.set_defaults(func=_costs_report)
 
     image = sub.add_parser("endpoint-image", help="stage the GPU endpoint image's Docker build context")
     image.add_argument("--out", default="build/endpoint-image")

@@ -64,3 +64,75 @@ def test_cli_formats_and_errors(capsys):
     assert "unknown environment 'qa'" in capsys.readouterr().err
     assert main(["costs", "estimate", "--spot-discount", "1.5"]) == 2
     assert "--spot-discount" in capsys.readouterr().err
+
+
+# --- the report, against Cost Explorer results configured in moto -------------------------------------------
+
+def _month(offset: int) -> str:
+    """The first day of the month `offset` months before this one (reports must stay within a year)."""
+    from datetime import date
+
+    today = date.today()
+    index = today.year * 12 + today.month - 1 - offset
+    return date(index // 12, index % 12 + 1, 1).isoformat()
+
+
+SEP, OCT, NOV = _month(2), _month(1), _month(0)
+
+def _group(stage: str, usd: str) -> dict:
+    return {"Keys": [f"Stage${stage}"], "Metrics": {"UnblendedCost": {"Amount": usd, "Unit": "USD"}}}
+
+
+@pytest.fixture()
+def cost_explorer(monkeypatch):
+    moto = pytest.importorskip("moto")
+    import requests
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with moto.mock_aws():
+        def queue(*results):
+            response = requests.post("http://motoapi.amazonaws.com/moto-api/static/ce/cost-and-usage-results",
+                                     json={"results": list(results)})
+            assert response.status_code == 201, response.text
+        yield queue
+
+
+def test_report_groups_spend_by_stage_with_untagged_as_its_own_line(cost_explorer, capsys, tmp_path):
+    month = lambda start, groups: {"TimePeriod": {"Start": start, "End": start}, "Groups": groups, "Total": {},
+                                   "Estimated": False}
+    results = {"ResultsByTime": [
+        month(SEP, [_group("training", "12.5"), _group("inference", "1020.00"), _group("", "3.25")]),
+        month(OCT, [_group("training", "7.5"), _group("api", "4.10")]),
+    ], "GroupDefinitions": [{"Type": "TAG", "Key": "Stage"}], "DimensionValueAttributes": []}
+    cost_explorer(results, results, results)
+    assert main(["costs", "report", "--start", SEP, "--end", NOV, "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["by_stage"] == {"api": 4.1, "inference": 1020.0, "training": 20.0, "untagged": 3.25}
+    assert {"period_start": SEP, "stage": "untagged", "usd": 3.25} in payload["rows"]
+    assert main(["costs", "report", "--start", SEP, "--end", NOV]) == 0
+    table = capsys.readouterr().out
+    assert "untagged" in table and "total $1,047.35" in table
+    png = tmp_path / "spend.png"
+    assert main(["costs", "report", "--start", SEP, "--end", NOV, "--format", "png",
+                 "--out", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_says_so_for_an_empty_month(cost_explorer, capsys):
+    cost_explorer({"ResultsByTime": [{"TimePeriod": {"Start": OCT, "End": NOV}, "Groups": [],
+                                      "Total": {}, "Estimated": True}]})
+    assert main(["costs", "report", "--start", OCT, "--end", NOV, "--env", "dev"]) == 0
+    assert "no spend recorded for environment dev" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--start", "2026-13-01", "--end", NOV], "YYYY-MM-DD"),
+    (["--start", NOV, "--end", OCT], "must be after --start"),
+    (["--start", OCT, "--end", NOV, "--env", "qa"], "unknown environment 'qa'"),
+    (["--start", OCT, "--end", NOV, "--format", "png"], "needs --out"),
+])
+def test_report_input_errors_are_clear(argv, message, capsys):
+    assert main(["costs", "report", *argv]) == 2
+    assert message in capsys.readouterr().err

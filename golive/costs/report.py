@@ -1,0 +1,87 @@
+"""`golive costs report`: actual spend per stage from Cost Explorer, grouped by the Stage tag.
+
+Spend without a Stage tag is its own `untagged` line, so nothing is silently left out. With --env,
+only spend tagged with that Environment is counted (untagged spend can't be attributed to one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from golive.errors import UserError
+
+UNTAGGED = "untagged"
+
+
+@dataclass
+class SpendRow:
+    period_start: str
+    stage: str
+    usd: float
+
+
+def parse_period(start: str, end: str) -> tuple[date, date]:
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise UserError(f"dates must be YYYY-MM-DD (got --start {start!r}, --end {end!r})") from None
+    if last <= first:
+        raise UserError(f"--end ({end}) must be after --start ({start}); Cost Explorer's end date is exclusive")
+    if first < date.today().replace(year=date.today().year - 1, day=1):
+        raise UserError("Cost Explorer keeps about 12 months of history; choose a --start within the last year")
+    return first, last
+
+
+def fetch_spend(start: str, end: str, environment: str | None, granularity: str, client=None) -> list[SpendRow]:
+    import boto3
+
+    first, last = parse_period(start, end)
+    ce = client or boto3.client("ce", region_name="us-east-1")  # Cost Explorer's one endpoint
+    query = {"TimePeriod": {"Start": first.isoformat(), "End": last.isoformat()}, "Granularity": granularity,
+             "Metrics": ["UnblendedCost"], "GroupBy": [{"Type": "TAG", "Key": "Stage"}]}
+    if environment:
+        query["Filter"] = {"Tags": {"Key": "Environment", "Values": [environment], "MatchOptions": ["EQUALS"]}}
+    rows, token = [], None
+    while True:
+        page = ce.get_cost_and_usage(**query, **({"NextPageToken": token} if token else {}))
+        for period in page.get("ResultsByTime", []):
+            for group in period.get("Groups", []):
+                stage = group["Keys"][0].split("$", 1)[-1] or UNTAGGED
+                rows.append(SpendRow(period["TimePeriod"]["Start"], stage,
+                                     round(float(group["Metrics"]["UnblendedCost"]["Amount"]), 2)))
+        token = page.get("NextPageToken")
+        if not token:
+            return rows
+
+
+def totals_by_stage(rows: list[SpendRow]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for row in rows:
+        totals[row.stage] = round(totals.get(row.stage, 0) + row.usd, 2)
+    return dict(sorted(totals.items(), key=lambda kv: (kv[0] == UNTAGGED, kv[0])))
+
+
+def write_png(rows: list[SpendRow], path: str, title: str) -> str:
+    """A stacked bar per period, one colour per stage, for finance to paste into a report."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    periods = sorted({r.period_start for r in rows})
+    stages = list(totals_by_stage(rows)) or [UNTAGGED]
+    figure, axes = plt.subplots(figsize=(max(6, len(periods) * 0.8), 4))
+    bottoms = [0.0] * len(periods)
+    for stage in stages:
+        values = [sum(r.usd for r in rows if r.period_start == p and r.stage == stage) for p in periods]
+        axes.bar(periods, values, bottom=bottoms, label=stage)
+        bottoms = [b + v for b, v in zip(bottoms, values)]
+    axes.set_ylabel("USD (unblended)")
+    axes.set_title(title)
+    axes.legend(title="Stage", fontsize="small")
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
