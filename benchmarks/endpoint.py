@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.serving import free_port, percentile  # noqa: E402
 from golive import bundle  # noqa: E402
 
 SAMPLE = ROOT / "training" / "sample_data" / "train.tsv"
@@ -40,14 +41,6 @@ def load_texts(path: Path, limit: int = 2000) -> list[str]:
         raise SystemExit(f"error: {path} has no `text` or `sentence` column in its header {header}")
     texts = [row.split("\t")[column] for row in lines[1:] if len(row.split("\t")) > column]
     return [t for t in texts if t.strip()][:limit]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_server(argv: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
@@ -91,11 +84,6 @@ async def caller(port: int, bodies, latencies: list[float], errors: list[int], d
                 errors.append(status)
     finally:
         writer.close()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def load(port: int, texts: list[str], concurrency: int, requests_total: int, max_seconds: float) -> dict:
