@@ -29,7 +29,7 @@ if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not settings.feedback_table:
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
-app = create_app(build_services(settings, EmfTelemetry(metrics), logger))
+app = create_app(build_services(settings, EmfTelemetry(metrics, settings.environment), logger))
 _asgi = Mangum(app, lifespan="off", api_gateway_base_path="/")
 
 

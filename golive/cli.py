@@ -150,6 +150,18 @@ def _serve(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _monitor(ns: argparse.Namespace) -> int:
+    from golive.local_monitor import monitor
+    from infra.config import load_config
+
+    if ns.watch is not None and ns.watch <= 0:
+        raise UserError("--watch takes a positive number of seconds")
+    if ns.count is not None and ns.count < 1:
+        raise UserError("--count takes a positive number of reports")
+    settings = load_config(ns.env).monitoring
+    return monitor(ns.url, settings, watch_s=ns.watch, count=ns.count, fmt=ns.format)
+
+
 def _quickstart(ns: argparse.Namespace) -> int:
     """The README's main job: train on the shipped sample, evaluate the exported model, serve it."""
     from training.args import SAMPLE_VALIDATION
@@ -194,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--variant", choices=["fp32", "int8"])
     serve.add_argument("--feedback-db", help="SQLite file for feedback (default: .golive/feedback.sqlite3)")
     serve.set_defaults(func=_serve)
+
+    mon = sub.add_parser("monitor", help="check a local server's latency, errors, accuracy and drift against "
+                                         "the alarm thresholds (exit 1 when one fires)")
+    mon.add_argument("--url", default="http://127.0.0.1:8000", help="the `golive serve` server (default: %(default)s)")
+    mon.add_argument("--env", default="dev", help="whose thresholds (infra/environments/<env>.json; default: dev)")
+    mon.add_argument("--watch", type=float, metavar="SECONDS", help="report every SECONDS on that window's traffic")
+    mon.add_argument("--count", type=int, help="with --watch: stop after this many reports (default: until Ctrl-C)")
+    mon.add_argument("--format", choices=["table", "json"], default="table")
+    mon.set_defaults(func=_monitor)
 
     quick = sub.add_parser("quickstart", help="train on the sample data, evaluate, and serve on localhost")
     quick.add_argument("--out", default="model_artifacts")

@@ -1,6 +1,6 @@
 """The CDK app: one stack per concern for one environment (`cdk synth -c env=dev`, or `golive synth`).
 
-    data -> training -> inference (when the endpoint is enabled) -> api;  monitoring -> costs
+    alerts -> data -> training -> inference (when the endpoint is enabled) -> api -> monitoring;  alerts -> costs
 
 Every resource carries the Project, Environment, Stage and CostCenter tags. cdk-nag's AwsSolutions
 pack checks every synth; an unacknowledged finding fails it.
@@ -13,8 +13,10 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from golive.monitoring import Baseline
 from infra.config import EnvironmentConfig, load_config
 from infra.naming import Names, stage_tags
+from infra.stacks.alerts_stack import AlertsStack
 from infra.stacks.api_stack import ApiStack
 from infra.stacks.costs_stack import CostsStack
 from infra.stacks.data_stack import DataStack
@@ -24,8 +26,9 @@ from infra.stacks.training_stack import TrainingStack, training_image_uri
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
-# CloudFormation takes no Tags on these (CDK would add them and cfn-lint rejects them); they cost nothing
-UNTAGGABLE = ("AWS::ApplicationAutoScaling::ScalableTarget",)
+# CloudFormation takes no Tags on these (CDK would add them and cfn-lint rejects them): the scalable target
+# costs nothing; a dashboard ($3/month) shows in the cost report as untagged spend
+UNTAGGABLE = ("AWS::ApplicationAutoScaling::ScalableTarget", "AWS::CloudWatch::Dashboard")
 FEATURE_FLAGS = ("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy",)
 
 
@@ -51,6 +54,14 @@ def lambda_package(app: cdk.App, config: EnvironmentConfig) -> Path:
     return dest
 
 
+def baseline(app: cdk.App) -> Baseline | None:
+    """The quality alarms' baseline: the deploy-time bundle's validation-set figures."""
+    from golive.bundle import METRICS, read_json, read_manifest
+
+    read_manifest(model_dir(app))  # a clear error when there is no bundle yet
+    return Baseline.from_metrics(read_json(model_dir(app), METRICS))
+
+
 def build_app(app: cdk.App | None = None) -> cdk.App:
     from golive.bundle import pack_tarball
     from golive.endpoint_image import stage_image_context
@@ -73,22 +84,25 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     training_image = training_image_uri(config)
     data = tagged(DataStack(app, f"{prefix}-data", config=config, env=env,
                             training_image_account=training_image.split(".")[0]), "data")
-    monitoring = tagged(MonitoringStack(app, f"{prefix}-monitoring", config=config, env=env), "monitoring")
-    tagged(CostsStack(app, f"{prefix}-costs", config=config, alert_topic=monitoring.topic, env=env), "monitoring")
+    alerts = tagged(AlertsStack(app, f"{prefix}-alerts", config=config, env=env), "monitoring")
+    tagged(CostsStack(app, f"{prefix}-costs", config=config, alert_topic=alerts.topic, env=env), "monitoring")
     training = tagged(TrainingStack(
         app, f"{prefix}-training", config=config, data=data, env=env, training_image=training_image,
         source_tarball=build_source_tarball(build_dir(app) / "training-source.tar.gz"),
         image_context=stage_image_context(build_dir(app) / "endpoint-image")), "training")
-    endpoint_name = None
+    endpoint_name, inference = None, None
     if config.endpoint.enabled:
         inference = tagged(InferenceStack(
-            app, f"{prefix}-inference", config=config, data=data, training=training, env=env,
+            app, f"{prefix}-inference", config=config, data=data, training=training, env=env, alert_topic=alerts.topic,
             model_tarball=pack_tarball(model_dir(app), build_dir(app) / f"model-{config.name}.tar.gz")), "inference")
         endpoint_name = inference.endpoint_name
     api = tagged(ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config), env=env,
                           endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None), "api")
     if config.api.backend == "sagemaker":
         api.add_stack_dependency(inference)
+    tagged(MonitoringStack(app, f"{prefix}-monitoring", config=config, alert_topic=alerts.topic, api=api,
+                           training=training, inference=inference, env=env,
+                           baseline=baseline(app)), "monitoring")
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app
 

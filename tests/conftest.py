@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "training" / "sample_data"
+EVENTS = Path(__file__).parent / "events"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
@@ -70,3 +74,57 @@ def tiny_bundle(tmp_path_factory, tiny_base_model) -> Path:
     val = write_rows(tmp / "validation.tsv", sample_rows("validation")[:16])
     assert main(tiny_train_args(tiny_base_model, train, val, tmp / "bundle", "--epochs", "1")) == 0
     return tmp / "bundle"
+
+
+# --- the Lambda, driven with real API Gateway events ------------------------------------------------------------
+
+@dataclass
+class LambdaContext:
+    function_name: str = "golive-api"
+    memory_limit_in_mb: int = 2048
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:golive-api"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 25_000
+
+
+def api_event(version: str, method: str, path: str, body: object | None = None) -> dict:
+    event = copy.deepcopy(json.loads((EVENTS / f"apigw_{version}.json").read_text()))
+    raw = None if body is None else (body if isinstance(body, str) else json.dumps(body))
+    if version == "rest_v1":
+        event.update(path=path, httpMethod=method, body=raw)
+        event["requestContext"].update(httpMethod=method, path=f"/prod{path}")
+        event["pathParameters"] = {"proxy": path.lstrip("/")}
+    else:
+        event.update(rawPath=path, body=raw)
+        event["requestContext"]["http"].update(method=method, path=path)
+        event["headers"]["content-length"] = str(len(raw or ""))
+    return event
+
+
+# --- the CDK app ------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def synthesized(tiny_bundle, tmp_path_factory) -> dict:
+    """dev and prod, each synthesised once; app.synth() runs cdk-nag and raises on any unacknowledged finding."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from golive.lambda_package import build_lambda_package
+    from infra.app import build_app
+
+    package = tmp_path_factory.mktemp("lambda") / "pkg"
+    build_lambda_package(tiny_bundle, package, install=False)  # code + bundle; wheels don't change the template
+    result = {}
+    for env in ("dev", "prod"):
+        outdir = tmp_path_factory.mktemp(f"cdk-{env}")
+        app = cdk.App(outdir=str(outdir), context={"env": env, "lambda_package": str(package), "model": str(tiny_bundle),
+                                                   "build_dir": str(tmp_path_factory.mktemp(f"build-{env}"))})
+        build_app(app)
+        app.synth()
+        result[env] = {stack.stack_name.removeprefix(f"golive-{env}-"): Template.from_stack(stack)
+                       for stack in app.node.children if isinstance(stack, cdk.Stack)}
+        result[env]["_outdir"] = outdir
+    return result

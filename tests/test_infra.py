@@ -17,24 +17,6 @@ from infra.app import build_app  # noqa: E402
 from infra.config import ConfigError, load_config  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def synthesized(tiny_bundle, tmp_path_factory) -> dict[str, dict[str, Template]]:
-    """dev and prod, each synthesised once; app.synth() runs cdk-nag and raises on any unacknowledged finding."""
-    package = tmp_path_factory.mktemp("lambda") / "pkg"
-    build_lambda_package(tiny_bundle, package, install=False)  # code + bundle; wheels don't change the template
-    result = {}
-    for env in ("dev", "prod"):
-        outdir = tmp_path_factory.mktemp(f"cdk-{env}")
-        app = cdk.App(outdir=str(outdir), context={"env": env, "lambda_package": str(package), "model": str(tiny_bundle),
-                                                   "build_dir": str(tmp_path_factory.mktemp(f"build-{env}"))})
-        build_app(app)
-        app.synth()
-        result[env] = {stack.stack_name.removeprefix(f"golive-{env}-"): Template.from_stack(stack)
-                       for stack in app.node.children if isinstance(stack, cdk.Stack)}
-        result[env]["_outdir"] = outdir
-    return result
-
-
 def test_data_buckets_are_kms_encrypted_tls_only_versioned_private_and_kept(synthesized):
     data = synthesized["dev"]["data"]
     buckets = data.find_resources("AWS::S3::Bucket")
@@ -106,7 +88,7 @@ def test_lambda_permissions_are_scoped_to_its_table_and_endpoint(synthesized):
 
 def test_cfn_lint_finds_nothing(synthesized):
     templates = [str(p) for env in ("dev", "prod") for p in Path(synthesized[env]["_outdir"]).glob("*.template.json")]
-    assert len(templates) == 11  # dev: data, training, api, monitoring, costs; prod adds inference
+    assert len(templates) == 13  # dev: alerts, data, training, api, monitoring, costs; prod adds inference
     result = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *templates], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -118,6 +100,8 @@ def test_cfn_lint_finds_nothing(synthesized):
     ({"region": "mars-1"}, "region: 'mars-1' is not an AWS region"),
     ({"api": {"throttle_burts": 5}}, "api.throttle_burts: unknown key"),
     ({"api": {"backend": "sagemaker"}, "endpoint": {"enabled": False}}, "enable the endpoint"),
+    ({"monitoring": {"min_online_accuracy": 1.5}}, "monitoring.min_online_accuracy: Input should be less than or equal to 1"),
+    ({"monitoring": {"period_minutes": 7}}, "monitoring.period_minutes: Input should be 1, 5, 15 or 60"),
 ])
 def test_a_broken_config_value_fails_naming_its_key(tmp_path, change, message):
     (tmp_path / "dev.json").write_text(json.dumps({"name": "dev", **change}))
@@ -289,10 +273,10 @@ def _actions(statement: dict) -> list[str]:
 def test_alert_topic_is_encrypted_and_budgets_cover_every_stage(synthesized):
     from infra.naming import STAGES
 
-    monitoring = synthesized["prod"]["monitoring"]
-    monitoring.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
-    monitoring.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email",
-                                                                   "Endpoint": "ml-oncall@example.com"})
+    alerts = synthesized["prod"]["alerts"]
+    alerts.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    alerts.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email",
+                                                               "Endpoint": "ml-oncall@example.com"})
     budgets = synthesized["prod"]["costs"].find_resources("AWS::Budgets::Budget")
     stages = {}
     for budget in budgets.values():

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import importlib
 import io
 import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
@@ -25,36 +23,7 @@ from functions.api.main import build_services, create_app
 from functions.api.settings import Settings
 from functions.api.telemetry import PrometheusTelemetry
 from golive import bundle
-from tests.conftest import REPO
-
-EVENTS = Path(__file__).parent / "events"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "golive-api"
-    memory_limit_in_mb: int = 2048
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:golive-api"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 25_000
-
-
-def api_event(version: str, method: str, path: str, body: object | None = None) -> dict:
-    event = copy.deepcopy(json.loads((EVENTS / f"apigw_{version}.json").read_text()))
-    raw = None if body is None else (body if isinstance(body, str) else json.dumps(body))
-    if version == "rest_v1":
-        event.update(path=path, httpMethod=method, body=raw)
-        event["requestContext"].update(httpMethod=method, path=f"/prod{path}")
-        event["pathParameters"] = {"proxy": path.lstrip("/")}
-    else:
-        event.update(rawPath=path, body=raw)
-        event["requestContext"]["http"].update(method=method, path=path)
-        event["headers"]["content-length"] = str(len(raw or ""))
-    return event
-
+from tests.conftest import REPO, LambdaContext, api_event
 
 @pytest.fixture()
 def lambda_module(tiny_bundle, tmp_path, monkeypatch):

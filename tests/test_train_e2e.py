@@ -12,7 +12,7 @@ import pytest
 from golive import bundle
 from golive.cli import main
 from golive.onnx_classifier import OnnxClassifier
-from tests.conftest import REPO, tiny_train_args
+from tests.conftest import REPO, sample_rows, tiny_train_args
 
 pytestmark = pytest.mark.slow
 
@@ -52,6 +52,8 @@ def test_metrics_hold_validation_parity_and_monitoring_baseline(trained):
     baseline = metrics["baseline"]
     assert pytest.approx(sum(baseline["label_distribution"].values())) == 1.0
     assert 0.5 <= baseline["mean_confidence"] <= 1.0
+    texts = [text for text, _ in sample_rows("validation")[:16]]
+    assert baseline["mean_input_chars"] == pytest.approx(sum(map(len, texts)) / len(texts))
     assert metrics["data"]["train_rows"] == 40 and metrics["data"]["skipped_rows"] == {}
 
 

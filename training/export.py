@@ -194,6 +194,7 @@ def export_bundle(
                 "label_distribution": default["label_distribution"],
                 "predicted_label_distribution": default["predicted_label_distribution"],
                 "mean_confidence": default["mean_confidence"],
+                "mean_input_chars": float(np.mean([len(t) for t in data.validation.texts])),
             },
             "data": {
                 "train_rows": len(data.train.texts),

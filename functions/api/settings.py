@@ -12,6 +12,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GOLIVE_", extra="ignore")
 
     backend: Literal["onnx", "sagemaker"] = "onnx"
+    environment: str = "local"  # dev/staging/prod on AWS: the `environment` dimension of every metric
     # the bundle: a folder in the Lambda package (always holds manifest/labels/metrics; the ONNX files
     # only for the onnx backend), or an s3:// prefix or model.tar.gz fetched once at cold start
     model_dir: str = "model_artifacts"

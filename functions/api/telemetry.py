@@ -35,12 +35,17 @@ class Telemetry(Protocol):
 
 
 class EmfTelemetry:
-    """Powertools Metrics: values collect during an invocation and flush as one EMF log line."""
+    """Powertools Metrics: values collect during an invocation and flush as one EMF log line.
 
-    def __init__(self, metrics=None):
+    Every metric carries the `service` and `environment` dimensions the monitoring stack's alarms name,
+    so dev and prod traffic in one account never mix.
+    """
+
+    def __init__(self, metrics=None, environment: str = "local"):
         from aws_lambda_powertools import Metrics
 
         self.metrics = metrics or Metrics(namespace=NAMESPACE, service=SERVICE)
+        self.metrics.set_default_dimensions(environment=environment)
 
     def record_prediction(self, latency_ms, labels, confidences, input_chars) -> None:
         from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -54,8 +59,8 @@ class EmfTelemetry:
             m.add_metric(name=INPUT_CHARS, unit=MetricUnit.Count, value=chars)
         for label in sorted(set(labels)):
             with single_metric(name=PREDICTED_LABEL, unit=MetricUnit.Count, value=labels.count(label),
-                               namespace=NAMESPACE) as metric:
-                metric.add_dimension(name="service", value=SERVICE)
+                               namespace=NAMESPACE,
+                               default_dimensions={"service": SERVICE, **m.default_dimensions}) as metric:
                 metric.add_dimension(name="label", value=label)
 
     def record_feedback(self, correct: bool) -> None:
@@ -75,7 +80,7 @@ class PrometheusTelemetry:
     """Counters and histograms served at `/metrics` by `golive serve` (one registry per app)."""
 
     def __init__(self):
-        from prometheus_client import CollectorRegistry, Counter, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self.registry = CollectorRegistry()
         r = self.registry
@@ -90,6 +95,23 @@ class PrometheusTelemetry:
         self.feedback = Counter("golive_feedback", "feedback received, by whether the prediction was right",
                                 ["correct"], registry=r)
         self.errors = Counter("golive_errors", "error responses by status", ["status"], registry=r)
+        # the served bundle's baseline, so `golive monitor` needs nothing but the URL
+        self.baseline_share = Gauge("golive_baseline_label_share", "predicted-label share on the validation set",
+                                    ["label"], registry=r)
+        self.baseline_confidence = Gauge("golive_baseline_mean_confidence",
+                                         "mean top-label probability on the validation set", registry=r)
+        self.baseline_chars = Gauge("golive_baseline_mean_input_chars", "mean characters per validation text",
+                                    registry=r)
+
+    def set_baseline(self, baseline) -> None:
+        """Export a `golive.monitoring.Baseline` (None: the bundle has none, and no gauge is set)."""
+        if baseline is None:
+            return
+        for label, share in baseline.label_share.items():
+            self.baseline_share.labels(label=label).set(share)
+        self.baseline_confidence.set(baseline.mean_confidence)
+        if baseline.mean_input_chars:
+            self.baseline_chars.set(baseline.mean_input_chars)
 
     def record_prediction(self, latency_ms, labels, confidences, input_chars) -> None:
         self.latency.observe(latency_ms / 1000)

@@ -13,6 +13,8 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
@@ -22,12 +24,11 @@ from infra.naming import VARIANT, Names, data_capture_config, deployment_config
 from infra.stacks.data_stack import DataStack
 from infra.stacks.training_stack import TrainingStack
 
-ROLLBACK_LATENCY_P99_US = 1_000_000  # ModelLatency is in microseconds: 1 s at p99 means something broke
 
 
 class InferenceStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, data: DataStack,
-                 training: TrainingStack, model_tarball: Path, **kwargs) -> None:
+                 training: TrainingStack, model_tarball: Path, alert_topic: sns.ITopic, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         names = Names(config)
         self.endpoint_name = names.endpoint
@@ -44,25 +45,31 @@ class InferenceStack(cdk.Stack):
         endpoint_config.add_property_override(
             "DataCaptureConfig", data_capture_config(config, data.capture.bucket_name, data.key.key_arn))
 
+        thresholds = config.monitoring
         dimensions = {"EndpointName": names.endpoint, "VariantName": VARIANT}
         self.rollback_alarms = [
             cloudwatch.Alarm(
                 self, "Endpoint5xx", alarm_name=names.rollback_alarms[0],
-                alarm_description="the endpoint's container answers 5XX: rolls a blue/green deployment back",
+                alarm_description="the endpoint's container answers 5XX; also rolls a blue/green deployment back",
                 metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
                                          dimensions_map=dimensions, statistic="Sum", period=cdk.Duration.minutes(1)),
-                threshold=1, evaluation_periods=2, datapoints_to_alarm=2,
+                threshold=thresholds.endpoint_5xx_per_minute, evaluation_periods=2, datapoints_to_alarm=2,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING),
             cloudwatch.Alarm(
                 self, "EndpointLatency", alarm_name=names.rollback_alarms[1],
-                alarm_description="the model's p99 latency is over 1 s: rolls a blue/green deployment back",
+                alarm_description=f"the model's p99 latency is over {thresholds.endpoint_latency_p99_ms:g} ms; "
+                                  "also rolls a blue/green deployment back",
                 metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency",
                                          dimensions_map=dimensions, statistic="p99", period=cdk.Duration.minutes(1)),
-                threshold=ROLLBACK_LATENCY_P99_US, evaluation_periods=3, datapoints_to_alarm=3,
+                threshold=thresholds.endpoint_latency_p99_ms * 1000,  # ModelLatency is in microseconds
+                evaluation_periods=3, datapoints_to_alarm=3,
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING),
         ]
+        for alarm in self.rollback_alarms:
+            alarm.add_alarm_action(cw_actions.SnsAction(alert_topic))
+            alarm.add_ok_action(cw_actions.SnsAction(alert_topic))
         endpoint = sagemaker.CfnEndpoint(self, "Endpoint", endpoint_name=names.endpoint,
                                          endpoint_config_name=endpoint_config.attr_endpoint_config_name)
         endpoint.add_property_override("DeploymentConfig", deployment_config(config, names))

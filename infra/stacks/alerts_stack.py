@@ -1,0 +1,39 @@
+"""Alerts: the topic every alarm, event rule, budget and anomaly monitor notifies (KMS-encrypted,
+e-mail from config). A stack of its own so that the inference stack's rollback alarms (created before
+the endpoint) and the monitoring stack (created after everything it watches) can both notify it.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+
+# services that publish to the topic and so must use its key
+PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com",
+              "events.amazonaws.com")
+
+
+class AlertsStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.key = kms.Key(self, "AlertsKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY,
+                           pending_window=cdk.Duration.days(7), description=f"golive {config.name}: alert topic")
+        self.key.add_to_resource_policy(iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
+            principals=[iam.ServicePrincipal(p) for p in PUBLISHERS]))
+        self.topic = sns.Topic(self, "Alerts", topic_name=f"golive-{config.name}-alerts", master_key=self.key,
+                               enforce_ssl=True, display_name=f"golive {config.name} alerts")
+        for publisher in PUBLISHERS:
+            self.topic.add_to_resource_policy(iam.PolicyStatement(
+                actions=["sns:Publish"], resources=[self.topic.topic_arn],
+                principals=[iam.ServicePrincipal(publisher)],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}}))
+        if config.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        cdk.CfnOutput(self, "AlertTopicArn", value=self.topic.topic_arn)
