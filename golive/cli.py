@@ -77,7 +77,14 @@ def _costs_estimate(ns: argparse.Namespace) -> int:
     assumptions = Assumptions(requests_per_month=ns.requests_per_month, avg_tokens=ns.avg_tokens,
                               training_runs=ns.training_runs, training_hours=ns.training_hours,
                               spot_discount=ns.spot_discount, storage_gb=ns.storage_gb)
-    result = estimate(load_config(ns.env), assumptions)
+    config = load_config(ns.env)
+    prices = None
+    if ns.refresh_prices:
+        from golive.costs.estimate import load_prices
+        from golive.costs.pricing import refresh_prices
+
+        prices = refresh_prices(load_prices(), config)
+    result = estimate(config, assumptions, prices)
     if ns.format == "json":
         print(render([], [], "json", result.to_dict()))
         return 0
@@ -247,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--spot-discount", type=float, default=0.70, help="share managed spot saves (default 0.70)")
     est.add_argument("--storage-gb", type=float, default=50)
     est.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    est.add_argument("--refresh-prices", action="store_true",
+                     help="ask the AWS Pricing API for today's SageMaker instance prices (needs AWS credentials)")
     est.set_defaults(func=_costs_estimate)
 
     rep = costs_sub.add_parser("report", help="actual spend per stage from Cost Explorer (by the Stage tag)")

@@ -136,3 +136,79 @@ def test_report_says_so_for_an_empty_month(cost_explorer, capsys):
 def test_report_input_errors_are_clear(argv, message, capsys):
     assert main(["costs", "report", *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+# --- --refresh-prices: moto has no Pricing API, so botocore's Stubber answers with the API's own shapes -----------
+
+def _price_item(instance: str, component: str, usd: str, unit: str = "Hrs") -> str:
+    return json.dumps({
+        "product": {"productFamily": "ML Instance", "attributes": {"instanceName": instance, "component": component,
+                                                                    "regionCode": "eu-west-1"}},
+        "terms": {"OnDemand": {"SKU.JRTCKXETXF": {"priceDimensions": {"SKU.JRTCKXETXF.6YS6EN2CT7": {
+            "unit": unit, "pricePerUnit": {"USD": usd}}}}}},
+    })
+
+
+def _filters(instance: str, component: str) -> list[dict]:
+    return [{"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in (
+        ("productFamily", "ML Instance"), ("regionCode", "eu-west-1"), ("instanceName", instance), ("component", component))]
+
+
+def test_refresh_prices_replaces_the_configs_sagemaker_prices_and_says_so():
+    import boto3
+    from botocore.stub import Stubber
+
+    from golive.costs.pricing import refresh_prices
+
+    config = EnvironmentConfig.model_validate({**hand_config().model_dump(), "region": "eu-west-1"})
+    client = boto3.client("pricing", region_name="us-east-1")
+    with Stubber(client) as stub:
+        stub.add_response("get_products", {"PriceList": [_price_item("ml.g5.xlarge", "Training", "1.5800000000"),
+                                                         _price_item("ml.g5.xlarge", "Training", "0", "Quantity")]},
+                          {"ServiceCode": "AmazonSageMaker", "Filters": _filters("ml.g5.xlarge", "Training"),
+                           "FormatVersion": "aws_v1"})
+        stub.add_response("get_products", {"PriceList": [_price_item("ml.g5.xlarge", "Hosting", "1.5900000000")]},
+                          {"ServiceCode": "AmazonSageMaker", "Filters": _filters("ml.g5.xlarge", "Hosting"),
+                           "FormatVersion": "aws_v1"})
+        prices = refresh_prices(load_prices(), config, client)
+        stub.assert_no_pending_responses()
+    assert prices["sagemaker_training_per_hour"]["ml.g5.xlarge"] == 1.58
+    assert prices["sagemaker_hosting_per_hour"]["ml.g5.xlarge"] == 1.59
+    assert load_prices()["sagemaker_hosting_per_hour"]["ml.g5.xlarge"] == 1.408  # the shipped table is untouched
+    result = estimate(config, Assumptions(), prices)
+    lines = {line.item: line.monthly_usd for line in result.lines}
+    assert lines["SageMaker endpoint ml.g5.xlarge"] == pytest.approx(730 * 1.59, abs=0.005)
+    assert any("refreshed from the AWS Pricing API" in note and "eu-west-1" in note for note in result.notes)
+
+
+@pytest.mark.parametrize("answer,message", [
+    ({"PriceList": []}, "lists no on-demand training price for ml.g5.xlarge in eu-west-1"),
+    ("AccessDeniedException", "refused: AccessDeniedException"),
+])
+def test_refresh_prices_errors_are_clear(answer, message):
+    import boto3
+    from botocore.stub import Stubber
+
+    from golive.costs.pricing import refresh_prices
+    from golive.errors import UserError
+
+    config = EnvironmentConfig.model_validate({"name": "dev", "region": "eu-west-1", "endpoint": {"enabled": False}})
+    client = boto3.client("pricing", region_name="us-east-1")
+    with Stubber(client) as stub:
+        if isinstance(answer, str):
+            stub.add_client_error("get_products", service_error_code=answer, service_message="not allowed",
+                                  http_status_code=400)
+        else:
+            stub.add_response("get_products", answer)
+        with pytest.raises(UserError, match=message):
+            refresh_prices(load_prices(), config, client)
+
+
+def test_refresh_prices_without_credentials_says_what_to_do(monkeypatch, capsys, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["costs", "estimate", "--refresh-prices"]) == 2
+    assert "needs AWS credentials" in capsys.readouterr().err

@@ -101,8 +101,15 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     a.check()
     p = prices or load_prices()
     est = Estimate(config.name, config.region, p["as_of"], asdict(a))
+    refreshed = p.get("refreshed")
+    if refreshed:
+        items = ", ".join(f"{instance} {key.split('_')[1]} ${usd}/h" for key, prices in refreshed["prices"].items()
+                          for instance, usd in prices.items())
+        est.notes.append(f"refreshed from the AWS Pricing API on {refreshed['on']} for {refreshed['region']}: {items}; "
+                         f"every other price is the shipped table's ({p['region']}, {p['as_of']})")
     if config.region != p["region"]:
-        est.notes.append(f"prices are {p['region']} list prices; {config.region} differs by a few percent")
+        est.notes.append(f"prices are {p['region']} list prices; {config.region} differs by a few percent"
+                         + (" (except the refreshed SageMaker prices)" if refreshed else ""))
     hours, n = p["hours_per_month"], a.requests_per_month
 
     # training
