@@ -346,3 +346,15 @@ def test_monitor_errors_are_clear(capsys):
     assert main(["monitor", "--watch", "0"]) == 2
     with pytest.raises(UserError, match="no golive metrics"):
         parse("# HELP other_total x\n# TYPE other_total counter\nother_total 1\n")
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_cost_estimate_counts_the_alarms_the_stacks_create(synthesized, env):
+    from golive.costs.estimate import monitoring_footprint
+
+    alarms = _alarms(synthesized[env]["monitoring"])
+    if "inference" in synthesized[env]:
+        alarms.update(_alarms(synthesized[env]["inference"]))
+    units = sum(3 if props["ComparisonOperator"].endswith("LowerThreshold") else 1 for props in alarms.values())
+    composites = len(synthesized[env]["monitoring"].find_resources("AWS::CloudWatch::CompositeAlarm"))
+    assert monitoring_footprint(load_config(env))[:2] == (units, composites)

@@ -26,7 +26,6 @@ class Assumptions:
     storage_gb: float = 50  # data, models and captured traffic together
     feedback_share: float = 0.10  # share of predictions that get a feedback write
     log_bytes_per_request: int = 1_000  # Lambda + access log lines
-    alarms: int = 15
     # Lambda time per prediction on the in-process int8 model: benchmarks/serving.py measured 4.2 ms at
     # 29 tokens plus ~1.2 ms of app time on 2 vCPUs; 2 GB Lambdas have about 1.2 vCPUs
     onnx_ms_base: float = 3.0
@@ -96,6 +95,19 @@ def _price(table: dict, kind: str, instance_type: str) -> float:
                         "(add it to golive/costs/prices-us-east-1.json or use --refresh-prices)") from None
 
 
+def monitoring_footprint(config, labels: int = 2) -> tuple[int, int, int]:
+    """(standard alarm units, composite alarms, custom metrics) the monitoring and inference stacks create.
+
+    Mirrors infra/stacks/monitoring_stack.py (tests/test_monitoring.py checks it against the synthesised
+    templates): 6 API alarms, 5 quality alarms of which the anomaly-detection one bills as 3 units, and
+    with an endpoint its 2 rollback alarms, 2 GPU alarms and, when it can scale, the at-maximum alarm.
+    """
+    units = 6 + 4 + 3
+    if config.endpoint.enabled:
+        units += 4 + (config.endpoint.max_instances > config.endpoint.min_instances)
+    return units, 1, 9 + labels
+
+
 def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     """`config` is an infra EnvironmentConfig."""
     a.check()
@@ -155,9 +167,14 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     log_gb = n * a.log_bytes_per_request / 1e9
     est.add("monitoring", "CloudWatch Logs ingestion", log_gb * p["cloudwatch_logs_ingest_per_gb"],
             f"{n:,} requests x {a.log_bytes_per_request} bytes = {log_gb:.2f} GB x ${p['cloudwatch_logs_ingest_per_gb']}/GB")
+    units, composites, metrics = monitoring_footprint(config)
     est.add("monitoring", "CloudWatch alarms and dashboard",
-            a.alarms * p["cloudwatch_alarm_per_month"] + p["cloudwatch_dashboard_per_month"],
-            f"{a.alarms} alarms x ${p['cloudwatch_alarm_per_month']} + 1 dashboard x ${p['cloudwatch_dashboard_per_month']}")
+            units * p["cloudwatch_alarm_per_month"] + composites * p["cloudwatch_composite_alarm_per_month"]
+            + p["cloudwatch_dashboard_per_month"],
+            f"{units} alarm units x ${p['cloudwatch_alarm_per_month']} (anomaly detection counts 3) + {composites} "
+            f"composite x ${p['cloudwatch_composite_alarm_per_month']} + 1 dashboard x ${p['cloudwatch_dashboard_per_month']}")
+    est.add("monitoring", "CloudWatch custom metrics (the API's EMF)", metrics * p["cloudwatch_custom_metric_per_month"],
+            f"{metrics} metrics (one per label for PredictedLabel) x ${p['cloudwatch_custom_metric_per_month']}")
 
     _serving_options(est, config, a, p, gb, gbs)
     return est
