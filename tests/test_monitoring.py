@@ -220,6 +220,9 @@ def lambda_dev(tiny_bundle, tmp_path, monkeypatch):
     monkeypatch.setenv("GOLIVE_ENVIRONMENT", "dev")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     sys.modules.pop("functions.lambda_handler", None)
+    from aws_lambda_powertools import Metrics
+
+    Metrics().clear_default_dimensions()  # Powertools keeps them per process; another test's Lambda set "local"
     return importlib.import_module("functions.lambda_handler")
 
 

@@ -45,7 +45,8 @@ class EmfTelemetry:
         from aws_lambda_powertools import Metrics
 
         self.metrics = metrics or Metrics(namespace=NAMESPACE, service=SERVICE)
-        self.metrics.set_default_dimensions(environment=environment)
+        if self.metrics.default_dimensions.get("environment") != environment:  # Powertools shares it per process
+            self.metrics.set_default_dimensions(environment=environment)
 
     def record_prediction(self, latency_ms, labels, confidences, input_chars) -> None:
         from aws_lambda_powertools.metrics import MetricUnit, single_metric
