@@ -222,7 +222,9 @@ def lambda_dev(tiny_bundle, tmp_path, monkeypatch):
     sys.modules.pop("functions.lambda_handler", None)
     from aws_lambda_powertools import Metrics
 
-    Metrics().clear_default_dimensions()  # Powertools keeps them per process; another test's Lambda set "local"
+    shared = Metrics()  # Powertools keeps dimensions per process; another test's Lambda set environment "local"
+    shared.clear_default_dimensions()
+    shared.clear_metrics()
     return importlib.import_module("functions.lambda_handler")
 
 
