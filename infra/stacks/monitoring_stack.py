@@ -35,6 +35,7 @@ from infra.stacks.training_stack import TrainingStack
 
 # a CloudWatch alarm's metric math may use at most 10 metrics: the prediction count plus 9 labels
 MAX_DRIFT_LABELS = 9
+INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"  # SageMaker's per-instance utilisation metrics
 GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
 LT = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
 
@@ -92,34 +93,33 @@ class MonitoringStack(cdk.Stack):
 
     def _endpoint_alarms(self) -> list[cloudwatch.Alarm]:
         t, endpoint = self.thresholds, self.config.endpoint
-        dims = {"EndpointName": self.names.endpoint, "VariantName": VARIANT}
-
-        def instance_metric(name: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(namespace="/aws/sagemaker/Endpoints", metric_name=name, dimensions_map=dims,
-                                     statistic="Average", period=self.period)
-
         alarms = [
             self._alarm("EndpointGpuUtilization", "endpoint-gpu-utilization",
                         f"GPU utilisation above {t.gpu_utilization_percent:g}%: the fleet is saturated",
-                        instance_metric("GPUUtilization"), t.gpu_utilization_percent, GT),
+                        self._endpoint_metric("GPUUtilization", "Average", INSTANCE_NAMESPACE),
+                        t.gpu_utilization_percent, GT),
             self._alarm("EndpointGpuMemory", "endpoint-gpu-memory",
                         f"GPU memory above {t.gpu_memory_percent:g}%: out-of-memory errors are near",
-                        instance_metric("GPUMemoryUtilization"), t.gpu_memory_percent, GT),
+                        self._endpoint_metric("GPUMemoryUtilization", "Average", INSTANCE_NAMESPACE),
+                        t.gpu_memory_percent, GT),
         ]
         if endpoint.max_instances > endpoint.min_instances:
-            invocations = {name: cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=name, dimensions_map=dims,
-                                                   statistic="Sum", period=self.period)
-                           for name in ("Invocations", "InvocationsPerInstance")}
-            # SageMaker publishes no instance count; invocations over invocations per instance is one
-            instances = cloudwatch.MathExpression(
-                expression="invocations / perInstance", label="instances serving",
-                using_metrics={"invocations": invocations["Invocations"],
-                               "perInstance": invocations["InvocationsPerInstance"]}, period=self.period)
             alarms.append(self._alarm(
                 "EndpointAtMaxInstances", "endpoint-at-max-instances",
                 f"the endpoint runs at its autoscaling maximum ({endpoint.max_instances} instances): raise "
-                "endpoint.max_instances or expect queueing", instances, endpoint.max_instances - 0.5, GT))
+                "endpoint.max_instances or expect queueing", self._instance_count(), endpoint.max_instances - 0.5, GT))
         return alarms
+
+    def _endpoint_metric(self, name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace=namespace, metric_name=name, statistic=statistic, period=self.period,
+                                 dimensions_map={"EndpointName": self.names.endpoint, "VariantName": VARIANT})
+
+    def _instance_count(self) -> cloudwatch.MathExpression:
+        """SageMaker publishes no instance count; invocations over invocations per instance is one."""
+        return cloudwatch.MathExpression(
+            expression="invocations / perInstance", label="instances serving", period=self.period,
+            using_metrics={"invocations": self._endpoint_metric("Invocations", "Sum"),
+                           "perInstance": self._endpoint_metric("InvocationsPerInstance", "Sum")})
 
     def _api_alarms(self, api: ApiStack) -> tuple[list[cloudwatch.Alarm], list[cloudwatch.Alarm]]:
         """(client-facing, capacity) alarms of the API function, its stage and the feedback table."""
@@ -264,22 +264,15 @@ class MonitoringStack(cdk.Stack):
                                           sm.metric_failed(period=cdk.Duration.days(1))], width=16))
 
         if inference is not None:
-            dims = {"EndpointName": self.names.endpoint, "VariantName": VARIANT}
-
-            def sm_metric(name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:
-                return cloudwatch.Metric(namespace=namespace, metric_name=name, dimensions_map=dims,
-                                         statistic=statistic, period=p)
-
+            metric = self._endpoint_metric
             board.add_widgets(
-                graph("Endpoint traffic and errors", [sm_metric("Invocations", "Sum")],
-                      [sm_metric("Invocation5XXErrors", "Sum"), sm_metric("Invocation4XXErrors", "Sum")]),
-                graph("Endpoint model latency (µs)", [sm_metric("ModelLatency", "p50"), sm_metric("ModelLatency", "p99"),
-                                                      sm_metric("OverheadLatency", "p99")]),
+                graph("Endpoint traffic and errors", [metric("Invocations", "Sum")],
+                      [metric("Invocation5XXErrors", "Sum"), metric("Invocation4XXErrors", "Sum")]),
+                graph("Endpoint model latency (µs)", [metric("ModelLatency", "p50"), metric("ModelLatency", "p99"),
+                                                      metric("OverheadLatency", "p99")]),
                 graph("Endpoint GPU (%) and instances",
-                      [sm_metric(n, "Average", "/aws/sagemaker/Endpoints") for n in ("GPUUtilization", "GPUMemoryUtilization")],
-                      [cloudwatch.MathExpression(expression="invocations / perInstance", label="instances", period=p,
-                                                 using_metrics={"invocations": sm_metric("Invocations", "Sum"),
-                                                                "perInstance": sm_metric("InvocationsPerInstance", "Sum")})]))
+                      [metric(n, "Average", INSTANCE_NAMESPACE) for n in ("GPUUtilization", "GPUMemoryUtilization")],
+                      [self._instance_count()]))
 
         fn, stage = api.function, api.api.deployment_stage
         board.add_widgets(
