@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +25,7 @@ from functions.api.main import build_services, create_app
 from functions.api.settings import Settings
 from functions.api.telemetry import PrometheusTelemetry
 from golive import bundle
+from golive.errors import UserError
 from tests.conftest import REPO, LambdaContext, api_event
 
 @pytest.fixture()
@@ -77,6 +80,28 @@ def test_routes_and_errors_through_mangum(lambda_module, version, method, path, 
     assert response["statusCode"] == status
     if status >= 400 and path != "/nowhere":
         assert "message" in json.loads(response["body"])["error"]
+
+
+def test_lambda_refuses_to_start_without_its_feedback_table(tiny_bundle, monkeypatch):
+    monkeypatch.setenv("GOLIVE_MODEL_DIR", str(tiny_bundle))
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "golive-api")
+    monkeypatch.delenv("GOLIVE_FEEDBACK_TABLE", raising=False)
+    sys.modules.pop("functions.lambda_handler", None)
+    with pytest.raises(RuntimeError, match="GOLIVE_FEEDBACK_TABLE is not set"):
+        importlib.import_module("functions.lambda_handler")
+    assert gc.isenabled()  # init pauses the collector; a failed init must not leave it off
+
+
+def test_a_broken_bundle_fails_init_with_the_loader_threads_error(tiny_bundle, tmp_path, monkeypatch):
+    broken = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle, broken)
+    (broken / "model.int8.onnx").write_bytes(b"not the exported model")
+    monkeypatch.setenv("GOLIVE_MODEL_DIR", str(broken))
+    monkeypatch.setenv("GOLIVE_FEEDBACK_DB", str(tmp_path / "f.db"))
+    sys.modules.pop("functions.lambda_handler", None)
+    with pytest.raises(UserError, match="model.int8.onnx"):
+        importlib.import_module("functions.lambda_handler")
+    assert gc.isenabled()
 
 
 def test_lambda_import_graph_has_no_torch_or_transformers(tiny_bundle, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from functions.api.backends import make_backend
+from functions.api.backends import Backend, make_backend
 from functions.api.dependencies import Services
 from functions.api.feedback_store import DynamoFeedbackStore, SqliteFeedbackStore
 from functions.api.http import RequestBodyGuard, install_error_handlers
@@ -13,12 +13,13 @@ from functions.api.settings import Settings
 from functions.api.telemetry import SERVICE, Telemetry
 
 
-def build_services(settings: Settings, telemetry: Telemetry, logger=None) -> Services:
+def build_services(settings: Settings, telemetry: Telemetry, logger=None, backend: Backend | None = None) -> Services:
+    """`backend`: one already built (see `start_backend`); by default it is built here."""
     from aws_lambda_powertools import Logger
 
     store = (DynamoFeedbackStore(settings.feedback_table) if settings.feedback_table
              else SqliteFeedbackStore(settings.feedback_db))
-    return Services(settings=settings, backend=make_backend(settings), telemetry=telemetry, feedback=store,
+    return Services(settings=settings, backend=backend or make_backend(settings), telemetry=telemetry, feedback=store,
                     logger=logger or Logger(service=SERVICE))
 
 

@@ -1,15 +1,23 @@
-"""Typed API configuration from environment variables (GOLIVE_*), validated at start-up."""
+"""Typed API configuration from environment variables (GOLIVE_*), validated at start-up.
+
+A plain pydantic model that reads its own variables: pydantic-settings would cost the Lambda about
+50 ms of imports at every cold start for features (dotenv, secrets, cloud sources) it does not use.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ENV_PREFIX = "GOLIVE_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GOLIVE_", extra="ignore")
+class Settings(BaseModel):
+    """Arguments win over environment variables (`GOLIVE_<FIELD>`, any case), which win over defaults."""
+
+    model_config = ConfigDict(extra="ignore")
 
     backend: Literal["onnx", "sagemaker"] = "onnx"
     environment: str = "local"  # dev/staging/prod on AWS: the `environment` dimension of every metric
@@ -30,7 +38,11 @@ class Settings(BaseSettings):
     # are the story (the sagemaker backend) and leaves the in-process onnx backend lean.
     tracing: Literal["auto", "sdk", "off"] = "auto"
     log_texts: bool = False  # texts are personal data: never logged unless turned on here
+    # ONNX Runtime threads per model call (0: one per core) and model calls at once. The Lambda answers one
+    # request at a time, so one call using every core is fastest; `golive serve` takes requests
+    # concurrently, so one single-threaded call per core is (measured in benchmarks/serving.py).
     intra_op_threads: int = Field(0, ge=0)
+    inference_workers: int = Field(1, ge=1, le=64)
 
     # SageMaker client: connect + read per attempt, times attempts, stays under API Gateway's 29 s
     sagemaker_connect_timeout_s: float = 2.0
@@ -41,6 +53,15 @@ class Settings(BaseSettings):
     @property
     def use_xray_sdk(self) -> bool:
         return self.tracing == "sdk" or (self.tracing == "auto" and self.backend == "sagemaker")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        env = {key[len(ENV_PREFIX):].lower(): value for key, value in os.environ.items()
+               if key.upper().startswith(ENV_PREFIX)}
+        return {**{k: v for k, v in env.items() if k in cls.model_fields}, **data}
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":
