@@ -6,6 +6,9 @@ import copy
 import json
 import os
 import shutil
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,3 +131,23 @@ def synthesized(tiny_bundle, tmp_path_factory) -> dict:
                        for stack in app.node.children if isinstance(stack, cdk.Stack)}
         result[env]["_outdir"] = outdir
     return result
+
+
+@contextmanager
+def running_server(app):
+    """`app` under a real uvicorn server on a free loopback port, in a thread; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not (server.started and server.servers):
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -214,3 +214,72 @@ def test_bad_settings_name_the_variable(monkeypatch, env, message):
         monkeypatch.setenv(key, value)
     with pytest.raises(ValidationError, match=message):
         Settings()
+
+
+def test_settings_read_golive_variables_and_arguments_win(monkeypatch, tiny_bundle):
+    monkeypatch.setenv("GOLIVE_MAX_TEXTS", "12")
+    monkeypatch.setenv("golive_log_texts", "true")  # any case, as on Lambda's console
+    monkeypatch.setenv("GOLIVE_NOT_A_SETTING", "x")  # unknown variables are not ours to refuse
+    settings = Settings(model_dir=str(tiny_bundle), max_chars=300)
+    assert (settings.max_texts, settings.log_texts, settings.max_chars) == (12, True, 300)
+    assert Settings(max_texts=3).max_texts == 3
+
+
+def test_serve_runs_one_single_threaded_model_call_per_core(monkeypatch):
+    from functions.api.local import serving_threads
+
+    monkeypatch.delenv("GOLIVE_INFERENCE_WORKERS", raising=False)
+    monkeypatch.delenv("GOLIVE_INTRA_OP_THREADS", raising=False)
+    assert serving_threads(cores=4) == {"intra_op_threads": 1, "inference_workers": 4}
+    monkeypatch.setenv("GOLIVE_INFERENCE_WORKERS", "1")  # the environment still decides
+    assert serving_threads(cores=4) == {"intra_op_threads": 1}
+
+
+def test_model_calls_are_bounded_and_the_server_answers_while_they_run(tiny_bundle, tmp_path):
+    """8 concurrent requests, 2 inference workers: at most 2 model calls at once, the rest queue, and the
+    event loop stays free (health answers while both workers are busy); every request then succeeds."""
+    import threading
+    import time
+
+    import requests
+
+    from tests.conftest import running_server
+
+    app = create_local_app(Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "f.db"),
+                                    inference_workers=2, intra_op_threads=1))
+    backend = app.state.services.backend
+    real, lock, release = backend.predict_proba, threading.Lock(), threading.Event()
+    running, peak = [0], [0]
+
+    def held_predict(texts):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        release.wait(30)
+        try:
+            return real(texts)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    backend.predict_proba = held_predict
+    with running_server(app) as url:
+        results: list[int] = []
+
+        def call(i: int) -> None:
+            results.append(requests.post(f"{url}/v1/predict", json={"inputs": f"text number {i}"}, timeout=60).status_code)
+
+        callers = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+        for caller in callers:
+            caller.start()
+        deadline = time.monotonic() + 30
+        while running[0] < 2:
+            assert time.monotonic() < deadline, "the model calls never started"
+            time.sleep(0.01)
+        time.sleep(0.3)  # room for a third call to start, were the pool unbounded
+        assert requests.get(f"{url}/v1/health", timeout=10).status_code == 200
+        assert running[0] == 2
+        release.set()
+        for caller in callers:
+            caller.join(60)
+    assert results == [200] * 8 and peak[0] == 2

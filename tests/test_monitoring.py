@@ -7,8 +7,6 @@ import importlib
 import json
 import statistics
 import sys
-import threading
-import time
 
 import pytest
 import requests
@@ -19,7 +17,7 @@ from golive.errors import UserError
 from golive.local_monitor import monitor, parse
 from golive.monitoring import ALARM, NO_DATA, OK, Baseline, Window, evaluate, label_share_drift, latency_quantile_ms
 from infra.config import MonitoringSettings, load_config
-from tests.conftest import LambdaContext, api_event, sample_rows
+from tests.conftest import LambdaContext, api_event, running_server, sample_rows
 
 SETTINGS = MonitoringSettings()
 
@@ -281,23 +279,12 @@ def test_emf_from_real_traffic_drives_the_quality_alarms_and_accuracy_drop_fires
 
 @pytest.fixture()
 def local_server(tiny_bundle, tmp_path):
-    import uvicorn
-
     from functions.api.local import create_local_app
     from functions.api.settings import Settings
 
     app = create_local_app(Settings(backend="onnx", model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "fb.sqlite3")))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not (server.started and server.servers):
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with running_server(app) as url:
+        yield url
 
 
 def _traffic(url: str, texts: list[str], rounds: int, right: int, wrong: int) -> list[dict]:

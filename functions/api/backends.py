@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,6 +24,9 @@ class Backend(Protocol):
     metrics: dict[str, Any]
 
     def predict_proba(self, texts: list[str]) -> np.ndarray: ...
+
+    async def predict(self, texts: list[str]) -> np.ndarray:
+        """`predict_proba` off the event loop, so the server keeps answering while the model runs."""
 
     def health(self) -> tuple[bool, str | None]: ...
 
@@ -70,9 +74,16 @@ class OnnxBackend:
                                                      intra_op_threads=settings.intra_op_threads)
         self.manifest = self.classifier.manifest
         self.metrics = bundle.read_json(model_dir, bundle.METRICS)
+        # a bounded pool: model calls beyond the cores only fight over them (ONNX Runtime's threads spin)
+        self._pool = ThreadPoolExecutor(max_workers=settings.inference_workers, thread_name_prefix="golive-onnx")
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.classifier.predict_proba(texts)
+
+    async def predict(self, texts: list[str]) -> np.ndarray:
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.predict_proba, texts)
 
     def health(self) -> tuple[bool, str | None]:
         return True, f"onnx runtime on {self.classifier.provider}, {self.classifier.variant}"
@@ -119,6 +130,11 @@ class SageMakerBackend:
         except ClientError as exc:
             raise self._map_client_error(exc) from exc
         return self._parse(payload, len(texts))
+
+    async def predict(self, texts: list[str]) -> np.ndarray:
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(self.predict_proba, texts)  # waiting on the network: any free thread
 
     def _map_client_error(self, exc) -> ApiError:
         code = exc.response.get("Error", {}).get("Code", "")
@@ -167,3 +183,21 @@ class SageMakerBackend:
 
 def make_backend(settings: Settings) -> Backend:
     return OnnxBackend(settings) if settings.backend == "onnx" else SageMakerBackend(settings)
+
+
+def start_backend(settings: Settings) -> Future:
+    """Build the backend on a worker thread; the caller collects it with `.result()` (which re-raises).
+
+    Cold start: hashing the bundle, parsing the tokenizer and building the ONNX Runtime session release
+    the GIL, so they run while the caller imports FastAPI (about 0.1 s saved on 2 vCPUs). The modules the
+    worker needs are imported here, on the caller's thread: two threads importing at once can deadlock.
+    """
+    if settings.backend == "onnx":
+        import golive.onnx_classifier  # noqa: F401
+    else:
+        import boto3  # noqa: F401
+        import botocore.config  # noqa: F401
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="golive-backend-load")
+    future = pool.submit(make_backend, settings)
+    pool.shutdown(wait=False)  # the worker finishes its one job and exits
+    return future

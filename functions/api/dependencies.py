@@ -21,5 +21,6 @@ class Services:
     logger: object  # a Powertools Logger
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI would run a plain `def` dependency on its thread pool, one thread hop per request
     return request.app.state.services

@@ -24,11 +24,20 @@ def create_local_app(settings: Settings) -> FastAPI:
     return app
 
 
+def serving_threads(cores: int | None = None) -> dict[str, int]:
+    """A server takes requests concurrently: one single-threaded model call per core beats calls that each
+    spread over every core (measured in benchmarks/serving.py). GOLIVE_* variables still win."""
+    import os
+
+    defaults = {"intra_op_threads": 1, "inference_workers": max(1, cores or os.cpu_count() or 1)}
+    return {k: v for k, v in defaults.items() if f"GOLIVE_{k.upper()}" not in os.environ}
+
+
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, variant: str | None = None,
           feedback_db: str | None = None) -> None:
     import uvicorn
 
-    settings = Settings(backend="onnx", model_dir=model_dir, model_variant=variant,
+    settings = Settings(backend="onnx", model_dir=model_dir, model_variant=variant, **serving_threads(),
                         **({"feedback_db": feedback_db} if feedback_db else {}))
     app = create_local_app(settings)
     print(f"serving model {app.state.services.backend.manifest.version_id} from {model_dir}: "

@@ -39,13 +39,13 @@ def top_labels(row: np.ndarray, labels: list[str], k: int) -> list[LabelScore]:
 @router.post("/predict", response_model=PredictResponse, response_model_exclude_none=True,
              responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 429: {"model": ErrorResponse},
                         502: {"model": ErrorResponse}, 503: {"model": ErrorResponse}, 504: {"model": ErrorResponse}})
-def predict(body: PredictRequest, services: Services = Depends(get_services)) -> PredictResponse:
+async def predict(body: PredictRequest, services: Services = Depends(get_services)) -> PredictResponse:
     texts = body.texts()
     check_limits(texts, services.settings.max_texts, services.settings.max_chars)
     backend = services.backend
     labels = backend.manifest.labels
     started = time.perf_counter()
-    probs = backend.predict_proba(texts)
+    probs = await backend.predict(texts)  # only the model call leaves the event loop
     latency_ms = (time.perf_counter() - started) * 1000
 
     top = probs.argmax(axis=1)
