@@ -225,12 +225,12 @@ def test_settings_read_golive_variables_and_arguments_win(monkeypatch, tiny_bund
     assert Settings(max_texts=3).max_texts == 3
 
 
-def test_serve_runs_one_single_threaded_model_call_per_core(monkeypatch):
+def test_serve_runs_single_threaded_model_calls_one_more_than_the_cores(monkeypatch):
     from functions.api.local import serving_threads
 
     monkeypatch.delenv("GOLIVE_INFERENCE_WORKERS", raising=False)
     monkeypatch.delenv("GOLIVE_INTRA_OP_THREADS", raising=False)
-    assert serving_threads(cores=4) == {"intra_op_threads": 1, "inference_workers": 4}
+    assert serving_threads(cores=4) == {"intra_op_threads": 1, "inference_workers": 5}
     monkeypatch.setenv("GOLIVE_INFERENCE_WORKERS", "1")  # the environment still decides
     assert serving_threads(cores=4) == {"intra_op_threads": 1}
 

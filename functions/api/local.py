@@ -25,11 +25,12 @@ def create_local_app(settings: Settings) -> FastAPI:
 
 
 def serving_threads(cores: int | None = None) -> dict[str, int]:
-    """A server takes requests concurrently: one single-threaded model call per core beats calls that each
-    spread over every core (measured in benchmarks/serving.py). GOLIVE_* variables still win."""
+    """A server takes requests concurrently: single-threaded model calls side by side beat calls that each
+    spread over every core, and one call more than the cores keeps them busy while a finished call waits
+    for the GIL to hand back its answer (both measured in benchmarks/serving.py). GOLIVE_* variables win."""
     import os
 
-    defaults = {"intra_op_threads": 1, "inference_workers": max(1, cores or os.cpu_count() or 1)}
+    defaults = {"intra_op_threads": 1, "inference_workers": (cores or os.cpu_count() or 1) + 1}
     return {k: v for k, v in defaults.items() if f"GOLIVE_{k.upper()}" not in os.environ}
 
 

@@ -40,7 +40,7 @@ class Settings(BaseModel):
     log_texts: bool = False  # texts are personal data: never logged unless turned on here
     # ONNX Runtime threads per model call (0: one per core) and model calls at once. The Lambda answers one
     # request at a time, so one call using every core is fastest; `golive serve` takes requests
-    # concurrently, so one single-threaded call per core is (measured in benchmarks/serving.py).
+    # concurrently, so single-threaded calls side by side are (functions.api.local.serving_threads).
     intra_op_threads: int = Field(0, ge=0)
     inference_workers: int = Field(1, ge=1, le=64)
 
