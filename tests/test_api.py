@@ -231,7 +231,7 @@ def test_serve_runs_single_threaded_model_calls_one_more_than_the_cores(monkeypa
     monkeypatch.delenv("GOLIVE_INFERENCE_WORKERS", raising=False)
     monkeypatch.delenv("GOLIVE_INTRA_OP_THREADS", raising=False)
     assert serving_threads(cores=4) == {"intra_op_threads": 1, "inference_workers": 5}
-    monkeypatch.setenv("GOLIVE_INFERENCE_WORKERS", "1")  # the environment still decides
+    monkeypatch.setenv("golive_inference_workers", "1")  # the environment still decides, in any case
     assert serving_threads(cores=4) == {"intra_op_threads": 1}
 
 

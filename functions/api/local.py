@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Response
 
 from functions.api.main import build_services, create_app
-from functions.api.settings import Settings
+from functions.api.settings import Settings, environment_values
 from functions.api.telemetry import PrometheusTelemetry
 from golive.monitoring import Baseline
 
@@ -31,7 +31,8 @@ def serving_threads(cores: int | None = None) -> dict[str, int]:
     import os
 
     defaults = {"intra_op_threads": 1, "inference_workers": (cores or os.cpu_count() or 1) + 1}
-    return {k: v for k, v in defaults.items() if f"GOLIVE_{k.upper()}" not in os.environ}
+    configured = environment_values()
+    return {k: v for k, v in defaults.items() if k not in configured}
 
 
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, variant: str | None = None,

@@ -14,6 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 ENV_PREFIX = "GOLIVE_"
 
 
+def environment_values() -> dict[str, str]:
+    """`GOLIVE_*` variables by lower-case field name (`GOLIVE_MAX_TEXTS` -> `max_texts`), any case."""
+    return {key[len(ENV_PREFIX):].lower(): value for key, value in os.environ.items()
+            if key.upper().startswith(ENV_PREFIX)}
+
+
 class Settings(BaseModel):
     """Arguments win over environment variables (`GOLIVE_<FIELD>`, any case), which win over defaults."""
 
@@ -59,8 +65,7 @@ class Settings(BaseModel):
     def _read_environment(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        env = {key[len(ENV_PREFIX):].lower(): value for key, value in os.environ.items()
-               if key.upper().startswith(ENV_PREFIX)}
+        env = environment_values()
         return {**{k: v for k, v in env.items() if k in cls.model_fields}, **data}
 
     @model_validator(mode="after")
