@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from golive.errors import UserError
 
@@ -129,6 +129,14 @@ class MonitoringSettings(_Strict):
     confidence_anomaly_band: float = Field(2.0, gt=0, le=10)  # standard deviations of CloudWatch's band
 
 
+# string fields checked by shape: the pattern, and what the value is not when it fails
+FIELD_PATTERNS = {
+    "account": (r"\d{12}", "is not a 12-digit AWS account id"),
+    "region": (r"[a-z]{2}(-gov)?-[a-z]+-\d", "is not an AWS region name such as us-east-1"),
+    "alarm_email": (r"[^@\s]+@[^@\s]+\.[^@\s]+", "is not an e-mail address"),
+}
+
+
 class EnvironmentConfig(_Strict):
     name: Literal["dev", "staging", "prod"]
     account: str | None = None  # None: the CLI's default account at deploy time (synth works without one)
@@ -142,25 +150,12 @@ class EnvironmentConfig(_Strict):
     costs: CostSettings = CostSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
 
-    @field_validator("account")
+    @field_validator(*FIELD_PATTERNS)
     @classmethod
-    def _account(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"\d{12}", value):
-            raise ValueError(f"{value!r} is not a 12-digit AWS account id")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _region(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d", value):
-            raise ValueError(f"{value!r} is not an AWS region name such as us-east-1")
-        return value
-
-    @field_validator("alarm_email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
-            raise ValueError(f"{value!r} is not an e-mail address")
+    def _matches_pattern(cls, value: str | None, info: ValidationInfo) -> str | None:
+        pattern, problem = FIELD_PATTERNS[info.field_name]
+        if value is not None and not re.fullmatch(pattern, value):
+            raise ValueError(f"{value!r} {problem}")
         return value
 
     @model_validator(mode="after")
