@@ -6,7 +6,7 @@
    in alternating blocks.
 3. HTTP overhead of `golive serve` over bare model compute at concurrency 8: requests/s of the same
    texts through HTTP on loopback against calling the classifier, configured as the server configures
-   it, from 8 threads in-process; rounds alternate, medians. Also: the HTTP layer alone (no model).
+   it, from 8 threads in-process; paired rounds, median of their ratios. Also: the HTTP layer alone.
 
     python benchmarks/serving.py --model model_artifacts
 
@@ -235,23 +235,35 @@ def wait_for_port(port: int) -> None:
     raise SystemExit(f"the server on port {port} did not start")
 
 
-def served_throughput(argv: list[str], port: int, requests_total: int, concurrency: int) -> tuple[str, float]:
-    server = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
+class Server:
+    """A server process on a free port, up until the `with` block ends."""
+
+    def __init__(self, argv: list[str]):
+        self.port = free_port()
+        self.argv = [a.replace("{port}", str(self.port)) for a in argv]
+
+    def __enter__(self) -> "Server":
+        self.process = subprocess.Popen(self.argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+    def throughput(self, requests_total: int, concurrency: int) -> tuple[str, float]:
         if shutil.which("wrk"):
-            return "wrk", wrk_throughput(port, concurrency, seconds=max(5.0, requests_total / 100))
-        return "python http.client threads", python_throughput(port, requests_total, concurrency)
-    finally:
-        server.terminate()
-        server.wait(10)
+            return "wrk", wrk_throughput(self.port, concurrency, seconds=max(4.0, requests_total / 400))
+        return "python http.client threads", python_throughput(self.port, requests_total, concurrency)
 
 
 def http_overhead(model_dir: str, requests_total: int, concurrency: int, rounds: int) -> dict[str, float]:
     """Bare compute runs the classifier exactly as `golive serve` configures it (single-threaded ONNX Runtime
     sessions, functions.api.local.serving_threads), from `concurrency` threads; the ORT-default session is
-    measured too, for reference. Bare and HTTP rounds alternate; medians. The HTTP-layer-only server (the
-    model call replaced by a constant) shows what the HTTP stack itself costs per request."""
+    measured too, for reference. One `golive serve` stays up; each round measures bare compute and then HTTP,
+    back to back, and the overhead is the median of the rounds' own ratios: this VM's speed drifts by a
+    third within minutes, and a ratio of two neighbouring measurements drifts far less than either.
+    The HTTP-layer-only server (the model call replaced by a constant) shows what the HTTP stack costs."""
     from functions.api.local import serving_threads
     from golive.onnx_classifier import OnnxClassifier
 
@@ -263,24 +275,26 @@ def http_overhead(model_dir: str, requests_total: int, concurrency: int, rounds:
         ort_default.predict_proba([text])
     bare, default, http = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(rounds):
-            bare.append(throughput(lambda t: served.predict_proba([t]), requests_total, concurrency))
-            default.append(throughput(lambda t: ort_default.predict_proba([t]), requests_total, concurrency))
-            port = free_port()
-            client, rate = served_throughput([sys.executable, "-m", "golive.cli", "serve", "--model", model, "--port",
-                                              str(port), "--feedback-db", f"{tmp}/f.db"], port, requests_total, concurrency)
-            http.append(rate)
-        port = free_port()
-        _, layer = served_throughput([sys.executable, "-c", HTTP_LAYER_SERVER.format(root=str(ROOT), model=model,
-                                      db=f"{tmp}/layer.db", port=port)], port, requests_total, concurrency)
-    bare_rate, http_rate = statistics.median(bare), statistics.median(http)
-    return {"bare_requests_per_second": round(bare_rate, 1), "http_requests_per_second": round(http_rate, 1),
-            "http_overhead": round(bare_rate / http_rate - 1, 3),
+        with Server([sys.executable, "-m", "golive.cli", "serve", "--model", model, "--port", "{port}",
+                     "--feedback-db", f"{tmp}/f.db"]) as server:
+            for _ in range(rounds):
+                bare.append(throughput(lambda t: served.predict_proba([t]), requests_total, concurrency))
+                client, rate = server.throughput(requests_total, concurrency)
+                http.append(rate)
+                default.append(throughput(lambda t: ort_default.predict_proba([t]), requests_total, concurrency))
+        with Server([sys.executable, "-c", HTTP_LAYER_SERVER.format(root=str(ROOT), model=model, db=f"{tmp}/layer.db",
+                                                                   port="{port}")]) as layer_server:
+            _, layer = layer_server.throughput(requests_total, concurrency)
+    overheads = [b / h - 1 for b, h in zip(bare, http)]
+    return {"bare_requests_per_second": round(statistics.median(bare), 1),
+            "http_requests_per_second": round(statistics.median(http), 1),
+            "http_overhead": round(statistics.median(overheads), 3),
             "bare_ort_default_session_requests_per_second": round(statistics.median(default), 1),
             "http_layer_only_requests_per_second": round(layer, 1),
             "http_layer_ms_per_request": round(1000 / layer, 3),
             "rounds": rounds, "http_client": client,
-            "all_rounds": {"bare": [round(x, 1) for x in bare], "http": [round(x, 1) for x in http]}}
+            "all_rounds": {"bare": [round(x, 1) for x in bare], "http": [round(x, 1) for x in http],
+                           "overhead": [round(x, 3) for x in overheads]}}
 
 
 def python_throughput(port: int, requests_total: int, concurrency: int) -> float:
@@ -336,7 +350,7 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=500)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--http-rounds", type=int, default=3, help="bare/HTTP rounds, alternated (medians)")
+    parser.add_argument("--http-rounds", type=int, default=6, help="paired bare/HTTP rounds (median ratio)")
     parser.add_argument("--json-out", default="benchmarks/out/serving.json")
     ns = parser.parse_args()
 
