@@ -29,6 +29,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -236,11 +237,11 @@ def wait_for_port(port: int) -> None:
 
 
 class Server:
-    """A server process on a free port, up until the `with` block ends."""
+    """A server process on a free port, up until the `with` block ends; `argv_for` gets the port."""
 
-    def __init__(self, argv: list[str]):
+    def __init__(self, argv_for: Callable[[int], list[str]]):
         self.port = free_port()
-        self.argv = [a.replace("{port}", str(self.port)) for a in argv]
+        self.argv = argv_for(self.port)
 
     def __enter__(self) -> "Server":
         self.process = subprocess.Popen(self.argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -275,15 +276,15 @@ def http_overhead(model_dir: str, requests_total: int, concurrency: int, rounds:
         ort_default.predict_proba([text])
     bare, default, http = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        with Server([sys.executable, "-m", "golive.cli", "serve", "--model", model, "--port", "{port}",
-                     "--feedback-db", f"{tmp}/f.db"]) as server:
+        with Server(lambda port: [sys.executable, "-m", "golive.cli", "serve", "--model", model, "--port", str(port),
+                                  "--feedback-db", f"{tmp}/f.db"]) as server:
             for _ in range(rounds):
                 bare.append(throughput(lambda t: served.predict_proba([t]), requests_total, concurrency))
                 client, rate = server.throughput(requests_total, concurrency)
                 http.append(rate)
                 default.append(throughput(lambda t: ort_default.predict_proba([t]), requests_total, concurrency))
-        with Server([sys.executable, "-c", HTTP_LAYER_SERVER.format(root=str(ROOT), model=model, db=f"{tmp}/layer.db",
-                                                                   port="{port}")]) as layer_server:
+        with Server(lambda port: [sys.executable, "-c", HTTP_LAYER_SERVER.format(
+                root=str(ROOT), model=model, db=f"{tmp}/layer.db", port=port)]) as layer_server:
             _, layer = layer_server.throughput(requests_total, concurrency)
     overheads = [b / h - 1 for b, h in zip(bare, http)]
     return {"bare_requests_per_second": round(statistics.median(bare), 1),
