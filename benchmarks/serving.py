@@ -246,6 +246,7 @@ class Server:
     def __enter__(self) -> "Server":
         self.process = subprocess.Popen(self.argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
+        self.warm = False  # the first measurement warms the server up; later rounds need not
         return self
 
     def __exit__(self, *exc) -> None:
@@ -253,9 +254,10 @@ class Server:
         self.process.wait(10)
 
     def throughput(self, requests_total: int, concurrency: int) -> tuple[str, float]:
+        warm_up, self.warm = not self.warm, True
         if shutil.which("wrk"):
-            return "wrk", wrk_throughput(self.port, concurrency, seconds=max(4.0, requests_total / 400))
-        return "python http.client threads", python_throughput(self.port, requests_total, concurrency)
+            return "wrk", wrk_throughput(self.port, concurrency, max(4.0, requests_total / 400), warm_up)
+        return "python http.client threads", python_throughput(self.port, requests_total, concurrency, warm_up)
 
 
 def http_overhead(model_dir: str, requests_total: int, concurrency: int, rounds: int) -> dict[str, float]:
@@ -298,7 +300,7 @@ def http_overhead(model_dir: str, requests_total: int, concurrency: int, rounds:
                            "overhead": [round(x, 3) for x in overheads]}}
 
 
-def python_throughput(port: int, requests_total: int, concurrency: int) -> float:
+def python_throughput(port: int, requests_total: int, concurrency: int, warm_up: bool = True) -> float:
     """Fallback client; it shares the machine's cores with the server, so it overstates the overhead."""
     import http.client
 
@@ -313,7 +315,8 @@ def python_throughput(port: int, requests_total: int, concurrency: int) -> float
         response.read()
         assert response.status == 200
 
-    throughput(post, 50, concurrency)  # warm-up
+    if warm_up:
+        throughput(post, 50, concurrency)
     return throughput(post, requests_total, concurrency)
 
 
@@ -329,14 +332,15 @@ end
 """
 
 
-def wrk_throughput(port: int, concurrency: int, seconds: float) -> float:
+def wrk_throughput(port: int, concurrency: int, seconds: float, warm_up: bool = True) -> float:
     """wrk (C, one thread) costs the server far less CPU than a Python client (`apt-get install wrk`)."""
     bodies = "{" + ", ".join(json.dumps(json.dumps({"inputs": t})) for t in TEXTS) + "}"
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_SCRIPT.format(bodies=bodies))
     url = f"http://127.0.0.1:{port}"
     base = ["wrk", "-t1", f"-c{concurrency}", "-s", f.name]
-    subprocess.run(base + ["-d2s", url], capture_output=True, check=True)  # warm-up
+    if warm_up:
+        subprocess.run(base + ["-d2s", url], capture_output=True, check=True)
     out = subprocess.run(base + [f"-d{seconds:.0f}s", url], capture_output=True, text=True, check=True).stdout
     os.unlink(f.name)
     if "Non-2xx" in out:
