@@ -9,10 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,8 +17,7 @@ import requests
 
 from functions.api.local import create_local_app
 from functions.api.settings import Settings
-from tests.conftest import running_server
-from tests.test_quickstart_http import free_port
+from tests.conftest import golive_process, running_server
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
@@ -60,23 +56,8 @@ def page_urls(html: str) -> list[str]:
 
 
 def test_docs_render_in_chromium_from_golive_serve(tiny_bundle, tmp_path):
-    port = free_port()
-    log = open(tmp_path / "serve.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "golive.cli", "serve", "--model", str(tiny_bundle), "--port", str(port),
-                             "--feedback-db", str(tmp_path / "feedback.sqlite3")],
-                            cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "golive serve did not start:\n" + (tmp_path / "serve.log").read_text()
-            try:
-                if requests.get(f"{base}/v1/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-
+    with golive_process("serve", "--model", str(tiny_bundle), "--feedback-db", str(tmp_path / "feedback.sqlite3"),
+                        cwd=tmp_path) as base:
         html = requests.get(f"{base}/docs", timeout=10).text
         urls = page_urls(html)
         assert urls and all(u.startswith(("/", "data:")) for u in urls), f"the page loads from elsewhere: {urls}"
@@ -85,13 +66,6 @@ def test_docs_render_in_chromium_from_golive_serve(tiny_bundle, tmp_path):
         screenshot = tmp_path / "docs.png"
         render(f"{base}/docs", tmp_path / "profile", f"--screenshot={screenshot}")
         assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and screenshot.stat().st_size > 10_000
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_docs_render_under_a_path_prefix_like_an_api_gateway_stage(tiny_bundle, tmp_path):

@@ -23,6 +23,8 @@ def test_package_holds_serving_code_and_only_the_served_model(tiny_bundle, tmp_p
     assert (pkg / "functions" / "lambda_handler.py").is_file()
     assert (pkg / "golive" / "bundle.py").is_file()
     assert not (pkg / "golive" / "cli.py").exists()  # the CLI reaches into training/; serving never runs it
+    assert not (pkg / "golive" / "client.py").exists()  # the API's client: callers use it, the Lambda never does
+    assert (pkg / "functions" / "api" / "static" / "swagger-ui" / "swagger-ui-bundle.js").is_file()  # /docs offline
     assert not (pkg / "training").exists()
     shipped = {p.name for p in (pkg / lambda_package.PACKAGE_DIR).iterdir()}
     assert bundle.MODEL_INT8 in shipped and bundle.MODEL_FP32 not in shipped
