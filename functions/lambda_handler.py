@@ -32,6 +32,7 @@ try:
     from aws_lambda_powertools.logging import correlation_paths
     from mangum import Mangum
 
+    from functions.api.api_gateway import StagePrefix
     from functions.api.main import build_services, create_app
     from functions.api.telemetry import NAMESPACE, SERVICE, EmfTelemetry
 
@@ -43,7 +44,7 @@ try:
 
     app = create_app(build_services(settings, EmfTelemetry(metrics, settings.environment), logger,
                                     backend=backend_loading.result()))
-    _asgi = Mangum(app, lifespan="off", api_gateway_base_path="/")
+    _asgi = Mangum(StagePrefix(app), lifespan="off", api_gateway_base_path="/")
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @metrics.log_metrics

@@ -3,4 +3,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
+
+# --- the browser for tests/test_docs_browser.py (/docs in headless Chromium) ---
+# Debian's chromium, installed once where apt-get can (root, as in CI); elsewhere that test is skipped and says why.
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "installing chromium for the /docs browser test ..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "could not install chromium: the /docs browser test will be skipped" >&2
+fi
+if [ "${CI:-}" = true ] && ! command -v chromium >/dev/null; then
+  echo "CI runs the /docs browser test, but chromium is not installed (apt-get install -y chromium)" >&2
+  exit 1
+fi
+# --- end of the browser step ---
+
 python -m pytest "$@"

@@ -6,6 +6,10 @@ import copy
 import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -151,3 +155,36 @@ def running_server(app):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def golive_process(*args: str, cwd: Path, ready_path: str = "/v1/health", start_timeout: float = 60):
+    """`golive ARGS --port P` (a command that serves) as a real process on a free loopback port; yields its base
+    URL once `ready_path` answers 200, and stops it with Ctrl-C. Its output is in cwd/golive.log."""
+    import requests
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_path = cwd / "golive.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "golive.cli", *args, "--port", str(port)], cwd=cwd,
+                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + start_timeout
+            while True:
+                assert proc.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, f"golive {args[0]} did not start:\n{log_path.read_text()}"
+                try:
+                    if requests.get(base + ready_path, timeout=2).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    time.sleep(0.2)
+            yield base
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -82,6 +82,40 @@ def test_routes_and_errors_through_mangum(lambda_module, version, method, path, 
         assert "message" in json.loads(response["body"])["error"]
 
 
+@pytest.mark.parametrize("version,prefix", [("rest_v1", "/prod"), ("http_v2", "")])
+def test_docs_links_carry_the_api_gateway_stage(lambda_module, version, prefix):
+    """The REST API's public URL is .../prod/docs while the event's path is /docs: the page, its assets and the
+    OpenAPI `servers` entry ("Try it out") must point below /prod, or API Gateway answers 403 for them."""
+    from functions.api.docs import ASSETS
+
+    page = lambda_module.handler(api_event(version, "GET", "/docs"), LambdaContext())
+    assert page["statusCode"] == 200 and page["headers"]["content-type"].startswith("text/html")
+    assert f"url: '{prefix}/openapi.json'" in page["body"]
+    assert f'src="{prefix}/docs/assets/swagger-ui-bundle.js?v=' in page["body"]
+    assert f'href="{prefix}/docs/assets/swagger-ui.css?v=' in page["body"]
+    spec = json.loads(lambda_module.handler(api_event(version, "GET", "/openapi.json"), LambdaContext())["body"])
+    assert spec.get("servers") == ([{"url": prefix}] if prefix else None)
+
+    script = lambda_module.handler(api_event(version, "GET", "/docs/assets/swagger-ui-bundle.js"), LambdaContext())
+    # text, not base64: a REST API without binary media types would hand base64 to the browser as it is
+    assert script["statusCode"] == 200 and not script["isBase64Encoded"]
+    assert script["body"].encode() == (ASSETS / "swagger-ui-bundle.js").read_bytes()
+    assert lambda_module.handler(api_event(version, "GET", "/docs/assets/LICENSE"), LambdaContext())["statusCode"] == 404
+
+
+@pytest.mark.parametrize("public,path,prefix", [
+    ("/dev/v1/predict", "/v1/predict", "/dev"),  # execute-api URL: the stage first
+    ("/dev/", "/", "/dev"),
+    ("/v1/predict", "/v1/predict", ""),  # custom domain without a base path
+    (None, "/v1/predict", ""),
+    ("/dev/v1/other", "/v1/predict", ""),  # not a suffix: leave the path alone
+])
+def test_stage_prefix_from_rest_events(public, path, prefix):
+    from functions.api.api_gateway import public_prefix
+
+    assert public_prefix({"path": path, "requestContext": {"path": public}}) == prefix
+
+
 def test_lambda_refuses_to_start_without_its_feedback_table(tiny_bundle, monkeypatch):
     monkeypatch.setenv("GOLIVE_MODEL_DIR", str(tiny_bundle))
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "golive-api")

@@ -23,6 +23,8 @@ def test_package_holds_serving_code_and_only_the_served_model(tiny_bundle, tmp_p
     assert (pkg / "functions" / "lambda_handler.py").is_file()
     assert (pkg / "golive" / "bundle.py").is_file()
     assert not (pkg / "golive" / "cli.py").exists()  # the CLI reaches into training/; serving never runs it
+    assert not (pkg / "golive" / "client.py").exists()  # the API's client: callers use it, the Lambda never does
+    assert (pkg / "functions" / "api" / "static" / "swagger-ui" / "swagger-ui-bundle.js").is_file()  # /docs offline
     assert not (pkg / "training").exists()
     shipped = {p.name for p in (pkg / lambda_package.PACKAGE_DIR).iterdir()}
     assert bundle.MODEL_INT8 in shipped and bundle.MODEL_FP32 not in shipped
@@ -80,6 +82,9 @@ def test_built_package_answers_an_api_gateway_event_with_nothing_else_on_the_pat
     event = json.loads((EVENTS / "apigw_http_v2.json").read_text())
     event.update(rawPath="/v1/predict", body=json.dumps({"inputs": ["good", "bad"]}))
     event["requestContext"]["http"].update(method="POST", path="/v1/predict")
+    docs_event = json.loads((EVENTS / "apigw_http_v2.json").read_text())  # /docs' script, from the package
+    docs_event.update(rawPath="/docs/assets/swagger-ui-bundle.js", body=None)
+    docs_event["requestContext"]["http"].update(method="GET", path="/docs/assets/swagger-ui-bundle.js")
     code = f"""
 import json, sys
 sys.path.insert(0, {str(pkg)!r})
@@ -88,8 +93,10 @@ class Ctx:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:golive-api"
 import functions.lambda_handler as h
 r = h.handler(json.loads({json.dumps(event)!r}), Ctx())
-bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'huggingface_hub'))
+bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'huggingface_hub', 'httpx'))
 print("RESULT", r["statusCode"], len(json.loads(r["body"])["predictions"]), bad)
+docs = json.loads({json.dumps(docs_event)!r})
+print("DOCS", h.handler(docs, Ctx())["statusCode"], len(h.handler(docs, Ctx())["body"]))
 """
     env = {"GOLIVE_FEEDBACK_TABLE": "feedback", "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin",
            "POWERTOOLS_TRACE_DISABLED": "true"}
@@ -97,3 +104,5 @@ print("RESULT", r["statusCode"], len(json.loads(r["body"])["predictions"]), bad)
     result = subprocess.run([sys.executable, "-S", "-E", "-c", code], cwd=pkg, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "RESULT 200 2 []" in result.stdout
+    script = pkg / "functions" / "api" / "static" / "swagger-ui" / "swagger-ui-bundle.js"
+    assert f"DOCS 200 {len(script.read_text())}" in result.stdout

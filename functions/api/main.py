@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from functions.api.backends import Backend, make_backend
 from functions.api.dependencies import Services
+from functions.api.docs import install_docs
 from functions.api.feedback_store import DynamoFeedbackStore, SqliteFeedbackStore
 from functions.api.http import RequestBodyGuard, install_error_handlers
 from functions.api.routers import feedback, health, predict
@@ -29,10 +30,12 @@ def create_app(services: Services) -> FastAPI:
         version="1",
         description="Text classification with the model bundle trained by golive. "
                     "Send `{\"inputs\": \"text\"}` or `{\"inputs\": [\"a\", \"b\"]}` to /v1/predict.",
+        docs_url=None, redoc_url=None,  # /docs is served from local files (functions/api/docs.py), not a CDN
     )
     app.state.services = services
     for router in (predict.router, feedback.router, health.router):
         app.include_router(router)
+    install_docs(app)
 
     install_error_handlers(app, services.telemetry.record_error, services.logger)
     app.add_middleware(RequestBodyGuard, max_bytes=services.settings.max_body_bytes)
