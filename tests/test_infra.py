@@ -99,6 +99,8 @@ def test_cfn_lint_finds_nothing(synthesized):
     ({"api": {"lambda_memory_mb": 64}}, "api.lambda_memory_mb: Input should be greater than or equal to 512"),
     ({"region": "mars-1"}, "region: 'mars-1' is not an AWS region"),
     ({"api": {"throttle_burts": 5}}, "api.throttle_burts: unknown key"),
+    ({"endpoint": {"instance_type": "ml.g5.2xlage"}}, "'ml.g5.2xlage' is not a SageMaker GPU instance type; did you "
+                                                       "mean 'ml.g5.2xlarge'?"),
     ({"api": {"backend": "sagemaker"}, "endpoint": {"enabled": False}}, "enable the endpoint"),
     ({"monitoring": {"min_online_accuracy": 1.5}}, "monitoring.min_online_accuracy: Input should be less than or equal to 1"),
     ({"monitoring": {"period_minutes": 7}}, "monitoring.period_minutes: Input should be 1, 5, 15 or 60"),
