@@ -174,6 +174,29 @@ def test_training_runs_our_code_on_a_gpu_spot_job_with_checkpoints_and_metric_re
     assert "Catch" in train
 
 
+def test_only_the_inference_stack_builds_a_docker_image_and_whatever_uses_it_deploys_after_it(synthesized):
+    """dev (no endpoint) deploys without Docker; `cdk deploy golive-prod-api` or `-training` publishes the image
+    first, because the stack that owns it is among their dependencies."""
+    def docker_images(env: str) -> dict[str, int]:
+        outdir = Path(synthesized[env]["_outdir"])
+        return {p.name.removesuffix(".assets.json"): len(json.loads(p.read_text()).get("dockerImages", {}))
+                for p in outdir.glob("*.assets.json")}
+
+    assert docker_images("dev") and not any(docker_images("dev").values())
+    prod = docker_images("prod")
+    assert {stack for stack, images in prod.items() if images} == {"golive-prod-inference"}
+    artifacts = json.loads((Path(synthesized["prod"]["_outdir"]) / "manifest.json").read_text())["artifacts"]
+
+    def needs(stack: str) -> set[str]:
+        direct = {d for d in artifacts[stack].get("dependencies", []) if not d.endswith(".assets")}
+        return direct.union(*(needs(d) for d in direct))
+
+    assert "golive-prod-inference" in needs("golive-prod-api") & needs("golive-prod-training")
+    assert "golive-prod-training" not in needs("golive-prod-inference")  # no cycle: the image flows one way
+    model = next(iter(synthesized["prod"]["inference"].find_resources("AWS::SageMaker::Model").values()))
+    assert "container-assets" in json.dumps(model["Properties"]["PrimaryContainer"]["Image"])
+
+
 def test_source_tarball_runs_the_entry_point_with_pinned_requirements(tmp_path):
     import tarfile
 
