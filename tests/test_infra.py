@@ -223,7 +223,12 @@ def test_only_models_above_the_gate_are_approved_and_promoted(synthesized):
     assert states["RegisterRejected"]["Parameters"]["ModelApprovalStatus"] == "Rejected"
     assert states["RegisterRejected"]["Next"] == "KeptCurrentModel"
     assert states["RegisterApproved"]["Next"] == "NameModel"
-    assert "eval_accuracy" in states["Train"]["ResultSelector"]["Accuracy.$"]
+    assert "eval_accuracy" in states["ReadTraining"]["Parameters"]["training"]["Accuracy.$"]
+    # no JSONPath reaches into FinalMetricDataList before a Choice has seen that it is there
+    assert "ResultSelector" not in states["Train"] and states["Train"]["Next"] == "HasMetrics"
+    assert states["HasMetrics"]["Choices"] == [{"Variable": "$.job.FinalMetricDataList", "IsPresent": True,
+                                                "Next": "ReadTraining"}]
+    assert states["HasMetrics"]["Default"] == states["HasAccuracy"]["Choices"][0]["Next"] == "NoAccuracyMetric"
     update = states["BlueGreenUpdate"]["Parameters"]
     assert update["EndpointName"] == "golive-prod-endpoint"
     alarms = [a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]

@@ -1,9 +1,16 @@
 """The training pipeline's states and the permissions each one needs (the training stack owns the state machine).
 
-    NameRun -> Train (spot, S3 checkpoints) -> CountAccuracy -> HasAccuracy -> AccuracyGate
+    NameRun -> Train (spot, S3 checkpoints; the .sync result is the job's description)
+      -> HasMetrics: no FinalMetricDataList at all -> NoAccuracyMetric
+      -> ReadTraining -> CountAccuracy -> HasAccuracy: no eval_accuracy among them -> NoAccuracyMetric
+      -> AccuracyGate
            >= promote_min_accuracy: register Approved -> [create model, endpoint config, blue/green update,
                                     wait until the endpoint is InService on the new config, or fail on rollback]
            below:                   register Rejected -> done (the endpoint keeps its model)
+
+Why the metric is read in two steps: DescribeTrainingJob has no FinalMetricDataList when the job logged no
+metric, and in Step Functions a JSONPath through a missing field is a `States.Runtime` error, which no Catch
+sees. `IsPresent` is tested first; the filter then runs on a list that exists, where no match gives [].
 
 CDK's SageMakerCreateTrainingJob task has no managed-spot or checkpoint settings, so the job is a Task state
 with the full CreateTrainingJob parameters; the registry and endpoint steps are CallAwsService tasks for the
@@ -49,14 +56,23 @@ class PipelineStates(Construct):
         name_run = sfn.Pass(self, "NameRun", parameters={"id": sfn.JsonPath.uuid()}, result_path="$.run")
         train = self._train_state()
         train.add_catch(failed, errors=["States.ALL"], result_path="$.error")
-        # the job's final metrics, filtered to the gate metric in the Train state's ResultSelector: [value] or []
+        no_metric = sfn.Fail(self, "NoAccuracyMetric", error="NoAccuracyMetric",
+                             cause=f"the training job reported no {GATE_METRIC}; nothing was registered")
+        # keep only what later states use (the job's description is large); Accuracy is [value] or []
+        read_training = sfn.Pass(self, "ReadTraining", parameters={
+            "run": sfn.JsonPath.object_at("$.run"),
+            "training": {"TrainingJobName": sfn.JsonPath.string_at("$.job.TrainingJobName"),
+                         "ModelArtifacts": sfn.JsonPath.string_at("$.job.ModelArtifacts.S3ModelArtifacts"),
+                         "Accuracy": sfn.JsonPath.list_at(
+                             f"$.job.FinalMetricDataList[?(@.MetricName == '{GATE_METRIC}')].Value"),
+                         "BillableTimeInSeconds": sfn.JsonPath.number_at("$.job.BillableTimeInSeconds")}})
+        has_metrics = sfn.Choice(self, "HasMetrics").when(
+            sfn.Condition.is_present("$.job.FinalMetricDataList"), read_training).otherwise(no_metric)
         count = sfn.Pass(self, "CountAccuracy", result_path="$.gate", parameters={
             "values": sfn.JsonPath.list_at("$.training.Accuracy"),
             "count": sfn.JsonPath.array_length(sfn.JsonPath.list_at("$.training.Accuracy"))})
         read_accuracy = sfn.Pass(self, "ReadAccuracy", result_path="$.gate", parameters={
             "accuracy": sfn.JsonPath.array_get_item(sfn.JsonPath.list_at("$.gate.values"), 0)})
-        no_metric = sfn.Fail(self, "NoAccuracyMetric", error="NoAccuracyMetric",
-                             cause=f"the training job reported no {GATE_METRIC}; nothing was registered")
         has_accuracy = sfn.Choice(self, "HasAccuracy").when(
             sfn.Condition.number_equals("$.gate.count", 0), no_metric).otherwise(read_accuracy)
 
@@ -70,8 +86,9 @@ class PipelineStates(Construct):
         gate = sfn.Choice(self, "AccuracyGate").when(
             sfn.Condition.number_greater_than_equals("$.gate.accuracy", config.training.promote_min_accuracy),
             approved).otherwise(rejected)
+        read_training.next(count).next(has_accuracy)
         read_accuracy.next(gate)
-        return name_run.next(train).next(count).next(has_accuracy)
+        return name_run.next(train).next(has_metrics)
 
     def _train_state(self) -> sfn.CustomState:
         config, data = self.config.training, self.data
@@ -108,11 +125,7 @@ class PipelineStates(Construct):
             "Type": "Task",
             "Resource": f"arn:{self.stack.partition}:states:::sagemaker:createTrainingJob.sync",
             "Parameters": parameters,
-            "ResultSelector": {"TrainingJobName.$": "$.TrainingJobName",
-                               "ModelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
-                               "Accuracy.$": f"$.FinalMetricDataList[?(@.MetricName == '{GATE_METRIC}')].Value",
-                               "BillableTimeInSeconds.$": "$.BillableTimeInSeconds"},
-            "ResultPath": "$.training",
+            "ResultPath": "$.job",
         })
 
     def _register(self, state_id: str, status: str) -> tasks.CallAwsService:
