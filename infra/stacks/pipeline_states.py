@@ -203,29 +203,47 @@ class PipelineStates(Construct):
         return self.stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
 
     def grant(self, role: iam.IRole) -> None:
-        """The .sync training integration polls the job and listens for its events through this rule."""
-        stack, prefix, group = self.stack, self.names.prefix, self.names.model_package_group
+        """What the states need beyond the actions CDK's CallAwsService tasks grant themselves, per AWS's documented
+        policies: the .sync training integration (Step Functions' policy for createTrainingJob.sync, ListTags held
+        to our jobs), AddTags for the tags given at creation, the model role passed to CreateModel and
+        DescribeModelPackage for the package it is created from, and DescribeAlarms on the rollback alarms that
+        the blue/green update passes (SageMaker deployment guardrails read them as the caller)."""
+        names, stack, prefix, group = self.names, self.stack, self.names.prefix, self.names.model_package_group
+        job = self._arn("training-job", f"{prefix}-*")
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
-                     "sagemaker:AddTags"],
-            resources=[self._arn("training-job", f"{prefix}-*")]))
-        role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["sagemaker:AddTags", "sagemaker:DescribeModelPackage"],
-            resources=[self._arn("model-package", f"{group}/*"), self._arn("model-package-group", group),
-                       self._arn("model", f"{prefix}-*"), self._arn("endpoint-config", f"{prefix}-*")]))
+                     "sagemaker:ListTags", "sagemaker:AddTags"], resources=[job]))
         role.add_to_principal_policy(iam.PolicyStatement(
             actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
             resources=[stack.format_arn(service="events", resource="rule", resource_name=SYNC_RULE)]))
+        package = self._arn("model-package", f"{group}/*")
+        passed = [self.data.roles.training.role_arn]
+        tagged = [package]
+        if self.config.endpoint.enabled:
+            passed.append(self.data.roles.model.role_arn)
+            tagged += [self._arn("model", f"{prefix}-*"), self._arn("endpoint-config", f"{prefix}-*")]
+            role.add_to_principal_policy(iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"],
+                                                             resources=[package]))
+            role.add_to_principal_policy(iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"],
+                resources=[stack.format_arn(service="cloudwatch", resource="alarm", resource_name=alarm,
+                                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)
+                           for alarm in names.rollback_alarms]))
+        role.add_to_principal_policy(iam.PolicyStatement(actions=["sagemaker:AddTags"], resources=tagged))
         role.add_to_principal_policy(iam.PolicyStatement(
-            actions=["iam:PassRole"], resources=[self.data.roles.training.role_arn, self.data.roles.model.role_arn],
+            actions=["iam:PassRole"], resources=passed,
             conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}))
         region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region
         arn = f"arn:<AWS::Partition>:sagemaker:{region}:<AWS::AccountId>"
-        acknowledge_iam5(role, {
+        findings = {
             f"Resource::{arn}:training-job/{prefix}-*": "jobs are named per run ({prefix}-<uuid>); only ours",
             f"Resource::{arn}:model-package/{group}/*": "every version in this environment's model package group",
-            f"Resource::{arn}:model/{prefix}-*": "models are named per run; only this environment's",
-            f"Resource::{arn}:endpoint-config/{prefix}-*": "endpoint configs are named per run; only this environment's",
             "Resource::*": "X-Ray's PutTraceSegments/PutTelemetryRecords and the log delivery actions take no "
                            "resource ARN; CDK adds them for tracing and logging",
-        })
+        }
+        if self.config.endpoint.enabled:
+            findings.update({
+                f"Resource::{arn}:model/{prefix}-*": "models are named per run; only this environment's",
+                f"Resource::{arn}:endpoint-config/{prefix}-*": "endpoint configs are named per run; only this "
+                                                                "environment's"})
+        acknowledge_iam5(role, findings)
