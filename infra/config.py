@@ -70,6 +70,16 @@ class TrainingSettings(_Strict):
 
     _instance = field_validator("instance_type")(_gpu_instance)
 
+    @property
+    def gpus(self) -> int:
+        """GPUs across the whole job."""
+        return GPUS_PER_INSTANCE[self.instance_type] * self.instance_count
+
+    @property
+    def distributed(self) -> bool:
+        """One training process per GPU (torchrun) whenever the job has more than one GPU, on one instance or many."""
+        return self.gpus > 1
+
     @model_validator(mode="after")
     def _wait_covers_run(self) -> "TrainingSettings":
         if self.use_spot and self.max_wait_hours < self.max_run_hours:

@@ -174,6 +174,34 @@ def test_training_runs_our_code_on_a_gpu_spot_job_with_checkpoints_and_metric_re
     assert "Catch" in train
 
 
+def test_torchrun_runs_one_process_per_gpu_whenever_a_job_has_more_than_one_gpu(tmp_path):
+    """A single multi-GPU instance (ml.g5.12xlarge: 4, ml.p4d.24xlarge: 8) as well as several instances."""
+    from golive.training_source import build_source_tarball
+    from infra.app import FEATURE_FLAGS
+    from infra.config import GPUS_PER_INSTANCE
+    from infra.stacks.data_stack import DataStack
+    from infra.stacks.training_stack import TrainingStack, training_image_uri
+
+    assert GPUS_PER_INSTANCE["ml.g5.12xlarge"] == 4 and GPUS_PER_INSTANCE["ml.p4d.24xlarge"] == 8
+    assert GPUS_PER_INSTANCE["ml.g5.2xlarge"] == 1
+    dev, tarball = load_config("dev"), build_source_tarball(tmp_path / "source.tar.gz")
+    app = cdk.App(context={flag: True for flag in FEATURE_FLAGS})
+    expected = {}
+    for instance_type, count, distributed in [("ml.g5.xlarge", 1, False), ("ml.g5.12xlarge", 1, True),
+                                              ("ml.p4d.24xlarge", 1, True), ("ml.g5.2xlarge", 2, True)]:
+        training = dev.training.model_copy(update={"instance_type": instance_type, "instance_count": count})
+        config = dev.model_copy(update={"training": training})
+        image, name = training_image_uri(config), f"{instance_type.replace('.', '-')}-x{count}"
+        data = DataStack(app, f"{name}-data", config=config, training_image_account=image.split(".")[0])
+        expected[name] = (TrainingStack(app, f"{name}-training", config=config, data=data, training_image=image,
+                                        source_tarball=tarball, serving_image=None), distributed)
+    for name, (stack, distributed) in expected.items():
+        hyperparameters = _definition(Template.from_stack(stack))["States"]["Train"]["Parameters"]["HyperParameters"]
+        assert (hyperparameters.get("sagemaker_torch_distributed_enabled") == "true") is distributed, name
+    for env in ("dev", "prod"):  # the shipped environments train on one GPU
+        assert not load_config(env).training.distributed
+
+
 def test_only_the_inference_stack_builds_a_docker_image_and_whatever_uses_it_deploys_after_it(synthesized):
     """dev (no endpoint) deploys without Docker; `cdk deploy golive-prod-api` or `-training` publishes the image
     first, because the stack that owns it is among their dependencies."""

@@ -94,7 +94,7 @@ class PipelineStates(Construct):
         config, data = self.config.training, self.data
         hyperparameters = {"sagemaker_program": ENTRY_POINT, "sagemaker_submit_directory": self.source_url,
                            "sagemaker_region": self.stack.region, **config.hyperparameters}
-        if config.instance_count > 1:  # the toolkit launches torchrun across instances; training is DDP-ready
+        if config.distributed:  # the toolkit launches torchrun, one process per GPU on every instance
             hyperparameters["sagemaker_torch_distributed_enabled"] = "true"
         stopping = {"MaxRuntimeInSeconds": int(config.max_run_hours * 3600)}
         if config.use_spot:
