@@ -135,10 +135,7 @@ def run_pipeline(templates: dict[str, dict], env: str, emulator: Emulator) -> Ru
             stand_ins.create("inference", stand_ins.of_type("inference", "AWS::SageMaker::Endpoint")[0])
         machine = templates["training"]["Resources"][stand_ins.of_type("training", "AWS::StepFunctions::StateMachine")[0]]
         role_arn = stand_ins.resolve("training", machine["Properties"]["RoleArn"])
-        policy = next(stand_ins.resolve("training", r["Properties"]["PolicyDocument"])
-                      for r in templates["training"]["Resources"].values()
-                      if r["Type"] == "AWS::IAM::Policy" and stand_ins.resolve("training", r["Properties"]["Roles"][0])
-                      == role_arn.rsplit("/", 1)[1])
+        policy = _policy_of(stand_ins, role_name=role_arn.rsplit("/", 1)[1])
         sfn = boto3.client("stepfunctions", region_name=REGION)
         arn = sfn.create_state_machine(name=f"{names.prefix}-training", roleArn=role_arn, definition=stand_ins.resolve(
             "training", machine["Properties"]["DefinitionString"]))["stateMachineArn"]
@@ -162,7 +159,16 @@ def run_pipeline(templates: dict[str, dict], env: str, emulator: Emulator) -> Ru
                endpoint=endpoint)
 
 
+def _policy_of(stand_ins: StandIns, role_name: str) -> dict:
+    """The training stack's policy attached to this role, resolved."""
+    [policy] = [stand_ins.resolve("training", p["PolicyDocument"]) for p in
+                (r["Properties"] for r in stand_ins.templates["training"]["Resources"].values()
+                 if r["Type"] == "AWS::IAM::Policy") if stand_ins.resolve("training", p["Roles"]) == [role_name]]
+    return policy
+
+
 def _task_calls(events: list[dict]) -> list[tuple[str, dict, dict | None]]:
+    """(resource, parameters, result) of every Task the execution scheduled, from its history."""
     calls, results = [], {}
     for event in events:
         if event["type"] == "TaskScheduled":
