@@ -1,6 +1,10 @@
 """The CDK app: one stack per concern for one environment (`cdk synth -c env=dev`, or `golive synth`).
 
-    alerts -> data -> training -> inference (when the endpoint is enabled) -> api -> monitoring;  alerts -> costs
+    alerts -> data -> inference (when the endpoint is enabled) -> training; inference -> api -> monitoring;
+    alerts -> costs
+
+The inference stack builds the endpoint image (the only Docker asset) and the training pipeline registers
+models with it, so training depends on inference and an environment without an endpoint needs no Docker.
 
 Every resource carries the Project, Environment, Stage and CostCenter tags. cdk-nag's AwsSolutions
 pack checks every synth; an unacknowledged finding fails it.
@@ -86,16 +90,19 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
                             training_image_account=training_image.split(".")[0]), "data")
     alerts = tagged(AlertsStack(app, f"{prefix}-alerts", config=config, env=env), "monitoring")
     tagged(CostsStack(app, f"{prefix}-costs", config=config, alert_topic=alerts.topic, env=env), "monitoring")
-    training = tagged(TrainingStack(
-        app, f"{prefix}-training", config=config, data=data, env=env, training_image=training_image,
-        source_tarball=build_source_tarball(build_dir(app) / "training-source.tar.gz"),
-        image_context=stage_image_context(build_dir(app) / "endpoint-image")), "training")
     endpoint_name, inference = None, None
     if config.endpoint.enabled:
         inference = tagged(InferenceStack(
-            app, f"{prefix}-inference", config=config, data=data, training=training, env=env, alert_topic=alerts.topic,
-            model_tarball=pack_tarball(model_dir(app), build_dir(app) / f"model-{config.name}.tar.gz")), "inference")
+            app, f"{prefix}-inference", config=config, data=data, env=env, alert_topic=alerts.topic,
+            model_tarball=pack_tarball(model_dir(app), build_dir(app) / f"model-{config.name}.tar.gz"),
+            image_context=stage_image_context(build_dir(app) / "endpoint-image")), "inference")
         endpoint_name = inference.endpoint_name
+    training = tagged(TrainingStack(
+        app, f"{prefix}-training", config=config, data=data, env=env, training_image=training_image,
+        source_tarball=build_source_tarball(build_dir(app) / "training-source.tar.gz"),
+        serving_image=inference.endpoint_image.image_uri if inference else None), "training")
+    if inference is not None:  # the pipeline registers models with its image and promotes them to its endpoint
+        training.add_stack_dependency(inference)
     api = tagged(ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config), env=env,
                           endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None), "api")
     if config.api.backend == "sagemaker":

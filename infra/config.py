@@ -6,6 +6,7 @@ the file, the key and what is allowed, before CDK builds anything.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from pathlib import Path
@@ -16,8 +17,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from golive.errors import UserError
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
-# SageMaker GPU instance families (NVIDIA); ml.inf/ml.trn need Neuron builds we do not ship.
-GPU_FAMILIES = ("ml.g4dn", "ml.g5", "ml.g6", "ml.g6e", "ml.p3", "ml.p4d", "ml.p4de", "ml.p5")
+
+
+def _sizes(family: str, gpus: dict[str, int]) -> dict[str, int]:
+    return {f"{family}.{size}": count for size, count in gpus.items()}
+
+
+# NVIDIA GPUs per SageMaker instance type (AWS's instance specifications): training switches torchrun on when a
+# job has more than one GPU in all; ml.inf/ml.trn need Neuron builds we do not ship. A type missing here is
+# refused with the list, so a new one is added here with its GPU count.
+_G_SIZES = {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4,
+            "48xlarge": 8}
+GPUS_PER_INSTANCE: dict[str, int] = {
+    **_sizes("ml.g4dn", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4}),
+    **_sizes("ml.g5", _G_SIZES), **_sizes("ml.g6", _G_SIZES), **_sizes("ml.g6e", _G_SIZES),
+    **_sizes("ml.p3", {"2xlarge": 1, "8xlarge": 4, "16xlarge": 8}),
+    "ml.p4d.24xlarge": 8, "ml.p4de.24xlarge": 8, "ml.p5.48xlarge": 8,
+}
 
 
 class ConfigError(UserError):
@@ -29,9 +45,13 @@ class _Strict(BaseModel):
 
 
 def _gpu_instance(value: str) -> str:
-    if not value.startswith(tuple(f"{f}." for f in GPU_FAMILIES)):
-        raise ValueError(f"{value!r} is not a SageMaker GPU instance type; use one of the {', '.join(GPU_FAMILIES)} "
-                         "families, e.g. ml.g5.xlarge")
+    if value not in GPUS_PER_INSTANCE:
+        families = ", ".join(dict.fromkeys(t.rsplit(".", 1)[0] for t in GPUS_PER_INSTANCE))
+        close = difflib.get_close_matches(value, GPUS_PER_INSTANCE, n=1, cutoff=0.9)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"{value!r} is not a SageMaker GPU instance type; {hint}use a size of the {families} "
+                         "families, e.g. ml.g5.xlarge (a newer type: add it with its GPU count to GPUS_PER_INSTANCE "
+                         "in infra/config.py)")
     return value
 
 
@@ -49,6 +69,16 @@ class TrainingSettings(_Strict):
     hyperparameters: dict[str, str] = {"epochs": "3", "batch-size": "32"}  # `golive train` flags, without --
 
     _instance = field_validator("instance_type")(_gpu_instance)
+
+    @property
+    def gpus(self) -> int:
+        """GPUs across the whole job."""
+        return GPUS_PER_INSTANCE[self.instance_type] * self.instance_count
+
+    @property
+    def distributed(self) -> bool:
+        """One training process per GPU (torchrun) whenever the job has more than one GPU, on one instance or many."""
+        return self.gpus > 1
 
     @model_validator(mode="after")
     def _wait_covers_run(self) -> "TrainingSettings":

@@ -99,6 +99,8 @@ def test_cfn_lint_finds_nothing(synthesized):
     ({"api": {"lambda_memory_mb": 64}}, "api.lambda_memory_mb: Input should be greater than or equal to 512"),
     ({"region": "mars-1"}, "region: 'mars-1' is not an AWS region"),
     ({"api": {"throttle_burts": 5}}, "api.throttle_burts: unknown key"),
+    ({"endpoint": {"instance_type": "ml.g5.2xlage"}}, "'ml.g5.2xlage' is not a SageMaker GPU instance type; did you "
+                                                       "mean 'ml.g5.2xlarge'?"),
     ({"api": {"backend": "sagemaker"}, "endpoint": {"enabled": False}}, "enable the endpoint"),
     ({"monitoring": {"min_online_accuracy": 1.5}}, "monitoring.min_online_accuracy: Input should be less than or equal to 1"),
     ({"monitoring": {"period_minutes": 7}}, "monitoring.period_minutes: Input should be 1, 5, 15 or 60"),
@@ -172,6 +174,57 @@ def test_training_runs_our_code_on_a_gpu_spot_job_with_checkpoints_and_metric_re
     assert "Catch" in train
 
 
+def test_torchrun_runs_one_process_per_gpu_whenever_a_job_has_more_than_one_gpu(tmp_path):
+    """A single multi-GPU instance (ml.g5.12xlarge: 4, ml.p4d.24xlarge: 8) as well as several instances."""
+    from golive.training_source import build_source_tarball
+    from infra.app import FEATURE_FLAGS
+    from infra.config import GPUS_PER_INSTANCE
+    from infra.stacks.data_stack import DataStack
+    from infra.stacks.training_stack import TrainingStack, training_image_uri
+
+    assert GPUS_PER_INSTANCE["ml.g5.12xlarge"] == 4 and GPUS_PER_INSTANCE["ml.p4d.24xlarge"] == 8
+    assert GPUS_PER_INSTANCE["ml.g5.2xlarge"] == 1
+    dev, tarball = load_config("dev"), build_source_tarball(tmp_path / "source.tar.gz")
+    app = cdk.App(context={flag: True for flag in FEATURE_FLAGS})
+    expected = {}
+    for instance_type, count, distributed in [("ml.g5.xlarge", 1, False), ("ml.g5.12xlarge", 1, True),
+                                              ("ml.p4d.24xlarge", 1, True), ("ml.g5.2xlarge", 2, True)]:
+        training = dev.training.model_copy(update={"instance_type": instance_type, "instance_count": count})
+        config = dev.model_copy(update={"training": training})
+        image, name = training_image_uri(config), f"{instance_type.replace('.', '-')}-x{count}"
+        data = DataStack(app, f"{name}-data", config=config, training_image_account=image.split(".")[0])
+        expected[name] = (TrainingStack(app, f"{name}-training", config=config, data=data, training_image=image,
+                                        source_tarball=tarball, serving_image=None), distributed)
+    for name, (stack, distributed) in expected.items():
+        hyperparameters = _definition(Template.from_stack(stack))["States"]["Train"]["Parameters"]["HyperParameters"]
+        assert (hyperparameters.get("sagemaker_torch_distributed_enabled") == "true") is distributed, name
+    for env in ("dev", "prod"):  # the shipped environments train on one GPU
+        assert not load_config(env).training.distributed
+
+
+def test_only_the_inference_stack_builds_a_docker_image_and_whatever_uses_it_deploys_after_it(synthesized):
+    """dev (no endpoint) deploys without Docker; `cdk deploy golive-prod-api` or `-training` publishes the image
+    first, because the stack that owns it is among their dependencies."""
+    def docker_images(env: str) -> dict[str, int]:
+        outdir = Path(synthesized[env]["_outdir"])
+        return {p.name.removesuffix(".assets.json"): len(json.loads(p.read_text()).get("dockerImages", {}))
+                for p in outdir.glob("*.assets.json")}
+
+    assert docker_images("dev") and not any(docker_images("dev").values())
+    prod = docker_images("prod")
+    assert {stack for stack, images in prod.items() if images} == {"golive-prod-inference"}
+    artifacts = json.loads((Path(synthesized["prod"]["_outdir"]) / "manifest.json").read_text())["artifacts"]
+
+    def needs(stack: str) -> set[str]:
+        direct = {d for d in artifacts[stack].get("dependencies", []) if not d.endswith(".assets")}
+        return direct.union(*(needs(d) for d in direct))
+
+    assert "golive-prod-inference" in needs("golive-prod-api") & needs("golive-prod-training")
+    assert "golive-prod-training" not in needs("golive-prod-inference")  # no cycle: the image flows one way
+    model = next(iter(synthesized["prod"]["inference"].find_resources("AWS::SageMaker::Model").values()))
+    assert "container-assets" in json.dumps(model["Properties"]["PrimaryContainer"]["Image"])
+
+
 def test_source_tarball_runs_the_entry_point_with_pinned_requirements(tmp_path):
     import tarfile
 
@@ -198,7 +251,12 @@ def test_only_models_above_the_gate_are_approved_and_promoted(synthesized):
     assert states["RegisterRejected"]["Parameters"]["ModelApprovalStatus"] == "Rejected"
     assert states["RegisterRejected"]["Next"] == "KeptCurrentModel"
     assert states["RegisterApproved"]["Next"] == "NameModel"
-    assert "eval_accuracy" in states["Train"]["ResultSelector"]["Accuracy.$"]
+    assert "eval_accuracy" in states["ReadTraining"]["Parameters"]["training"]["Accuracy.$"]
+    # no JSONPath reaches into FinalMetricDataList before a Choice has seen that it is there
+    assert "ResultSelector" not in states["Train"] and states["Train"]["Next"] == "HasMetrics"
+    assert states["HasMetrics"]["Choices"] == [{"Variable": "$.job.FinalMetricDataList", "IsPresent": True,
+                                                "Next": "ReadTraining"}]
+    assert states["HasMetrics"]["Default"] == states["HasAccuracy"]["Choices"][0]["Next"] == "NoAccuracyMetric"
     update = states["BlueGreenUpdate"]["Parameters"]
     assert update["EndpointName"] == "golive-prod-endpoint"
     alarms = [a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]

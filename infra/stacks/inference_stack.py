@@ -1,4 +1,5 @@
-"""Inference: the GPU endpoint serving the bundle with our container (functions/endpoint/).
+"""Inference: the GPU endpoint serving the bundle with our container (functions/endpoint/), whose image this
+stack builds: `cdk deploy` publishes it before this stack, and only environments with an endpoint need Docker.
 
 Model -> EndpointConfig (data capture to the capture bucket) -> Endpoint with blue/green updates that
 roll back when the 5XX or latency alarm fires; target tracking on invocations per instance between the
@@ -14,6 +15,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
@@ -22,22 +24,23 @@ from constructs import Construct
 from infra.config import EnvironmentConfig
 from infra.naming import VARIANT, Names, data_capture_config, deployment_config
 from infra.stacks.data_stack import DataStack
-from infra.stacks.training_stack import TrainingStack
-
 
 
 class InferenceStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, data: DataStack,
-                 training: TrainingStack, model_tarball: Path, alert_topic: sns.ITopic, **kwargs) -> None:
+                 model_tarball: Path, image_context: Path, alert_topic: sns.ITopic, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         names = Names(config)
         self.endpoint_name = names.endpoint
+        # the serving image of every model on this endpoint (the pipeline registers new ones with it too)
+        self.endpoint_image = ecr_assets.DockerImageAsset(self, "EndpointImage", directory=str(image_context),
+                                                          platform=ecr_assets.Platform.LINUX_AMD64)
         initial = s3_assets.Asset(self, "InitialModel", path=str(model_tarball))  # the model role reads assets
 
         model = sagemaker.CfnModel(
             self, "Model", execution_role_arn=data.roles.model.role_arn, enable_network_isolation=True,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=training.endpoint_image.image_uri, model_data_url=initial.s3_object_url))
+                image=self.endpoint_image.image_uri, model_data_url=initial.s3_object_url))
         endpoint_config = sagemaker.CfnEndpointConfig(
             self, "EndpointConfig", production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
                 variant_name=VARIANT, model_name=model.attr_model_name, instance_type=config.endpoint.instance_type,
