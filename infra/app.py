@@ -1,9 +1,12 @@
 """The CDK app: one stack per concern for one environment (`cdk synth -c env=dev`, or `golive synth`).
 
     alerts -> data -> training -> inference (when the endpoint is enabled) -> api -> monitoring;  alerts -> costs
+    account (golive-account: API Gateway's account-wide logging role, shared by all environments) -> api
 
-Every resource carries the Project, Environment, Stage and CostCenter tags. cdk-nag's AwsSolutions
-pack checks every synth; an unacknowledged finding fails it.
+Every resource carries the Project, Environment, Stage and CostCenter tags. cdk-nag's AwsSolutions and
+Serverless packs check every synth, HIPAA and NIST 800-53 R5 on request (-c compliance=hipaa,nist); an
+unacknowledged finding fails it (infra/compliance.py). staging and prod need -c alarm_email=... or
+alarm_email in their file.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
 
 from golive.monitoring import Baseline
+from infra.compliance import add_checks, optional_packs
 from infra.config import EnvironmentConfig, load_config
-from infra.naming import Names, stage_tags
+from infra.naming import ACCOUNT_STACK, SHARED_ENVIRONMENT, Names, stage_tags
+from infra.stacks.account_stack import AccountStack
 from infra.stacks.alerts_stack import AlertsStack
 from infra.stacks.api_stack import ApiStack
 from infra.stacks.costs_stack import CostsStack
@@ -72,12 +76,14 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         app.node.set_context(flag, True)
     # stacks import each other's outputs (bucket names, role ARNs): keep producers protected, explicitly
     app.node.set_context("@aws-cdk/core:defaultCrossStackReferences", "strong")
-    config = load_config(app.node.try_get_context("env") or "dev")
+    config = load_config(app.node.try_get_context("env") or "dev", for_deploy=True,
+                         overrides={"alarm_email": app.node.try_get_context("alarm_email")})
+    packs = optional_packs(app.node.try_get_context("compliance"))
     env = cdk.Environment(account=config.account, region=config.region)
     prefix = Names(config).prefix
 
-    def tagged(stack: cdk.Stack, stage: str) -> cdk.Stack:
-        for key, value in stage_tags(config, stage).items():
+    def tagged(stack: cdk.Stack, stage: str, environment: str | None = None) -> cdk.Stack:
+        for key, value in stage_tags(config, stage, environment).items():
             cdk.Tags.of(stack).add(key, value, exclude_resource_types=list(UNTAGGABLE))
         return stack
 
@@ -85,11 +91,13 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     data = tagged(DataStack(app, f"{prefix}-data", config=config, env=env,
                             training_image_account=training_image.split(".")[0]), "data")
     alerts = tagged(AlertsStack(app, f"{prefix}-alerts", config=config, env=env), "monitoring")
-    tagged(CostsStack(app, f"{prefix}-costs", config=config, alert_topic=alerts.topic, env=env), "monitoring")
+    account = tagged(AccountStack(app, ACCOUNT_STACK, env=env), "api", SHARED_ENVIRONMENT)
+    tagged(CostsStack(app, f"{prefix}-costs", config=config, alert_topic=alerts.topic, logs_key=alerts.logs_key,
+                      env=env), "monitoring")
     training = tagged(TrainingStack(
         app, f"{prefix}-training", config=config, data=data, env=env, training_image=training_image,
         source_tarball=build_source_tarball(build_dir(app) / "training-source.tar.gz"),
-        image_context=stage_image_context(build_dir(app) / "endpoint-image")), "training")
+        image_context=stage_image_context(build_dir(app) / "endpoint-image"), logs_key=alerts.logs_key), "training")
     endpoint_name, inference = None, None
     if config.endpoint.enabled:
         inference = tagged(InferenceStack(
@@ -97,13 +105,15 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
             model_tarball=pack_tarball(model_dir(app), build_dir(app) / f"model-{config.name}.tar.gz")), "inference")
         endpoint_name = inference.endpoint_name
     api = tagged(ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config), env=env,
+                          logs_key=alerts.logs_key,
                           endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None), "api")
+    api.add_stack_dependency(account)  # its stage logs through the account's API Gateway role
     if config.api.backend == "sagemaker":
         api.add_stack_dependency(inference)
     tagged(MonitoringStack(app, f"{prefix}-monitoring", config=config, alert_topic=alerts.topic, api=api,
                            training=training, inference=inference, env=env,
                            baseline=baseline(app)), "monitoring")
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    add_checks(app, packs)
     return app
 
 

@@ -99,10 +99,11 @@ def monitoring_footprint(config, labels: int = 2) -> tuple[int, int, int]:
     """(standard alarm units, composite alarms, custom metrics) the monitoring and inference stacks create.
 
     Mirrors infra/stacks/monitoring_stack.py (tests/test_monitoring.py checks it against the synthesised
-    templates): 6 API alarms, 5 quality alarms of which the anomaly-detection one bills as 3 units, and
-    with an endpoint its 2 rollback alarms, 2 GPU alarms and, when it can scale, the at-maximum alarm.
+    templates): 6 API alarms, 5 quality alarms of which the anomaly-detection one bills as 3 units, the
+    undelivered-alerts alarm, and with an endpoint its 2 rollback alarms, 2 GPU alarms and, when it can
+    scale, the at-maximum alarm.
     """
-    units = 6 + 4 + 3
+    units = 6 + 4 + 3 + 1
     if config.endpoint.enabled:
         units += 4 + (config.endpoint.max_instances > config.endpoint.min_instances)
     return units, 1, 9 + labels

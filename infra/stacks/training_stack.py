@@ -20,6 +20,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
@@ -29,6 +30,7 @@ from constructs import Construct
 
 from golive.metric_lines import SAGEMAKER_METRIC_DEFINITIONS
 from golive.training_source import ENTRY_POINT
+from infra.compliance import INLINE_POLICY, accept
 from infra.config import EnvironmentConfig
 from infra.naming import CHECKPOINT_LOCAL_PATH, VARIANT, Names, api_tags, data_capture_config, deployment_config
 from infra.stacks.data_stack import DataStack
@@ -48,7 +50,8 @@ def training_image_uri(config: EnvironmentConfig) -> str:
 
 class TrainingStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, data: DataStack,
-                 training_image: str, source_tarball: Path, image_context: Path, **kwargs) -> None:
+                 training_image: str, source_tarball: Path, image_context: Path, logs_key: kms.IKey,
+                 **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config, self.names, self.data = config, Names(config), data
         self.training_image = training_image
@@ -64,7 +67,7 @@ class TrainingStack(cdk.Stack):
                                             f"cleared {GATE_METRIC} >= {config.training.promote_min_accuracy}")
 
         log_group = logs.LogGroup(self, "PipelineLogs", retention=logs.RetentionDays.THREE_MONTHS,
-                                  removal_policy=cdk.RemovalPolicy.DESTROY)
+                                  encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY)
         self.state_machine = sfn.StateMachine(
             self, "Pipeline", state_machine_name=f"{self.names.prefix}-training",
             definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
@@ -256,3 +259,6 @@ class TrainingStack(cdk.Stack):
             "Resource::*": "X-Ray's PutTraceSegments/PutTelemetryRecords and the log delivery actions take no "
                            "resource ARN; CDK adds them for tracing and logging",
         })
+        accept(role, "CDK's task integrations and these grants write the role's statements, each scoped to this "
+                     "environment's jobs, models and roles (tests assert it); a managed policy would hold the "
+                     "same statements", *INLINE_POLICY)
