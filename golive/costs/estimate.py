@@ -162,7 +162,7 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     # data
     est.add("data", "S3 storage", a.storage_gb * p["s3_standard_per_gb_month"],
             f"{a.storage_gb:g} GB x ${p['s3_standard_per_gb_month']}/GB-month")
-    est.add("data", "KMS keys", 2 * p["kms_key_per_month"], f"2 keys (data, alerts) x ${p['kms_key_per_month']}")
+    est.add("data", "KMS keys", 3 * p["kms_key_per_month"], f"3 keys (data, alerts, logs) x ${p['kms_key_per_month']}")
 
     # monitoring
     log_gb = n * a.log_bytes_per_request / 1e9
