@@ -117,5 +117,19 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     return app
 
 
+def main() -> int:
+    """What `cdk synth` runs (cdk.json): a wrong config value or option is one clear line, not a traceback."""
+    import sys
+
+    from golive.errors import UserError
+
+    try:
+        build_app().synth()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    build_app().synth()
+    raise SystemExit(main())

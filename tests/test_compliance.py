@@ -169,6 +169,22 @@ def test_golive_synth_of_prod_without_alarm_email_says_what_to_set(capsys, tmp_p
     assert "unknown compliance pack 'pci'" in capsys.readouterr().err
 
 
+def test_cdk_synth_of_prod_without_alarm_email_is_one_clear_line(tmp_path):
+    """What `npx cdk synth -c env=prod` runs (cdk.json: python -m infra.app), with the context the CLI passes."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "prod"}), "CDK_OUTDIR": str(tmp_path),
+           "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-m", "infra.app"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "error: " in result.stderr and "prod.json: alarm_email is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_prod_alarms_and_budgets_write_to_the_given_address(synthesized):
     subscribers = [s["Address"] for b in synthesized["prod"]["costs"].find_resources("AWS::Budgets::Budget").values()
                    for n in b["Properties"]["NotificationsWithSubscribers"] for s in n["Subscribers"]
