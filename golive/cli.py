@@ -51,19 +51,24 @@ def _synth(ns: argparse.Namespace) -> int:
     import aws_cdk as cdk
 
     from infra.app import build_app
+    from infra.compliance import ALWAYS, OPTIONAL, optional_packs
 
-    context = {"env": ns.env, **({"lambda_package": ns.lambda_package} if ns.lambda_package else {}),
-               **({"model": ns.model} if ns.model else {})}
+    options = {"lambda_package": ns.lambda_package, "model": ns.model, "alarm_email": ns.alarm_email,
+               "compliance": ns.compliance}
+    context = {"env": ns.env, **{key: value for key, value in options.items() if value}}
+    # a typo fails here, before the slow build
+    packs = [*ALWAYS, *(OPTIONAL[name].__name__.removesuffix("Checks") for name in optional_packs(ns.compliance))]
     app = build_app(cdk.App(outdir=ns.out, context=context))
     try:
         assembly = app.synth()
     except RuntimeError as exc:
         if "ValidationFailed" in str(exc):
-            raise UserError(f"cdk-nag found unacknowledged problems; see {ns.out}/validation-report.json") from None
+            raise UserError(f"cdk-nag found unacknowledged problems; see {ns.out}/validation-report.json. Fix "
+                            "them, or accept one on purpose with its reason (infra/compliance.py, accept)") from None
         raise
     for stack in assembly.stacks:
         print(f"{stack.stack_name}: {ns.out}/{stack.template_file}")
-    print("cdk-nag AwsSolutions: no unacknowledged findings")
+    print(f"cdk-nag {', '.join(packs)}: no unacknowledged findings")
     return 0
 
 
@@ -241,6 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", default="cdk.out")
     synth.add_argument("--model", help="bundle to package into the Lambda (default: model_artifacts)")
     synth.add_argument("--lambda-package", help="a package built by `golive package-lambda` (skips the build)")
+    synth.add_argument("--alarm-email", help="where alarms and budgets write (overrides alarm_email in the "
+                                             "environment's file; staging and prod need one)")
+    synth.add_argument("--compliance", help="more cdk-nag packs besides AwsSolutions and Serverless: hipaa, nist "
+                                            "or hipaa,nist")
     synth.set_defaults(func=_synth)
 
     costs = sub.add_parser("costs", help="cost estimates before deploying and spend reports after")

@@ -2,12 +2,15 @@
 
     alerts -> data -> inference (when the endpoint is enabled) -> training; inference -> api -> monitoring;
     alerts -> costs
+    account (golive-account: API Gateway's account-wide logging role, shared by all environments) -> api
 
 The inference stack builds the endpoint image (the only Docker asset) and the training pipeline registers
 models with it, so training depends on inference and an environment without an endpoint needs no Docker.
 
-Every resource carries the Project, Environment, Stage and CostCenter tags. cdk-nag's AwsSolutions
-pack checks every synth; an unacknowledged finding fails it.
+Every resource carries the Project, Environment, Stage and CostCenter tags. cdk-nag's AwsSolutions and
+Serverless packs check every synth, HIPAA and NIST 800-53 R5 on request (-c compliance=hipaa,nist); an
+unacknowledged finding fails it (infra/compliance.py). staging and prod need -c alarm_email=... or
+alarm_email in their file.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
-from cdk_nag import AwsSolutionsChecks
 
 from golive.monitoring import Baseline
+from infra.compliance import add_checks, optional_packs
 from infra.config import EnvironmentConfig, load_config
-from infra.naming import Names, stage_tags
+from infra.naming import ACCOUNT_STACK, SHARED_ENVIRONMENT, Names, stage_tags
+from infra.stacks.account_stack import AccountStack
 from infra.stacks.alerts_stack import AlertsStack
 from infra.stacks.api_stack import ApiStack
 from infra.stacks.costs_stack import CostsStack
@@ -76,12 +80,14 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         app.node.set_context(flag, True)
     # stacks import each other's outputs (bucket names, role ARNs): keep producers protected, explicitly
     app.node.set_context("@aws-cdk/core:defaultCrossStackReferences", "strong")
-    config = load_config(app.node.try_get_context("env") or "dev")
+    config = load_config(app.node.try_get_context("env") or "dev", for_deploy=True,
+                         overrides={"alarm_email": app.node.try_get_context("alarm_email")})
+    packs = optional_packs(app.node.try_get_context("compliance"))
     env = cdk.Environment(account=config.account, region=config.region)
     prefix = Names(config).prefix
 
-    def tagged(stack: cdk.Stack, stage: str) -> cdk.Stack:
-        for key, value in stage_tags(config, stage).items():
+    def tagged(stack: cdk.Stack, stage: str, environment: str | None = None) -> cdk.Stack:
+        for key, value in stage_tags(config, stage, environment).items():
             cdk.Tags.of(stack).add(key, value, exclude_resource_types=list(UNTAGGABLE))
         return stack
 
@@ -89,7 +95,9 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     data = tagged(DataStack(app, f"{prefix}-data", config=config, env=env,
                             training_image_account=training_image.split(".")[0]), "data")
     alerts = tagged(AlertsStack(app, f"{prefix}-alerts", config=config, env=env), "monitoring")
-    tagged(CostsStack(app, f"{prefix}-costs", config=config, alert_topic=alerts.topic, env=env), "monitoring")
+    account = tagged(AccountStack(app, ACCOUNT_STACK, env=env), "api", SHARED_ENVIRONMENT)
+    tagged(CostsStack(app, f"{prefix}-costs", config=config, alert_topic=alerts.topic, logs_key=alerts.logs_key,
+                      env=env), "monitoring")
     endpoint_name, inference = None, None
     if config.endpoint.enabled:
         inference = tagged(InferenceStack(
@@ -100,19 +108,35 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     training = tagged(TrainingStack(
         app, f"{prefix}-training", config=config, data=data, env=env, training_image=training_image,
         source_tarball=build_source_tarball(build_dir(app) / "training-source.tar.gz"),
-        serving_image=inference.endpoint_image.image_uri if inference else None), "training")
+        serving_image=inference.endpoint_image.image_uri if inference else None, logs_key=alerts.logs_key), "training")
     if inference is not None:  # the pipeline registers models with its image and promotes them to its endpoint
         training.add_stack_dependency(inference)
     api = tagged(ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config), env=env,
+                          logs_key=alerts.logs_key,
                           endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None), "api")
+    api.add_stack_dependency(account)  # its stage logs through the account's API Gateway role
     if config.api.backend == "sagemaker":
         api.add_stack_dependency(inference)
     tagged(MonitoringStack(app, f"{prefix}-monitoring", config=config, alert_topic=alerts.topic, api=api,
                            training=training, inference=inference, env=env,
                            baseline=baseline(app)), "monitoring")
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    add_checks(app, packs)
     return app
 
 
+def main() -> int:
+    """What `cdk synth` runs (cdk.json): a wrong config value or option is one clear line, not a traceback."""
+    import sys
+
+    from golive.errors import UserError
+
+    try:
+        build_app().synth()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    build_app().synth()
+    raise SystemExit(main())

@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from golive.errors import UserError
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
+# these environments page someone: synth refuses them without a real alarm_email
+ALERTED_ENVIRONMENTS = ("staging", "prod")
+# reserved for documentation and tests (RFC 2606, RFC 6761): mail sent there reaches nobody
+RESERVED_EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "example", "test", "invalid", "localhost")
 
 
 def _sizes(family: str, gpus: dict[str, int]) -> dict[str, int]:
@@ -116,6 +120,10 @@ class ApiSettings(_Strict):
     throttle_burst: int = Field(100, ge=1, le=5_000)
     quota_per_day: int | None = Field(100_000, ge=1)
     log_retention_days: Literal[7, 14, 30, 60, 90, 180, 365, 731] = 30
+    # the most requests the function runs at once (Lambda reserved concurrency). None: it shares the account's
+    # pool, the only choice on a new account (limit 10). A value needs the account's limit >= it + 100, since
+    # AWS keeps 100 unreserved; above it, API Gateway answers 500 and the Lambda throttles alarm fires.
+    reserved_concurrency: int | None = Field(None, ge=1, le=10_000)
 
 
 class CostSettings(_Strict):
@@ -188,6 +196,15 @@ class EnvironmentConfig(_Strict):
             raise ValueError(f"{value!r} {problem}")
         return value
 
+    @field_validator("alarm_email")
+    @classmethod
+    def _deliverable(cls, value: str | None) -> str | None:
+        domain = (value or "").rpartition("@")[2].lower()
+        if any(domain == d or domain.endswith(f".{d}") for d in RESERVED_EMAIL_DOMAINS):
+            raise ValueError(f"{value!r} is a reserved example domain: mail sent there reaches nobody; "
+                             "use your team's on-call address")
+        return value
+
     @model_validator(mode="after")
     def _backend_needs_endpoint(self) -> "EnvironmentConfig":
         if self.api.backend == "sagemaker" and not self.endpoint.enabled:
@@ -196,7 +213,10 @@ class EnvironmentConfig(_Strict):
         return self
 
 
-def load_config(env: str, directory: Path = ENVIRONMENTS_DIR) -> EnvironmentConfig:
+def load_config(env: str, directory: Path = ENVIRONMENTS_DIR, overrides: dict | None = None,
+                for_deploy: bool = False) -> EnvironmentConfig:
+    """The environment's settings; `overrides` (top-level keys, e.g. from `-c alarm_email=...`) win over
+    the file. `for_deploy` also asks what a deployable environment needs (see `require_alerts`)."""
     path = Path(directory) / f"{env}.json"
     if not path.is_file():
         known = sorted(p.stem for p in Path(directory).glob("*.json"))
@@ -205,8 +225,10 @@ def load_config(env: str, directory: Path = ENVIRONMENTS_DIR) -> EnvironmentConf
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
+    source = f"{path}" + "".join(f" (with -c {key}={value})" for key, value in overrides.items())
     try:
-        return EnvironmentConfig.model_validate(raw)
+        config = EnvironmentConfig.model_validate({**raw, **overrides})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -215,4 +237,16 @@ def load_config(env: str, directory: Path = ENVIRONMENTS_DIR) -> EnvironmentConf
             if err["type"] == "extra_forbidden":
                 message = "unknown key (a typo?)"
             problems.append(f"  {key}: {message}")
-        raise ConfigError(f"{path} has invalid values:\n" + "\n".join(problems)) from None
+        raise ConfigError(f"{source} has invalid values:\n" + "\n".join(problems)) from None
+    if for_deploy:
+        require_alerts(config, path)
+    return config
+
+
+def require_alerts(config: EnvironmentConfig, path: Path) -> None:
+    """staging and prod page someone: their alarms and budgets must reach a real address."""
+    if config.name in ALERTED_ENVIRONMENTS and not config.alarm_email:
+        raise ConfigError(
+            f"{path}: alarm_email is not set, so {config.name}'s alarms and budgets would notify nobody. Set "
+            f'"alarm_email" in that file to your on-call address, or pass it at synth: '
+            f"-c alarm_email=oncall@yourcompany.com (golive synth --alarm-email ...)")

@@ -15,12 +15,16 @@ PROJECT = "golive"
 STAGES = ("data", "training", "inference", "api", "monitoring")
 VARIANT = "AllTraffic"
 CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"
+# the stack of what every environment in an account and region shares, and its Environment tag
+ACCOUNT_STACK = f"{PROJECT}-account"
+SHARED_ENVIRONMENT = "shared"
 
 
-def stage_tags(config: EnvironmentConfig, stage: str) -> dict[str, str]:
+def stage_tags(config: EnvironmentConfig, stage: str, environment: str | None = None) -> dict[str, str]:
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}")
-    return {"Project": PROJECT, "Environment": config.name, "Stage": stage, "CostCenter": config.cost_center}
+    return {"Project": PROJECT, "Environment": environment or config.name, "Stage": stage,
+            "CostCenter": config.cost_center}
 
 
 def api_tags(config: EnvironmentConfig, stage: str) -> list[dict[str, str]]:

@@ -113,9 +113,20 @@ def api_event(version: str, method: str, path: str, body: object | None = None) 
 
 # --- the CDK app ------------------------------------------------------------------------------------------------
 
+# staging and prod refuse to synth without a deliverable alarm_email; tests pass one as `-c alarm_email=` would
+ALARM_EMAIL = "ml-oncall@golive-ci.net"
+
+
+def synth_context(env: str, package: Path, bundle: Path, build_dir: Path, **extra: str) -> dict:
+    """The context `golive synth` passes, for a prebuilt Lambda package."""
+    return {"env": env, "lambda_package": str(package), "model": str(bundle), "build_dir": str(build_dir),
+            "alarm_email": ALARM_EMAIL, **extra}
+
+
 @pytest.fixture(scope="session")
 def synthesized(tiny_bundle, tmp_path_factory) -> dict:
-    """dev and prod, each synthesised once; app.synth() runs cdk-nag and raises on any unacknowledged finding."""
+    """dev and prod, each synthesised once; app.synth() runs cdk-nag (AwsSolutions, Serverless) and raises on
+    any unacknowledged finding. Stacks by name without the `golive-<env>-` prefix (`account` is shared)."""
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
@@ -127,14 +138,28 @@ def synthesized(tiny_bundle, tmp_path_factory) -> dict:
     result = {}
     for env in ("dev", "prod"):
         outdir = tmp_path_factory.mktemp(f"cdk-{env}")
-        app = cdk.App(outdir=str(outdir), context={"env": env, "lambda_package": str(package), "model": str(tiny_bundle),
-                                                   "build_dir": str(tmp_path_factory.mktemp(f"build-{env}"))})
+        app = cdk.App(outdir=str(outdir), context=synth_context(env, package, tiny_bundle,
+                                                                tmp_path_factory.mktemp(f"build-{env}")))
         build_app(app)
         app.synth()
-        result[env] = {stack.stack_name.removeprefix(f"golive-{env}-"): Template.from_stack(stack)
+        result[env] = {stack.stack_name.removeprefix(f"golive-{env}-").removeprefix("golive-"): Template.from_stack(stack)
                        for stack in app.node.children if isinstance(stack, cdk.Stack)}
         result[env]["_outdir"] = outdir
     return result
+
+
+def pytest_collection_finish(session) -> None:
+    """checkov's own virtualenv takes minutes to build on a fresh machine: start it while other tests run."""
+    if any("checkov" in item.name for item in session.items):
+        from infra.checkov import ensure_checkov
+
+        def build() -> None:
+            try:
+                ensure_checkov()
+            except Exception:  # noqa: BLE001 - the checkov tests call it again and report the error
+                pass
+
+        threading.Thread(target=build, name="checkov-venv", daemon=True).start()
 
 
 @contextmanager

@@ -31,10 +31,10 @@ def test_estimate_matches_hand_computed_figures():
     assert lines["SageMaker endpoint ml.g5.xlarge"] == pytest.approx(730 * 1.408, abs=0.005)  # 1027.84
     assert lines["Lambda compute"] == pytest.approx(2e6 * 0.005 * 2 * 0.0000166667, abs=0.005)  # 5 ms: 3 + 0.1 x 20
     assert lines["Lambda requests"] == 0.40 and lines["API Gateway (REST)"] == 7.00
-    assert lines["S3 storage"] == 1.15 and lines["KMS keys"] == 2.00
+    assert lines["S3 storage"] == 1.15 and lines["KMS keys"] == 3.00  # data, alerts, logs
     assert lines["CloudWatch Logs ingestion"] == 1.00
-    # staging: 6 API + 4 quality alarms + 3 units of anomaly detection + 2 rollback + 2 GPU + at-max = 18 units
-    assert lines["CloudWatch alarms and dashboard"] == pytest.approx(18 * 0.10 + 0.50 + 3.00)
+    # staging: 6 API + 4 quality + 3 units of anomaly detection + undelivered alerts + 2 rollback + 2 GPU + at-max = 19
+    assert lines["CloudWatch alarms and dashboard"] == pytest.approx(19 * 0.10 + 0.50 + 3.00)
     assert lines["CloudWatch custom metrics (the API's EMF)"] == pytest.approx(11 * 0.30)
     totals = result.by_stage()
     assert totals["inference"] == 1027.84 and set(totals) == {"training", "inference", "api", "data", "monitoring"}

@@ -13,6 +13,7 @@ cdk = pytest.importorskip("aws_cdk")
 from aws_cdk.assertions import Match, Template  # noqa: E402
 
 from golive.lambda_package import build_lambda_package  # noqa: E402
+from tests.conftest import ALARM_EMAIL, synth_context  # noqa: E402
 from infra.app import build_app  # noqa: E402
 from infra.config import ConfigError, load_config  # noqa: E402
 
@@ -88,7 +89,7 @@ def test_lambda_permissions_are_scoped_to_its_table_and_endpoint(synthesized):
 
 def test_cfn_lint_finds_nothing(synthesized):
     templates = [str(p) for env in ("dev", "prod") for p in Path(synthesized[env]["_outdir"]).glob("*.template.json")]
-    assert len(templates) == 13  # dev: alerts, data, training, api, monitoring, costs; prod adds inference
+    assert len(templates) == 15  # dev: account, alerts, data, training, api, monitoring, costs; prod adds inference
     result = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *templates], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -125,19 +126,28 @@ def test_shipped_environments_load():
     assert {load_config(env).name for env in ("dev", "staging", "prod")} == {"dev", "staging", "prod"}
 
 
-def test_cdk_nag_fails_synth_on_an_unacknowledged_finding(tiny_bundle, tmp_path):
+def test_cdk_nag_fails_synth_on_an_unacknowledged_finding_of_every_pack(tiny_bundle, tmp_path):
+    from aws_cdk import aws_logs as logs
     from aws_cdk import aws_s3 as s3
+    from aws_cdk import aws_sqs as sqs
 
     package = tmp_path / "pkg"
     build_lambda_package(tiny_bundle, package, install=False)
-    app = build_app(cdk.App(outdir=str(tmp_path / "out"), context={"env": "dev", "lambda_package": str(package),
-                                                                   "model": str(tiny_bundle), "build_dir": str(tmp_path)}))
+    app = build_app(cdk.App(outdir=str(tmp_path / "out"), context=synth_context(
+        "dev", package, tiny_bundle, tmp_path, compliance="hipaa,nist")))
     data_stack = next(s for s in app.node.children if isinstance(s, cdk.Stack) and s.stack_name.endswith("-data"))
     s3.Bucket(data_stack, "Careless")  # no TLS-only policy, no access logs
+    sqs.Queue(data_stack, "CarelessQueue", enforce_ssl=True)  # no dead-letter queue
+    logs.LogGroup(data_stack, "CarelessLogs", removal_policy=cdk.RemovalPolicy.DESTROY)  # no KMS key
     with pytest.raises(Exception, match="ValidationFailed"):
         app.synth()
-    report = (tmp_path / "out" / "validation-report.json").read_text()
-    assert "AwsSolutions-S10" in report and "Careless" in report
+    report = json.loads((tmp_path / "out" / "validation-report.json").read_text())
+    found = {(v["ruleName"], c["constructPath"].split("/")[1]) for plugin in report["pluginReports"]
+             for v in plugin["violations"] for c in v["violatingConstructs"]}
+    assert {("AwsSolutions-S10", "Careless"), ("Serverless-SQSRedrivePolicy", "CarelessQueue"),
+            ("HIPAA.Security-CloudWatchLogGroupEncrypted", "CarelessLogs"),
+            ("NIST.800.53.R5-CloudWatchLogGroupEncrypted", "CarelessLogs")} <= found
+    assert {path for _, path in found} == {"Careless", "CarelessQueue", "CarelessLogs"}  # the rest is clean
 
 
 # --- training, inference, monitoring and costs stacks ---------------------------------------------------------
@@ -179,6 +189,7 @@ def test_torchrun_runs_one_process_per_gpu_whenever_a_job_has_more_than_one_gpu(
     from golive.training_source import build_source_tarball
     from infra.app import FEATURE_FLAGS
     from infra.config import GPUS_PER_INSTANCE
+    from infra.stacks.alerts_stack import AlertsStack
     from infra.stacks.data_stack import DataStack
     from infra.stacks.training_stack import TrainingStack, training_image_uri
 
@@ -194,7 +205,8 @@ def test_torchrun_runs_one_process_per_gpu_whenever_a_job_has_more_than_one_gpu(
         image, name = training_image_uri(config), f"{instance_type.replace('.', '-')}-x{count}"
         data = DataStack(app, f"{name}-data", config=config, training_image_account=image.split(".")[0])
         expected[name] = (TrainingStack(app, f"{name}-training", config=config, data=data, training_image=image,
-                                        source_tarball=tarball, serving_image=None), distributed)
+                                        source_tarball=tarball, serving_image=None,
+                                        logs_key=AlertsStack(app, f"{name}-alerts", config=config).logs_key), distributed)
     for name, (stack, distributed) in expected.items():
         hyperparameters = _definition(Template.from_stack(stack))["States"]["Train"]["Parameters"]["HyperParameters"]
         assert (hyperparameters.get("sagemaker_torch_distributed_enabled") == "true") is distributed, name
@@ -333,8 +345,7 @@ def test_alert_topic_is_encrypted_and_budgets_cover_every_stage(synthesized):
 
     alerts = synthesized["prod"]["alerts"]
     alerts.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
-    alerts.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email",
-                                                               "Endpoint": "ml-oncall@example.com"})
+    alerts.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": ALARM_EMAIL})
     budgets = synthesized["prod"]["costs"].find_resources("AWS::Budgets::Budget")
     stages = {}
     for budget in budgets.values():
@@ -377,7 +388,9 @@ def test_every_taggable_resource_carries_project_environment_stage_and_cost_cent
                     continue
                 checked += 1
                 tags = _tags(resource.get("Properties", {}), key)
-                want = {"Project": "golive", "Environment": env, "CostCenter": load_config(env).cost_center}
+                # the account stack is shared by every environment of an account and region
+                environment = "shared" if name == "account" else env
+                want = {"Project": "golive", "Environment": environment, "CostCenter": load_config(env).cost_center}
                 if {k: tags.get(k) for k in want} != want or tags.get("Stage") not in STAGES:
                     missing.append(f"{env}/{name}/{logical_id} ({resource['Type']}): {tags}")
     assert checked > 40

@@ -99,10 +99,11 @@ def monitoring_footprint(config, labels: int = 2) -> tuple[int, int, int]:
     """(standard alarm units, composite alarms, custom metrics) the monitoring and inference stacks create.
 
     Mirrors infra/stacks/monitoring_stack.py (tests/test_monitoring.py checks it against the synthesised
-    templates): 6 API alarms, 5 quality alarms of which the anomaly-detection one bills as 3 units, and
-    with an endpoint its 2 rollback alarms, 2 GPU alarms and, when it can scale, the at-maximum alarm.
+    templates): 6 API alarms, 5 quality alarms of which the anomaly-detection one bills as 3 units, the
+    undelivered-alerts alarm, and with an endpoint its 2 rollback alarms, 2 GPU alarms and, when it can
+    scale, the at-maximum alarm.
     """
-    units = 6 + 4 + 3
+    units = 6 + 4 + 3 + 1
     if config.endpoint.enabled:
         units += 4 + (config.endpoint.max_instances > config.endpoint.min_instances)
     return units, 1, 9 + labels
@@ -161,7 +162,7 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     # data
     est.add("data", "S3 storage", a.storage_gb * p["s3_standard_per_gb_month"],
             f"{a.storage_gb:g} GB x ${p['s3_standard_per_gb_month']}/GB-month")
-    est.add("data", "KMS keys", 2 * p["kms_key_per_month"], f"2 keys (data, alerts) x ${p['kms_key_per_month']}")
+    est.add("data", "KMS keys", 3 * p["kms_key_per_month"], f"3 keys (data, alerts, logs) x ${p['kms_key_per_month']}")
 
     # monitoring
     log_gb = n * a.log_bytes_per_request / 1e9

@@ -1,6 +1,7 @@
 """Alerts: the topic every alarm, event rule, budget and anomaly monitor notifies (KMS-encrypted,
-e-mail from config). A stack of its own so that the inference stack's rollback alarms (created before
-the endpoint) and the monitoring stack (created after everything it watches) can both notify it.
+e-mail from config), and the KMS key every log group of the environment is encrypted with. A stack of
+its own so that the inference stack's rollback alarms (created before the endpoint) and the monitoring
+stack (created after everything it watches) can both notify it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from infra.compliance import SNS_REDRIVE, accept
 from infra.config import EnvironmentConfig
 
 # services that publish to the topic and so must use its key
@@ -36,4 +38,17 @@ class AlertsStack(cdk.Stack):
                 conditions={"StringEquals": {"aws:SourceAccount": self.account}}))
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        accept(self.topic, "SNS retries e-mail delivery on its own policy and an unconfirmed address receives "
+                           "nothing, so a dead-letter queue would hold only messages nobody reads; the alarm itself "
+                           "stays in ALARM on the dashboard", *SNS_REDRIVE)
+
+        # CloudWatch Logs encrypts with it on behalf of the stacks' log groups (Lambda, API access logs,
+        # the pipeline, the cost-tag activation), only for log groups of this account and region
+        self.logs_key = kms.Key(self, "LogsKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY,
+                                pending_window=cdk.Duration.days(7), description=f"golive {config.name}: log groups")
+        self.logs_key.add_to_resource_policy(iam.PolicyStatement(
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            resources=["*"], principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                service="logs", resource="log-group", resource_name="*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)}}))
         cdk.CfnOutput(self, "AlertTopicArn", value=self.topic.topic_arn)

@@ -2,7 +2,9 @@
 
 API keys and a usage plan (throttle + quota) on every route but /v1/health, access logs, X-Ray, and
 the DynamoDB feedback table (point-in-time recovery). The function may read only that table, and,
-for the sagemaker backend, invoke only the one endpoint it is given.
+for the sagemaker backend, invoke only the one endpoint it is given. Log groups are KMS-encrypted with
+the environment's logs key. API Gateway's account-wide logging role is not this stack's: see
+account_stack.py.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from golive.lambda_package import LAMBDA_PYTHON_VERSION
+from infra.compliance import (API_CACHE, API_CLIENT_CERT, API_OPEN_ROUTE, API_WAF, INLINE_POLICY, LAMBDA_CONCURRENCY,
+                               LAMBDA_DLQ, LAMBDA_ENV_KMS, LAMBDA_IN_VPC, accept)
 from infra.config import EnvironmentConfig
 
 LAMBDA_TIMEOUT_S = 28  # below API Gateway's 29 s integration timeout, so the client sees our error body
@@ -27,7 +32,7 @@ PUBLIC_ROUTES = ("v1/health",)
 
 class ApiStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, package_dir: Path,
-                 endpoint_name: str | None = None, **kwargs) -> None:
+                 logs_key: kms.IKey, endpoint_name: str | None = None, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         if config.api.backend == "sagemaker" and not endpoint_name:
             raise ValueError("the sagemaker backend needs the endpoint's name")
@@ -40,7 +45,7 @@ class ApiStack(cdk.Stack):
         )
 
         retention = _RETENTION[config.api.log_retention_days]
-        log_group = logs.LogGroup(self, "FunctionLogs", retention=retention,
+        log_group = logs.LogGroup(self, "FunctionLogs", retention=retention, encryption_key=logs_key,
                                   removal_policy=cdk.RemovalPolicy.DESTROY)
         role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                         description="golive API Lambda: its own logs, the feedback table, the endpoint")
@@ -62,21 +67,34 @@ class ApiStack(cdk.Stack):
             architecture=lambda_.Architecture.ARM_64 if config.api.lambda_architecture == "arm64" else lambda_.Architecture.X86_64,
             timeout=cdk.Duration.seconds(LAMBDA_TIMEOUT_S), environment=environment, role=role,
             log_group=log_group, tracing=lambda_.Tracing.ACTIVE, description=f"golive API ({config.name})",
+            reserved_concurrent_executions=config.api.reserved_concurrency,
         )
         self.feedback_table.grant(role, "dynamodb:PutItem", "dynamodb:GetItem")
         # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
         # dependency that matters: the policy must exist before the first invocation
         policy = role.node.find_child("DefaultPolicy").node.default_child
         self.function.node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
-        cdk.Validations.of(role).acknowledge(cdk.Acknowledgment(
-            id="AwsSolutions-IAM5[Resource::*]",
-            reason="X-Ray's PutTraceSegments/PutTelemetryRecords take no resource ARN; CDK adds them for active tracing"))
+        accept(role, "X-Ray's PutTraceSegments/PutTelemetryRecords take no resource ARN; CDK adds them for active "
+                     "tracing", "AwsSolutions-IAM5[Resource::*]")
+        accept(role, "CDK's grants write the role's statements, each scoped to this stack's table, log group and "
+                     "endpoint (tests assert it); a managed policy would hold the same statements", *INLINE_POLICY)
+        accept(self.function, "API Gateway invokes the function synchronously and gets its error back; a "
+                              "dead-letter queue only receives failed asynchronous invocations", *LAMBDA_DLQ)
+        accept(self.function, "the function calls only AWS APIs (DynamoDB, SageMaker runtime, S3) over TLS with "
+                              "IAM; a VPC would need NAT or interface endpoints (~$7/month each per AZ) for no "
+                              "private resource to reach", *LAMBDA_IN_VPC)
+        accept(self.function, "its variables are names (table, endpoint, backend), no secrets; Lambda encrypts "
+                              "them at rest with its AWS-managed key", *LAMBDA_ENV_KMS)
+        if config.api.reserved_concurrency is None:
+            accept(self.function, f"api.reserved_concurrency is unset for {config.name}: a new account's Lambda "
+                                  "limit is 10 and AWS keeps the pool unreserved, so reserving fails there; API "
+                                  "Gateway's stage and usage-plan throttles bound the rate", *LAMBDA_CONCURRENCY)
 
-        access_logs = logs.LogGroup(self, "AccessLogs", retention=retention,
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=retention, encryption_key=logs_key,
                                     removal_policy=cdk.RemovalPolicy.DESTROY)
         self.api = apigw.LambdaRestApi(
-            self, "Api", handler=self.function, proxy=False, cloud_watch_role=True,
-            cloud_watch_role_removal_policy=cdk.RemovalPolicy.DESTROY,
+            self, "Api", handler=self.function, proxy=False,
+            cloud_watch_role=False,  # account-wide, owned by the account stack: destroying one env must not break another's logs
             description=f"golive text classification API ({config.name})",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             deploy_options=apigw.StageOptions(
@@ -93,7 +111,9 @@ class ApiStack(cdk.Stack):
         validator = self.api.add_request_validator("BodyValidator", validate_request_body=False,
                                                    validate_request_parameters=True)
         v1 = self.api.root.add_resource("v1")
-        v1.add_resource("health").add_method("GET", api_key_required=False, request_validator=validator)
+        health = v1.add_resource("health").add_method("GET", api_key_required=False, request_validator=validator)
+        accept(health, "/v1/health is public on purpose, for load balancers and uptime checks: it answers "
+                       "status only, and the stage throttle bounds what callers can spend", *API_OPEN_ROUTE)
         # everything else (predict, feedback, model; /docs and /openapi.json) needs a key
         for resource in (v1.add_resource("{proxy+}"), self.api.root.add_resource("{proxy+}")):
             resource.add_method("ANY", api_key_required=True, request_validator=validator)
@@ -109,19 +129,18 @@ class ApiStack(cdk.Stack):
         plan.add_api_key(key)
         plan.add_api_stage(stage=self.api.deployment_stage)
 
-        for id_, reason in [
-            ("AwsSolutions-APIG4", "clients authenticate with API keys and usage plans (throttle, quota); put a "
-                                   "Cognito or IAM authorizer in front for per-user identity"),
-            ("AwsSolutions-COG4", "API keys, not Cognito, identify client apps (see AwsSolutions-APIG4)"),
-            ("AwsSolutions-APIG2", "the FastAPI app validates every body against its pydantic schema and answers "
-                                   "422 with what to fix; API Gateway models would duplicate that schema"),
-            ("AwsSolutions-APIG3", "AWS WAF costs at least ~$5/month per web ACL; attach one in front of prod "
-                                   "traffic that needs IP or bot rules"),
-        ]:
-            cdk.Validations.of(self.api).acknowledge(cdk.Acknowledgment(id=id_, reason=reason))
-        cdk.Validations.of(self.api).acknowledge(cdk.Acknowledgment(
-            id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
-            reason="API Gateway's account-level logging role: AWS's own managed policy is the documented one"))
+        accept(self.api, "clients authenticate with API keys and usage plans (throttle, quota); put a Cognito or "
+                         "IAM authorizer in front for per-user identity", "AwsSolutions-APIG4")
+        accept(self.api, "API keys, not Cognito, identify client apps (see AwsSolutions-APIG4)", "AwsSolutions-COG4")
+        accept(self.api, "the FastAPI app validates every body against its pydantic schema and answers 422 with "
+                         "what to fix; API Gateway models would duplicate that schema", "AwsSolutions-APIG2")
+        accept(self.api, "AWS WAF costs at least ~$5/month per web ACL; attach one in front of prod traffic that "
+                         "needs IP or bot rules", *API_WAF)
+        accept(self.api.deployment_stage, "predict and feedback are POSTs with bodies, which API Gateway's cache "
+                                          "never keys on; a cache cluster would serve nothing and bill from "
+                                          "$0.02/hour", *API_CACHE)
+        accept(self.api, "client certificates authenticate API Gateway to HTTP backends; this API's only "
+                         "backend is a Lambda invoked through IAM", *API_CLIENT_CERT)
 
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="POST {url}v1/predict with header x-api-key")
         cdk.CfnOutput(self, "ApiKeyId", value=key.key_id,

@@ -12,6 +12,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.compliance import S3_ACCESS_LOGS, S3_KMS, S3_REPLICATION, accept
 from infra.config import EnvironmentConfig
 from infra.stacks.sagemaker_roles import SageMakerRoles
 
@@ -33,8 +34,9 @@ class DataStack(cdk.Stack):
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365),
                                               noncurrent_version_expiration=cdk.Duration.days(30))],
         )
-        cdk.Validations.of(self.access_logs).acknowledge(cdk.Acknowledgment(
-            id="AwsSolutions-S1", reason="this is the access-log bucket; logging it into itself would loop"))
+        accept(self.access_logs, "this is the access-log bucket; logging it into itself would loop", *S3_ACCESS_LOGS)
+        accept(self.access_logs, "S3 delivers server access logs only to SSE-S3 buckets, never to SSE-KMS ones",
+               *S3_KMS)
 
         self.data = self._bucket("Data", "data/", removal, [
             s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90),
@@ -52,6 +54,11 @@ class DataStack(cdk.Stack):
                                            transition_after=cdk.Duration.days(30))],
                 expiration=cdk.Duration.days(365), noncurrent_version_expiration=cdk.Duration.days(7)),
         ])
+
+        for bucket in (self.access_logs, self.data, self.models, self.capture):
+            accept(bucket, "versioned and retained on destroy; cross-region replication doubles storage and needs "
+                           "a bucket and key in a second region: add it when you need regional disaster recovery",
+                   *S3_REPLICATION)
 
         cdk.CfnOutput(self, "TrainingDataUri", value=f"s3://{self.data.bucket_name}/train/",
                       description="upload training files (TSV/CSV/JSONL) here before starting the training pipeline")

@@ -21,6 +21,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from infra.compliance import ENDPOINT_KMS, accept
 from infra.config import EnvironmentConfig
 from infra.naming import VARIANT, Names, data_capture_config, deployment_config
 from infra.stacks.data_stack import DataStack
@@ -47,6 +48,9 @@ class InferenceStack(cdk.Stack):
                 initial_instance_count=config.endpoint.min_instances)])
         endpoint_config.add_property_override(
             "DataCaptureConfig", data_capture_config(config, data.capture.bucket_name, data.key.key_arn))
+        accept(endpoint_config, "GPU instances with local NVMe storage (g4dn, g5, g6, g6e, p4d, p4de, p5) encrypt it "
+                                "in hardware and SageMaker rejects a KmsKeyId for them; p3's EBS volume is encrypted "
+                                "with the AWS-managed key; captured traffic uses the data key", *ENDPOINT_KMS)
 
         thresholds = config.monitoring
         dimensions = {"EndpointName": names.endpoint, "VariantName": VARIANT}

@@ -5,7 +5,8 @@ one dashboard per environment. Every alarm notifies the alert topic when it fire
                memory, instance count pinned at the autoscaling maximum
     api        Lambda errors, throttles and p99 duration near the timeout; API Gateway 5XX rate and p99
                latency; DynamoDB throttles on the feedback table
-    training   EventBridge: a training job Failed/Stopped, the pipeline's execution failing
+    training   EventBridge: a training job Failed/Stopped, the pipeline's execution failing; what the
+               rules cannot deliver to the topic is kept in a dead-letter queue, which has its own alarm
     quality    from the API's EMF metrics: online accuracy from feedback, mean confidence (against the
                bundle's baseline, and CloudWatch anomaly detection where no fixed floor fits), the
                predicted-label share's distance from the baseline, the mean input length's drift
@@ -22,11 +23,13 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.api.telemetry import (CONFIDENCE, FEEDBACK, FEEDBACK_CORRECT, INPUT_CHARS, NAMESPACE, PREDICTED_LABEL,
                                      PREDICTIONS, SERVICE)
 from golive.monitoring import Baseline
+from infra.compliance import QUEUE_DLQ, accept
 from infra.config import EnvironmentConfig
 from infra.naming import VARIANT, Names
 from infra.stacks.api_stack import LAMBDA_TIMEOUT_S, ApiStack
@@ -61,7 +64,7 @@ class MonitoringStack(cdk.Stack):
         client_facing += api_client_facing
         capacity += api_capacity
         quality = self._quality_alarms(baseline)
-        self._training_rules(training)
+        capacity += self._training_rules(training)
 
         degraded = cloudwatch.CompositeAlarm(
             self, "ServiceDegraded", composite_alarm_name=f"{self.names.prefix}-service-degraded",
@@ -217,8 +220,16 @@ class MonitoringStack(cdk.Stack):
 
     # --- training events ----------------------------------------------------------------------------------
 
-    def _training_rules(self, training: TrainingStack) -> None:
+    def _training_rules(self, training: TrainingStack) -> list[cloudwatch.Alarm]:
+        """The rules, and the alarm on what they could not deliver to the topic after EventBridge's retries."""
         prefix = self.names.prefix
+        undelivered = sqs.Queue(self, "UndeliveredAlertsQueue", queue_name=f"{prefix}-undelivered-alerts",
+                                # the topic's key: the same messages, and EventBridge may already use it
+                                encryption=sqs.QueueEncryption.KMS, encryption_master_key=self.topic.master_key,
+                                enforce_ssl=True,
+                                retention_period=cdk.Duration.days(14))
+        accept(undelivered, "this is the dead-letter queue of the training alert rules; a queue behind it would "
+                            "only move the same messages again", *QUEUE_DLQ)
         job_failed = events.Rule(
             self, "TrainingJobFailed", rule_name=f"{prefix}-training-job-failed",
             description="a SageMaker training job of this environment failed or was stopped",
@@ -228,7 +239,7 @@ class MonitoringStack(cdk.Stack):
         job_failed.add_target(targets.SnsTopic(self.topic, message=events.RuleTargetInput.from_text(
             f"golive {self.config.name}: training job {events.EventField.from_path('$.detail.TrainingJobName')} is "
             f"{events.EventField.from_path('$.detail.TrainingJobStatus')}: "
-            f"{events.EventField.from_path('$.detail.FailureReason')}")))
+            f"{events.EventField.from_path('$.detail.FailureReason')}"), dead_letter_queue=undelivered))
         pipeline_failed = events.Rule(
             self, "PipelineFailed", rule_name=f"{prefix}-pipeline-failed",
             description="the training pipeline's execution failed, timed out or was aborted",
@@ -238,8 +249,14 @@ class MonitoringStack(cdk.Stack):
                         "stateMachineArn": [training.state_machine.state_machine_arn]}))
         pipeline_failed.add_target(targets.SnsTopic(self.topic, message=events.RuleTargetInput.from_text(
             f"golive {self.config.name}: training pipeline execution {events.EventField.from_path('$.detail.name')} "
-            f"ended {events.EventField.from_path('$.detail.status')}; see the Step Functions console")))
+            f"ended {events.EventField.from_path('$.detail.status')}; see the Step Functions console"),
+            dead_letter_queue=undelivered))
         self.rules = [job_failed, pipeline_failed]
+        return [self._alarm(
+            "UndeliveredAlerts", "undelivered-alerts",
+            f"EventBridge could not deliver a training alert to the topic: read the queue {prefix}-undelivered-alerts "
+            "and check the topic's key policy", undelivered.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=self.period), 0, GT, evaluation_periods=1)]
 
     # --- dashboard --------------------------------------------------------------------------------------------
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.compliance import INLINE_POLICY, accept
 from infra.config import EnvironmentConfig
 from infra.naming import Names
 from infra.stacks.data_stack import DataStack
@@ -37,7 +39,8 @@ class TrainingStack(cdk.Stack):
     """`serving_image`: the inference stack's endpoint image URI, None when the environment has no endpoint."""
 
     def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, data: DataStack,
-                 training_image: str, source_tarball: Path, serving_image: str | None, **kwargs) -> None:
+                 training_image: str, source_tarball: Path, serving_image: str | None, logs_key: kms.IKey,
+                 **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config, self.names = config, Names(config)
         self.source = s3_assets.Asset(self, "TrainingSource", path=str(source_tarball))
@@ -49,7 +52,7 @@ class TrainingStack(cdk.Stack):
         states = PipelineStates(self, "States", config=config, data=data, training_image=training_image,
                                 source_url=self.source.s3_object_url, serving_image=serving_image)
         log_group = logs.LogGroup(self, "PipelineLogs", retention=logs.RetentionDays.THREE_MONTHS,
-                                  removal_policy=cdk.RemovalPolicy.DESTROY)
+                                  encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY)
         self.state_machine = sfn.StateMachine(
             self, "Pipeline", state_machine_name=f"{self.names.prefix}-training",
             definition_body=sfn.DefinitionBody.from_chainable(states.start),
@@ -57,6 +60,9 @@ class TrainingStack(cdk.Stack):
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         states.grant(self.state_machine.role)
+        accept(self.state_machine.role, "CDK's task integrations and these grants write the role's statements, each "
+                                        "scoped to this environment's jobs, models and roles (tests assert it); a "
+                                        "managed policy would hold the same statements", *INLINE_POLICY)
         # CDK makes the state machine depend on the role it already references (cfn-lint W3005); keep only the
         # dependency that matters: the role's policy must exist before the first execution
         policy = self.state_machine.role.node.find_child("DefaultPolicy").node.default_child
