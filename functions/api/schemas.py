@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic_core import PydanticCustomError
 
 # `inputs` is declared in full (length, count, non-blank) by functions.api.limits, from the settings
+
+
+def _json_integer(value: Any) -> Any:
+    """A JSON Schema integer: 3 or 3.0, never true or "3" (pydantic's lax mode takes those, strict mode refuses 3.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise PydanticCustomError("int_type", "Input should be a valid integer")
+
+
+TopK = Annotated[int, Field(ge=1), BeforeValidator(_json_integer)]  # in this order the schema says `minimum: 1`
 
 
 class PredictRequest(BaseModel):
@@ -15,8 +28,8 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     inputs: str | list[str] = Field(..., description="one text, or a list of texts")
-    top_k: StrictInt | None = Field(None, ge=1, description="also return the k most likely labels with their "
-                                                            "scores (all of them when k is larger)")
+    top_k: TopK | None = Field(None, description="also return the k most likely labels with their scores (all of "
+                                                 "them when k is larger)")
 
     def texts(self) -> list[str]:
         return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
@@ -33,8 +46,8 @@ class ClassifyParameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    top_k: StrictInt | None = Field(None, ge=1, description="only the k most likely labels (default: all labels; "
-                                                            "a k larger than the number of labels gives all)")
+    top_k: TopK | None = Field(None, description="only the k most likely labels (default: all labels; a k "
+                                                 "larger than the number of labels gives all)")
     function_to_apply: Literal["softmax", "sigmoid", "none"] | None = Field(
         None, description="how logits become scores: softmax (the default for this single-label classifier), "
                           "sigmoid (each label on its own), or none (the raw logits)")
