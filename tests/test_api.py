@@ -55,6 +55,8 @@ def test_top_k_lists_labels_by_score(client):
     assert len(scores) == 2 and scores == sorted(scores, reverse=True)  # k over the labels: all of them, as in HF
     assert prediction["top_k"][0]["label"] == prediction["label"]
     assert sum(scores) == pytest.approx(1.0, abs=1e-5)
+    # a JSON Schema integer may be written 2.0; true or "2" are not integers
+    assert len(client.post("/v1/predict", json={"inputs": "great", "top_k": 1.0}).json()["predictions"][0]["top_k"]) == 1
 
 
 def test_feedback_is_stored_once_per_prediction(client, settings):

@@ -37,8 +37,13 @@ TEXT = "I loved it"
 
 @pytest.fixture(autouse=True)
 def hub_online(monkeypatch):
-    """The suite runs with HF_HUB_OFFLINE=1 (no Hub downloads); the client must still reach our own URL."""
+    """The suite runs with HF_HUB_OFFLINE=1 (no Hub downloads); the client must still reach our own URL. Online,
+    the client would also fetch a registry from the Hub for its user-agent (and cache it in ~/.cache): give it
+    the empty one it falls back to, so the tests call nothing but our API."""
+    from huggingface_hub.utils import _detect_agent
+
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(_detect_agent, "_registry", _detect_agent._EMPTY_REGISTRY)
     monkeypatch.delenv("HF_TOKEN", raising=False)
 
 
