@@ -93,6 +93,27 @@ class LambdaContext:
         return 25_000
 
 
+def fresh_lambda_module():
+    """Import functions.lambda_handler anew: its init reads the environment and loads the model, as a cold start does."""
+    import importlib
+    import sys
+
+    sys.modules.pop("functions.lambda_handler", None)
+    return importlib.import_module("functions.lambda_handler")
+
+
+@pytest.fixture()
+def lambda_module(tiny_bundle, tmp_path, monkeypatch):
+    """The Lambda's module after a cold start on the tiny bundle (SQLite feedback, a local signing key)."""
+    import sys
+
+    monkeypatch.setenv("GOLIVE_MODEL_DIR", str(tiny_bundle))
+    monkeypatch.setenv("GOLIVE_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    yield fresh_lambda_module()
+    sys.modules.pop("functions.lambda_handler", None)
+
+
 def api_event(version: str, method: str, path: str, body: object | None = None,
               headers: dict[str, str] | None = None) -> dict:
     """A recorded API Gateway event for `method path`: `body` as JSON, or a str sent as is, or bytes (which

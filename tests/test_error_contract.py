@@ -5,7 +5,6 @@ with real API Gateway events."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 
@@ -14,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from functions.api.local import create_local_app
 from functions.api.settings import Settings
-from tests.conftest import LambdaContext, api_event
+from tests.conftest import LambdaContext, api_event, fresh_lambda_module
 
 JSON = "application/json"
 LIMITS = {"max_texts": 8, "max_chars": 200, "max_body_bytes": 4096}
@@ -133,9 +132,7 @@ def lambda_handler(tiny_bundle, tmp_path_factory):
         mp.setenv("POWERTOOLS_TRACE_DISABLED", "true")
         for name, value in LIMITS.items():
             mp.setenv(f"GOLIVE_{name.upper()}", str(value))
-        sys.modules.pop("functions.lambda_handler", None)
-        module = importlib.import_module("functions.lambda_handler")
-        yield module.handler
+        yield fresh_lambda_module().handler
         sys.modules.pop("functions.lambda_handler", None)
 
 

@@ -136,16 +136,8 @@ def test_predict_route_keeps_its_richer_answer_and_points_hf_requests_to_classif
 # --- through the Lambda handler -----------------------------------------------------------------------------
 
 @pytest.fixture()
-def lambda_handler(tiny_bundle, tmp_path, monkeypatch):
-    import importlib
-    import sys
-
-    monkeypatch.setenv("GOLIVE_MODEL_DIR", str(tiny_bundle))
-    monkeypatch.setenv("GOLIVE_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    sys.modules.pop("functions.lambda_handler", None)
-    yield importlib.import_module("functions.lambda_handler").handler
-    sys.modules.pop("functions.lambda_handler", None)
+def lambda_handler(lambda_module):
+    return lambda_module.handler
 
 
 # the URL a client is given: the REST API's stage `prod` is in it (API Gateway drops it from the event's

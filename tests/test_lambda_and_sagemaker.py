@@ -29,15 +29,6 @@ from golive import bundle
 from golive.errors import UserError
 from tests.conftest import REPO, LambdaContext, api_event
 
-@pytest.fixture()
-def lambda_module(tiny_bundle, tmp_path, monkeypatch):
-    monkeypatch.setenv("GOLIVE_MODEL_DIR", str(tiny_bundle))
-    monkeypatch.setenv("GOLIVE_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    sys.modules.pop("functions.lambda_handler", None)
-    module = importlib.import_module("functions.lambda_handler")
-    return module
-
 
 @pytest.mark.parametrize("version", ["rest_v1", "http_v2"])
 def test_predict_through_mangum_with_real_api_gateway_events(lambda_module, version, capsys):

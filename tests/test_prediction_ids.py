@@ -3,7 +3,6 @@ and the Secrets Manager key source (moto), including a rotation seen by warm and
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import secrets
@@ -21,7 +20,7 @@ from functions.api.settings import Settings
 from functions.api.signing_keys import KEY_FILE, SigningKeysUnavailable, read_key_file, secret_key_ring
 from golive import bundle
 from golive.errors import UserError
-from tests.conftest import LambdaContext, api_event
+from tests.conftest import LambdaContext, api_event, fresh_lambda_module
 
 KEY_A, KEY_B, KEY_C = (secrets.token_urlsafe(48).encode() for _ in range(3))
 
@@ -241,8 +240,7 @@ def test_the_lambda_signs_with_the_secret_and_takes_feedback(tiny_bundle, tmp_pa
     monkeypatch.setenv("GOLIVE_FEEDBACK_DB", str(tmp_path / "f.sqlite3"))
     monkeypatch.setenv("GOLIVE_SIGNING_SECRET_ARN", arn)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    sys.modules.pop("functions.lambda_handler", None)
-    handler = importlib.import_module("functions.lambda_handler").handler
+    handler = fresh_lambda_module().handler
     try:
         answer = handler(api_event("rest_v1", "POST", "/v1/predict", {"inputs": "great"}), LambdaContext())
         prediction = json.loads(answer["body"])["predictions"][0]
@@ -261,6 +259,5 @@ def test_the_lambda_refuses_to_start_without_its_signing_secret(tiny_bundle, mon
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "golive-api")
     monkeypatch.setenv("GOLIVE_FEEDBACK_TABLE", "feedback")
     monkeypatch.delenv("GOLIVE_SIGNING_SECRET_ARN", raising=False)
-    sys.modules.pop("functions.lambda_handler", None)
     with pytest.raises(RuntimeError, match="GOLIVE_SIGNING_SECRET_ARN is not set"):
-        importlib.import_module("functions.lambda_handler")
+        fresh_lambda_module()
