@@ -7,7 +7,8 @@ every invocation; the Powertools Tracer adds AWS-call subsegments where settings
 
 Cold start is the client's first impression, so the init phase is ordered for it: the garbage
 collector is off while modules load (everything imported now lives as long as the process; collecting
-it is wasted time), and the model loads on a worker thread while FastAPI imports.
+it is wasted time), and the model loads on a worker thread while FastAPI imports and the key that
+signs prediction ids is read from Secrets Manager (one call, AWSCURRENT).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ try:
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not settings.feedback_table:
         # SQLite in a Lambda would live in /tmp and vanish with the instance: feedback must not be lost quietly
         raise RuntimeError("GOLIVE_FEEDBACK_TABLE is not set: the Lambda stores feedback in DynamoDB; deploy with infra/")
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not settings.signing_secret_arn:
+        # a key file in /tmp would differ per instance: ids from one would be refused by the others
+        raise RuntimeError("GOLIVE_SIGNING_SECRET_ARN is not set: the Lambda signs prediction ids with a key from "
+                           "Secrets Manager; deploy with infra/")
     backend_loading = start_backend(settings)
 
     from aws_lambda_powertools import Logger, Metrics
@@ -34,6 +39,7 @@ try:
 
     from functions.api.api_gateway import StagePrefix
     from functions.api.main import build_services, create_app
+    from functions.api.signing_keys import load_key_ring
     from functions.api.telemetry import NAMESPACE, SERVICE, EmfTelemetry
 
     # health and docs requests record no metrics; that is expected, not worth a warning per call
@@ -42,8 +48,9 @@ try:
     logger = Logger(service=SERVICE)
     metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
+    keys = load_key_ring(settings)  # while the model is still loading on its thread
     app = create_app(build_services(settings, EmfTelemetry(metrics, settings.environment), logger,
-                                    backend=backend_loading.result()))
+                                    backend=backend_loading.result(), keys=keys))
     _asgi = Mangum(StagePrefix(app), lifespan="off", api_gateway_base_path="/")
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

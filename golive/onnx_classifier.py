@@ -82,13 +82,20 @@ class OnnxClassifier:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         return self.session.run([bundle.ONNX_OUTPUT], self.encode(texts))[0]
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """Probabilities in input order; long inputs are batched by length to cut padding."""
+    def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Raw scores in input order; long inputs are batched by length to cut padding.
+
+        Serving keeps logits, not probabilities: Hugging Face clients may ask for `sigmoid` or `none`
+        (the raw scores), which probabilities cannot give back."""
         texts = list(texts)
         order = np.argsort([len(t) for t in texts], kind="stable")
-        probs = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        scores = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         for start in range(0, len(texts), batch_size):
             idx = order[start : start + batch_size]
-            probs[idx] = softmax(self.logits([texts[i] for i in idx]))
-        return probs
+            scores[idx] = self.logits([texts[i] for i in idx])
+        return scores
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Probabilities in input order (softmax of `predict_logits`)."""
+        return softmax(self.predict_logits(texts, batch_size)).astype(np.float32, copy=False)
 

@@ -97,17 +97,52 @@ class LambdaContext:
         return 25_000
 
 
-def api_event(version: str, method: str, path: str, body: object | None = None) -> dict:
+def fresh_lambda_module():
+    """Import functions.lambda_handler anew: its init reads the environment and loads the model, as a cold start does."""
+    import importlib
+    import sys
+
+    sys.modules.pop("functions.lambda_handler", None)
+    return importlib.import_module("functions.lambda_handler")
+
+
+@pytest.fixture()
+def lambda_module(tiny_bundle, tmp_path, monkeypatch):
+    """The Lambda's module after a cold start on the tiny bundle (SQLite feedback, a local signing key)."""
+    import sys
+
+    monkeypatch.setenv("GOLIVE_MODEL_DIR", str(tiny_bundle))
+    monkeypatch.setenv("GOLIVE_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    yield fresh_lambda_module()
+    sys.modules.pop("functions.lambda_handler", None)
+
+
+def api_event(version: str, method: str, path: str, body: object | None = None,
+              headers: dict[str, str] | None = None) -> dict:
+    """A recorded API Gateway event for `method path`: `body` as JSON, or a str sent as is, or bytes (which
+    API Gateway hands over base64-encoded); `headers` replace the recorded ones of the same name."""
+    import base64
+
     event = copy.deepcopy(json.loads((EVENTS / f"apigw_{version}.json").read_text()))
-    raw = None if body is None else (body if isinstance(body, str) else json.dumps(body))
+    raw = None if body is None else (body if isinstance(body, (str, bytes)) else json.dumps(body))
+    size = len(raw.encode() if isinstance(raw, str) else raw or b"")
+    if isinstance(raw, bytes):
+        raw = base64.b64encode(raw).decode()
+        event["isBase64Encoded"] = True
     if version == "rest_v1":
         event.update(path=path, httpMethod=method, body=raw)
         event["requestContext"].update(httpMethod=method, path=f"/prod{path}")
         event["pathParameters"] = {"proxy": path.lstrip("/")}
+        for name, value in (headers or {}).items():
+            for key in [k for k in event["headers"] if k.lower() == name.lower()]:
+                del event["headers"][key], event["multiValueHeaders"][key]
+            event["headers"][name], event["multiValueHeaders"][name] = value, [value]
     else:
         event.update(rawPath=path, body=raw)
         event["requestContext"]["http"].update(method=method, path=path)
-        event["headers"]["content-length"] = str(len(raw or ""))
+        event["headers"]["content-length"] = str(size)
+        event["headers"].update({name.lower(): value for name, value in (headers or {}).items()})
     return event
 
 

@@ -46,8 +46,10 @@ def assert_routes_render(base: str, dom: str) -> None:
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             # Swagger UI's block per operation: its path, and an id made of the tag and the operationId
+            # (the rendered id writes a tag's spaces as underscores: "hugging face" -> hugging_face)
+            tag = operation["tags"][0].strip().replace(" ", "_")
             assert f'data-path="{path}"' in dom, f"{method.upper()} {path} did not render"
-            assert f'id="operations-{operation["tags"][0]}-{operation["operationId"]}"' in dom
+            assert f'id="operations-{tag}-{operation["operationId"]}"' in dom
     assert "validator.swagger.io" not in dom
 
 

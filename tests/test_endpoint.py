@@ -172,6 +172,16 @@ def test_invocations_answer_in_the_api_schema_in_input_order(endpoint, tiny_bund
     assert len(single["predictions"]) == 1 and "top_k" not in single["predictions"][0]
 
 
+def test_invocations_return_the_logits_when_asked(endpoint, tiny_bundle):
+    """The API's SageMaker backend asks for logits: Hugging Face clients may want sigmoid or raw scores."""
+    expected = OnnxClassifier.from_bundle(tiny_bundle).predict_logits(TEXTS[:3])
+    body = endpoint.post("/invocations", json={"inputs": TEXTS[:3], "return_logits": True}).json()
+    assert np.allclose([p["logits"] for p in body["predictions"]], expected, atol=1e-5)
+    assert "logits" not in endpoint.post("/invocations", json={"inputs": "x"}).json()["predictions"][0]
+    refused = endpoint.post("/invocations", json={"inputs": "x", "return_logits": "yes"})
+    assert refused.status_code == 422 and "`return_logits` must be true or false" in refused.json()["error"]["message"]
+
+
 @pytest.mark.parametrize("kwargs, status, message", [
     ({"content": b"{oops", "headers": {"content-type": "application/json"}}, 422, "not valid JSON"),
     ({"json": {"inputs": "x", "extra": 1}}, 422, "unknown field `extra`"),
@@ -182,6 +192,9 @@ def test_invocations_answer_in_the_api_schema_in_input_order(endpoint, tiny_bund
     ({"json": {"inputs": "x" * 101}}, 422, "the limit is 100"),
     ({"json": {"inputs": "x", "top_k": 0}}, 422, "top_k"),
     ({"json": ["not", "an", "object"]}, 422, "JSON object"),
+    ({"content": b'{"inputs": "x\\udbb1"}', "headers": {"content-type": "application/json"}}, 422, "lone UTF-16 surrogate"),
+    ({"content": b'{"inputs": "\xff"}', "headers": {"content-type": "application/json"}}, 422, "not valid UTF-8"),
+    ({"json": {"inputs": "x", "top_k": True}}, 422, "`top_k` must be an integer"),
     ({"content": b"x" * (SAGEMAKER_MAX_PAYLOAD_BYTES + 1), "headers": {"content-type": "application/json"}}, 413,
      "6 MB payload limit"),
 ])
@@ -189,6 +202,13 @@ def test_bad_input_is_a_clear_4xx(endpoint, kwargs, status, message):
     response = endpoint.post("/invocations", **kwargs)
     assert response.status_code == status, response.text
     assert message in response.json()["error"]["message"]
+
+
+def test_unknown_routes_and_methods_answer_the_error_body(endpoint):
+    for method, path, status in (("GET", "/nowhere", 404), ("GET", "/invocations", 405), ("POST", "/ping", 405)):
+        response = endpoint.request(method, path)
+        assert response.status_code == status
+        assert set(response.json()["error"]) == {"type", "message"}
 
 
 def test_fp16_variant_runs_and_agrees_with_fp32(tiny_bundle):

@@ -6,6 +6,7 @@ import gc
 import importlib
 import io
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -27,15 +28,6 @@ from functions.api.telemetry import PrometheusTelemetry
 from golive import bundle
 from golive.errors import UserError
 from tests.conftest import REPO, LambdaContext, api_event
-
-@pytest.fixture()
-def lambda_module(tiny_bundle, tmp_path, monkeypatch):
-    monkeypatch.setenv("GOLIVE_MODEL_DIR", str(tiny_bundle))
-    monkeypatch.setenv("GOLIVE_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    sys.modules.pop("functions.lambda_handler", None)
-    module = importlib.import_module("functions.lambda_handler")
-    return module
 
 
 @pytest.mark.parametrize("version", ["rest_v1", "http_v2"])
@@ -139,8 +131,10 @@ def test_a_broken_bundle_fails_init_with_the_loader_threads_error(tiny_bundle, t
 
 
 def test_lambda_import_graph_has_no_torch_or_transformers(tiny_bundle, tmp_path):
+    """Nor the test-only clients (huggingface_hub, schemathesis): the cold start pays for every import."""
     code = ("import sys, functions.lambda_handler as h; "
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')); "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'transformers', 'huggingface_hub', 'schemathesis', 'hypothesis')); "
             "print('LOADED', bad)")
     env = {**os.environ, "GOLIVE_MODEL_DIR": str(tiny_bundle), "GOLIVE_FEEDBACK_DB": str(tmp_path / "f.db"),
            "POWERTOOLS_TRACE_DISABLED": "true"}
@@ -169,29 +163,23 @@ def test_model_loads_once_from_s3_at_cold_start(tiny_bundle, tmp_path, monkeypat
 def sagemaker_app(tiny_bundle, tmp_path, client=None) -> TestClient:
     settings = Settings(backend="sagemaker", endpoint_name="golive-dev", model_dir=str(tiny_bundle),
                         feedback_db=str(tmp_path / "f.db"))
-    services = build_services(settings, PrometheusTelemetry()) if client is None else None
-    if client is not None:
-        from aws_lambda_powertools import Logger
-
-        from functions.api.dependencies import Services
-        from functions.api.feedback_store import SqliteFeedbackStore
-
-        services = Services(settings, SageMakerBackend(settings, client=client), PrometheusTelemetry(),
-                            SqliteFeedbackStore(settings.feedback_db), Logger(service="sm-test"))
-    return TestClient(create_app(services))
+    backend = SageMakerBackend(settings, client=client) if client is not None else None
+    return TestClient(create_app(build_services(settings, PrometheusTelemetry(), backend=backend)))
 
 
 def endpoint_answer(rows: list[dict[str, float]]) -> str:
+    """What the endpoint container answers when asked for logits: probabilities `rows`, as logits log(p)."""
     predictions = []
     for scores in rows:
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        predictions.append({"label": ranked[0][0], "score": ranked[0][1],
-                            "top_k": [{"label": k, "score": v} for k, v in ranked]})
+        best = max(scores, key=scores.get)
+        predictions.append({"label": best, "score": scores[best],
+                            "logits": [math.log(scores[label]) for label in ("negative", "positive")]})
     return json.dumps({"model_version": "gpu-1", "predictions": predictions})
 
 
 @mock_aws
 def test_sagemaker_backend_maps_endpoint_answers(tiny_bundle, tmp_path):
+    assert bundle.read_manifest(tiny_bundle).labels == ["negative", "positive"]
     answer = endpoint_answer([{"positive": 0.9, "negative": 0.1}, {"positive": 0.2, "negative": 0.8}])
     requests.post("http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
                   json={"results": [{"Body": answer, "ContentType": "application/json",

@@ -1,6 +1,7 @@
 """Where predictions come from: ONNX Runtime in this process, or the SageMaker GPU endpoint.
 
-Both give class probabilities in the bundle's label order; the routes turn them into responses.
+Both give the model's raw scores (logits) in the bundle's label order; the routes turn them into
+probabilities, or into what a Hugging Face client asked for (`function_to_apply`).
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ class Backend(Protocol):
     manifest: bundle.Manifest
     metrics: dict[str, Any]
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray: ...
+    def predict_logits(self, texts: list[str]) -> np.ndarray: ...
 
     async def predict(self, texts: list[str]) -> np.ndarray:
-        """`predict_proba` off the event loop, so the server keeps answering while the model runs."""
+        """`predict_logits` off the event loop, so the server keeps answering while the model runs."""
 
     def health(self) -> tuple[bool, str | None]: ...
 
@@ -77,13 +78,13 @@ class OnnxBackend:
         # a bounded pool: model calls beyond the cores only fight over them (ONNX Runtime's threads spin)
         self._pool = ThreadPoolExecutor(max_workers=settings.inference_workers, thread_name_prefix="golive-onnx")
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        return self.classifier.predict_proba(texts)
+    def predict_logits(self, texts: list[str]) -> np.ndarray:
+        return self.classifier.predict_logits(texts)
 
     async def predict(self, texts: list[str]) -> np.ndarray:
         import asyncio
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.predict_proba, texts)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.predict_logits, texts)
 
     def health(self) -> tuple[bool, str | None]:
         return True, f"onnx runtime on {self.classifier.provider}, {self.classifier.variant}"
@@ -113,11 +114,10 @@ class SageMakerBackend:
         )
         self._control = None
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
+    def predict_logits(self, texts: list[str]) -> np.ndarray:
         from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
-        labels = self.manifest.labels
-        body = json.dumps({"inputs": texts, "top_k": len(labels)})
+        body = json.dumps({"inputs": texts, "return_logits": True})
         try:
             response = self.client.invoke_endpoint(
                 EndpointName=self.endpoint, ContentType="application/json", Accept="application/json", Body=body
@@ -134,7 +134,7 @@ class SageMakerBackend:
     async def predict(self, texts: list[str]) -> np.ndarray:
         from starlette.concurrency import run_in_threadpool
 
-        return await run_in_threadpool(self.predict_proba, texts)  # waiting on the network: any free thread
+        return await run_in_threadpool(self.predict_logits, texts)  # waiting on the network: any free thread
 
     def _map_client_error(self, exc) -> ApiError:
         code = exc.response.get("Error", {}).get("Code", "")
@@ -155,17 +155,16 @@ class SageMakerBackend:
         return ApiError(502, "endpoint_error", f"the model endpoint returned {code or 'an error'}")
 
     def _parse(self, payload: bytes, expected: int) -> np.ndarray:
-        """The endpoint answers in our own schema with every label's score (top_k = all labels)."""
-        index = {name: i for i, name in enumerate(self.manifest.labels)}
+        """The endpoint answers in our own schema, each prediction with its logits in label order."""
+        n_labels = len(self.manifest.labels)
         try:
             predictions = json.loads(payload)["predictions"]
             if len(predictions) != expected:
                 raise ValueError(f"{len(predictions)} predictions for {expected} texts")
-            probs = np.zeros((expected, len(index)), dtype=np.float32)
-            for row, prediction in enumerate(predictions):
-                for item in prediction["top_k"]:
-                    probs[row, index[item["label"]]] = float(item["score"])
-            return probs
+            logits = np.array([prediction["logits"] for prediction in predictions], dtype=np.float32)
+            if logits.shape != (expected, n_labels):
+                raise ValueError(f"logits of shape {logits.shape}, expected {(expected, n_labels)}")
+            return logits
         except (ValueError, KeyError, TypeError) as exc:
             raise ApiError(502, "bad_endpoint_response", f"the model endpoint sent an unexpected answer ({exc})") from exc
 

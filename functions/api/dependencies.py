@@ -8,6 +8,7 @@ from fastapi import Request
 
 from functions.api.backends import Backend
 from functions.api.feedback_store import FeedbackStore
+from functions.api.prediction_ids import PredictionIds
 from functions.api.settings import Settings
 from functions.api.telemetry import Telemetry
 
@@ -19,6 +20,7 @@ class Services:
     telemetry: Telemetry
     feedback: FeedbackStore
     logger: object  # a Powertools Logger
+    prediction_ids: PredictionIds
 
 
 async def get_services(request: Request) -> Services:

@@ -1,27 +1,35 @@
-"""HTTP plumbing shared by the API and the endpoint container: JSON error bodies, friendly validation
-messages, and the request-body guard. One place, so both refuse bad input the same way."""
+"""HTTP plumbing shared by the API and the endpoint container: one error body for every error (ours,
+FastAPI's and Starlette's), friendly validation messages, and the request-body guard. One place, so
+both refuse bad input the same way, and every error is counted."""
 
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from functions.api.errors import ApiError
 
 UNION_TAGS = {"str", "list[str]"}  # pydantic names the branches of `str | list[str]` in error locations
 
 
+def printable(text: str) -> str:
+    """`text` with lone surrogates (from JSON escapes like "\\udbb1") spelled out, so it can be sent as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_response(status: int, type_: str, message: str, retry_after: int | None = None,
-                   details: list | None = None) -> JSONResponse:
-    body = {"error": {"type": type_, "message": message}}
+                   details: list | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"error": {"type": type_, "message": printable(message)}}
     if details:
         body["error"]["details"] = details
-    headers = {"Retry-After": str(retry_after)} if retry_after else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    headers = dict(headers or {})
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def describe_validation_error(err: dict) -> str:
@@ -36,12 +44,24 @@ def describe_validation_error(err: dict) -> str:
         return f"unknown field `{field}`; remove it"
     if kind == "missing":
         return f"`{field}` is required" if field else 'request body is required; send JSON like {"inputs": "text"}'
+    if kind == "string_unicode":
+        where = f"`{field}`" if field else "request body"
+        return (f"{where} holds a lone UTF-16 surrogate (an escape like \\udbb1 is half a character); "
+                "send valid Unicode")
     if kind in ("model_attributes_type", "dict_type"):
         return 'request body must be a JSON object like {"inputs": "text"}'
     if field == "inputs" and kind in ("string_type", "list_type"):
         return "`inputs` must be a string or a list of strings"
     if kind == "string_type":
         return f"`{field}` must be a string"
+    if kind == "int_type":
+        return f"`{field}` must be an integer"
+    if kind == "bool_type":
+        return f"`{field}` must be true or false"
+    if kind == "greater_than_equal":
+        return f"`{field}` must be at least {err.get('ctx', {}).get('ge')}"
+    if kind == "literal_error":
+        return f"`{field}` must be one of {err.get('ctx', {}).get('expected')}"
     return f"`{field}`: {err.get('msg', 'invalid value')}"
 
 
@@ -52,10 +72,11 @@ class RequestBodyGuard:
     """Refuse bodies over the limit with 413 before the app reads them (streamed bytes count too), and read
     bodies sent without a JSON content type (`curl -d`, many HTTP clients' defaults) as the JSON they are."""
 
-    def __init__(self, app, max_bytes: int, limit_note: str = ""):
+    def __init__(self, app, max_bytes: int, limit_note: str = "", record_error: Callable[[int], None] = lambda s: None):
         self.app = app
         self.max_bytes = max_bytes
         self.limit_note = limit_note  # where the limit comes from, when it is not ours
+        self.record_error = record_error
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -92,13 +113,51 @@ class RequestBodyGuard:
         return await self.app(scope, replay, send)
 
     async def _refuse(self, scope, receive, send):
+        self.record_error(413)
         response = error_response(413, "body_too_large", f"request body is over {self.max_bytes} bytes{self.limit_note}; "
                                                          "send fewer or shorter texts per request")
         await response(scope, receive, send)
 
 
-def install_error_handlers(app: FastAPI, record_error: Callable[[int], None], logger) -> None:
-    """Client mistakes become 4xx JSON bodies that say what to fix; only our own bugs are 500s."""
+HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def describe_http_error(request: Request, exc: HTTPException) -> tuple[int, str, str]:
+    """Status, type and message for what Starlette or FastAPI refuse on their own."""
+    if exc.status_code == 404:
+        # request.url.path is the public path: behind an API Gateway stage it carries the stage (/dev/...)
+        root = request.scope.get("root_path", "").rstrip("/")
+        return 404, "not_found", f"no route {request.method} {request.url.path}; the routes are listed in {root}/openapi.json"
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return 405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+    if exc.status_code == 400:  # FastAPI could not read the body; the reason is the exception's cause
+        cause = exc.__cause__
+        if isinstance(cause, UnicodeDecodeError):
+            return 422, "invalid_request", ("request body is not valid UTF-8 (byte "
+                                            f"{cause.object[cause.start:cause.start + 1]!r} at {cause.start}); send "
+                                            "JSON encoded as UTF-8")
+        if isinstance(cause, RecursionError):
+            return 422, "invalid_request", "request body is nested too deeply to parse; send JSON like {\"inputs\": \"text\"}"
+        return 422, "invalid_request", 'request body could not be parsed; send JSON like {"inputs": "text"}'
+    kind = HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
+    return exc.status_code, kind, str(exc.detail)
+
+
+def install_error_handlers(app: FastAPI, record_error: Callable[[int], None], logger,
+                           field_hints: dict[str, str] | None = None) -> None:
+    """Client mistakes become 4xx JSON bodies that say what to fix; only our own bugs are 500s.
+
+    `field_hints`: what to add when a request carries a field this route does not take (where it belongs).
+    """
+    field_hints = field_hints or {}
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException):  # 404, 405, unreadable bodies
+        status, kind, message = describe_http_error(request, exc)
+        record_error(status)
+        headers = {"Allow": exc.headers["Allow"]} if exc.headers and "Allow" in exc.headers else None
+        return error_response(status, kind, message, headers=headers)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
@@ -114,8 +173,12 @@ def install_error_handlers(app: FastAPI, record_error: Callable[[int], None], lo
         if any(len(e.get("loc", ())) > 3 for e in errors):  # an item of `inputs` is wrong: say which, not the union
             errors = [e for e in errors if len(e.get("loc", ())) > 3 or e.get("loc", ("",))[-1] != "str"]
         messages = list(dict.fromkeys(describe_validation_error(e) for e in errors))
-        details = [{"loc": [str(p) for p in e.get("loc", ())], "type": e.get("type")} for e in errors]
-        return error_response(422, "invalid_request", "; ".join(messages), details=json.loads(json.dumps(details)))
+        for e in errors:
+            loc = [part for part in e.get("loc", ()) if part != "body"]
+            if e.get("type") == "extra_forbidden" and len(loc) == 1 and loc[0] in field_hints:
+                messages.append(field_hints[loc[0]])
+        details = [{"loc": [printable(str(p)) for p in e.get("loc", ())], "type": e.get("type")} for e in errors]
+        return error_response(422, "invalid_request", "; ".join(messages), details=details)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception):  # a bug of ours, never a client mistake

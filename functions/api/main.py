@@ -9,19 +9,25 @@ from functions.api.dependencies import Services
 from functions.api.docs import install_docs
 from functions.api.feedback_store import DynamoFeedbackStore, SqliteFeedbackStore
 from functions.api.http import RequestBodyGuard, install_error_handlers
-from functions.api.routers import feedback, health, predict
+from functions.api.limits import declare_limits
+from functions.api.prediction_ids import ID_PATTERN, KeyRing, PredictionIds
+from functions.api.routers import classify, feedback, health, predict
 from functions.api.settings import Settings
+from functions.api.signing_keys import load_key_ring
 from functions.api.telemetry import SERVICE, Telemetry
 
 
-def build_services(settings: Settings, telemetry: Telemetry, logger=None, backend: Backend | None = None) -> Services:
-    """`backend`: one already built (see `start_backend`); by default it is built here."""
+def build_services(settings: Settings, telemetry: Telemetry, logger=None, backend: Backend | None = None,
+                   keys: KeyRing | None = None) -> Services:
+    """`backend`, `keys`: already built (see `start_backend`, `load_key_ring`); by default they are built here."""
     from aws_lambda_powertools import Logger
 
     store = (DynamoFeedbackStore(settings.feedback_table) if settings.feedback_table
              else SqliteFeedbackStore(settings.feedback_db))
-    return Services(settings=settings, backend=backend or make_backend(settings), telemetry=telemetry, feedback=store,
-                    logger=logger or Logger(service=SERVICE))
+    backend = backend or make_backend(settings)
+    return Services(settings=settings, backend=backend, telemetry=telemetry, feedback=store,
+                    logger=logger or Logger(service=SERVICE),
+                    prediction_ids=PredictionIds(keys or load_key_ring(settings), backend.manifest.version_id))
 
 
 def create_app(services: Services) -> FastAPI:
@@ -29,14 +35,27 @@ def create_app(services: Services) -> FastAPI:
         title="golive API",
         version="1",
         description="Text classification with the model bundle trained by golive. "
-                    "Send `{\"inputs\": \"text\"}` or `{\"inputs\": [\"a\", \"b\"]}` to /v1/predict.",
+                    "Send `{\"inputs\": \"text\"}` or `{\"inputs\": [\"a\", \"b\"]}` to /v1/predict (prediction ids "
+                    "for feedback), or Hugging Face's text-classification request to /v1/classify (its answer shape).",
         docs_url=None, redoc_url=None,  # /docs is served from local files (functions/api/docs.py), not a CDN
     )
     app.state.services = services
-    for router in (predict.router, feedback.router, health.router):
+    for router in (predict.router, classify.router, feedback.router, health.router):
         app.include_router(router)
     install_docs(app)
 
-    install_error_handlers(app, services.telemetry.record_error, services.logger)
-    app.add_middleware(RequestBodyGuard, max_bytes=services.settings.max_body_bytes)
+    settings = services.settings
+    declare_limits(app, settings.max_texts, settings.max_chars,
+                   patch=lambda document: _declare_feedback_values(document, services.backend.manifest.labels))
+    hf_shape = "Hugging Face's request shape (`parameters`, `options`) goes to /v1/classify"
+    install_error_handlers(app, services.telemetry.record_error, services.logger,
+                           field_hints={"parameters": hf_shape, "options": hf_shape})
+    app.add_middleware(RequestBodyGuard, max_bytes=settings.max_body_bytes, record_error=services.telemetry.record_error)
     return app
+
+
+def _declare_feedback_values(document: dict, labels: list[str]) -> None:
+    """Feedback takes one of this model's labels and an id in the signed format (functions.api.prediction_ids)."""
+    properties = document["components"]["schemas"]["FeedbackRequest"]["properties"]
+    properties["label"]["enum"] = list(labels)
+    properties["prediction_id"]["pattern"] = ID_PATTERN

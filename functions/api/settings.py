@@ -35,6 +35,11 @@ class Settings(BaseModel):
     endpoint_name: str | None = None
     feedback_table: str | None = None  # DynamoDB table; unset in local mode (SQLite is used instead)
     feedback_db: str = ".golive/feedback.sqlite3"
+    # the keys that sign prediction ids (functions.api.signing_keys): a Secrets Manager secret in AWS
+    # (read at cold start; AWSPREVIOUS still verifies after a rotation), else a key file generated
+    # next to the feedback database
+    signing_secret_arn: str | None = None
+    signing_key_file: str | None = None
 
     max_texts: int = Field(64, ge=1, le=1024)
     max_chars: int = Field(5000, ge=1, le=100_000)

@@ -16,8 +16,11 @@ from fastapi.responses import JSONResponse
 
 from functions.api.errors import ApiError
 from functions.api.http import RequestBodyGuard, install_error_handlers
-from functions.api.routers.predict import check_limits, top_labels
-from functions.api.schemas import EndpointPrediction, EndpointResponse, ErrorResponse, PredictRequest
+from functions.api.limits import check_texts, declare_limits
+from functions.api.routers.predict import top_labels
+from functions.api.schemas import (COMMON_ERRORS, EndpointPrediction, EndpointRequest, EndpointResponse,
+                                   error_responses)
+from golive.classification_metrics import softmax
 from functions.endpoint.batcher import MicroBatcher
 from functions.endpoint.model import load_classifier, warm_up
 from functions.endpoint.settings import SAGEMAKER_MAX_PAYLOAD_BYTES, EndpointSettings
@@ -40,7 +43,7 @@ class ModelState:
             classifier = load_classifier(self.settings)
             warm_up(classifier, self.settings.warmup_batches, self.settings.max_batch_size)
             self.batcher = MicroBatcher(
-                lambda texts: classifier.predict_proba(texts, batch_size=self.settings.max_batch_size),
+                lambda texts: classifier.predict_logits(texts, batch_size=self.settings.max_batch_size),
                 self.settings.max_batch_size, self.settings.max_wait_ms)
             self.classifier = classifier
             self.status = "ready"
@@ -79,31 +82,35 @@ def create_app(settings: EndpointSettings | None = None) -> FastAPI:
                   description="SageMaker serving container: ONNX Runtime with dynamic micro-batching.")
     app.state.model = state
 
-    @app.get("/ping")
+    @app.get("/ping", responses={**error_responses(*COMMON_ERRORS),
+                                 503: {"description": "the model is loading, or failed to load (`detail` says why)"}})
     def ping(state: ModelState = Depends(get_state)) -> JSONResponse:
         return JSONResponse(state.describe(), status_code=200 if state.status == "ready" else 503)
 
     @app.post("/invocations", response_model=EndpointResponse, response_model_exclude_none=True,
-              responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 503: {"model": ErrorResponse}})
-    async def invocations(body: PredictRequest, state: ModelState = Depends(get_state)) -> EndpointResponse:
+              responses=error_responses(*COMMON_ERRORS, 422, 503, 504))
+    async def invocations(body: EndpointRequest, state: ModelState = Depends(get_state)) -> EndpointResponse:
         if state.status != "ready":
             raise ApiError(503, "model_not_ready", f"the model is {state.status}; retry after /ping answers 200", 5)
         texts = body.texts()
-        check_limits(texts, settings.max_texts, settings.max_chars)
+        check_texts(texts, settings.max_texts, settings.max_chars)
         try:
-            probs = await asyncio.wait_for(state.batcher.submit(texts), timeout=settings.timeout_s)
+            logits = await asyncio.wait_for(state.batcher.submit(texts), timeout=settings.timeout_s)
         except asyncio.TimeoutError:
             raise ApiError(504, "model_timeout", f"the model did not answer within {settings.timeout_s:g} s") from None
         labels = state.classifier.labels
         predictions = []
-        for row in probs:
-            best = int(row.argmax())
-            prediction = EndpointPrediction(label=labels[best], score=float(row[best]))
+        for row, probs in zip(logits, softmax(logits)):
+            best = int(probs.argmax())
+            prediction = EndpointPrediction(label=labels[best], score=float(probs[best]))
             if body.top_k:
-                prediction.top_k = top_labels(row, labels, body.top_k)
+                prediction.top_k = top_labels(probs, labels, body.top_k)
+            if body.return_logits:
+                prediction.logits = row.tolist()
             predictions.append(prediction)
         return EndpointResponse(model_version=state.classifier.manifest.version_id, predictions=predictions)
 
+    declare_limits(app, settings.max_texts, settings.max_chars)
     install_error_handlers(app, record_error=lambda status: None, logger=log)
     app.add_middleware(RequestBodyGuard, max_bytes=SAGEMAKER_MAX_PAYLOAD_BYTES,
                        limit_note=" (SageMaker InvokeEndpoint's 6 MB payload limit)")

@@ -39,7 +39,7 @@ class BatchStats:
 
 @dataclass
 class MicroBatcher:
-    predict: Callable[[list[str]], np.ndarray]  # texts -> probabilities, one row per text, in order
+    predict: Callable[[list[str]], np.ndarray]  # texts -> scores, one row per text, in order
     max_batch_size: int
     max_wait_ms: float
     stats: BatchStats = field(default_factory=BatchStats)

@@ -8,12 +8,14 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from functions.api.dependencies import Services, get_services
-from functions.api.schemas import HealthResponse, ModelInfo
+from functions.api.schemas import COMMON_ERRORS, HealthResponse, ModelInfo, error_responses
 
 router = APIRouter(prefix="/v1", tags=["health"])
 
 
-@router.get("/health", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+@router.get("/health", response_model=HealthResponse,
+            responses={**error_responses(*COMMON_ERRORS),
+                       503: {"model": HealthResponse, "description": "the model backend is not reachable"}})
 def health(services: Services = Depends(get_services)):
     reachable, detail = services.backend.health()
     body = HealthResponse(status="ok" if reachable else "unavailable", model_loaded=True, backend=services.backend.name,
@@ -21,7 +23,7 @@ def health(services: Services = Depends(get_services)):
     return JSONResponse(body.model_dump(), status_code=200 if reachable else 503)
 
 
-@router.get("/model", response_model=ModelInfo)
+@router.get("/model", response_model=ModelInfo, responses=error_responses(*COMMON_ERRORS))
 def model(services: Services = Depends(get_services)) -> ModelInfo:
     return ModelInfo(backend=services.backend.name, manifest=asdict(services.backend.manifest),
                      metrics=services.backend.metrics)
