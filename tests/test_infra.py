@@ -87,6 +87,18 @@ def test_lambda_permissions_are_scoped_to_its_table_and_endpoint(synthesized):
     assert all(set(s["Action"]) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} for s in wildcard)
 
 
+
+def test_lambda_reads_only_its_own_signing_secret(synthesized):
+    """The function refuses to start without GOLIVE_SIGNING_SECRET_ARN (functions/lambda_handler.py)."""
+    for env in ("dev", "prod"):
+        api = synthesized[env]["api"]
+        (secret_id,) = api.find_resources("AWS::SecretsManager::Secret")
+        (function,) = api.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": "functions.lambda_handler.handler"}}).values()
+        assert function["Properties"]["Environment"]["Variables"]["GOLIVE_SIGNING_SECRET_ARN"] == {"Ref": secret_id}
+        reads = [s for s in _statements(api) if "secretsmanager:GetSecretValue" in s["Action"]]
+        assert [s["Resource"] for s in reads] == [{"Ref": secret_id}]
+
+
 def test_cfn_lint_finds_nothing(synthesized):
     templates = [str(p) for env in ("dev", "prod") for p in Path(synthesized[env]["_outdir"]).glob("*.template.json")]
     assert len(templates) == 15  # dev: account, alerts, data, training, api, monitoring, costs; prod adds inference

@@ -18,11 +18,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from golive.lambda_package import LAMBDA_PYTHON_VERSION
 from infra.compliance import (API_CACHE, API_CLIENT_CERT, API_OPEN_ROUTE, API_WAF, INLINE_POLICY, LAMBDA_CONCURRENCY,
-                               LAMBDA_DLQ, LAMBDA_ENV_KMS, LAMBDA_IN_VPC, accept)
+                               LAMBDA_DLQ, LAMBDA_ENV_KMS, LAMBDA_IN_VPC, SECRET_KMS, SECRET_ROTATION, accept)
 from infra.config import EnvironmentConfig
 
 LAMBDA_TIMEOUT_S = 28  # below API Gateway's 29 s integration timeout, so the client sees our error body
@@ -50,9 +51,22 @@ class ApiStack(cdk.Stack):
         role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
                         description="golive API Lambda: its own logs, the feedback table, the endpoint")
         log_group.grant_write(role)
+        # signs prediction ids, so feedback counts only for predictions this deployment made
+        # (functions/api/signing_keys.py reads AWSCURRENT at cold start and AWSPREVIOUS when an id needs it)
+        self.signing_secret = secretsmanager.Secret(
+            self, "SigningKey", description=f"golive {config.name}: HMAC key that signs the API's prediction ids",
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
+            removal_policy=cdk.RemovalPolicy.RETAIN if config.retain_feedback else cdk.RemovalPolicy.DESTROY)
+        self.signing_secret.grant_read(role)
+        accept(self.signing_secret, "rotated by hand for now: `aws secretsmanager put-secret-value` makes the old "
+                                    "key AWSPREVIOUS, which the API still accepts (README: Prediction ids)", *SECRET_ROTATION)
+        accept(self.signing_secret, "encrypted with Secrets Manager's AWS-managed key; only this function's role may "
+                                    "read it (its ARN is the one resource in the role's GetSecretValue statement)",
+               *SECRET_KMS)
         environment = {
             "GOLIVE_BACKEND": config.api.backend,
             "GOLIVE_FEEDBACK_TABLE": self.feedback_table.table_name,
+            "GOLIVE_SIGNING_SECRET_ARN": self.signing_secret.secret_arn,
             "POWERTOOLS_SERVICE_NAME": "golive-api",
             "POWERTOOLS_METRICS_NAMESPACE": "golive",
             "GOLIVE_ENVIRONMENT": config.name,
