@@ -8,11 +8,13 @@ pack checks every synth; an unacknowledged finding fails it.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from golive.errors import UserError
 from golive.monitoring import Baseline
 from infra.config import EnvironmentConfig, load_config
 from infra.naming import Names, stage_tags
@@ -63,7 +65,7 @@ def baseline(app: cdk.App) -> Baseline | None:
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
-    from golive.bundle import pack_tarball
+    from golive.bundle import pack_tarball, read_manifest
     from golive.endpoint_image import stage_image_context
     from golive.training_source import build_source_tarball
 
@@ -73,6 +75,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     # stacks import each other's outputs (bucket names, role ARNs): keep producers protected, explicitly
     app.node.set_context("@aws-cdk/core:defaultCrossStackReferences", "strong")
     config = load_config(app.node.try_get_context("env") or "dev")
+    read_manifest(model_dir(app))  # every environment deploys the bundle: no bundle is a clear error before any work
     env = cdk.Environment(account=config.account, region=config.region)
     prefix = Names(config).prefix
 
@@ -107,5 +110,16 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     return app
 
 
+def main() -> int:
+    """What `cdk synth` runs (cdk.json): a user's mistake, such as no bundle trained yet or a bad config value,
+    is one clear line, not a traceback."""
+    try:
+        build_app().synth()
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    build_app().synth()
+    sys.exit(main())
