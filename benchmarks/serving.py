@@ -361,6 +361,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--http-rounds", type=int, default=6, help="paired bare/HTTP rounds (median ratio)")
     parser.add_argument("--json-out", default="benchmarks/out/serving.json")
+    parser.add_argument("--cold-start-only", action="store_true", help="measure cold starts only (1.), then stop")
     ns = parser.parse_args()
 
     manifest = bundle.verify_bundle(Path(ns.model))
@@ -372,6 +373,8 @@ def main() -> int:
     result: dict[str, object] = {"model": ns.model, "model_version": manifest.version_id, "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
         result["cold_start"] = cold_starts(ns.model, base, TEXTS[0], ns.cold_runs, Path(tmp)) | {"target_lambda_s": 0.5}
+    if ns.cold_start_only:
+        return write_result(result, ns.json_out)
 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -394,8 +397,12 @@ def main() -> int:
     del model
     result["http"] = http_overhead(ns.model, ns.requests, ns.concurrency, ns.http_rounds) | {
         "concurrency": ns.concurrency, "target_overhead": 0.2}
-    Path(ns.json_out).parent.mkdir(parents=True, exist_ok=True)
-    Path(ns.json_out).write_text(json.dumps(result, indent=2) + "\n")
+    return write_result(result, ns.json_out)
+
+
+def write_result(result: dict, path: str) -> int:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 
