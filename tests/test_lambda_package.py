@@ -59,3 +59,36 @@ def test_base_dependencies_come_from_pyproject_and_leave_training_out():
 
 
 # the package as built by `golive package-lambda` and run under the Lambda's Python: tests/test_lambda_runtime.py
+
+
+def test_bytecode_is_compiled_by_the_runtime_python_found_under_pyenv(tiny_bundle, tmp_path, monkeypatch):
+    real = lambda_package.find_python(lambda_package.LAMBDA_PYTHON_VERSION)
+    if real is None:
+        pytest.fail(f"Python {lambda_package.LAMBDA_PYTHON_VERSION} (the Lambda runtime's) is needed on this machine")
+    version = lambda_package.LAMBDA_PYTHON_VERSION
+    shims, pyenv = tmp_path / "shims", tmp_path / "pyenv"
+    shims.mkdir()
+    (shims / f"python{version}").write_text("#!/bin/sh\necho 'pyenv: command not found' >&2\nexit 127\n")
+    (shims / f"python{version}").chmod(0o755)  # a pyenv shim for a version that is not selected: fails
+    (pyenv / "versions" / f"{version}.0" / "bin").mkdir(parents=True)
+    (pyenv / "versions" / f"{version}.0" / "bin" / f"python{version}").symlink_to(real)
+    monkeypatch.setenv("PATH", str(shims))
+    monkeypatch.setenv("PYENV_ROOT", str(pyenv))
+    monkeypatch.setattr(lambda_package.sys, "executable", str(tmp_path / "not-this-python"))  # were it 3.13 itself
+    found = lambda_package.find_python(version)
+    assert found == pyenv / "versions" / f"{version}.0" / "bin" / f"python{version}"
+
+    report = build_lambda_package(tiny_bundle, tmp_path / "lambda", install=False)
+    assert report.bytecode_compiled and report.compiled_by == str(found)
+    tag = f"cpython-{version.replace('.', '')}"
+    assert (tmp_path / "lambda" / "functions" / "__pycache__" / f"lambda_handler.{tag}.pyc").is_file()
+    assert "bytecode precompiled by" in report.summary()
+
+
+def test_without_the_runtime_python_the_package_ships_no_bytecode_and_says_so(tiny_bundle, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    assert lambda_package.find_python("3.99") is None
+    report = build_lambda_package(tiny_bundle, tmp_path / "lambda", python_version="3.99", install=False)
+    assert not report.bytecode_compiled and not list((tmp_path / "lambda").rglob("*.pyc"))
+    assert "NO BYTECODE: no Python 3.99 found on PATH or under pyenv" in report.summary()
