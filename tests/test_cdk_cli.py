@@ -74,5 +74,6 @@ def test_cli_synth_before_any_training_is_one_clear_error(tmp_path):
     result = npx_cdk("synth", "--quiet", "--no-notices", "-c", "env=dev", "-c", f"model={fresh}",
                      "-c", f"build_dir={tmp_path / 'build'}", "--output", str(tmp_path / "cdk.out"))
     assert result.returncode != 0
-    assert f"error: {fresh} holds no model bundle yet: train one with `golive quickstart" in result.stderr
+    assert f"error: {fresh} holds no model bundle yet (no manifest.json): train one with" in result.stderr
+    assert "golive quickstart --serve false" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
