@@ -118,14 +118,17 @@ def run_cold(argv: list[str], env: dict[str, str], cwd: Path) -> float:
 
 
 def cold_starts(model_dir: str, base: str, text: str, runs: int, workdir: Path) -> dict[str, float]:
-    """New process -> first prediction, from the real Lambda package (built here for this Python, with
-    site-packages off, as in /var/task) with and without precompiled bytecode, and for torch+transformers.
-    Runs are interleaved, in an order that rotates, so that a slow spell on the machine hits every
-    contender alike; medians."""
-    from golive.lambda_package import build_lambda_package
+    """New process -> first prediction, from the real Lambda package (as `golive package-lambda` builds it,
+    run under the Lambda runtime's Python with site-packages off, as in /var/task) with and without
+    precompiled bytecode, and for torch+transformers. Runs are interleaved, in an order that rotates, so
+    that a slow spell on the machine hits every contender alike; medians."""
+    from golive.lambda_package import LAMBDA_PYTHON_VERSION, build_lambda_package, find_python
 
+    runtime = find_python(LAMBDA_PYTHON_VERSION)
+    if runtime is None:
+        raise SystemExit(f"Python {LAMBDA_PYTHON_VERSION} (the Lambda runtime's) is needed: install it (pyenv) first")
     package = workdir / "lambda"
-    report = build_lambda_package(Path(model_dir), package, python_version=f"{sys.version_info[0]}.{sys.version_info[1]}")
+    report = build_lambda_package(Path(model_dir), package)
     no_pyc = workdir / "lambda-no-pyc"
     shutil.copytree(package, no_pyc, ignore=shutil.ignore_patterns("__pycache__"))
     event = str(ROOT / "tests" / "events" / "apigw_rest_v1.json")
@@ -135,9 +138,9 @@ def cold_starts(model_dir: str, base: str, text: str, runs: int, workdir: Path) 
     torch_env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     contenders = {
         # -S: no site-packages, -E: no PYTHON* variables, -B: no .pyc written (/var/task is read-only)
-        "lambda_onnx_s": ([sys.executable, "-S", "-E", "-B", "-c", lambda_code], lambda_env, package),
-        "lambda_onnx_no_bytecode_s": ([sys.executable, "-S", "-E", "-B", "-c", lambda_code], lambda_env, no_pyc),
-        "bare_fastapi_onnx_floor_s": ([sys.executable, "-S", "-E", "-B", "-c", FLOOR_COLD.format(event=event, text=text)],
+        "lambda_onnx_s": ([runtime, "-S", "-E", "-B", "-c", lambda_code], lambda_env, package),
+        "lambda_onnx_no_bytecode_s": ([runtime, "-S", "-E", "-B", "-c", lambda_code], lambda_env, no_pyc),
+        "bare_fastapi_onnx_floor_s": ([runtime, "-S", "-E", "-B", "-c", FLOOR_COLD.format(event=event, text=text)],
                                       lambda_env, package),
         "torch_transformers_s": ([sys.executable, "-c", TORCH_COLD.format(base=base, text=text)], torch_env, ROOT),
     }
@@ -152,6 +155,7 @@ def cold_starts(model_dir: str, base: str, text: str, runs: int, workdir: Path) 
     result["speedup"] = round(result["torch_transformers_s"] / result["lambda_onnx_s"], 2)
     result["over_floor"] = round(result["lambda_onnx_s"] / result["bare_fastapi_onnx_floor_s"] - 1, 3)
     result["package_unzipped_mb"] = round(report.unzipped_bytes / 2**20, 1)
+    result["lambda_python"] = str(runtime)
     result["runs"] = runs
     return result
 
@@ -357,6 +361,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--http-rounds", type=int, default=6, help="paired bare/HTTP rounds (median ratio)")
     parser.add_argument("--json-out", default="benchmarks/out/serving.json")
+    parser.add_argument("--cold-start-only", action="store_true", help="measure cold starts only (1.), then stop")
     ns = parser.parse_args()
 
     manifest = bundle.verify_bundle(Path(ns.model))
@@ -368,6 +373,8 @@ def main() -> int:
     result: dict[str, object] = {"model": ns.model, "model_version": manifest.version_id, "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
         result["cold_start"] = cold_starts(ns.model, base, TEXTS[0], ns.cold_runs, Path(tmp)) | {"target_lambda_s": 0.5}
+    if ns.cold_start_only:
+        return write_result(result, ns.json_out)
 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -390,8 +397,12 @@ def main() -> int:
     del model
     result["http"] = http_overhead(ns.model, ns.requests, ns.concurrency, ns.http_rounds) | {
         "concurrency": ns.concurrency, "target_overhead": 0.2}
-    Path(ns.json_out).parent.mkdir(parents=True, exist_ok=True)
-    Path(ns.json_out).write_text(json.dumps(result, indent=2) + "\n")
+    return write_result(result, ns.json_out)
+
+
+def write_result(result: dict, path: str) -> int:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 

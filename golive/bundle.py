@@ -126,6 +126,10 @@ def read_manifest(bundle_dir: Path) -> Manifest:
     path = bundle_dir / MANIFEST
     if not bundle_dir.is_dir():
         raise UserError(f"model bundle folder {bundle_dir} does not exist; train one with `golive train --out {bundle_dir}`")
+    bundle_files = (MANIFEST, TOKENIZER, LABELS, *MODEL_VARIANTS.values())
+    if not any((bundle_dir / name).exists() for name in bundle_files):  # e.g. model_artifacts/ in a fresh clone
+        raise UserError(f"{bundle_dir} holds no model bundle yet (no {MANIFEST}): train one with "
+                        f"`golive quickstart --serve false` (the shipped sample data) or `golive train --out {bundle_dir}`")
     if not path.is_file():
         raise UserError(
             f"{bundle_dir} is not a complete model bundle (no {MANIFEST}); it may be from an interrupted run. "

@@ -23,8 +23,9 @@ from golive.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
-# The Lambda runtime the API runs on (infra reads it from here): the newest, supported until mid-2029.
-LAMBDA_PYTHON_VERSION = "3.14"
+# The Lambda runtime the API runs on (infra reads it from here): a current Lambda runtime that every machine
+# of this project has, so the package's bytecode is compiled, and its tests run, by the Python it runs on.
+LAMBDA_PYTHON_VERSION = "3.13"
 CODE_PACKAGES = ("functions", "golive")
 # Wheels the Lambda's Amazon Linux 2023 (glibc 2.34) can load, newest first.
 PLATFORMS = {
@@ -50,6 +51,7 @@ class PackageReport:
     architecture: str
     variant: str | None
     bytecode_compiled: bool  # .pyc shipped; without them Python compiles every module on each cold start
+    compiled_by: str | None  # the interpreter that compiled them (the runtime's Python version)
     unzipped_bytes: int
     zipped_bytes: int
     limit_bytes: int = LAMBDA_UNZIPPED_LIMIT
@@ -59,8 +61,9 @@ class PackageReport:
         mb = 1024 * 1024
         lines = [
             f"Lambda package {self.path} ({self.architecture}, Python {self.python_version}, model: {self.variant or 'none'}, "
-            + ("bytecode precompiled)" if self.bytecode_compiled else
-               f"no bytecode: build with Python {self.python_version} to precompile it and cut cold start)"),
+            + (f"bytecode precompiled by {self.compiled_by})" if self.bytecode_compiled else
+               f"NO BYTECODE: no Python {self.python_version} found on PATH or under pyenv; install it and rebuild "
+               f"to precompile the package and cut cold start)"),
             f"  unzipped {self.unzipped_bytes / mb:.1f} MB of Lambda's {self.limit_bytes / mb:.0f} MB limit"
             f" ({100 * self.unzipped_bytes / self.limit_bytes:.0f}%), zipped {self.zipped_bytes / mb:.1f} MB",
         ]
@@ -89,13 +92,19 @@ def copy_code(dest: Path) -> None:
         shutil.copytree(ROOT / package, dest / package, ignore=lambda _d, names: [n for n in names if n in SKIP_NAMES])
 
 
-def install_dependencies(dest: Path, requirements: list[str], python_version: str, architecture: str) -> None:
+def wheel_options(python_version: str, architecture: str) -> list[str]:
+    """pip options that select the Lambda's wheels (binary only, CPython of the runtime's version, its Linux)."""
     if architecture not in PLATFORMS:
         raise UserError(f"unknown Lambda architecture {architecture!r}; use one of {', '.join(PLATFORMS)}")
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(dest), "--only-binary=:all:",
-           "--implementation", "cp", "--python-version", python_version, "--upgrade"]
+    options = ["--only-binary=:all:", "--implementation", "cp", "--python-version", python_version]
     for platform in PLATFORMS[architecture]:
-        cmd += ["--platform", platform]
+        options += ["--platform", platform]
+    return options
+
+
+def install_dependencies(dest: Path, requirements: list[str], python_version: str, architecture: str) -> None:
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(dest), "--upgrade",
+           *wheel_options(python_version, architecture)]
     result = subprocess.run(cmd + requirements, capture_output=True, text=True)
     if result.returncode:
         raise UserError(f"pip could not fetch Linux wheels for the Lambda:\n{result.stderr.strip()[-2000:]}")
@@ -123,13 +132,35 @@ def remove_distribution(dest: Path, name: str) -> None:
         shutil.rmtree(info, ignore_errors=True)
 
 
-def compile_bytecode(dest: Path) -> None:
-    """Precompile every module: /var/task is read-only, so a Lambda cannot cache the .pyc it compiles.
+def find_python(version: str) -> Path | None:
+    """A CPython interpreter of exactly this version (`3.13`) on this machine: this one, `python3.13` on
+    PATH, or pyenv's newest 3.13.x; None when there is none. Each candidate is run and asked its version
+    (a pyenv shim on PATH may exist and still fail)."""
+    candidates = [sys.executable, shutil.which(f"python{version}")]
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    installs = [p for p in pyenv.glob(f"versions/{version}.*/bin/python{version}") if p.parts[-3].replace(".", "").isdigit()]
+    candidates += sorted(installs, key=lambda p: [int(n) for n in p.parts[-3].split(".")], reverse=True)
+    probe = ("import sys, sysconfig; print(sys.implementation.name, '%d.%d' % sys.version_info[:2], "
+             "bool(sysconfig.get_config_var('Py_GIL_DISABLED')))")
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            result = subprocess.run([str(candidate), "-I", "-c", probe], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if result.returncode == 0 and result.stdout.split() == ["cpython", version, "False"]:
+            return Path(candidate)
+    return None
+
+
+def compile_bytecode(dest: Path, python: Path) -> None:
+    """Precompile every module with the runtime's own Python (bytecode is version-specific): /var/task is
+    read-only, so a Lambda cannot cache the .pyc it compiles and would compile every module on each cold start.
 
     unchecked-hash .pyc files are used without comparing them to the sources: the package never changes.
-    Only possible when this interpreter is the Lambda's Python version (bytecode is version-specific).
     """
-    result = subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
+    result = subprocess.run([str(python), "-I", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
                              "unchecked-hash", str(dest)], capture_output=True, text=True)
     if result.returncode:
         # a dependency's test or template file that is not valid Python for this version: its module is
@@ -198,13 +229,14 @@ def _build(staging: Path, dest: Path, bundle_dir: Path, files: list[str], varian
         shutil.copy2(bundle_dir / name, staging / PACKAGE_DIR / name)
     if install:
         install_dependencies(staging, requirements or base_dependencies(), python_version, architecture)
-    compiled = python_version == f"{sys.version_info[0]}.{sys.version_info[1]}"
-    if compiled:
-        compile_bytecode(staging)
+    python = find_python(python_version)
+    if python is not None:
+        compile_bytecode(staging, python)
     total, ranked = measure(staging)
     report = PackageReport(
         path=str(dest), python_version=python_version, architecture=architecture, variant=variant,
-        bytecode_compiled=compiled, unzipped_bytes=total, zipped_bytes=zipped_size(staging), largest=dict(list(ranked.items())[:top]),
+        bytecode_compiled=python is not None, compiled_by=str(python) if python else None, unzipped_bytes=total,
+        zipped_bytes=zipped_size(staging), largest=dict(list(ranked.items())[:top]),
     )
     if total > LAMBDA_UNZIPPED_LIMIT:
         raise UserError(report.summary() + "\nover Lambda's 250 MB unzipped limit: serve from the GPU endpoint "

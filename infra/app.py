@@ -15,10 +15,12 @@ alarm_email in their file.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import aws_cdk as cdk
 
+from golive.errors import UserError
 from golive.monitoring import Baseline
 from infra.compliance import add_checks, optional_packs
 from infra.config import EnvironmentConfig, load_config
@@ -71,7 +73,7 @@ def baseline(app: cdk.App) -> Baseline | None:
 
 
 def build_app(app: cdk.App | None = None) -> cdk.App:
-    from golive.bundle import pack_tarball
+    from golive.bundle import pack_tarball, read_manifest
     from golive.endpoint_image import stage_image_context
     from golive.training_source import build_source_tarball
 
@@ -83,6 +85,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     config = load_config(app.node.try_get_context("env") or "dev", for_deploy=True,
                          overrides={"alarm_email": app.node.try_get_context("alarm_email")})
     packs = optional_packs(app.node.try_get_context("compliance"))
+    read_manifest(model_dir(app))  # every environment deploys the bundle: no bundle is a clear error before any work
     env = cdk.Environment(account=config.account, region=config.region)
     prefix = Names(config).prefix
 
@@ -125,11 +128,8 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
 
 
 def main() -> int:
-    """What `cdk synth` runs (cdk.json): a wrong config value or option is one clear line, not a traceback."""
-    import sys
-
-    from golive.errors import UserError
-
+    """What `cdk synth` runs (cdk.json): a user's mistake, such as no bundle trained yet or a bad config value,
+    is one clear line, not a traceback."""
     try:
         build_app().synth()
     except UserError as exc:
@@ -139,4 +139,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -30,6 +30,7 @@ LAMBDA_DLQ = ("Serverless-LambdaDLQ", "HIPAA.Security-LambdaDLQ", "NIST.800.53.R
 LAMBDA_IN_VPC = ("HIPAA.Security-LambdaInsideVPC", "NIST.800.53.R5-LambdaInsideVPC", "CKV_AWS_117")
 LAMBDA_CONCURRENCY = ("HIPAA.Security-LambdaConcurrency", "NIST.800.53.R5-LambdaConcurrency", "CKV_AWS_115")
 LAMBDA_ENV_KMS = ("CKV_AWS_173",)
+LAMBDA_RUNTIME_NOT_NEWEST = ("AwsSolutions-L1", "Serverless-LambdaLatestVersion")
 LAMBDA_TRACING = ("Serverless-LambdaTracing",)
 INLINE_POLICY = ("HIPAA.Security-IAMNoInlinePolicy", "NIST.800.53.R5-IAMNoInlinePolicy")
 S3_REPLICATION = ("HIPAA.Security-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")

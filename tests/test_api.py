@@ -140,6 +140,7 @@ def test_texts_are_not_logged_unless_enabled(tiny_bundle, tmp_path):
 
 def test_incomplete_bundle_is_refused_at_start(tmp_path):
     (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "tokenizer.json").write_text("{}")  # an interrupted write: some files, no manifest
     from golive.errors import UserError
 
     with pytest.raises(UserError, match="not a complete model bundle"):

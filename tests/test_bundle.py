@@ -44,6 +44,10 @@ def test_folder_without_manifest_is_not_a_bundle(tmp_path):
         bundle.verify_bundle(tmp_path / "half")
     with pytest.raises(UserError, match="does not exist"):
         bundle.verify_bundle(tmp_path / "nothing")
+    (tmp_path / "fresh-clone").mkdir()  # model_artifacts/ before any training: only its README
+    (tmp_path / "fresh-clone" / "README.md").write_text("the bundle goes here")
+    with pytest.raises(UserError, match=r"holds no model bundle yet \(no manifest.json\): train one with `golive"):
+        bundle.verify_bundle(tmp_path / "fresh-clone")
 
 
 def test_interrupted_rewrite_leaves_no_half_bundle(tmp_path, monkeypatch):

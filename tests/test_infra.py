@@ -62,7 +62,7 @@ def test_every_api_route_but_health_needs_an_api_key(synthesized):
 def test_lambda_runs_the_package_lean_traced_and_inside_the_api_timeout(synthesized):
     api = synthesized["dev"]["api"]
     api.has_resource_properties("AWS::Lambda::Function", {
-        "Handler": "functions.lambda_handler.handler", "Runtime": "python3.14", "Timeout": 28,
+        "Handler": "functions.lambda_handler.handler", "Runtime": "python3.13", "Timeout": 28,
         "MemorySize": 2048, "TracingConfig": {"Mode": "Active"},
         "Environment": {"Variables": Match.object_like({"GOLIVE_BACKEND": "onnx",
                                                         "GOLIVE_FEEDBACK_TABLE": Match.any_value()})}})

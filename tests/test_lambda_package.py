@@ -1,12 +1,8 @@
-"""The API Lambda's deployment package: what goes in, its size check, and that it runs on its own."""
+"""The API Lambda's deployment package: what goes in and its size check."""
 
 from __future__ import annotations
 
 import json
-import platform
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +10,6 @@ from golive import bundle, lambda_package
 from golive.errors import UserError
 from golive.lambda_package import build_lambda_package
 
-EVENTS = Path(__file__).parent / "events"
 
 
 def test_package_holds_serving_code_and_only_the_served_model(tiny_bundle, tmp_path):
@@ -23,8 +18,6 @@ def test_package_holds_serving_code_and_only_the_served_model(tiny_bundle, tmp_p
     assert (pkg / "functions" / "lambda_handler.py").is_file()
     assert (pkg / "golive" / "bundle.py").is_file()
     assert not (pkg / "golive" / "cli.py").exists()  # the CLI reaches into training/; serving never runs it
-    assert not (pkg / "golive" / "client.py").exists()  # the API's client: callers use it, the Lambda never does
-    assert (pkg / "functions" / "api" / "static" / "swagger-ui" / "swagger-ui-bundle.js").is_file()  # /docs offline
     assert not (pkg / "training").exists()
     shipped = {p.name for p in (pkg / lambda_package.PACKAGE_DIR).iterdir()}
     assert bundle.MODEL_INT8 in shipped and bundle.MODEL_FP32 not in shipped
@@ -65,44 +58,37 @@ def test_base_dependencies_come_from_pyproject_and_leave_training_out():
     assert "torch" not in deps and "transformers" not in deps
 
 
-@pytest.mark.slow
-def test_built_package_answers_an_api_gateway_event_with_nothing_else_on_the_path(tiny_bundle, tmp_path):
-    """Real pip install of Linux wheels for this Python, pruned as for Lambda, then the handler run with
-    site-packages switched off: proves the package is self-contained and the pruning broke nothing."""
-    if platform.system() != "Linux":
-        pytest.skip("Lambda wheels are Linux wheels")
-    arch = {"x86_64": "x86_64", "aarch64": "arm64"}.get(platform.machine())
-    if arch is None:
-        pytest.skip(f"no Lambda architecture for {platform.machine()}")
-    pkg = tmp_path / "lambda"
-    report = build_lambda_package(tiny_bundle, pkg, python_version=f"{sys.version_info[0]}.{sys.version_info[1]}",
-                                  architecture=arch)
-    assert not (pkg / "huggingface_hub").exists() and not (pkg / "onnxruntime" / "quantization").exists()
-    assert report.unzipped_bytes < lambda_package.LAMBDA_UNZIPPED_LIMIT
-    event = json.loads((EVENTS / "apigw_http_v2.json").read_text())
-    event.update(rawPath="/v1/predict", body=json.dumps({"inputs": ["good", "bad"]}))
-    event["requestContext"]["http"].update(method="POST", path="/v1/predict")
-    docs_event = json.loads((EVENTS / "apigw_http_v2.json").read_text())  # /docs' script, from the package
-    docs_event.update(rawPath="/docs/assets/swagger-ui-bundle.js", body=None)
-    docs_event["requestContext"]["http"].update(method="GET", path="/docs/assets/swagger-ui-bundle.js")
-    code = f"""
-import json, sys
-sys.path.insert(0, {str(pkg)!r})
-class Ctx:
-    function_name, memory_limit_in_mb, aws_request_id = "golive-api", 2048, "pkg-test"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:golive-api"
-import functions.lambda_handler as h
-r = h.handler(json.loads({json.dumps(event)!r}), Ctx())
-bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'huggingface_hub', 'httpx'))
-print("RESULT", r["statusCode"], len(json.loads(r["body"])["predictions"]), bad)
-docs = json.loads({json.dumps(docs_event)!r})
-print("DOCS", h.handler(docs, Ctx())["statusCode"], len(h.handler(docs, Ctx())["body"]))
-"""
-    env = {"GOLIVE_FEEDBACK_TABLE": "feedback", "AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/bin:/bin",
-           "POWERTOOLS_TRACE_DISABLED": "true"}
-    # -S: no site-packages (nothing from the venv); -E: no PYTHONPATH; cwd = the package, as in /var/task
-    result = subprocess.run([sys.executable, "-S", "-E", "-c", code], cwd=pkg, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "RESULT 200 2 []" in result.stdout
-    script = pkg / "functions" / "api" / "static" / "swagger-ui" / "swagger-ui-bundle.js"
-    assert f"DOCS 200 {len(script.read_text())}" in result.stdout
+# the package as built by `golive package-lambda` and run under the Lambda's Python: tests/test_lambda_runtime.py
+
+
+def test_bytecode_is_compiled_by_the_runtime_python_found_under_pyenv(tiny_bundle, tmp_path, monkeypatch):
+    real = lambda_package.find_python(lambda_package.LAMBDA_PYTHON_VERSION)
+    if real is None:
+        pytest.fail(f"Python {lambda_package.LAMBDA_PYTHON_VERSION} (the Lambda runtime's) is needed on this machine")
+    version = lambda_package.LAMBDA_PYTHON_VERSION
+    shims, pyenv = tmp_path / "shims", tmp_path / "pyenv"
+    shims.mkdir()
+    (shims / f"python{version}").write_text("#!/bin/sh\necho 'pyenv: command not found' >&2\nexit 127\n")
+    (shims / f"python{version}").chmod(0o755)  # a pyenv shim for a version that is not selected: fails
+    (pyenv / "versions" / f"{version}.0" / "bin").mkdir(parents=True)
+    (pyenv / "versions" / f"{version}.0" / "bin" / f"python{version}").symlink_to(real)
+    monkeypatch.setenv("PATH", str(shims))
+    monkeypatch.setenv("PYENV_ROOT", str(pyenv))
+    monkeypatch.setattr(lambda_package.sys, "executable", str(tmp_path / "not-this-python"))  # were it 3.13 itself
+    found = lambda_package.find_python(version)
+    assert found == pyenv / "versions" / f"{version}.0" / "bin" / f"python{version}"
+
+    report = build_lambda_package(tiny_bundle, tmp_path / "lambda", install=False)
+    assert report.bytecode_compiled and report.compiled_by == str(found)
+    tag = f"cpython-{version.replace('.', '')}"
+    assert (tmp_path / "lambda" / "functions" / "__pycache__" / f"lambda_handler.{tag}.pyc").is_file()
+    assert "bytecode precompiled by" in report.summary()
+
+
+def test_without_the_runtime_python_the_package_ships_no_bytecode_and_says_so(tiny_bundle, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    assert lambda_package.find_python("3.99") is None
+    report = build_lambda_package(tiny_bundle, tmp_path / "lambda", python_version="3.99", install=False)
+    assert not report.bytecode_compiled and not list((tmp_path / "lambda").rglob("*.pyc"))
+    assert "NO BYTECODE: no Python 3.99 found on PATH or under pyenv" in report.summary()

@@ -23,7 +23,8 @@ from constructs import Construct
 
 from golive.lambda_package import LAMBDA_PYTHON_VERSION
 from infra.compliance import (API_CACHE, API_CLIENT_CERT, API_OPEN_ROUTE, API_WAF, INLINE_POLICY, LAMBDA_CONCURRENCY,
-                               LAMBDA_DLQ, LAMBDA_ENV_KMS, LAMBDA_IN_VPC, SECRET_KMS, SECRET_ROTATION, accept)
+                               LAMBDA_DLQ, LAMBDA_ENV_KMS, LAMBDA_IN_VPC, LAMBDA_RUNTIME_NOT_NEWEST, SECRET_KMS,
+                               SECRET_ROTATION, accept)
 from infra.config import EnvironmentConfig
 
 LAMBDA_TIMEOUT_S = 28  # below API Gateway's 29 s integration timeout, so the client sees our error body
@@ -83,6 +84,9 @@ class ApiStack(cdk.Stack):
             log_group=log_group, tracing=lambda_.Tracing.ACTIVE, description=f"golive API ({config.name})",
             reserved_concurrent_executions=config.api.reserved_concurrency,
         )
+        accept(self.function, f"python{LAMBDA_PYTHON_VERSION} is a current Lambda runtime, chosen so the package's "
+                              "bytecode is compiled, and its tests run, by the Python it runs on "
+                              "(golive/lambda_package.py)", *LAMBDA_RUNTIME_NOT_NEWEST)
         self.feedback_table.grant(role, "dynamodb:PutItem", "dynamodb:GetItem")
         # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
         # dependency that matters: the policy must exist before the first invocation
