@@ -25,8 +25,8 @@ NOT_EXERCISED = {
     "AWS::CE::AnomalyMonitor": "Cost Explorer is not in LocalStack's free edition",
     "AWS::CE::AnomalySubscription": "Cost Explorer is not in LocalStack's free edition",
     "AWS::CloudWatch::Dashboard": "LocalStack's free edition has no CloudFormation provider for dashboards",
-    "Custom::AWS": "LocalStack's free edition has no provider for custom resources, and its Lambda could not run "
-                   "without Docker anyway (this one calls Cost Explorer, not in the free edition either)",
+    "Custom::AWS": "LocalStack's free edition has no provider for custom resources (nor could their Lambda run "
+                   "without Docker)",
 }
 # types LocalStack creates with its own provider, but only thanks to a shim (localstack_main.SHIMS)
 SHIMMED = {
