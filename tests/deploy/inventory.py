@@ -67,7 +67,11 @@ def _counts(types: list[str], notes: dict[str, str] | None = None) -> list[str]:
             for kind, n in sorted(counted.items(), key=lambda item: (-item[1], item[0]))]
 
 
-def report(env: str, resources: list[Resource], stacks: list[str], images: list[str], shims: dict[str, str]) -> str:
+def shims_report(shims: dict[str, str]) -> str:
+    return "\n".join(["== deploy check: emulator-only shims", *[f"  - {shim}: {why}" for shim, why in shims.items()]])
+
+
+def report(env: str, resources: list[Resource], stacks: list[str], images: list[str]) -> str:
     """Per environment: resource type counts really created, created through a shim, and not exercised."""
     placeholders = [r for r in resources if r.placeholder]
     shimmed = [r for r in resources if not r.placeholder and r.type in SHIMMED]
@@ -78,11 +82,10 @@ def report(env: str, resources: list[Resource], stacks: list[str], images: list[
              f"  not exercised (placeholders, no provider in the free edition): {len(placeholders)}",
              *_counts([r.type for r in placeholders], NOT_EXERCISED),
              f"  Docker image assets not built or pushed (no Docker engine; ECR is not in the free edition): {len(images)}",
-             *[f"    {image}" for image in images],
-             "  emulator-only shims:", *[f"    - {shim}: {reason}" for shim, reason in shims.items()]]
+             *[f"    {image}" for image in images]]
     return "\n".join(lines)
 
 
-def destroy_report(env: str, stacks: list[str], retained_types: list[str]) -> str:
-    return "\n".join([f"== deploy check, {env}: `cdk destroy --all` deleted {len(stacks)} stacks; kept on purpose "
+def destroy_report(env: str, deleted: int, retained_types: list[str]) -> str:
+    return "\n".join([f"== deploy check, {env}: `cdk destroy --all` deleted {deleted} stacks; kept on purpose "
                       f"(RemovalPolicy RETAIN): {len(retained_types)}", *_counts(retained_types)])
