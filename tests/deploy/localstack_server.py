@@ -33,7 +33,7 @@ STAMP = VENV / "golive-requirements.sha256"
 PYTHON_VERSIONS = ("3.13", "3.12")  # localstack-core 2026.x needs >= 3.12
 INSTALL_TIMEOUT_S = 1800
 START_TIMEOUT_S = 180
-STOP_TIMEOUT_S = 30
+STOP_TIMEOUT_S = 15  # it sometimes hangs in its shutdown; then its process group is killed
 # dummy credentials: LocalStack accepts any, and a key that is not 12 digits means its account 000000000000
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
                "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
