@@ -364,6 +364,28 @@ def load_datasets(
     )
 
 
+# Fewer rows than this make a run that looks fine and means nothing: an accuracy on 5 rows moves in steps of 20%,
+# and the int8 parity gate (95% agreement) cannot tell one disagreement from none.
+MIN_TRAIN_ROWS = 10
+MIN_VALIDATION_ROWS = 10
+
+
+def require_enough_rows(data: Datasets, carved_from: str | None = None, validation_fraction: float = 0.1) -> None:
+    """Stop with what to do when there are too few rows to train on or to validate with."""
+    n_train, n_val = len(data.train.texts), len(data.validation.texts)
+    if n_train >= MIN_TRAIN_ROWS and n_val >= MIN_VALIDATION_ROWS:
+        return
+    minimum = f"golive needs at least {MIN_TRAIN_ROWS} training and {MIN_VALIDATION_ROWS} validation rows"
+    if carved_from:
+        raise UserError(
+            f"{carved_from} has {n_train + n_val} usable rows; holding out {validation_fraction:.0%} leaves {n_train} to "
+            f"train on and {n_val} to validate with, and {minimum}. Add rows, raise --validation-fraction, or pass "
+            "--validation FILE")
+    which = "training" if n_train < MIN_TRAIN_ROWS else "validation"
+    raise UserError(f"the {which} data has {n_train if which == 'training' else n_val} usable rows and {minimum}; "
+                    "add rows")
+
+
 def label_counts(data: LabelledData, names: list[str]) -> dict[str, int]:
     counts = Counter(data.labels)
     return {name: counts.get(i, 0) for i, name in enumerate(names)}
