@@ -8,7 +8,13 @@ pack checks every synth; an unacknowledged finding fails it.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # `cdk synth` (cdk.json): check Node and catch user mistakes before jsii starts
+    from infra.cdk_entry import main
+
+    raise SystemExit(main())
+
 from pathlib import Path
+from typing import Callable
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
@@ -41,17 +47,35 @@ def model_dir(app: cdk.App) -> Path:
     return Path(app.node.try_get_context("model") or ROOT / "model_artifacts")
 
 
-def lambda_package(app: cdk.App, config: EnvironmentConfig) -> Path:
+def lambda_package(app: cdk.App, config: EnvironmentConfig, progress: Callable[[str], None] | None = None) -> Path:
     """A prebuilt package (-c lambda_package=DIR), or one built now from the bundle (-c model=DIR)."""
     prebuilt = app.node.try_get_context("lambda_package")
     if prebuilt:
+        if not (Path(prebuilt) / "functions" / "lambda_handler.py").is_file():
+            from golive.errors import UserError
+
+            raise UserError(f"{prebuilt} is not a Lambda package (no functions/lambda_handler.py in it); build one with "
+                            f"`golive package-lambda --out {prebuilt}`, or leave the option out to build it now")
         return Path(prebuilt)
     from golive.lambda_package import build_lambda_package
 
     variant = "int8" if config.api.backend == "onnx" else None
     dest = build_dir(app) / f"lambda-{config.name}"
-    print(build_lambda_package(model_dir(app), dest, variant=variant, architecture=config.api.lambda_architecture).summary())
+    print(build_lambda_package(model_dir(app), dest, variant=variant, architecture=config.api.lambda_architecture,
+                               progress=progress).summary())
     return dest
+
+
+def require_bundle(app: cdk.App) -> None:
+    """Synth packages the trained bundle (Lambda, endpoint, monitoring baseline): say so before building anything."""
+    from golive.bundle import read_manifest
+    from golive.errors import UserError
+
+    try:
+        read_manifest(model_dir(app))
+    except UserError as exc:
+        raise UserError(f"{exc}\nsynth packages a trained model: train one first (`golive quickstart --serve false`), "
+                        "or point synth at one with `golive synth --model DIR` (cdk: -c model=DIR)") from None
 
 
 def baseline(app: cdk.App) -> Baseline | None:
@@ -62,7 +86,8 @@ def baseline(app: cdk.App) -> Baseline | None:
     return Baseline.from_metrics(read_json(model_dir(app), METRICS))
 
 
-def build_app(app: cdk.App | None = None) -> cdk.App:
+def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None = None) -> cdk.App:
+    """The app's stacks for the environment in context `env` (dev when unset); `progress` hears a line per stack."""
     from golive.bundle import pack_tarball
     from golive.endpoint_image import stage_image_context
     from golive.training_source import build_source_tarball
@@ -72,13 +97,17 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         app.node.set_context(flag, True)
     # stacks import each other's outputs (bucket names, role ARNs): keep producers protected, explicitly
     app.node.set_context("@aws-cdk/core:defaultCrossStackReferences", "strong")
-    config = load_config(app.node.try_get_context("env") or "dev")
+    env_name = app.node.try_get_context("env")
+    config = load_config("dev" if env_name is None else str(env_name))  # -c env= (empty) is a mistake, not dev
+    require_bundle(app)
     env = cdk.Environment(account=config.account, region=config.region)
     prefix = Names(config).prefix
 
     def tagged(stack: cdk.Stack, stage: str) -> cdk.Stack:
         for key, value in stage_tags(config, stage).items():
             cdk.Tags.of(stack).add(key, value, exclude_resource_types=list(UNTAGGABLE))
+        if progress:
+            progress(f"{stack.stack_name}: built")
         return stack
 
     training_image = training_image_uri(config)
@@ -96,7 +125,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
             app, f"{prefix}-inference", config=config, data=data, training=training, env=env, alert_topic=alerts.topic,
             model_tarball=pack_tarball(model_dir(app), build_dir(app) / f"model-{config.name}.tar.gz")), "inference")
         endpoint_name = inference.endpoint_name
-    api = tagged(ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config), env=env,
+    api = tagged(ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config, progress), env=env,
                           endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None), "api")
     if config.api.backend == "sagemaker":
         api.add_stack_dependency(inference)
@@ -107,5 +136,13 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     return app
 
 
-if __name__ == "__main__":
-    build_app().synth()
+def synthesize(app: cdk.App) -> cdk.cx_api.CloudAssembly:
+    """Write the templates; cdk-nag findings that are not acknowledged fail it as a UserError naming the report."""
+    from golive.errors import UserError
+
+    try:
+        return app.synth()
+    except RuntimeError as exc:
+        if "ValidationFailed" in str(exc):
+            raise UserError(f"cdk-nag found unacknowledged problems; see {app.outdir}/validation-report.json") from None
+        raise

@@ -1,9 +1,21 @@
 # Sourced by the quickstart and test scripts: create .venv once and install the project into it.
 # torch is pinned to 2.13.0 in pyproject.toml (a CPU wheel here; a looser pin pulls a CUDA build).
+# A line per step with the seconds since the start; on a terminal pip shows its own progress too.
+golive_started=$SECONDS
+golive_step() { printf '[%4d s] %s\n' $((SECONDS - golive_started)) "$*" >&2; }
+if ! command -v python3 >/dev/null || ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "error: golive needs Python 3.11 or newer as python3 (found: $(python3 --version 2>&1 || echo none)); install it and run again" >&2
+  exit 2
+fi
 if [ ! -x .venv/bin/python ]; then
+  golive_step "creating .venv with $(python3 --version)"
   python3 -m venv .venv
 fi
 # shellcheck disable=SC1091
 source .venv/bin/activate
+golive_step "upgrading pip in .venv"
 python -m pip install --quiet --upgrade pip
-python -m pip install --quiet -e ".[all]"
+golive_step "installing golive and its dependencies into .venv (torch CPU, transformers, ONNX Runtime, aws-cdk-lib, ...: about 3 minutes the first time, seconds after)"
+if [ -t 2 ]; then golive_pip_output=(--progress-bar on); else golive_pip_output=(--quiet); fi
+python -m pip install "${golive_pip_output[@]}" -e ".[all]"
+golive_step "installed"

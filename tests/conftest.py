@@ -18,6 +18,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    """Say when a shared fixture (a tiny model trained, the CDK app synthesised) is built, and how long it took:
+    the tests that wait on one would otherwise sit silent for a minute."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if fixturedef.scope not in ("session", "module") or reporter is None:
+        yield
+        return
+    what = (fixturedef.func.__doc__ or "").strip().splitlines()[0:1]
+    reporter.write_line(f"[{fixturedef.scope} fixture {fixturedef.argname}] building{': ' + what[0] if what else ''}")
+    started = time.perf_counter()
+    yield
+    reporter.write_line(f"[{fixturedef.scope} fixture {fixturedef.argname}] ready in {time.perf_counter() - started:.0f} s")
 SAMPLE = REPO / "training" / "sample_data"
 EVENTS = Path(__file__).parent / "events"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from golive.aws_errors import aws_errors
 from golive.errors import UserError
 
 SUPPORTED_SUFFIXES = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -106,16 +107,12 @@ def _s3_client():
 
 
 def _list_s3(uri: str) -> list[str]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     bucket, key = _split_s3(uri)
     if key and not key.endswith("/") and Path(key).suffix.lower() in SUPPORTED_SUFFIXES:
         return [uri]
-    try:
+    with aws_errors(f"cannot list {uri}", "s3:ListBucket"):
         pages = _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
         keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
-    except (BotoCoreError, ClientError) as exc:
-        raise UserError(f"cannot list {uri}: {exc}") from exc
     files = [f"s3://{bucket}/{k}" for k in keys if Path(k).suffix.lower() in SUPPORTED_SUFFIXES]
     if not files:
         raise UserError(f"no .tsv, .csv or .jsonl objects under {uri}")
@@ -124,13 +121,9 @@ def _list_s3(uri: str) -> list[str]:
 
 def _read_bytes(source: str) -> bytes:
     if source.startswith("s3://"):
-        from botocore.exceptions import BotoCoreError, ClientError
-
         bucket, key = _split_s3(source)
-        try:
+        with aws_errors(f"cannot read {source}", "s3:GetObject"):
             return _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
-        except (BotoCoreError, ClientError) as exc:
-            raise UserError(f"cannot read {source}: {exc}") from exc
     try:
         return Path(source).read_bytes()
     except OSError as exc:

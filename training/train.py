@@ -23,6 +23,7 @@ import json
 import math
 import os
 import signal
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -86,6 +87,15 @@ def init_distributed(num_gpus: int) -> Distributed:
             "`torchrun --nproc_per_node N training/train.py ...` (SageMaker: distribution={'torch_distributed': {'enabled': True}})"
         )
     return ctx
+
+
+def require_writable_folder(path: str) -> None:
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write the bundle to --out {path}: {exc.strerror}; pass a folder you can write to") from None
 
 
 def check_base_model(path: str) -> None:
@@ -154,6 +164,8 @@ def train(args: TrainArguments) -> dict[str, Any]:
     """Train, then (on rank 0) export the bundle. Returns a summary of the run."""
     torch.manual_seed(args.seed)
     ctx = init_distributed(args.num_gpus)
+    if ctx.is_main and args.export:
+        require_writable_folder(args.out)  # now, not after the training it would lose
     base_model = args.base_model or default_base_model()
     check_base_model(base_model)
 
@@ -239,8 +251,9 @@ def train(args: TrainArguments) -> dict[str, Any]:
     show_bar = ctx.is_main and sys.stderr.isatty()
     step_lines = not (show_bar and sys.stdout.isatty())
     log = tqdm.write if show_bar else ctx.log
+    size = os.get_terminal_size(sys.stderr.fileno()) if show_bar else os.terminal_size((0, 0))
     progress = tqdm(total=total_steps, initial=global_step, desc="training", unit="step", disable=not show_bar,
-                    dynamic_ncols=True)
+                    ncols=size.columns or 100, nrows=size.lines or 24)  # some terminals report no size (CI runners)
     train_seconds, train_examples, window_loss, window_steps = 0.0, 0, 0.0, 0
     val_batches = eval_batches(val_enc, max(64, args.batch_size))
     eval_report: dict[str, Any] = {}
@@ -335,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr, flush=True)
+        return 130
     return 0
 
 
