@@ -118,7 +118,7 @@ def _costs_report(ns: argparse.Namespace) -> int:
     from golive.costs.report import fetch_spend, parse_period, totals_by_stage, write_png
 
     parse_period(ns.start, ns.end)  # bad dates fail before any AWS call
-    if ns.env:
+    if ns.env is not None:  # --env "" is a mistake, not "all environments"
         from infra.config import load_config
 
         load_config(ns.env)  # an unknown environment is a clear error, not an empty report

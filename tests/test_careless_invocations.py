@@ -85,6 +85,8 @@ CLI_CASES = [
     ("costs report without credentials", ["costs", "report", "--start", "{last_month_start}", "--end", "{last_month_end}"],
      "cannot read spend from Cost Explorer: no AWS credentials found; configure them with `aws configure`"),
     ("costs estimate, empty env", ["costs", "estimate", "--env", ""], "unknown environment ''"),
+    ("costs report, empty env", ["costs", "report", "--start", "{last_month_start}", "--end", "{last_month_end}",
+                                 "--env", ""], "unknown environment ''"),
     ("costs estimate, impossible discount", ["costs", "estimate", "--spot-discount", "2"],
      "--spot-discount must be between 0 and 0.9"),
     ("serve, port too large", ["serve", "--port", "99999"], "99999 is not a port number; use 1 to 65535"),
