@@ -197,7 +197,8 @@ def _quickstart(ns: argparse.Namespace) -> int:
         code = main(argv)
         if code:
             return code
-    progress(f"quickstart done: the bundle is in {ns.out}/")
+    if not ns.serve:
+        progress(f"quickstart done: the bundle is in {ns.out}/; `golive serve --model {ns.out}` serves it")
     return 0
 
 
