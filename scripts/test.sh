@@ -3,5 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-golive_step "running the test suite: python -m pytest $* (collecting takes ~10 s; shared fixtures say when they build)"
+golive_step "running the test suite: python -m pytest $* (shared fixtures say when they build)"
 python -m pytest "$@"

@@ -93,6 +93,8 @@ CLI_CASES = [
     ("serve, port not a number", ["serve", "--port", "http"], "'http' is not a port number"),
     ("serve, negative port", ["serve", "--port", "-1"], "-1 is not a port number"),
     ("serve, no bundle", ["serve", "--model", "{tmp}/none"], "model bundle folder {tmp}/none does not exist"),
+    ("serve in a fresh clone, before training", ["serve"],
+     "model_artifacts is not a complete model bundle: nothing has been trained into it yet"),
     ("serve, port taken", ["serve", "--model", "{bundle}", "--port", "{busy}"], "port {busy} on 127.0.0.1 is already in use"),
     ("serve, unknown host", ["serve", "--model", "{bundle}", "--host", "no-such-host.invalid"],
      "cannot listen on host 'no-such-host.invalid'"),
@@ -145,6 +147,8 @@ def test_careless_cli_invocation_gets_one_clear_message(argv, message, tmp_path,
     start, end = last_month()
     values = {"tmp": str(tmp_path), "bundle": str(stand_in_bundle), "busy": str(busy_port), "closed": str(closed_port()),
               "eight": str(eight_rows), "last_month_start": start, "last_month_end": end}
+    (tmp_path / "model_artifacts").mkdir()  # as a fresh clone has it: only its README
+    (tmp_path / "model_artifacts" / "README.md").write_text("the bundle goes here\n")
     result = run([PYTHON, "-m", "golive.cli", *[fill(a, values) for a in argv]], cwd=tmp_path)
     assert_clear_failure(result, fill(message, values))
     if argv[0] == "quickstart":
