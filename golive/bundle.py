@@ -130,9 +130,6 @@ def read_manifest(bundle_dir: Path) -> Manifest:
                         + (f": pass {folder}" if (folder / MANIFEST).is_file() else f" ({MANIFEST}, {MODEL_INT8}, ...)"))
     if not bundle_dir.is_dir():
         raise UserError(f"model bundle folder {bundle_dir} does not exist; train one with `golive train --out {bundle_dir}`")
-    if not path.is_file() and not any(p.name != "README.md" for p in bundle_dir.iterdir()):  # a fresh clone's folder
-        raise UserError(f"{bundle_dir} is not a complete model bundle: nothing has been trained into it yet; train one "
-                        f"with `golive train --out {bundle_dir}` (or `golive quickstart --serve false`)")
     if not path.is_file():
         raise UserError(
             f"{bundle_dir} is not a complete model bundle (no {MANIFEST}); it may be from an interrupted run. "

@@ -66,18 +66,6 @@ def lambda_package(app: cdk.App, config: EnvironmentConfig, progress: Callable[[
     return dest
 
 
-def require_bundle(app: cdk.App) -> None:
-    """Synth packages the trained bundle (Lambda, endpoint, monitoring baseline): say so before building anything."""
-    from golive.bundle import read_manifest
-    from golive.errors import UserError
-
-    try:
-        read_manifest(model_dir(app))
-    except UserError as exc:
-        raise UserError(f"{exc}\nsynth packages a trained model: train one first (`golive quickstart --serve false`), "
-                        "or point synth at one with `golive synth --model DIR` (cdk: -c model=DIR)") from None
-
-
 def baseline(app: cdk.App) -> Baseline | None:
     """The quality alarms' baseline: the deploy-time bundle's validation-set figures."""
     from golive.bundle import METRICS, read_json, read_manifest
@@ -93,13 +81,13 @@ def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None
     from golive.training_source import build_source_tarball
 
     app = app or cdk.App()
+    if app.node.try_get_context("env") == "":  # `-c env=` is a mistake, not a request for dev
+        load_config("")  # raises ConfigError: unknown environment '', naming the known ones
     for flag in FEATURE_FLAGS:  # before any construct exists, whether or not cdk.json was read
         app.node.set_context(flag, True)
     # stacks import each other's outputs (bucket names, role ARNs): keep producers protected, explicitly
     app.node.set_context("@aws-cdk/core:defaultCrossStackReferences", "strong")
-    env_name = app.node.try_get_context("env")
-    config = load_config("dev" if env_name is None else str(env_name))  # -c env= (empty) is a mistake, not dev
-    require_bundle(app)
+    config = load_config(app.node.try_get_context("env") or "dev")
     env = cdk.Environment(account=config.account, region=config.region)
     prefix = Names(config).prefix
 

@@ -94,7 +94,7 @@ CLI_CASES = [
     ("serve, negative port", ["serve", "--port", "-1"], "-1 is not a port number"),
     ("serve, no bundle", ["serve", "--model", "{tmp}/none"], "model bundle folder {tmp}/none does not exist"),
     ("serve in a fresh clone, before training", ["serve"],
-     "model_artifacts is not a complete model bundle: nothing has been trained into it yet"),
+     "`golive train --out model_artifacts`"),
     ("serve, port taken", ["serve", "--model", "{bundle}", "--port", "{busy}"], "port {busy} on 127.0.0.1 is already in use"),
     ("serve, unknown host", ["serve", "--model", "{bundle}", "--host", "no-such-host.invalid"],
      "cannot listen on host 'no-such-host.invalid'"),
@@ -106,7 +106,7 @@ CLI_CASES = [
     ("evaluate, no --data", ["evaluate"], "the following arguments are required: --data"),
     ("synth, empty env", ["synth", "--env", ""], "unknown environment ''"),
     ("synth, unknown env", ["synth", "--env", "production"], "unknown environment 'production'"),
-    ("synth before any training", ["synth", "--model", "{tmp}/none"], "synth packages a trained model: train one first"),
+    ("synth before any training", ["synth", "--model", "{tmp}/none"], "model bundle folder {tmp}/none does not exist"),
     ("train, impossible validation fraction on the sample", ["train", "--validation-fraction", "1.5"],
      "--validation-fraction must be between 0 and 1"),
     ("train, 8 rows", ["train", "--data", "{eight}", "--export", "false"],
@@ -176,7 +176,7 @@ def test_endpoint_container_entry_point(env, message, tmp_path, busy_port):
 
 @pytest.mark.parametrize("context,message", [
     ('{"env": ""}', "unknown environment ''"),
-    ('{"env": "dev", "model": "/nonexistent/bundle"}', "synth packages a trained model"),
+    ('{"env": "dev", "model": "/nonexistent/bundle"}', "model bundle folder /nonexistent/bundle does not exist"),
 ])
 def test_cdk_synth_through_cdk_json_reports_user_mistakes(context, message, tmp_path):
     """What `cdk synth -c env=` runs: cdk.json's app command with the context in CDK_CONTEXT_JSON."""
