@@ -63,7 +63,8 @@ def run_quickstart(workdir: Path, port: int, timeout_s: float) -> tuple[list[tup
     """Run the quickstart until its server is healthy; (timestamped lines, seconds to healthy, CPU seconds)."""
     lines: list[tuple[float, str]] = []
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("VIRTUAL_ENV", None)
+    for name in ("VIRTUAL_ENV", "PYTHONPATH"):  # the clone's own .venv and code, nothing of this shell's
+        env.pop(name, None)
     started = time.perf_counter()
     proc = subprocess.Popen(["bash", "scripts/quickstart.sh", "--port", str(port)], cwd=workdir, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
