@@ -124,6 +124,10 @@ def write_bundle(out_dir: Path, staged_files: dict[str, Path | str | bytes], man
 def read_manifest(bundle_dir: Path) -> Manifest:
     bundle_dir = Path(bundle_dir)
     path = bundle_dir / MANIFEST
+    if bundle_dir.is_file():
+        folder = bundle_dir.parent
+        raise UserError(f"{bundle_dir} is a file; a model bundle is the folder that holds it"
+                        + (f": pass {folder}" if (folder / MANIFEST).is_file() else f" ({MANIFEST}, {MODEL_INT8}, ...)"))
     if not bundle_dir.is_dir():
         raise UserError(f"model bundle folder {bundle_dir} does not exist; train one with `golive train --out {bundle_dir}`")
     bundle_files = (MANIFEST, TOKENIZER, LABELS, *MODEL_VARIANTS.values())

@@ -17,6 +17,7 @@ import tomllib
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from golive import bundle
 from golive.errors import UserError
@@ -199,10 +200,12 @@ def build_lambda_package(
     requirements: list[str] | None = None,
     install: bool = True,
     top: int = 10,
+    progress: Callable[[str], None] | None = None,
 ) -> PackageReport:
     """Write the package to `dest` (replacing it) and return its measured size.
 
     `install=False` skips pip (code and bundle only), for tests and for a quick look at the layout.
+    `progress` hears a line as each step starts (fetching the wheels takes minutes on a fresh machine).
     """
     bundle_dir, dest = Path(bundle_dir), Path(dest)
     files = bundle_files(bundle_dir, variant)
@@ -210,7 +213,7 @@ def build_lambda_package(
     shutil.rmtree(staging, ignore_errors=True)
     try:
         report = _build(staging, dest, bundle_dir, files, variant, python_version, architecture, requirements,
-                        install, top)
+                        install, top, progress or (lambda _message: None))
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # a failed build leaves the previous package as it was
         raise
@@ -221,17 +224,23 @@ def build_lambda_package(
 
 
 def _build(staging: Path, dest: Path, bundle_dir: Path, files: list[str], variant: str | None, python_version: str,
-           architecture: str, requirements: list[str] | None, install: bool, top: int) -> PackageReport:
+           architecture: str, requirements: list[str] | None, install: bool, top: int,
+           progress: Callable[[str], None]) -> PackageReport:
+    progress(f"Lambda package: copying code and the bundle's {variant or 'metadata'} files into {staging}")
     staging.mkdir(parents=True)
     copy_code(staging)
     (staging / PACKAGE_DIR).mkdir()
     for name in files:
         shutil.copy2(bundle_dir / name, staging / PACKAGE_DIR / name)
     if install:
+        progress(f"Lambda package: fetching Linux wheels for Python {python_version} {architecture} with pip "
+                 "(minutes on a first run)")
         install_dependencies(staging, requirements or base_dependencies(), python_version, architecture)
     python = find_python(python_version)
     if python is not None:
+        progress(f"Lambda package: precompiling bytecode with {python}")
         compile_bytecode(staging, python)
+    progress("Lambda package: measuring and zipping to check the size limits")
     total, ranked = measure(staging)
     report = PackageReport(
         path=str(dest), python_version=python_version, architecture=architecture, variant=variant,

@@ -15,8 +15,13 @@ alarm_email in their file.
 
 from __future__ import annotations
 
-import sys
+if __name__ == "__main__":  # `cdk synth` (cdk.json): check Node and catch user mistakes before jsii starts
+    from infra.cdk_entry import main
+
+    raise SystemExit(main())
+
 from pathlib import Path
+from typing import Callable
 
 import aws_cdk as cdk
 
@@ -51,16 +56,22 @@ def model_dir(app: cdk.App) -> Path:
     return Path(app.node.try_get_context("model") or ROOT / "model_artifacts")
 
 
-def lambda_package(app: cdk.App, config: EnvironmentConfig) -> Path:
+def lambda_package(app: cdk.App, config: EnvironmentConfig, progress: Callable[[str], None] | None = None) -> Path:
     """A prebuilt package (-c lambda_package=DIR), or one built now from the bundle (-c model=DIR)."""
     prebuilt = app.node.try_get_context("lambda_package")
     if prebuilt:
+        if not (Path(prebuilt) / "functions" / "lambda_handler.py").is_file():
+            from golive.errors import UserError
+
+            raise UserError(f"{prebuilt} is not a Lambda package (no functions/lambda_handler.py in it); build one with "
+                            f"`golive package-lambda --out {prebuilt}`, or leave the option out to build it now")
         return Path(prebuilt)
     from golive.lambda_package import build_lambda_package
 
     variant = "int8" if config.api.backend == "onnx" else None
     dest = build_dir(app) / f"lambda-{config.name}"
-    print(build_lambda_package(model_dir(app), dest, variant=variant, architecture=config.api.lambda_architecture).summary())
+    print(build_lambda_package(model_dir(app), dest, variant=variant, architecture=config.api.lambda_architecture,
+                               progress=progress).summary())
     return dest
 
 
@@ -72,12 +83,15 @@ def baseline(app: cdk.App) -> Baseline | None:
     return Baseline.from_metrics(read_json(model_dir(app), METRICS))
 
 
-def build_app(app: cdk.App | None = None) -> cdk.App:
+def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None = None) -> cdk.App:
+    """The app's stacks for the environment in context `env` (dev when unset); `progress` hears a line per stack."""
     from golive.bundle import pack_tarball, read_manifest
     from golive.endpoint_image import stage_image_context
     from golive.training_source import build_source_tarball
 
     app = app or cdk.App()
+    if app.node.try_get_context("env") == "":  # `-c env=` is a mistake, not a request for dev
+        load_config("")  # raises ConfigError: unknown environment '', naming the known ones
     for flag in FEATURE_FLAGS:  # before any construct exists, whether or not cdk.json was read
         app.node.set_context(flag, True)
     # stacks import each other's outputs (bucket names, role ARNs): keep producers protected, explicitly
@@ -92,6 +106,8 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     def tagged(stack: cdk.Stack, stage: str, environment: str | None = None) -> cdk.Stack:
         for key, value in stage_tags(config, stage, environment).items():
             cdk.Tags.of(stack).add(key, value, exclude_resource_types=list(UNTAGGABLE))
+        if progress:
+            progress(f"{stack.stack_name}: built")
         return stack
 
     training_image = training_image_uri(config)
@@ -114,7 +130,7 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
         serving_image=inference.endpoint_image.image_uri if inference else None, logs_key=alerts.logs_key), "training")
     if inference is not None:  # the pipeline registers models with its image and promotes them to its endpoint
         training.add_stack_dependency(inference)
-    api = tagged(ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config), env=env,
+    api = tagged(ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config, progress), env=env,
                           logs_key=alerts.logs_key,
                           endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None), "api")
     api.add_stack_dependency(account)  # its stage logs through the account's API Gateway role
@@ -127,16 +143,12 @@ def build_app(app: cdk.App | None = None) -> cdk.App:
     return app
 
 
-def main() -> int:
-    """What `cdk synth` runs (cdk.json): a user's mistake, such as no bundle trained yet or a bad config value,
-    is one clear line, not a traceback."""
+def synthesize(app: cdk.App) -> cdk.cx_api.CloudAssembly:
+    """Write the templates; cdk-nag findings that are not acknowledged fail it as a UserError naming the report."""
     try:
-        build_app().synth()
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return app.synth()
+    except RuntimeError as exc:
+        if "ValidationFailed" in str(exc):
+            raise UserError(f"cdk-nag found unacknowledged problems; see {app.outdir}/validation-report.json. Fix "
+                            "them, or accept one on purpose with its reason (infra/compliance.py, accept)") from None
+        raise

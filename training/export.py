@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import tempfile
 import warnings
 from datetime import datetime, timezone
@@ -23,6 +24,7 @@ from golive import bundle
 from golive.classification_metrics import classification_report
 from golive.metric_lines import format_metrics
 from golive.onnx_classifier import OnnxClassifier
+from golive.progress import Progress
 from training.args import TrainArguments, describe_base_model
 from training.data import Datasets, label_counts
 
@@ -160,12 +162,15 @@ def export_bundle(
     training_summary: dict[str, Any],
 ) -> bundle.Manifest:
     input_names = [n for n in bundle.ONNX_INPUTS if n in tokenizer.model_input_names]
+    progress = Progress(sys.stdout)  # training logs go to stdout; so does its export
     with tempfile.TemporaryDirectory(prefix="golive-export-") as tmp:
         tmp = Path(tmp)
         paths = {name: tmp / name for name in (bundle.MODEL_FP32, bundle.MODEL_INT8, bundle.TOKENIZER)}
-        print("exporting ONNX ...", flush=True)
+        progress("exporting ONNX (fp32, opset %d) ..." % ONNX_OPSET)
         export_onnx(model, input_names, tmp / "raw.onnx")
+        progress("fusing attention, LayerNorm and GELU with ONNX Runtime's transformer optimiser ...")
         optimisation = optimize_onnx(tmp / "raw.onnx", paths[bundle.MODEL_FP32], model.config)
+        progress("quantising to int8 (dynamic, per channel) ...")
         quantize_int8(paths[bundle.MODEL_FP32], paths[bundle.MODEL_INT8])
         save_tokenizer(tokenizer, paths[bundle.TOKENIZER])
 
@@ -173,9 +178,11 @@ def export_bundle(
             variant: OnnxClassifier(paths[file], paths[bundle.TOKENIZER], data.label_names, args.max_length)
             for variant, file in bundle.MODEL_VARIANTS.items()
         }
-        parity = check_parity(model, classifiers, data.validation.texts[: args.parity_rows],
-                              args.parity_tolerance, args.int8_min_agreement)
+        parity_texts = data.validation.texts[: args.parity_rows]
+        progress(f"checking parity of torch, fp32 and int8 on {len(parity_texts)} held-out rows ...")
+        parity = check_parity(model, classifiers, parity_texts, args.parity_tolerance, args.int8_min_agreement)
 
+        progress(f"scoring fp32 and int8 on {len(data.validation.texts)} validation rows ...")
         y_true = np.array(data.validation.labels)
         validation = {
             variant: classification_report(y_true, clf.predict_proba(data.validation.texts), data.label_names)
@@ -222,5 +229,5 @@ def export_bundle(
         files[bundle.METRICS] = json.dumps(metrics, indent=2) + "\n"
         files[bundle.MODEL_CARD] = model_card(manifest, metrics)
         bundle.write_bundle(Path(args.out), files, manifest)
-    print(f"bundle written to {args.out} (version {manifest.version_id})", flush=True)
+    progress(f"bundle written to {args.out} (version {manifest.version_id})")
     return manifest

@@ -24,6 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"bad endpoint configuration:\n{exc}", file=sys.stderr)
         return 2
+    from golive.errors import UserError
+    from golive.ports import require_free_port
+
+    try:
+        require_free_port(settings.host, settings.port, "SAGEMAKER_BIND_TO_PORT (or GOLIVE_PORT)")
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     import uvicorn
 
     uvicorn.run("functions.endpoint.app:create_app", factory=True, host=settings.host, port=settings.port,

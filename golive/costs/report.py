@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from golive.aws_errors import aws_errors
 from golive.errors import UserError
 
 UNTAGGED = "untagged"
@@ -44,7 +45,8 @@ def fetch_spend(start: str, end: str, environment: str | None, granularity: str,
         query["Filter"] = {"Tags": {"Key": "Environment", "Values": [environment], "MatchOptions": ["EQUALS"]}}
     rows, token = [], None
     while True:
-        page = ce.get_cost_and_usage(**query, **({"NextPageToken": token} if token else {}))
+        with aws_errors("cannot read spend from Cost Explorer", "ce:GetCostAndUsage"):
+            page = ce.get_cost_and_usage(**query, **({"NextPageToken": token} if token else {}))
         for period in page.get("ResultsByTime", []):
             for group in period.get("Groups", []):
                 stage = group["Keys"][0].split("$", 1)[-1] or UNTAGGED

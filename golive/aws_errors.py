@@ -1,0 +1,38 @@
+"""AWS failures a user can fix (no credentials, access denied, no network), as UserError with what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from golive.errors import UserError
+
+CREDENTIALS_HINT = ("configure them with `aws configure` or `aws sso login` (or set AWS_PROFILE, or "
+                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+CREDENTIAL_CODES = ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
+                    "SignatureDoesNotMatch", "InvalidAccessKeyId")
+
+
+@contextmanager
+def aws_errors(failure: str, needs: str = "") -> Iterator[None]:
+    """AWS calls whose failure reads `failure: why; what to do` (e.g. "cannot read s3://b/k");
+    `needs` names the IAM permission the call takes, for access-denied answers."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+    try:
+        yield
+    except NoCredentialsError:
+        raise UserError(f"{failure}: no AWS credentials found; {CREDENTIALS_HINT}") from None
+    except NoRegionError:
+        raise UserError(f"{failure}: no AWS region set; set AWS_DEFAULT_REGION or run `aws configure`") from None
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code"))
+        hint = ""
+        if code in CREDENTIAL_CODES:
+            hint = f"; your AWS credentials are not valid: {CREDENTIALS_HINT}"
+        elif "AccessDenied" in code or "Unauthorized" in code:
+            hint = f"; your AWS credentials need {needs or 'permission for this call'}"
+        raise UserError(f"{failure}: AWS answered {code}: {error.get('Message')}{hint}") from None
+    except BotoCoreError as exc:
+        raise UserError(f"{failure}: {exc}; check your network and AWS configuration") from None

@@ -1,0 +1,31 @@
+"""What `cdk synth` runs (cdk.json: `python -m infra.app`): the app, with user mistakes as one message.
+
+A missing bundle, an unknown or empty `-c env=`, a bad config value or a cdk-nag finding prints
+`error: ...` and exits 2 (the CDK CLI then reports the app failed); no Python traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from golive.errors import UserError
+from golive.progress import Progress
+
+
+def main() -> int:
+    from infra.node_runtime import check_node
+
+    try:
+        note = check_node()  # before aws_cdk is imported: that starts jsii's Node process
+        if note:
+            print(note, file=sys.stderr)
+        from infra.app import build_app, synthesize
+
+        synthesize(build_app(progress=Progress()))
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
