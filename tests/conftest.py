@@ -133,6 +133,12 @@ def fresh_lambda_module():
     import importlib
     import sys
 
+    from aws_lambda_powertools import Metrics
+
+    # a cold start is a new process: Powertools keeps metrics and dimensions per process, so drop the last one's
+    shared = Metrics()
+    shared.clear_default_dimensions()
+    shared.clear_metrics()
     sys.modules.pop("functions.lambda_handler", None)
     return importlib.import_module("functions.lambda_handler")
 
