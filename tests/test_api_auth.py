@@ -43,8 +43,11 @@ def synth_api(tmp_path: Path, api: dict, remove: str | None = None) -> Template:
     logs_key = kms.Key(keys, "LogsKey", enable_key_rotation=True)
     stack = ApiStack(app, "api", config=config, package_dir=package, logs_key=logs_key)
     if remove:
-        parent, _, child = remove.rpartition("/")
-        assert stack.node.find_child(parent).node.try_remove_child(child)
+        *parents, child = remove.split("/")
+        parent = stack
+        for part in parents:
+            parent = parent.node.find_child(part)
+        assert parent.node.try_remove_child(child)
     add_checks(app, ["hipaa", "nist"])
     app.synth()
     return Template.from_stack(stack)
@@ -211,6 +214,19 @@ def test_with_waf_on_nothing_accepts_the_missing_waf_finding(tmp_path):
     report = json.loads((tmp_path / "off" / "out" / "validation-report.json").read_text())
     rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
     assert {"AwsSolutions-APIG3", "NIST.800.53.R5-APIGWAssociatedWithWAF"} <= rules
+
+
+def test_nothing_accepts_an_unrotated_signing_key(tmp_path, synthesized):
+    """The rotation schedule is what satisfies the rotation rules of every pack: without it synth fails."""
+    with pytest.raises(Exception, match="ValidationFailed"):
+        synth_api(tmp_path, {}, remove="SigningKey/Default/Schedule")
+    report = json.loads((tmp_path / "out" / "validation-report.json").read_text())
+    rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
+    assert {"AwsSolutions-SMG4", "HIPAA.Security-SecretsManagerRotationEnabled",
+            "NIST.800.53.R5-SecretsManagerRotationEnabled"} <= rules
+    for env in ("dev", "prod"):  # and checkov's rotation check (CKV2_AWS_57) runs unskipped
+        (secret,) = synthesized[env]["api"].find_resources("AWS::SecretsManager::Secret").values()
+        assert "CKV2_AWS_57" not in json.dumps(secret.get("Metadata", {}))
 
 
 def test_web_acl_construct_in_a_bare_stack_counts_the_rules_it_is_told_to():
