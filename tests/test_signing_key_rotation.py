@@ -40,10 +40,11 @@ class Rotation:
     function_arn: str
     steps: list[str] = field(default_factory=list)
     fail_after: str | None = None  # make the invocation fail once this step has run (a crashed rotation)
+    fail_before: str | None = None  # ... or before the function runs it
 
-    def rotate(self, days: int) -> None:
+    def rotate(self, days: int, immediately: bool = True) -> None:
         self.sm.rotate_secret(SecretId=self.arn, RotationLambdaARN=self.function_arn,
-                              RotationRules={"AutomaticallyAfterDays": days})
+                              RotationRules={"AutomaticallyAfterDays": days}, RotateImmediately=immediately)
 
     def stages(self) -> dict[str, list[str]]:
         return {v: sorted(s) for v, s in self.sm.describe_secret(SecretId=self.arn)["VersionIdsToStages"].items() if s}
@@ -76,6 +77,9 @@ def moto_rotation(monkeypatch):
             if function_name != function_arn:
                 return original(self, function_name, qualifier, body, headers, response_headers)
             event = json.loads(body)
+            if event["Step"] == state.fail_before:
+                state.fail_before = None
+                raise RuntimeError(f"the rotation function failed to start {event['Step']}")
             state.steps.append(event["Step"])
             rotation.handler(event, None, boto3.client("secretsmanager", region_name=REGION))
             if event["Step"] == state.fail_after:
@@ -102,6 +106,25 @@ def test_a_rotation_runs_the_four_steps_in_order_and_makes_the_new_key_current(m
     assert new != first and r.key("AWSPREVIOUS") == first
     assert len(new) == rotation.KEY_CHARS and new.isalnum()  # drawn like the first key
     KeyRing([new.encode()])  # a key the API accepts (at least MIN_KEY_BYTES)
+
+
+def test_setting_up_the_schedule_at_deploy_time_runs_only_the_test_step_and_changes_nothing(moto_rotation):
+    """The stack's RotationSchedule does not rotate at once (RotateImmediatelyOnUpdate false): Secrets Manager then
+    checks the configuration by calling testSecret alone, which must pass for the deploy to succeed."""
+    r = moto_rotation
+    first, (first_version,) = r.key(), r.stages()
+    r.rotate(30, immediately=False)
+    assert r.steps == ["testSecret"]
+    assert r.key() == first and r.stages()[first_version] == ["AWSCURRENT"]
+    assert r.sm.describe_secret(SecretId=r.arn)["RotationEnabled"]
+
+    # the same check against a pending version with no value yet (what a real one may hand over) passes too
+    r.fail_before = "createSecret"
+    with pytest.raises(Exception, match="failed to start createSecret"):
+        r.rotate(30)
+    (token,) = [v for v, s in r.stages().items() if s == ["AWSPENDING"]]
+    rotation.handler({"Step": "testSecret", "SecretId": r.arn, "ClientRequestToken": token}, None, r.sm)
+    assert r.key() == first
 
 
 def test_ids_stay_valid_until_the_second_rotation_after_they_were_issued(moto_rotation):

@@ -9,7 +9,8 @@ ClientRequestToken, and retries a step that fails:
 - setSecret: nothing to do. Rotating a database password means setting it on the database here; an HMAC key
   lives only in this secret, and the API reads it from there.
 - testSecret: nothing to log in to either; the step checks that the pending key is one the API will accept
-  (readable, and long enough for functions/api/prediction_ids.py's KeyRing).
+  (readable, and long enough for functions/api/prediction_ids.py's KeyRing). Secrets Manager also calls this
+  step alone when the schedule is set up (the stack does not rotate at deploy time): that changes nothing.
 - finishSecret: AWSCURRENT moves to the new version (Secrets Manager moves AWSPREVIOUS to the old one), and
   AWSPENDING comes off it.
   The API signs with AWSCURRENT and still verifies AWSPREVIOUS, so an id stays valid until the second
@@ -78,7 +79,13 @@ def step_set(client, arn: str, token: str, stages: dict) -> None:
 
 
 def step_test(client, arn: str, token: str, stages: dict) -> None:
-    key = client.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")["SecretString"]
+    try:
+        key = client.get_secret_value(SecretId=arn, VersionId=token, VersionStage="AWSPENDING")["SecretString"]
+    except client.exceptions.ResourceNotFoundException:
+        # a rotation runs testSecret only after createSecret stored the key, so this is Secrets Manager checking
+        # the configuration when the schedule is set up without rotating (RotateImmediately false)
+        logger.info("testSecret: version %s holds no key yet: a configuration check, nothing to test", token)
+        return
     if len(key.encode()) < MIN_KEY_BYTES:
         raise RotationError(f"the pending key of {arn} is {len(key.encode())} bytes; the API needs {MIN_KEY_BYTES}")
     logger.info("testSecret: version %s holds a usable key", token)
