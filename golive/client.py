@@ -28,7 +28,7 @@ import asyncio
 import random
 import re
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -295,11 +295,12 @@ class _Logic:
 
 # --- the two clients: each only carries out the plans ---------------------------------------------------------
 
-def _http_options(base_url: str, api_key: str | None) -> dict:
-    headers = {"user-agent": f"golive-client/{__version__}", "accept": "application/json"}
+def _http_options(base_url: str, api_key: str | None, headers: Mapping[str, str] | None,
+                  auth: httpx.Auth | None) -> dict:
+    merged = {"user-agent": f"golive-client/{__version__}", "accept": "application/json", **(headers or {})}
     if api_key:
-        headers["x-api-key"] = api_key  # API Gateway's API key header; `golive serve` ignores it
-    return {"base_url": base_url, "headers": headers}
+        merged["x-api-key"] = api_key  # API Gateway's API key header; `golive serve` ignores it
+    return {"base_url": base_url, "headers": merged, "auth": auth}
 
 
 def _timeout(seconds: float) -> httpx.Timeout:
@@ -311,9 +312,10 @@ class _ClientBase:
 
     def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
                  deadline: float = DEFAULT_DEADLINE_S, max_texts: int = DEFAULT_MAX_TEXTS,
-                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, backoff: float = 0.5, max_backoff: float = 8.0):
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, backoff: float = 0.5, max_backoff: float = 8.0,
+                 headers: Mapping[str, str] | None = None, auth: httpx.Auth | None = None):
         self._logic = _Logic(timeout, deadline, max_texts, max_attempts, backoff, max_backoff)
-        self._http = self._http_class(**_http_options(base_url, api_key))
+        self._http = self._http_class(**_http_options(base_url, api_key, headers, auth))
 
     @property
     def max_texts(self) -> int:
@@ -326,6 +328,8 @@ class Client(_ClientBase):
     its stage, e.g. `https://abc123.execute-api.us-east-1.amazonaws.com/dev/`). Use it as a context manager,
     or call close().
 
+    `headers`: more headers on every request (a Cognito authorizer's token: `{"authorization": token}`); `auth`:
+    an httpx.Auth that signs each request (the IAM authorizer: a SigV4 signer for service execute-api).
     `timeout`: seconds per attempt (under 29); `deadline`: seconds per call, retries and waits included (each
     call can pass its own); `max_texts`: texts per request (the server's limit is learned if lower);
     `max_attempts`, `backoff`, `max_backoff`: retries, and the jittered exponential waits between them."""
