@@ -24,6 +24,7 @@ from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from infra.compliance import accept
 from infra.config import ApiSettings
 
 AUTHORIZER_CACHE = cdk.Duration.minutes(5)
@@ -38,12 +39,15 @@ class ApiAuth(Construct):
         self.authorizer: apigw.IAuthorizer | None = None
         self.scopes = list(settings.cognito.scopes) if settings.cognito else []
         if self.mode == "iam":
-            # every method and path of this stage: the keyed routes are {proxy+} resources, so a narrower ARN
-            # would list the same requests; health and docs answer without a signature anyway
-            self.invoke_arn = api.arn_for_execute_api("*", "/*", stage_name)
             self.invoke_policy = iam.ManagedPolicy(
                 self, "InvokePolicy", description=f"calls the golive API's {stage_name} stage (SigV4, execute-api)",
-                statements=[iam.PolicyStatement(actions=["execute-api:Invoke"], resources=[self.invoke_arn])])
+                statements=[iam.PolicyStatement(actions=["execute-api:Invoke"],
+                                                resources=[api.arn_for_execute_api("*", "/*", stage_name)])])
+            api_id = cdk.Stack.of(self).get_logical_id(api.node.default_child)
+            accept(self.invoke_policy, "execute-api:Invoke on every method and path of this stage only: the keyed "
+                                       "routes are {proxy+} resources, so a narrower ARN would allow the same requests",
+                   f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
+                   f"<{api_id}>/{stage_name}/*/*]")
             cdk.CfnOutput(self, "InvokePolicyArn", value=self.invoke_policy.managed_policy_arn,
                           description="attach to the roles or users of clients that sign requests with SigV4"
                           ).override_logical_id("InvokePolicyArn")
@@ -60,3 +64,15 @@ class ApiAuth(Construct):
             return {"authorization_type": apigw.AuthorizationType.COGNITO, "authorizer": self.authorizer,
                     "authorization_scopes": self.scopes or None}
         return {"authorization_type": apigw.AuthorizationType.NONE}
+
+    def add_keyed_method(self, resource: apigw.IResource, http_method: str, **options) -> apigw.Method:
+        """A method that needs a client's API key and, in this mode, the authorizer's credentials."""
+        method = resource.add_method(http_method, api_key_required=True, **options, **self.method_options())
+        if self.mode == "none":
+            accept(method, "clients authenticate with their own API keys and usage plans (throttle, quota); set "
+                           "api.authorizer to iam or cognito for per-caller identity", "AwsSolutions-APIG4",
+                   "AwsSolutions-COG4")
+        elif self.mode == "iam":
+            accept(method, "api.authorizer is iam: callers sign with SigV4 and need execute-api:Invoke (the "
+                           "InvokePolicyArn output), an identity Cognito would duplicate", "AwsSolutions-COG4")
+        return method

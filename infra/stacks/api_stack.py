@@ -146,20 +146,7 @@ class ApiStack(cdk.Stack):
         # everything else (predict, classify, feedback, model) needs a client's key, and the authorizer's credentials
         self.auth = ApiAuth(self, "Auth", api=self.api, settings=config.api, stage_name=config.name)
         for resource in (v1.add_resource("{proxy+}"), self.api.root.add_resource("{proxy+}")):
-            method = resource.add_method("ANY", api_key_required=True, request_validator=validator,
-                                         **self.auth.method_options())
-            if self.auth.mode == "none":
-                accept(method, "clients authenticate with their own API keys and usage plans (throttle, quota); set "
-                               "api.authorizer to iam or cognito for per-caller identity", "AwsSolutions-APIG4",
-                       "AwsSolutions-COG4")
-            elif self.auth.mode == "iam":
-                accept(method, "api.authorizer is iam: callers sign with SigV4 and need execute-api:Invoke (the "
-                               "InvokePolicyArn output), an identity Cognito would duplicate", "AwsSolutions-COG4")
-        if self.auth.invoke_policy is not None:
-            accept(self.auth.invoke_policy, "execute-api:Invoke on every method and path of this stage only: the keyed "
-                                            "routes are {proxy+} resources, so a narrower ARN would allow the same "
-                                            "requests", "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:"
-                   f"<AWS::Region>:<AWS::AccountId>:<{self.get_logical_id(self.api.node.default_child)}>/{config.name}/*/*]")
+            self.auth.add_keyed_method(resource, "ANY", request_validator=validator)
 
         self.client_keys = ClientKeys(self, "ClientKeys", api=self.api, settings=config.api, environment=config.name)
 
