@@ -53,6 +53,20 @@ def synth_api(tmp_path: Path, api: dict, remove: str | None = None) -> Template:
     return Template.from_stack(stack)
 
 
+def assert_lint_clean(outdir: Path) -> None:
+    """cfn-lint and checkov find nothing unaccepted in a synthesised variant (dev and prod: test_infra, test_compliance)."""
+    import subprocess
+    import sys
+
+    from infra.checkov import scan
+
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *map(str, outdir.glob("*.template.json"))],
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    report = scan(outdir)
+    assert not report.failed, report.summary()
+
+
 def methods(template: Template) -> dict[str, dict]:
     """Method properties by "VERB /path" (the path rebuilt from the template's resources)."""
     resources = template.find_resources("AWS::ApiGateway::Resource")
@@ -137,6 +151,7 @@ def test_iam_authorizer_signs_every_keyed_method_and_ships_the_policy_clients_ne
     variables = next(iter(template.find_resources("AWS::Lambda::Function", {
         "Properties": {"Handler": "functions.lambda_handler.handler"}}).values()))["Properties"]["Environment"]["Variables"]
     assert variables["GOLIVE_AUTHORIZER"] == "iam" and variables["GOLIVE_API_KEY_REQUIRED"] == "true"
+    assert_lint_clean(tmp_path / "out")
 
 
 def test_cognito_authorizer_checks_the_pools_tokens_and_scopes(tmp_path):
@@ -154,6 +169,7 @@ def test_cognito_authorizer_checks_the_pools_tokens_and_scopes(tmp_path):
         else:
             assert method["AuthorizationType"] == "NONE", route
     template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
+    assert_lint_clean(tmp_path / "out")
 
 
 def test_no_authorizer_keeps_keys_alone(synthesized):
