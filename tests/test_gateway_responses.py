@@ -64,6 +64,10 @@ def test_throttling_says_when_to_retry_and_a_used_up_quota_says_when_it_renews(s
     assert "x-api-key" in render(deployed["INVALID_API_KEY"]["ResponseTemplates"]["application/json"], "Forbidden")
     # a 500 of API Gateway's own (Lambda refused the invocation) keeps its status, with the shape and a type
     assert "StatusCode" not in deployed["DEFAULT_5XX"]
+    # a stage serves the gateway responses its deployment was made with: the deployment comes after them
+    api = synthesized["dev"]["api"]
+    (deployment,) = api.find_resources("AWS::ApiGateway::Deployment").values()
+    assert set(api.find_resources("AWS::ApiGateway::GatewayResponse")) <= set(deployment["DependsOn"])
 
 
 @pytest.mark.parametrize("error", GATEWAY_ERRORS, ids=lambda e: e.response_type)
