@@ -14,8 +14,10 @@ the requests to send and the pauses to take; each client only carries those out 
 Retries: 429 and 503 (the request was refused before any work: throttled, or the model endpoint is starting)
 wait at least the server's `Retry-After`; 502, 504 and connection errors are retried too, because both
 routes are safe to repeat: a prediction has no side effect but the metrics it counts, and feedback is
-stored once per prediction id (a repeat answers `already_recorded`). Waits are jittered exponential backoff.
-Nothing is retried past the caller's deadline, and no attempt waits longer than API Gateway's 29 s limit.
+stored once per prediction id (a repeat answers `already_recorded`), and so is API Gateway's 500 `bad_gateway`
+(it could not invoke the function, e.g. throttled at its reserved concurrency). A used-up daily quota
+(429 `quota_exceeded`) is not: it renews at midnight UTC. Waits are jittered exponential backoff. Nothing is
+retried past the caller's deadline, and no attempt waits longer than API Gateway's 29 s limit.
 
 The Lambda never imports this module (httpx is not in its package; golive.lambda_package leaves it out).
 """
@@ -26,7 +28,7 @@ import asyncio
 import random
 import re
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -43,9 +45,15 @@ DEFAULT_DEADLINE_S = 60.0  # per call, all attempts and waits included
 DEFAULT_MAX_TEXTS = 64  # the server's GOLIVE_MAX_TEXTS default; learned from the server when it is lower
 DEFAULT_MAX_ATTEMPTS = 5
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-# API Gateway's own errors are `{"message": ...}`, not golive's `{"error": {"type", "message"}}`
-GATEWAY_ERROR_TYPES = {403: "forbidden", 404: "not_found", 413: "body_too_large", 429: "throttled",
-                       502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}
+# retried whatever their status: API Gateway's 500 when it could not invoke the function (throttled at its
+# reserved concurrency); never: a used-up daily quota, which no wait within a call's deadline renews
+RETRY_TYPES = frozenset({"bad_gateway"})
+NO_RETRY_TYPES = frozenset({"quota_exceeded"})
+# API Gateway's own errors: golive's shape since its gateway responses (infra/constructs/gateway_responses.py),
+# `{"message": ...}` from an API deployed before them, or from a proxy in between; these name the latter
+GATEWAY_ERROR_TYPES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "body_too_large",
+                       429: "throttled", 500: "bad_gateway", 502: "bad_gateway", 503: "service_unavailable",
+                       504: "gateway_timeout"}
 
 
 # --- what the API returns (the server's schemas: functions/api/schemas.py; tests/test_client.py checks they agree)
@@ -140,14 +148,24 @@ def error_from_response(response: httpx.Response) -> GoliveError:
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict) and isinstance(error.get("type"), str):
         return GoliveError(error["type"], str(error.get("message", "")), response.status_code, retry_after)
-    if isinstance(body, dict) and isinstance(body.get("message"), str):  # API Gateway's own answer
+    if isinstance(body, dict) and isinstance(body.get("message"), str):  # API Gateway's own answer, old shape
         message = body["message"]
         if response.status_code == 403:
             message += " (API Gateway: send the API key in the x-api-key header; check the URL and its stage)"
         error_type = GATEWAY_ERROR_TYPES.get(response.status_code, f"http_{response.status_code}")
+        if response.status_code == 429 and message == "Limit Exceeded":  # what API Gateway says of a used-up quota
+            error_type = "quota_exceeded"
         return GoliveError(error_type, message, response.status_code, retry_after)
     return GoliveError(GATEWAY_ERROR_TYPES.get(response.status_code, f"http_{response.status_code}"),
                        response.text[:300] or response.reason_phrase, response.status_code, retry_after)
+
+
+def retryable(error: GoliveError) -> bool:
+    """Worth another attempt: refused before any work (429, 503), or lost on the way (502, 504, API Gateway's
+    bad_gateway), as long as waiting can help."""
+    if error.type in NO_RETRY_TYPES:
+        return False
+    return error.status in RETRY_STATUSES or error.type in RETRY_TYPES
 
 
 def learned_limit(error: GoliveError, sent: int) -> int | None:
@@ -220,7 +238,7 @@ class _Logic:
                     raise GoliveError("bad_response", "the server's answer is not JSON", outcome.status_code) from exc
             if isinstance(outcome, httpx.Response):
                 error = error_from_response(outcome)
-                if outcome.status_code not in RETRY_STATUSES:
+                if not retryable(error):
                     raise error
             else:
                 error = GoliveError("connection_error", f"{type(outcome).__name__}: {outcome}")
@@ -277,11 +295,12 @@ class _Logic:
 
 # --- the two clients: each only carries out the plans ---------------------------------------------------------
 
-def _http_options(base_url: str, api_key: str | None) -> dict:
-    headers = {"user-agent": f"golive-client/{__version__}", "accept": "application/json"}
+def _http_options(base_url: str, api_key: str | None, headers: Mapping[str, str] | None,
+                  auth: httpx.Auth | None) -> dict:
+    merged = {"user-agent": f"golive-client/{__version__}", "accept": "application/json", **(headers or {})}
     if api_key:
-        headers["x-api-key"] = api_key  # API Gateway's API key header; `golive serve` ignores it
-    return {"base_url": base_url, "headers": headers}
+        merged["x-api-key"] = api_key  # API Gateway's API key header; `golive serve` ignores it
+    return {"base_url": base_url, "headers": merged, "auth": auth}
 
 
 def _timeout(seconds: float) -> httpx.Timeout:
@@ -293,9 +312,10 @@ class _ClientBase:
 
     def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
                  deadline: float = DEFAULT_DEADLINE_S, max_texts: int = DEFAULT_MAX_TEXTS,
-                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, backoff: float = 0.5, max_backoff: float = 8.0):
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, backoff: float = 0.5, max_backoff: float = 8.0,
+                 headers: Mapping[str, str] | None = None, auth: httpx.Auth | None = None):
         self._logic = _Logic(timeout, deadline, max_texts, max_attempts, backoff, max_backoff)
-        self._http = self._http_class(**_http_options(base_url, api_key))
+        self._http = self._http_class(**_http_options(base_url, api_key, headers, auth))
 
     @property
     def max_texts(self) -> int:
@@ -308,6 +328,8 @@ class Client(_ClientBase):
     its stage, e.g. `https://abc123.execute-api.us-east-1.amazonaws.com/dev/`). Use it as a context manager,
     or call close().
 
+    `headers`: more headers on every request (a Cognito authorizer's token: `{"authorization": token}`); `auth`:
+    an httpx.Auth that signs each request (the IAM authorizer: a SigV4 signer for service execute-api).
     `timeout`: seconds per attempt (under 29); `deadline`: seconds per call, retries and waits included (each
     call can pass its own); `max_texts`: texts per request (the server's limit is learned if lower);
     `max_attempts`, `backoff`, `max_backoff`: retries, and the jittered exponential waits between them."""

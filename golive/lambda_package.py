@@ -34,8 +34,9 @@ PLATFORMS = {
     "arm64": [f"manylinux_2_{v}_aarch64" for v in (34, 28, 27, 17)] + ["manylinux2014_aarch64"],
 }
 # Never shipped: training-only code paths and build litter.
-# endpoint: the GPU container, not the Lambda; client.py: golive.client, for callers of the API (needs httpx)
-SKIP_NAMES = {"__pycache__", "tests", "cli.py", "endpoint", "client.py"}
+# endpoint: the GPU container, not the Lambda; rotation: the signing key's rotation function, a package of its own
+# (infra/constructs/signing_key.py); client.py: golive.client, for callers of the API (needs httpx)
+SKIP_NAMES = {"__pycache__", "tests", "cli.py", "endpoint", "rotation", "client.py"}
 # tokenizers depends on huggingface_hub (and it on these) only for Tokenizer.from_pretrained downloads;
 # the Lambda reads tokenizer.json from the bundle, so they are dead weight (about 17 MB).
 HUB_ONLY_DISTRIBUTIONS = ("huggingface_hub", "hf_xet", "click", "filelock", "fsspec", "httpx2", "httpcore2", "h11",

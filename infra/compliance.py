@@ -44,8 +44,6 @@ API_OPEN_ROUTE = ("CKV_AWS_59",)
 ENDPOINT_KMS = ("HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
                 "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured")
 SNS_REDRIVE = ("Serverless-SNSRedrivePolicy",)
-SECRET_ROTATION = ("AwsSolutions-SMG4", "HIPAA.Security-SecretsManagerRotationEnabled",
-                   "NIST.800.53.R5-SecretsManagerRotationEnabled", "CKV2_AWS_57")
 SECRET_KMS = ("HIPAA.Security-SecretsManagerUsingKMSKey", "NIST.800.53.R5-SecretsManagerUsingKMSKey", "CKV_AWS_149")
 QUEUE_DLQ = ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy")
 

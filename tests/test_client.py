@@ -179,6 +179,30 @@ def test_the_api_key_goes_in_x_api_key_and_api_gateways_403_is_explained(url, ga
     assert [key for _, _, key in gate.seen] == [None, "s3cret"]
 
 
+def test_an_authorizers_credentials_go_with_every_request_and_every_retry(url, gate):
+    """headers= (a Cognito token) and auth= (an httpx.Auth, as a SigV4 signer is) reach the server on each attempt."""
+    class Signer(httpx.Auth):
+        requires_request_body = True
+
+        def auth_flow(self, request):
+            request.headers["x-signed-body-bytes"] = str(len(request.content))
+            yield request
+
+    seen = []
+
+    async def record(scope, receive, send):
+        seen.append(dict(scope["headers"]))
+        await gate.app(scope, receive, send)
+
+    gate.answers.append(warming(0))
+    gate.answers.append(record)
+    with Client(url, api_key="s3cret", headers={"authorization": "eyJ.token"}, auth=Signer(), backoff=0.01) as api:
+        assert len(api.predict("fine").predictions) == 1
+    assert len(gate.seen) == 2 and [key for _, _, key in gate.seen] == ["s3cret", "s3cret"]
+    (headers,) = seen
+    assert headers[b"authorization"] == b"eyJ.token" and int(headers[b"x-signed-body-bytes"]) > 0
+
+
 def test_503_with_retry_after_is_ridden_out_waiting_as_told(url, gate, expected):
     gate.answers += [warming(1), warming(1)]
     with Client(url, backoff=0.01, max_backoff=0.01) as api:  # the waits come from Retry-After, not the backoff

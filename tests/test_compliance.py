@@ -91,12 +91,14 @@ def test_log_groups_are_kms_encrypted_and_prod_reserves_lambda_concurrency(synth
     for env in ("dev", "prod"):
         groups = {f"{name}/{logical}": r["Properties"] for name, template in synthesized[env].items()
                   if not name.startswith("_") for logical, r in template.find_resources("AWS::Logs::LogGroup").items()}
-        assert len(groups) == 4 and all("KmsKeyId" in props for props in groups.values()), groups
+        # the API function, its access logs, the key-rotation function, the pipeline; prod: the WAF's blocked requests
+        assert len(groups) == {"dev": 5, "prod": 6}[env] and all("KmsKeyId" in props for props in groups.values()), groups
         policy = json.dumps(synthesized[env]["alerts"].find_resources("AWS::KMS::Key"))
         assert "kms:EncryptionContext:aws:logs:arn" in policy
-    (prod_fn,) = synthesized["prod"]["api"].find_resources("AWS::Lambda::Function").values()
+    api_function = {"Properties": {"Handler": "functions.lambda_handler.handler"}}
+    (prod_fn,) = synthesized["prod"]["api"].find_resources("AWS::Lambda::Function", api_function).values()
     assert prod_fn["Properties"]["ReservedConcurrentExecutions"] == load_config("prod").api.reserved_concurrency == 100
-    (dev_fn,) = synthesized["dev"]["api"].find_resources("AWS::Lambda::Function").values()
+    (dev_fn,) = synthesized["dev"]["api"].find_resources("AWS::Lambda::Function", api_function).values()
     assert "ReservedConcurrentExecutions" not in dev_fn["Properties"]  # a new account cannot reserve any
 
 

@@ -57,6 +57,25 @@ def test_on_demand_training_and_no_endpoint():
     assert not any("endpoint" in item for item in lines)
 
 
+def test_waf_and_the_signing_secret_are_priced_where_they_are_deployed():
+    prices = load_prices()
+    assert (prices["waf_web_acl_per_month"], prices["waf_rule_per_month"], prices["waf_per_million_requests"]) == (
+        5.00, 1.00, 0.60)
+    assert (prices["secretsmanager_secret_per_month"], prices["secretsmanager_per_10k_api_calls"]) == (0.40, 0.05)
+    a = Assumptions(requests_per_month=2_000_000, cold_start_share=0.002)
+    waf_on = EnvironmentConfig.model_validate({"name": "prod", "api": {"waf": {"enabled": True},
+                                                                       "signing_key_rotation_days": 30}})
+    lines = {line.item: line for line in estimate(waf_on, a, prices).lines}
+    assert lines["AWS WAF web ACL"].monthly_usd == pytest.approx(5 + 3 * 1 + 2 * 0.60)  # 9.20
+    assert lines["AWS WAF web ACL"].stage == "api" and "3 rules" in lines["AWS WAF web ACL"].assumption
+    # 4,000 cold-start reads + 12 calls for the one rotation a month
+    assert lines["Secrets Manager signing key"].monthly_usd == pytest.approx(0.40 + 4012 / 10_000 * 0.05, abs=0.005)
+    daily = EnvironmentConfig.model_validate({"name": "dev", "api": {"signing_key_rotation_days": 1}})
+    lines = {line.item: line for line in estimate(daily, Assumptions(requests_per_month=0), prices).lines}
+    assert "AWS WAF web ACL" not in lines  # off by default
+    assert "360 calls" in lines["Secrets Manager signing key"].assumption  # 30 rotations x 12
+
+
 def test_cli_formats_and_errors(capsys):
     assert main(["costs", "estimate", "--env", "prod", "--format", "json"]) == 0
     payload = json.loads(capsys.readouterr().out)

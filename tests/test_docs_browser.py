@@ -85,3 +85,25 @@ def test_docs_render_under_a_path_prefix_like_an_api_gateway_stage(tiny_bundle, 
         assert_routes_render(base, dom)
         assert json.loads(requests.get(f"{base}/openapi.json", timeout=10).text)["servers"] == [{"url": "/dev"}]
         assert re.search(r'<option value="/dev"[^>]*>/dev</option>', dom), "the servers list does not offer /dev"
+
+
+def test_deployed_docs_offer_authorize_and_lock_every_keyed_operation(tiny_bundle, tmp_path):
+    """With the API key declared (as the Lambda's GOLIVE_API_KEY_REQUIRED does), Swagger UI shows its "Authorize"
+    button and a lock on each keyed operation, none on health: what "Try it out" will send the key with."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    app = create_local_app(Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "feedback.sqlite3"),
+                                    api_key_required=True))
+    with running_server(Starlette(routes=[Mount("/dev", app)])) as url:
+        base = f"{url}/dev"
+        dom = render(f"{base}/docs", tmp_path / "profile")
+        assert_routes_render(base, dom)
+        assert re.search(r'<button class="btn authorize[^"]*"', dom), "no Authorize button"
+        spec = requests.get(f"{base}/openapi.json", timeout=10).json()
+        for path, operations in spec["paths"].items():
+            for method, operation in operations.items():
+                tag = operation["tags"][0].strip().replace(" ", "_")
+                block = dom.split(f'id="operations-{tag}-{operation["operationId"]}"', 1)[1].split('id="operations-', 1)[0]
+                locked = "authorization__btn" in block
+                assert locked is ("security" in operation), f"{method.upper()} {path}: lock shown {locked}"

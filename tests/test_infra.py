@@ -43,15 +43,13 @@ def test_data_buckets_are_kms_encrypted_tls_only_versioned_private_and_kept(synt
     data.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_every_api_route_but_health_needs_an_api_key(synthesized):
+def test_every_api_route_but_health_and_docs_needs_an_api_key(synthesized):
+    from tests.test_api_auth import methods
+
     api = synthesized["dev"]["api"]
-    methods = api.find_resources("AWS::ApiGateway::Method")
-    resources = api.find_resources("AWS::ApiGateway::Resource")
-    path_of = {logical: r["Properties"]["PathPart"] for logical, r in resources.items()}
-    public = [m for m in methods.values() if not m["Properties"].get("ApiKeyRequired")]
-    assert len(public) == 1
-    assert path_of[public[0]["Properties"]["ResourceId"]["Ref"]] == "health"
-    assert len(methods) == 3
+    public = sorted(route for route, m in methods(api).items() if not m.get("ApiKeyRequired"))
+    assert public == ["ANY /docs", "ANY /docs/assets/{name}", "ANY /openapi.json", "ANY /v1/health"]
+    assert len(methods(api)) == 6
     api.has_resource_properties("AWS::ApiGateway::UsagePlan", {
         "Throttle": {"RateLimit": 10, "BurstLimit": 20}, "Quota": {"Limit": 10000, "Period": "DAY"}})
     api.has_resource_properties("AWS::ApiGateway::Stage", {
@@ -84,7 +82,9 @@ def test_lambda_permissions_are_scoped_to_its_table_and_endpoint(synthesized):
     invoke = [s for s in prod if s["Action"] == "sagemaker:InvokeEndpoint"]
     assert len(invoke) == 1 and "endpoint/golive-prod-endpoint" in json.dumps(invoke[0]["Resource"])
     wildcard = [s for s in dev + prod if s["Resource"] == "*"]
-    assert all(set(s["Action"]) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} for s in wildcard)
+    # GetRandomPassword: the signing key's rotation function draws new keys with it (it takes no resource)
+    assert all(set(_actions(s)) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords",
+                                    "secretsmanager:GetRandomPassword"} for s in wildcard)
 
 
 
@@ -96,7 +96,44 @@ def test_lambda_reads_only_its_own_signing_secret(synthesized):
         (function,) = api.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": "functions.lambda_handler.handler"}}).values()
         assert function["Properties"]["Environment"]["Variables"]["GOLIVE_SIGNING_SECRET_ARN"] == {"Ref": secret_id}
         reads = [s for s in _statements(api) if "secretsmanager:GetSecretValue" in s["Action"]]
-        assert [s["Resource"] for s in reads] == [{"Ref": secret_id}]
+        # the API function reads it; the rotation function reads and writes it: nothing else touches it
+        assert [s["Resource"] for s in reads] == [{"Ref": secret_id}] * 2
+        writes = [s for s in _statements(api) if "secretsmanager:PutSecretValue" in _actions(s)]
+        assert len(writes) == 1 and set(_actions(writes[0])) == {
+            "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue",
+            "secretsmanager:UpdateSecretVersionStage"} and writes[0]["Resource"] == {"Ref": secret_id}
+
+
+def test_the_signing_key_rotates_on_the_configured_schedule_through_its_own_function(synthesized):
+    """Every api.signing_key_rotation_days (at least 1: ids are valid until the second rotation after they were
+    issued, and a warm instance keeps signing with its start key); not at deploy time; only Secrets Manager acting
+    for this account may invoke the function, whose package is the one handler file."""
+    import py_compile
+
+    for env in ("dev", "prod"):
+        api = synthesized[env]["api"]
+        days = load_config(env).api.signing_key_rotation_days
+        assert days >= 1
+        (secret_id,) = api.find_resources("AWS::SecretsManager::Secret")
+        (schedule,) = api.find_resources("AWS::SecretsManager::RotationSchedule").values()
+        (function_id, function), = api.find_resources("AWS::Lambda::Function", {
+            "Properties": {"Handler": "handler.handler"}}).items()
+        assert schedule["Properties"] == {"SecretId": {"Ref": secret_id}, "RotateImmediatelyOnUpdate": False,
+                                          "RotationLambdaARN": {"Fn::GetAtt": [function_id, "Arn"]},
+                                          "RotationRules": {"ScheduleExpression": f"rate({days} days)"}}
+        assert function["Properties"]["Runtime"] == "python3.13"
+        assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+        (permission,) = [p["Properties"] for p in api.find_resources("AWS::Lambda::Permission").values()
+                         if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}]
+        assert permission["Principal"] == "secretsmanager.amazonaws.com"
+        assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    asset = Path(synthesized["dev"]["_outdir"]) / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
+    assert sorted(p.name for p in asset.iterdir()) == ["handler.py"]
+    python313 = Path.home() / ".pyenv/versions/3.13.0/bin/python3.13"
+    if python313.exists():  # the runtime's Python compiles it
+        subprocess.run([str(python313), "-m", "py_compile", str(asset / "handler.py")], check=True)
+    else:
+        py_compile.compile(str(asset / "handler.py"), doraise=True)
 
 
 def test_cfn_lint_finds_nothing(synthesized):

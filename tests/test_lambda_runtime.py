@@ -79,7 +79,8 @@ def moto_url():
 def deployed_function(synthesized) -> tuple[dict, dict]:
     """The dev API's function and feedback table as the template declares them."""
     api = synthesized["dev"]["api"]
-    (function,) = api.find_resources("AWS::Lambda::Function").values()
+    (function,) = api.find_resources("AWS::Lambda::Function", {
+        "Properties": {"Handler": "functions.lambda_handler.handler"}}).values()
     (table,) = api.find_resources("AWS::DynamoDB::GlobalTable").values()
     return function["Properties"], table["Properties"]
 

@@ -33,3 +33,50 @@ class StagePrefix:
             # ASGI: `path` includes `root_path`; Starlette strips it again for routing
             scope = {**scope, "root_path": prefix, "path": prefix + scope["path"]}
         await self.app(scope, receive, send)
+
+
+# --- what API Gateway asks of callers, declared in the OpenAPI document ----------------------------------------
+
+API_KEY_HEADER = "x-api-key"
+# routes API Gateway passes on from anyone, with no key and no authorizer (infra/stacks/api_stack.py builds its
+# keyless methods from this list): the app answers them to GET only, read-only, no model call, safe to cache;
+# every other route needs the key
+PUBLIC_ROUTES = ("/v1/health", "/docs", "/docs/assets/{name}", "/openapi.json")
+
+SECURITY_SCHEMES = {
+    "apiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER,
+               "description": "the client's API key (outputs ApiKeyId* of the golive-<env>-api stack; "
+                              "`aws apigateway get-api-key --include-value --api-key <id>`)"},
+    # the form API Gateway itself exports for these authorizers; Swagger UI cannot sign SigV4 requests
+    "sigv4": {"type": "apiKey", "in": "header", "name": "Authorization", "x-amazon-apigateway-authtype": "awsSigv4",
+              "description": "a SigV4 signature (service execute-api) by a principal allowed execute-api:Invoke"},
+    "cognito": {"type": "apiKey", "in": "header", "name": "Authorization",
+                "x-amazon-apigateway-authtype": "cognito_user_pools",
+                "description": "a token of the API's Cognito user pool (an access token when scopes are required)"},
+}
+AUTHORIZER_SCHEMES = {"none": (), "iam": ("sigv4",), "cognito": ("cognito",)}
+GATEWAY_ERRORS = {
+    403: "API Gateway refused the request: no or unknown API key, or credentials the authorizer rejects",
+    429: "API Gateway throttled the request (the key's or the stage's rate, or its daily quota): retry after "
+         "`Retry-After` seconds when it is given",
+}
+
+
+def declare_security(document: dict, api_key_required: bool, authorizer: str) -> None:
+    """Declare on every operation but the public ones what API Gateway requires (the key, and the authorizer's
+    credentials), and the 403 and 429 it answers, so clients and Swagger UI's "Authorize" send what is needed."""
+    schemes = (("apiKey",) if api_key_required else ()) + AUTHORIZER_SCHEMES[authorizer]
+    if not schemes:
+        return
+    components = document.setdefault("components", {})
+    components.setdefault("securitySchemes", {}).update({name: SECURITY_SCHEMES[name] for name in schemes})
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    retry_after = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+    for path, operations in document.get("paths", {}).items():
+        if path in PUBLIC_ROUTES:
+            continue
+        for operation in operations.values():
+            operation["security"] = [{name: [] for name in schemes}]
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("403", {"description": GATEWAY_ERRORS[403], "content": error})
+            responses.setdefault("429", {"description": GATEWAY_ERRORS[429], "content": error, "headers": retry_after})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from functions.api.api_gateway import declare_security
 from functions.api.backends import Backend, make_backend
 from functions.api.dependencies import Services
 from functions.api.docs import install_docs
@@ -45,8 +46,12 @@ def create_app(services: Services) -> FastAPI:
     install_docs(app)
 
     settings = services.settings
-    declare_limits(app, settings.max_texts, settings.max_chars,
-                   patch=lambda document: _declare_feedback_values(document, services.backend.manifest.labels))
+
+    def patch(document: dict) -> None:
+        _declare_feedback_values(document, services.backend.manifest.labels)
+        declare_security(document, settings.api_key_required, settings.authorizer)
+
+    declare_limits(app, settings.max_texts, settings.max_chars, patch=patch)
     hf_shape = "Hugging Face's request shape (`parameters`, `options`) goes to /v1/classify"
     install_error_handlers(app, services.telemetry.record_error, services.logger,
                            field_hints={"parameters": hf_shape, "options": hf_shape})

@@ -40,6 +40,10 @@ class Settings(BaseModel):
     # next to the feedback database
     signing_secret_arn: str | None = None
     signing_key_file: str | None = None
+    # what API Gateway asks of callers (set by infra/stacks/api_stack.py): declared in the OpenAPI document so
+    # clients and Swagger UI's "Authorize" send it. The app itself checks neither: `golive serve` needs no key.
+    api_key_required: bool = False
+    authorizer: Literal["none", "iam", "cognito"] = "none"
 
     max_texts: int = Field(64, ge=1, le=1024)
     max_chars: int = Field(5000, ge=1, le=100_000)

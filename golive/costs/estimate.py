@@ -31,6 +31,8 @@ class Assumptions:
     onnx_ms_base: float = 3.0
     onnx_ms_per_token: float = 0.1
     proxy_ms: float = 30.0  # Lambda time waiting on an endpoint round trip
+    # share of requests that start a new Lambda instance, which reads the signing key once (Secrets Manager call)
+    cold_start_share: float = 0.002
     serverless_memory_gb: float = 2.0
 
     def check(self) -> None:
@@ -40,6 +42,7 @@ class Assumptions:
             ("--training-runs must be 0 or more", self.training_runs >= 0),
             ("--training-hours must be above 0", self.training_hours > 0),
             ("--spot-discount must be between 0 and 0.9", 0 <= self.spot_discount <= 0.9),
+            ("cold_start_share must be between 0 and 1", 0 <= self.cold_start_share <= 1),
         ] if not ok]
         if problems:
             raise UserError("; ".join(problems))
@@ -156,6 +159,7 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
             f"{n:,} x ${p['lambda_per_million_requests']}/million")
     est.add("api", "API Gateway (REST)", n * p["apigateway_rest_per_million_requests"] / 1e6,
             f"{n:,} x ${p['apigateway_rest_per_million_requests']}/million")
+    _waf_and_secret(est, config, a, p)
     est.add("api", "DynamoDB feedback writes", n * a.feedback_share * p["dynamodb_per_million_write_units"] / 1e6,
             f"{a.feedback_share:.0%} of predictions x ${p['dynamodb_per_million_write_units']}/million writes")
 
@@ -179,6 +183,30 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
 
     _serving_options(est, config, a, p, gb, gbs)
     return est
+
+
+# the web ACL's rules (infra/constructs/web_acl.py): AWS's core and known-bad-inputs rule groups (one rule each
+# in WAF's billing, no subscription fee) and the rate rule; 700 + 200 + 2 WCU, under the 1,500 included
+WAF_RULES = 3
+ROTATION_CALLS = 12  # Secrets Manager API calls per rotation of the signing key (functions/rotation/handler.py)
+
+
+def _waf_and_secret(est: Estimate, config, a: Assumptions, p: dict) -> None:
+    n = a.requests_per_month
+    if config.api.waf.enabled:
+        est.add("api", "AWS WAF web ACL",
+                p["waf_web_acl_per_month"] + WAF_RULES * p["waf_rule_per_month"] + n * p["waf_per_million_requests"] / 1e6,
+                f"1 web ACL x ${p['waf_web_acl_per_month']} + {WAF_RULES} rules (2 AWS managed rule groups, the rate "
+                f"rule) x ${p['waf_rule_per_month']} + {n:,} requests x ${p['waf_per_million_requests']}/million; "
+                "logs only blocked requests (CloudWatch Logs ingestion, nothing while none are blocked)")
+    rotations = 30 / config.api.signing_key_rotation_days
+    calls = n * a.cold_start_share + rotations * ROTATION_CALLS
+    est.add("api", "Secrets Manager signing key",
+            p["secretsmanager_secret_per_month"] + calls / 10_000 * p["secretsmanager_per_10k_api_calls"],
+            f"1 secret x ${p['secretsmanager_secret_per_month']} + {calls:,.0f} calls x "
+            f"${p['secretsmanager_per_10k_api_calls']}/10,000 (a read per cold start, {a.cold_start_share:.1%} of "
+            f"requests; {ROTATION_CALLS} per rotation, every {config.api.signing_key_rotation_days} days; the rotation "
+            "function's 4 runs per rotation stay in Lambda's free tier)")
 
 
 def _serving_options(est: Estimate, config, a: Assumptions, p: dict, gb: float, gbs: float) -> None:

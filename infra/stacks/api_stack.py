@@ -1,10 +1,12 @@
 """API: the FastAPI Lambda (functions/, packaged locally without Docker) behind API Gateway.
 
-API keys and a usage plan (throttle + quota) on every route but /v1/health, access logs, X-Ray, and
-the DynamoDB feedback table (point-in-time recovery). The function may read only that table, and,
-for the sagemaker backend, invoke only the one endpoint it is given. Log groups are KMS-encrypted with
-the environment's logs key. API Gateway's account-wide logging role is not this stack's: see
-account_stack.py.
+An API key and usage plan (throttle + quota) per client app on every route but health and docs
+(infra/constructs/client_keys.py), an optional IAM or Cognito authorizer (api_auth.py), an optional AWS WAF
+web ACL (web_acl.py), API Gateway's own errors in the app's error shape (gateway_responses.py), access
+logs, X-Ray, the DynamoDB feedback table (point-in-time recovery) and the rotated prediction-id signing
+key (signing_key.py). The function may read only that table and that secret, and, for the sagemaker
+backend, invoke only the one endpoint it is given. Log groups are KMS-encrypted with the environment's
+logs key. API Gateway's account-wide logging role is not this stack's: see account_stack.py.
 """
 
 from __future__ import annotations
@@ -18,18 +20,21 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from functions.api.api_gateway import PUBLIC_ROUTES
 from golive.lambda_package import LAMBDA_PYTHON_VERSION
 from infra.compliance import (API_CACHE, API_CLIENT_CERT, API_OPEN_ROUTE, API_WAF, INLINE_POLICY, LAMBDA_CONCURRENCY,
-                               LAMBDA_DLQ, LAMBDA_ENV_KMS, LAMBDA_IN_VPC, LAMBDA_RUNTIME_NOT_NEWEST, SECRET_KMS,
-                               SECRET_ROTATION, accept)
+                               LAMBDA_DLQ, LAMBDA_ENV_KMS, LAMBDA_IN_VPC, LAMBDA_RUNTIME_NOT_NEWEST, accept)
 from infra.config import EnvironmentConfig
+from infra.constructs.api_auth import ApiAuth
+from infra.constructs.client_keys import ClientKeys
+from infra.constructs.gateway_responses import add_gateway_responses
+from infra.constructs.signing_key import SigningKey
+from infra.constructs.web_acl import WebAcl
 
 LAMBDA_TIMEOUT_S = 28  # below API Gateway's 29 s integration timeout, so the client sees our error body
 LAMBDA_RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
-PUBLIC_ROUTES = ("v1/health",)
 
 
 class ApiStack(cdk.Stack):
@@ -54,16 +59,11 @@ class ApiStack(cdk.Stack):
         log_group.grant_write(role)
         # signs prediction ids, so feedback counts only for predictions this deployment made
         # (functions/api/signing_keys.py reads AWSCURRENT at cold start and AWSPREVIOUS when an id needs it)
-        self.signing_secret = secretsmanager.Secret(
-            self, "SigningKey", description=f"golive {config.name}: HMAC key that signs the API's prediction ids",
-            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
-            removal_policy=cdk.RemovalPolicy.RETAIN if config.retain_feedback else cdk.RemovalPolicy.DESTROY)
+        self.signing_key = SigningKey(
+            self, "SigningKey", environment=config.name, rotation_days=config.api.signing_key_rotation_days,
+            retain=config.retain_feedback, runtime=LAMBDA_RUNTIME, logs_key=logs_key, retention=retention)
+        self.signing_secret = self.signing_key.secret
         self.signing_secret.grant_read(role)
-        accept(self.signing_secret, "rotated by hand for now: `aws secretsmanager put-secret-value` makes the old "
-                                    "key AWSPREVIOUS, which the API still accepts (README: Prediction ids)", *SECRET_ROTATION)
-        accept(self.signing_secret, "encrypted with Secrets Manager's AWS-managed key; only this function's role may "
-                                    "read it (its ARN is the one resource in the role's GetSecretValue statement)",
-               *SECRET_KMS)
         environment = {
             "GOLIVE_BACKEND": config.api.backend,
             "GOLIVE_FEEDBACK_TABLE": self.feedback_table.table_name,
@@ -71,6 +71,9 @@ class ApiStack(cdk.Stack):
             "POWERTOOLS_SERVICE_NAME": "golive-api",
             "POWERTOOLS_METRICS_NAMESPACE": "golive",
             "GOLIVE_ENVIRONMENT": config.name,
+            # declared in the OpenAPI document (Swagger UI's "Authorize"); API Gateway is what checks them
+            "GOLIVE_API_KEY_REQUIRED": "true",
+            "GOLIVE_AUTHORIZER": config.api.authorizer,
         }
         if config.api.backend == "sagemaker":
             environment["GOLIVE_ENDPOINT_NAME"] = endpoint_name
@@ -126,34 +129,36 @@ class ApiStack(cdk.Stack):
                 throttling_burst_limit=config.api.throttle_burst,
             ),
         )
+        add_gateway_responses(self.api)
         validator = self.api.add_request_validator("BodyValidator", validate_request_body=False,
                                                    validate_request_parameters=True)
         v1 = self.api.root.add_resource("v1")
-        health = v1.add_resource("health").add_method("GET", api_key_required=False, request_validator=validator)
-        accept(health, "/v1/health is public on purpose, for load balancers and uptime checks: it answers "
-                       "status only, and the stage throttle bounds what callers can spend", *API_OPEN_ROUTE)
-        # everything else (predict, feedback, model; /docs and /openapi.json) needs a key
+        # health and docs: anyone may call them (PUBLIC_ROUTES). The app answers them only to GET, and any other
+        # method with its 405 and Allow (API Gateway itself would say 403 "Missing Authentication Token")
+        for path in PUBLIC_ROUTES:
+            resource = self.api.root.resource_for_path(path)
+            method = resource.add_method("ANY", api_key_required=False, request_validator=validator,
+                                         authorization_type=apigw.AuthorizationType.NONE)
+            accept(method, f"{path} is public on purpose (health for load balancers and uptime checks, the docs page, "
+                           "its assets and the OpenAPI document for people): read-only GETs with no model call, and "
+                           "the stage throttle bounds what callers can spend", *API_OPEN_ROUTE, "AwsSolutions-APIG4",
+                   "AwsSolutions-COG4")
+        # everything else (predict, classify, feedback, model) needs a client's key, and the authorizer's credentials
+        self.auth = ApiAuth(self, "Auth", api=self.api, settings=config.api, stage_name=config.name)
         for resource in (v1.add_resource("{proxy+}"), self.api.root.add_resource("{proxy+}")):
-            resource.add_method("ANY", api_key_required=True, request_validator=validator)
+            self.auth.add_keyed_method(resource, "ANY", request_validator=validator)
 
-        key = self.api.add_api_key("ClientKey", description=f"golive {config.name} client key")
-        plan = self.api.add_usage_plan(
-            "UsagePlan", name=f"golive-{config.name}",
-            throttle=apigw.ThrottleSettings(rate_limit=config.api.throttle_rate_per_second,
-                                            burst_limit=config.api.throttle_burst),
-            quota=apigw.QuotaSettings(limit=config.api.quota_per_day, period=apigw.Period.DAY)
-            if config.api.quota_per_day else None,
-        )
-        plan.add_api_key(key)
-        plan.add_api_stage(stage=self.api.deployment_stage)
+        self.client_keys = ClientKeys(self, "ClientKeys", api=self.api, settings=config.api, environment=config.name)
 
-        accept(self.api, "clients authenticate with API keys and usage plans (throttle, quota); put a Cognito or "
-                         "IAM authorizer in front for per-user identity", "AwsSolutions-APIG4")
-        accept(self.api, "API keys, not Cognito, identify client apps (see AwsSolutions-APIG4)", "AwsSolutions-COG4")
         accept(self.api, "the FastAPI app validates every body against its pydantic schema and answers 422 with "
                          "what to fix; API Gateway models would duplicate that schema", "AwsSolutions-APIG2")
-        accept(self.api, "AWS WAF costs at least ~$5/month per web ACL; attach one in front of prod traffic that "
-                         "needs IP or bot rules", *API_WAF)
+        if config.api.waf.enabled:
+            self.web_acl = WebAcl(self, "WebAcl", name=f"golive-{config.name}-api", settings=config.api.waf,
+                                  stage_arn=self.api.deployment_stage.stage_arn, logs_key=logs_key, retention=retention)
+        else:
+            self.web_acl = None
+            accept(self.api, f"api.waf.enabled is false for {config.name}: a web ACL costs $5/month plus $1 per rule "
+                             "and $0.60 per million requests (golive costs estimate); prod turns it on", *API_WAF)
         accept(self.api.deployment_stage, "predict and feedback are POSTs with bodies, which API Gateway's cache "
                                           "never keys on; a cache cluster would serve nothing and bill from "
                                           "$0.02/hour", *API_CACHE)
@@ -161,8 +166,6 @@ class ApiStack(cdk.Stack):
                          "backend is a Lambda invoked through IAM", *API_CLIENT_CERT)
 
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="POST {url}v1/predict with header x-api-key")
-        cdk.CfnOutput(self, "ApiKeyId", value=key.key_id,
-                      description="aws apigateway get-api-key --include-value --api-key <id>")
         cdk.CfnOutput(self, "FeedbackTable", value=self.feedback_table.table_name)
 
 
