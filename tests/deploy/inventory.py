@@ -25,6 +25,9 @@ NOT_EXERCISED = {
     "AWS::CE::AnomalyMonitor": "Cost Explorer is not in LocalStack's free edition",
     "AWS::CE::AnomalySubscription": "Cost Explorer is not in LocalStack's free edition",
     "AWS::CloudWatch::Dashboard": "LocalStack's free edition has no CloudFormation provider for dashboards",
+    "AWS::WAFv2::WebACL": "WAFv2 is not in LocalStack's free edition",
+    "AWS::WAFv2::WebACLAssociation": "WAFv2 is not in LocalStack's free edition",
+    "AWS::WAFv2::LoggingConfiguration": "WAFv2 is not in LocalStack's free edition",
     "Custom::AWS": "LocalStack's free edition has no provider for custom resources (nor could their Lambda run "
                    "without Docker)",
 }
