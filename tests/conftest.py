@@ -254,15 +254,20 @@ def running_server(app):
         thread.join(10)
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @contextmanager
 def golive_process(*args: str, cwd: Path, ready_path: str = "/v1/health", start_timeout: float = 60):
     """`golive ARGS --port P` (a command that serves) as a real process on a free loopback port; yields its base
     URL once `ready_path` answers 200, and stops it with Ctrl-C. Its output is in cwd/golive.log."""
     import requests
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     log_path = cwd / "golive.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "golive.cli", *args, "--port", str(port)], cwd=cwd,

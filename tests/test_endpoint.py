@@ -24,8 +24,7 @@ from functions.endpoint.model import choose_providers, choose_variant
 from functions.endpoint.settings import SAGEMAKER_MAX_PAYLOAD_BYTES, EndpointSettings
 from golive import bundle
 from golive.onnx_classifier import OnnxClassifier
-from tests.conftest import REPO
-from tests.test_quickstart_http import free_port
+from tests.conftest import REPO, free_port
 
 TEXTS = ["a lovely hotel", "rude staff and a cold room", "fine", "the best pasta I have had in years, truly",
          "never again", "ok I guess", "the view from the balcony was stunning at sunset", "noisy"]

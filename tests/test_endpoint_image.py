@@ -23,7 +23,7 @@ from golive import bundle
 from golive.endpoint_image import ENDPOINT_DIR, stage_image_context
 from golive.lambda_package import find_python
 from tests.artifact_cache import cached, pip, run
-from tests.test_quickstart_http import free_port
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golive import lambda_package
+from tests.conftest import free_port
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -83,12 +83,6 @@ def ensure_venv() -> Path:
             raise LocalStackError(f"installing LocalStack failed ({' '.join(cmd)}):\n{result.stderr[-3000:]}")
     STAMP.write_text(wanted)
     return python
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_environment(port: int, workdir: Path) -> dict[str, str]:
