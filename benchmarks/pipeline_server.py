@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-from functions.api.schemas import PredictRequest
+from golive.contracts.schemas import PredictRequest
 
 
 def main() -> None:

@@ -122,7 +122,7 @@ def cold_starts(model_dir: str, base: str, text: str, runs: int, workdir: Path) 
     run under the Lambda runtime's Python with site-packages off, as in /var/task) with and without
     precompiled bytecode, and for torch+transformers. Runs are interleaved, in an order that rotates, so
     that a slow spell on the machine hits every contender alike; medians."""
-    from golive.lambda_package import LAMBDA_PYTHON_VERSION, build_lambda_package, find_python
+    from infra.assets.lambda_package import LAMBDA_PYTHON_VERSION, build_lambda_package, find_python
 
     runtime = find_python(LAMBDA_PYTHON_VERSION)
     if runtime is None:
@@ -282,7 +282,7 @@ def http_overhead(model_dir: str, requests_total: int, concurrency: int, rounds:
         ort_default.predict_proba([text])
     bare, default, http = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        with Server(lambda port: [sys.executable, "-m", "golive.cli", "serve", "--model", model, "--port", str(port),
+        with Server(lambda port: [sys.executable, "-m", "cli", "serve", "--model", model, "--port", str(port),
                                   "--feedback-db", f"{tmp}/f.db"]) as server:
             for _ in range(rounds):
                 bare.append(throughput(lambda t: served.predict_proba([t]), requests_total, concurrency))

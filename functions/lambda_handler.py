@@ -40,7 +40,8 @@ try:
     from functions.api.api_gateway import StagePrefix
     from functions.api.main import build_services, create_app
     from functions.api.signing_keys import load_key_ring
-    from functions.api.telemetry import NAMESPACE, SERVICE, EmfTelemetry
+    from functions.api.telemetry import EmfTelemetry
+    from golive.contracts.telemetry import NAMESPACE, SERVICE
 
     # health and docs requests record no metrics; that is expected, not worth a warning per call
     warnings.filterwarnings("ignore", message="No application metrics to publish")

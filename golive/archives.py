@@ -29,12 +29,3 @@ def write_tarball(tarball: Path, members: Iterable[tuple[Path, str]]) -> Path:
     os.replace(tmp, tarball)
     return tarball
 
-
-def tree_members(root: Path, prefix: str, skip: set[str]) -> list[tuple[Path, str]]:
-    """Every file under `root` (skipping any path part named in `skip`), named `prefix/relative/path`."""
-    members = []
-    for path in sorted(Path(root).rglob("*")):
-        relative = path.relative_to(root)
-        if path.is_file() and not skip.intersection(relative.parts):
-            members.append((path, f"{prefix}/{relative.as_posix()}"))
-    return members

@@ -19,7 +19,7 @@ stored once per prediction id (a repeat answers `already_recorded`), and so is A
 (429 `quota_exceeded`) is not: it renews at midnight UTC. Waits are jittered exponential backoff. Nothing is
 retried past the caller's deadline, and no attempt waits longer than API Gateway's 29 s limit.
 
-The Lambda never imports this module (httpx is not in its package; golive.lambda_package leaves it out).
+The Lambda never imports this module (httpx is not in its package; infra.assets.lambda_package leaves it out).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ GATEWAY_ERROR_TYPES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 
                        504: "gateway_timeout"}
 
 
-# --- what the API returns (the server's schemas: functions/api/schemas.py; tests/test_client.py checks they agree)
+# --- what the API returns (the server's schemas: golive/contracts/schemas.py; tests/test_client.py checks they agree)
 
 @dataclass(frozen=True)
 class LabelScore:

@@ -15,18 +15,15 @@ alarm_email in their file.
 
 from __future__ import annotations
 
-if __name__ == "__main__":  # `cdk synth` (cdk.json): check Node and catch user mistakes before jsii starts
-    from infra.cdk_entry import main
-
-    raise SystemExit(main())
-
 from pathlib import Path
 from typing import Callable
 
 import aws_cdk as cdk
 
 from golive.errors import UserError
-from golive.monitoring import Baseline
+from golive.monitoring.conditions import Baseline
+from infra.assets.imports import ROOT
+from infra.assets.staging import build_dir
 from infra.compliance import add_checks, optional_packs
 from infra.config import EnvironmentConfig, load_config
 from infra.naming import ACCOUNT_STACK, SHARED_ENVIRONMENT, Names, stage_tags
@@ -39,17 +36,10 @@ from infra.stacks.inference_stack import InferenceStack
 from infra.stacks.monitoring_stack import MonitoringStack
 from infra.stacks.training_stack import TrainingStack, training_image_uri
 
-ROOT = Path(__file__).resolve().parents[1]
-BUILD = ROOT / "build"
 # CloudFormation takes no Tags on these (CDK would add them and cfn-lint rejects them): the scalable target
 # costs nothing; a dashboard ($3/month) shows in the cost report as untagged spend
 UNTAGGABLE = ("AWS::ApplicationAutoScaling::ScalableTarget", "AWS::CloudWatch::Dashboard")
 FEATURE_FLAGS = ("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy",)
-
-
-def build_dir(app: cdk.App) -> Path:
-    """Where synth stages the assets it builds (-c build_dir=DIR; default build/)."""
-    return Path(app.node.try_get_context("build_dir") or BUILD)
 
 
 def model_dir(app: cdk.App) -> Path:
@@ -61,12 +51,10 @@ def lambda_package(app: cdk.App, config: EnvironmentConfig, progress: Callable[[
     prebuilt = app.node.try_get_context("lambda_package")
     if prebuilt:
         if not (Path(prebuilt) / "functions" / "lambda_handler.py").is_file():
-            from golive.errors import UserError
-
             raise UserError(f"{prebuilt} is not a Lambda package (no functions/lambda_handler.py in it); build one with "
                             f"`golive package-lambda --out {prebuilt}`, or leave the option out to build it now")
         return Path(prebuilt)
-    from golive.lambda_package import build_lambda_package
+    from infra.assets.lambda_package import build_lambda_package
 
     variant = "int8" if config.api.backend == "onnx" else None
     dest = build_dir(app) / f"lambda-{config.name}"
@@ -86,8 +74,8 @@ def baseline(app: cdk.App) -> Baseline | None:
 def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None = None) -> cdk.App:
     """The app's stacks for the environment in context `env` (dev when unset); `progress` hears a line per stack."""
     from golive.bundle import pack_tarball, read_manifest
-    from golive.endpoint_image import stage_image_context
-    from golive.training_source import build_source_tarball
+    from infra.assets.endpoint_image import stage_image_context
+    from infra.assets.training_source import build_source_tarball
 
     app = app or cdk.App()
     if app.node.try_get_context("env") == "":  # `-c env=` is a mistake, not a request for dev

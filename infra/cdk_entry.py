@@ -1,4 +1,5 @@
-"""What `cdk synth` runs (cdk.json: `python -m infra.app`): the app, with user mistakes as one message.
+"""What `cdk synth` runs (cdk.json -> scripts/cdk-app.sh: `python -m infra.cdk_entry`): the app, with user
+mistakes as one message. Node is checked before aws_cdk is imported (that starts jsii's Node process).
 
 A missing bundle, an unknown or empty `-c env=`, a bad config value or a cdk-nag finding prints
 `error: ...` and exits 2 (the CDK CLI then reports the app failed); no Python traceback.
@@ -29,3 +30,7 @@ def main() -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

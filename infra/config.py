@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from golive.contracts.alarms import MonitoringSettings
 from golive.errors import UserError
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
@@ -238,32 +239,6 @@ class CostSettings(_Strict):
         if bad:
             raise ValueError(f"budgets must be above 0 USD (not for {', '.join(bad)})")
         return value
-
-
-class MonitoringSettings(_Strict):
-    """Alarm thresholds. `golive monitor` checks a local server against the same numbers."""
-
-    # service health: one datapoint per period; an alarm fires when every one of evaluation_periods breaches
-    period_minutes: Literal[1, 5, 15, 60] = 5
-    evaluation_periods: int = Field(3, ge=1, le=12)
-    api_5xx_rate: float = Field(0.01, gt=0, le=1)  # share of API Gateway requests answered 5XX
-    api_latency_p99_ms: float = Field(3000, gt=0, le=29_000)
-    lambda_errors: int = Field(5, ge=1)  # per period
-    lambda_duration_p99_share: float = Field(0.8, gt=0, le=1)  # of the function's timeout
-    # endpoint: these two also roll a blue/green deployment back (1-minute datapoints)
-    endpoint_5xx_per_minute: int = Field(1, ge=1)
-    endpoint_latency_p99_ms: float = Field(1000, gt=0, le=60_000)  # SageMaker's ModelLatency
-    gpu_utilization_percent: float = Field(90, gt=0)  # summed over an instance's GPUs, as SageMaker reports it
-    gpu_memory_percent: float = Field(90, gt=0)
-    # model quality: from the API's own metrics, compared with the bundle's baseline (metrics.json)
-    quality_period_minutes: Literal[60, 180, 360, 720, 1440] = 60
-    min_online_accuracy: float = Field(0.8, ge=0, le=1)  # share of feedback that says the prediction was right
-    min_feedback: int = Field(20, ge=1)  # ... counted only once a period holds this much feedback
-    min_predictions: int = Field(100, ge=1)  # drift signals wait for this many predictions per period
-    max_confidence_drop: float = Field(0.10, gt=0, lt=1)  # mean top-label probability below baseline minus this
-    max_label_share_drift: float = Field(0.15, gt=0, le=1)  # total variation distance from the baseline shares
-    max_input_length_drift: float = Field(0.5, gt=0)  # |mean characters / baseline - 1|
-    confidence_anomaly_band: float = Field(2.0, gt=0, le=10)  # standard deviations of CloudWatch's band
 
 
 # string fields checked by shape: the pattern, and what the value is not when it fails

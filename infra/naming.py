@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from golive.contracts.alarms import ROLLBACK_ALARMS
 from infra.config import EnvironmentConfig
 
 PROJECT = "golive"
@@ -51,7 +52,7 @@ class Names:
     @property
     def rollback_alarms(self) -> list[str]:
         """Alarms that stop a blue/green deployment and roll it back (created by the inference stack)."""
-        return [f"{self.endpoint}-5xx-errors", f"{self.endpoint}-model-latency"]
+        return [f"{self.prefix}-{alarm.name}" for alarm in ROLLBACK_ALARMS]
 
 
 def data_capture_config(config: EnvironmentConfig, capture_bucket: str, key_arn: str) -> dict:

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # bad flags and a taken port are reported before minutes of installing (golive's parser needs only the stdlib)
 if python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-  python3 -c 'import sys; from golive.cli import preflight; sys.exit(preflight(sys.argv[1:]))' quickstart "$@" \
+  python3 -c 'import sys; from cli.main import preflight; sys.exit(preflight(sys.argv[1:]))' quickstart "$@" \
     || { status=$?; [ "$status" -eq 100 ] && exit 0; exit "$status"; }
 fi
 source scripts/env.sh

@@ -105,7 +105,7 @@ def tiny_train_args(base: Path, train: Path, validation: Path, out: Path, *extra
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, tiny_base_model) -> Path:
     """A real bundle (ONNX fp32 + int8, tokenizer, metrics, manifest) from the tiny model, trained once."""
-    from golive.cli import main
+    from cli.main import main
 
     tmp = tmp_path_factory.mktemp("tiny-bundle")
     train = write_rows(tmp / "train.tsv", sample_rows("train")[:40])
@@ -202,7 +202,7 @@ def synthesized(tiny_bundle, tmp_path_factory) -> dict:
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
-    from golive.lambda_package import build_lambda_package
+    from infra.assets.lambda_package import build_lambda_package
     from infra.app import build_app
 
     package = tmp_path_factory.mktemp("lambda") / "pkg"
@@ -270,7 +270,7 @@ def golive_process(*args: str, cwd: Path, ready_path: str = "/v1/health", start_
     port = free_port()
     log_path = cwd / "golive.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "golive.cli", *args, "--port", str(port)], cwd=cwd,
+        proc = subprocess.Popen([sys.executable, "-m", "cli", *args, "--port", str(port)], cwd=cwd,
                                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         base = f"http://127.0.0.1:{port}"
         try:

@@ -55,7 +55,7 @@ def test_interrupted_rewrite_leaves_no_half_bundle(tmp_path, monkeypatch):
     out = tmp_path / "b"
     write_small_bundle(out)
     calls = {"n": 0}
-    real_replace = bundle.os.replace
+    real_replace = bundle.store.os.replace
 
     def crash_on_second_move(src, dst):
         calls["n"] += 1
@@ -63,7 +63,7 @@ def test_interrupted_rewrite_leaves_no_half_bundle(tmp_path, monkeypatch):
             raise KeyboardInterrupt("killed")
         real_replace(src, dst)
 
-    monkeypatch.setattr(bundle.os, "replace", crash_on_second_move)
+    monkeypatch.setattr(bundle.store.os, "replace", crash_on_second_move)
     with pytest.raises(KeyboardInterrupt):
         write_small_bundle(out)
     monkeypatch.undo()

@@ -1,6 +1,6 @@
 """Careless invocations of the real CLI, scripts and servers: each gets one clear message, exit code 2, no traceback.
 
-Every case runs as a subprocess (`python -m golive.cli ...`, `python -m infra.app` as `cdk synth` runs it,
+Every case runs as a subprocess (`python -m cli ...`, `python -m infra.cdk_entry` as `cdk synth` runs it,
 `python -m functions.endpoint.serve`, `bash scripts/quickstart.sh`), from an empty folder, with no AWS
 credentials reachable.
 """
@@ -79,7 +79,7 @@ def last_month() -> tuple[str, str]:
     return (first_of_month - timedelta(days=1)).replace(day=1).isoformat(), first_of_month.isoformat()
 
 
-# (id, argv after `python -m golive.cli`, the message stderr must hold); {bundle}, {busy}, {closed}, {eight},
+# (id, argv after `python -m cli`, the message stderr must hold); {bundle}, {busy}, {closed}, {eight},
 # {tmp} are filled in per test
 CLI_CASES = [
     ("costs report without credentials", ["costs", "report", "--start", "{last_month_start}", "--end", "{last_month_end}"],
@@ -149,7 +149,7 @@ def test_careless_cli_invocation_gets_one_clear_message(argv, message, tmp_path,
               "eight": str(eight_rows), "last_month_start": start, "last_month_end": end}
     (tmp_path / "model_artifacts").mkdir()  # as a fresh clone has it: only its README
     (tmp_path / "model_artifacts" / "README.md").write_text("the bundle goes here\n")
-    result = run([PYTHON, "-m", "golive.cli", *[fill(a, values) for a in argv]], cwd=tmp_path)
+    result = run([PYTHON, "-m", "cli", *[fill(a, values) for a in argv]], cwd=tmp_path)
     assert_clear_failure(result, fill(message, values))
     if argv[0] == "quickstart":
         assert "$ golive train" not in result.stdout  # the port was checked before any training
@@ -157,7 +157,7 @@ def test_careless_cli_invocation_gets_one_clear_message(argv, message, tmp_path,
 
 def test_bad_serving_settings_name_the_variable(tmp_path, stand_in_bundle):
     env = clean_env(GOLIVE_INTRA_OP_THREADS="two", GOLIVE_MAX_TEXTS="0")
-    result = run([PYTHON, "-m", "golive.cli", "serve", "--model", str(stand_in_bundle), "--port", str(closed_port())],
+    result = run([PYTHON, "-m", "cli", "serve", "--model", str(stand_in_bundle), "--port", str(closed_port())],
                  cwd=tmp_path, env=env)
     assert_clear_failure(result, "the serving settings from the environment are not valid")
     assert "GOLIVE_INTRA_OP_THREADS" in result.stderr and "GOLIVE_MAX_TEXTS" in result.stderr
@@ -183,7 +183,7 @@ def test_cdk_synth_through_cdk_json_reports_user_mistakes(context, message, tmp_
     import json
 
     command = json.loads((REPO / "cdk.json").read_text())["app"].split()
-    assert command == ["bash", "scripts/cdk-app.sh"]  # which runs `python -m infra.app` in the active virtualenv
+    assert command == ["bash", "scripts/cdk-app.sh"]  # which runs `python -m infra.cdk_entry` in the active virtualenv
     result = run(command, cwd=REPO, env=clean_env(CDK_CONTEXT_JSON=context, CDK_OUTDIR=str(tmp_path / "cdk.out"),
                                                   VIRTUAL_ENV=sys.prefix))
     assert_clear_failure(result, message)
@@ -204,7 +204,7 @@ def test_quickstart_script_checks_flags_and_port_before_installing(args, message
 
 
 def test_ctrl_c_during_training_says_interrupted(tmp_path):
-    proc = subprocess.Popen([PYTHON, "-m", "golive.cli", "train", "--epochs", "50", "--out", str(tmp_path / "b")],
+    proc = subprocess.Popen([PYTHON, "-m", "cli", "train", "--epochs", "50", "--out", str(tmp_path / "b")],
                             cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     for line in proc.stdout:  # wait until the training loop runs
@@ -217,14 +217,14 @@ def test_ctrl_c_during_training_says_interrupted(tmp_path):
 
 
 def test_validation_fraction_with_validation_data_says_it_is_unused(tiny_base_model, tmp_path):
-    result = run([PYTHON, "-m", "golive.cli", "train", "--base-model", str(tiny_base_model), "--epochs", "0.1",
+    result = run([PYTHON, "-m", "cli", "train", "--base-model", str(tiny_base_model), "--epochs", "0.1",
                   "--validation-fraction", "0.2", "--export", "false", "--max-length", "32"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "note: --validation-fraction 0.2 is not used: the validation rows come from" in result.stdout
 
 
 def test_progress_bar_on_a_terminal_and_metric_lines_in_logs(tiny_base_model, tmp_path):
-    args = [PYTHON, "-m", "golive.cli", "train", "--base-model", str(tiny_base_model), "--epochs", "1", "--export", "false",
+    args = [PYTHON, "-m", "cli", "train", "--base-model", str(tiny_base_model), "--epochs", "1", "--export", "false",
             "--max-length", "32", "--logging-steps", "2"]
     # stderr is a terminal (one that reports no size, like some CI runners), stdout a pipe (`golive train | tee log`)
     primary, secondary = pty.openpty()
@@ -267,7 +267,7 @@ def every_option(parser: argparse.ArgumentParser, path: str = "golive"):
 
 
 def test_every_option_of_every_command_has_help_and_shows_its_default():
-    from golive.cli import build_parser
+    from cli.main import build_parser
 
     options = list(every_option(build_parser()))
     assert len({path for path, _ in options}) >= 11  # every subcommand was walked

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from golive.lambda_package import build_lambda_package
+from infra.assets.lambda_package import build_lambda_package
 from tests.conftest import ALARM_EMAIL, REPO
 
 PACKAGE = json.loads((REPO / "package.json").read_text())

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fastapi.responses import JSONResponse
 
-from functions.api.http import error_response
+from functions.common.http import error_response
 from functions.api.local import create_local_app
 from functions.api.settings import Settings
 from golive import bundle

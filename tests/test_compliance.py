@@ -12,7 +12,7 @@ import pytest
 
 cdk = pytest.importorskip("aws_cdk")
 
-from golive.lambda_package import build_lambda_package  # noqa: E402
+from infra.assets.lambda_package import build_lambda_package  # noqa: E402
 from infra.app import build_app  # noqa: E402
 from infra.checkov import scan  # noqa: E402
 from infra.compliance import ComplianceError, accept, optional_packs  # noqa: E402
@@ -162,7 +162,7 @@ def test_reserved_example_domains_are_refused_as_alarm_email(tmp_path, address):
 
 
 def test_golive_synth_of_prod_without_alarm_email_says_what_to_set(capsys, tmp_path):
-    from golive.cli import main
+    from cli.main import main
 
     assert main(["synth", "--env", "prod", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -172,7 +172,7 @@ def test_golive_synth_of_prod_without_alarm_email_says_what_to_set(capsys, tmp_p
 
 
 def test_cdk_synth_of_prod_without_alarm_email_is_one_clear_line(tmp_path):
-    """What `npx cdk synth -c env=prod` runs (cdk.json: python -m infra.app), with the context the CLI passes."""
+    """What `npx cdk synth -c env=prod` runs (cdk.json: python -m infra.cdk_entry), with the context the CLI passes."""
     import os
     import subprocess
     import sys
@@ -181,7 +181,7 @@ def test_cdk_synth_of_prod_without_alarm_email_is_one_clear_line(tmp_path):
 
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "prod"}), "CDK_OUTDIR": str(tmp_path),
            "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "infra.app"], cwd=REPO, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "infra.cdk_entry"], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 2
     assert "error: " in result.stderr and "prod.json: alarm_email is not set" in result.stderr
     assert "Traceback" not in result.stderr

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from golive.cli import main
-from golive.costs.estimate import Assumptions, estimate, load_prices
+from cli.main import main
+from infra.costs.estimate import Assumptions, estimate, load_prices
 from infra.config import EnvironmentConfig
 
 
@@ -180,7 +180,7 @@ def test_refresh_prices_replaces_the_configs_sagemaker_prices_and_says_so():
     import boto3
     from botocore.stub import Stubber
 
-    from golive.costs.pricing import refresh_prices
+    from infra.costs.pricing import refresh_prices
 
     config = EnvironmentConfig.model_validate({**hand_config().model_dump(), "region": "eu-west-1"})
     client = boto3.client("pricing", region_name="us-east-1")
@@ -211,7 +211,7 @@ def test_refresh_prices_errors_are_clear(answer, message):
     import boto3
     from botocore.stub import Stubber
 
-    from golive.costs.pricing import refresh_prices
+    from infra.costs.pricing import refresh_prices
     from golive.errors import UserError
 
     config = EnvironmentConfig.model_validate({"name": "dev", "region": "eu-west-1", "endpoint": {"enabled": False}})

@@ -20,8 +20,8 @@ import pytest
 import requests
 
 from golive import bundle
-from golive.endpoint_image import ENDPOINT_DIR, stage_image_context
-from golive.lambda_package import find_python
+from infra.assets.endpoint_image import ENDPOINT_DIR, stage_image_context
+from infra.assets.lambda_package import find_python
 from tests.artifact_cache import cached, pip, run
 from tests.conftest import free_port
 
@@ -152,3 +152,17 @@ def test_image_server_answers_ping_and_invocations_under_the_image_python(image_
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)
     assert not list(context.rglob("__pycache__")), "the image sets PYTHONDONTWRITEBYTECODE"
+
+
+def test_image_context_holds_only_what_the_endpoint_imports(tmp_path):
+    """The server above runs from this context, so nothing it needs is missing; nothing else ships either."""
+    from infra.assets.endpoint_image import ENTRY_MODULES
+    from infra.assets.imports import closure
+
+    context = stage_image_context(tmp_path / "image")
+    shipped = {str(p.relative_to(context)) for p in context.rglob("*.py")}
+    assert not {p for p in shipped if p.startswith(("cli/", "infra/", "training/", "functions/api/"))}
+    assert "functions/endpoint/app.py" in shipped and "golive/onnx_classifier.py" in shipped
+    modules = {p.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for p in shipped}
+    assert modules == closure(ENTRY_MODULES)
+    assert {p.name for p in context.iterdir() if p.is_file()} == {"Dockerfile", "requirements.txt"}

@@ -12,7 +12,7 @@ import pytest
 cdk = pytest.importorskip("aws_cdk")
 from aws_cdk.assertions import Match, Template  # noqa: E402
 
-from golive.lambda_package import build_lambda_package  # noqa: E402
+from infra.assets.lambda_package import build_lambda_package  # noqa: E402
 from tests.conftest import ALARM_EMAIL, synth_context  # noqa: E402
 from infra.app import build_app  # noqa: E402
 from infra.config import ConfigError, load_config  # noqa: E402
@@ -107,8 +107,10 @@ def test_lambda_reads_only_its_own_signing_secret(synthesized):
 def test_the_signing_key_rotates_on_the_configured_schedule_through_its_own_function(synthesized):
     """Every api.signing_key_rotation_days (at least 1: ids are valid until the second rotation after they were
     issued, and a warm instance keeps signing with its start key); not at deploy time; only Secrets Manager acting
-    for this account may invoke the function, whose package is the one handler file."""
+    for this account may invoke the function."""
     import py_compile
+
+    from infra.assets.rotation import HANDLER
 
     for env in ("dev", "prod"):
         api = synthesized[env]["api"]
@@ -117,7 +119,7 @@ def test_the_signing_key_rotates_on_the_configured_schedule_through_its_own_func
         (secret_id,) = api.find_resources("AWS::SecretsManager::Secret")
         (schedule,) = api.find_resources("AWS::SecretsManager::RotationSchedule").values()
         (function_id, function), = api.find_resources("AWS::Lambda::Function", {
-            "Properties": {"Handler": "handler.handler"}}).items()
+            "Properties": {"Handler": HANDLER}}).items()
         assert schedule["Properties"] == {"SecretId": {"Ref": secret_id}, "RotateImmediatelyOnUpdate": False,
                                           "RotationLambdaARN": {"Fn::GetAtt": [function_id, "Arn"]},
                                           "RotationRules": {"ScheduleExpression": f"rate({days} days)"}}
@@ -128,12 +130,14 @@ def test_the_signing_key_rotates_on_the_configured_schedule_through_its_own_func
         assert permission["Principal"] == "secretsmanager.amazonaws.com"
         assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
     asset = Path(synthesized["dev"]["_outdir"]) / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
-    assert sorted(p.name for p in asset.iterdir()) == ["handler.py"]
+    shipped = sorted(str(p.relative_to(asset)) for p in asset.rglob("*.py"))
+    assert shipped == ["functions/__init__.py", "functions/rotation/__init__.py", "functions/rotation/handler.py",
+                       "golive/__init__.py", "golive/contracts/__init__.py", "golive/contracts/signing_keys.py"]
     python313 = Path.home() / ".pyenv/versions/3.13.0/bin/python3.13"
-    if python313.exists():  # the runtime's Python compiles it
-        subprocess.run([str(python313), "-m", "py_compile", str(asset / "handler.py")], check=True)
+    if python313.exists():  # the runtime's Python compiles what ships
+        subprocess.run([str(python313), "-m", "compileall", "-q", str(asset)], check=True)
     else:
-        py_compile.compile(str(asset / "handler.py"), doraise=True)
+        assert all(py_compile.compile(str(asset / name), doraise=True) for name in shipped)
 
 
 def test_cfn_lint_finds_nothing(synthesized):
@@ -209,8 +213,8 @@ def _definition(template: Template) -> dict:
 
 
 def test_training_runs_our_code_on_a_gpu_spot_job_with_checkpoints_and_metric_regexes(synthesized):
-    from golive.metric_lines import SAGEMAKER_METRIC_DEFINITIONS
-    from golive.training_source import ENTRY_POINT
+    from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS
+    from infra.assets.training_source import ENTRY_POINT
 
     config = load_config("prod")
     train = _definition(synthesized["prod"]["training"])["States"]["Train"]
@@ -235,7 +239,7 @@ def test_training_runs_our_code_on_a_gpu_spot_job_with_checkpoints_and_metric_re
 
 def test_torchrun_runs_one_process_per_gpu_whenever_a_job_has_more_than_one_gpu(tmp_path):
     """A single multi-GPU instance (ml.g5.12xlarge: 4, ml.p4d.24xlarge: 8) as well as several instances."""
-    from golive.training_source import build_source_tarball
+    from infra.assets.training_source import build_source_tarball
     from infra.app import FEATURE_FLAGS
     from infra.config import GPUS_PER_INSTANCE
     from infra.stacks.alerts_stack import AlertsStack
@@ -289,14 +293,15 @@ def test_only_the_inference_stack_builds_a_docker_image_and_whatever_uses_it_dep
 def test_source_tarball_runs_the_entry_point_with_pinned_requirements(tmp_path):
     import tarfile
 
-    from golive.training_source import ENTRY_POINT, build_source_tarball
+    from infra.assets.training_source import ENTRY_POINT, build_source_tarball
 
     first = build_source_tarball(tmp_path / "a.tar.gz").read_bytes()
     assert build_source_tarball(tmp_path / "b.tar.gz").read_bytes() == first  # same bytes: stable asset hash
     with tarfile.open(tmp_path / "a.tar.gz") as tar:
         names = tar.getnames()
         requirements = tar.extractfile("requirements.txt").read().decode()
-    assert ENTRY_POINT in names and "golive/bundle.py" in names and "training/train.py" in names
+    assert ENTRY_POINT in names and "golive/bundle/store.py" in names and "training/train.py" in names
+    assert not [n for n in names if n.startswith(("cli/", "infra/", "functions/"))]  # training imports only the core
     assert "transformers==" in requirements and "torch" not in requirements  # the image brings torch
 
 

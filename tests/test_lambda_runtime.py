@@ -23,7 +23,7 @@ import boto3
 import pytest
 
 from golive import bundle
-from golive.lambda_package import LAMBDA_PYTHON_VERSION, PACKAGE_DIR, base_dependencies, find_python, wheel_options
+from infra.assets.lambda_package import LAMBDA_PYTHON_VERSION, PACKAGE_DIR, base_dependencies, find_python, wheel_options
 from tests.artifact_cache import cached, pip, run
 from tests.conftest import REPO, api_event
 from tests.lambda_runtime_bootstrap import MARK
@@ -58,7 +58,7 @@ def shipped(tiny_bundle, tmp_path_factory) -> tuple[Path, dict]:
                                      "pip download of the Lambda's wheels"))
     package = tmp_path_factory.mktemp("shipped") / "lambda"
     env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
-    built = run([sys.executable, "-m", "golive.cli", "package-lambda", "--model", tiny_bundle, "--out", package,
+    built = run([sys.executable, "-m", "cli", "package-lambda", "--model", tiny_bundle, "--out", package,
                  "--architecture", ARCHITECTURE], "golive package-lambda", env=env, cwd=REPO)
     print(built.stdout)
     return package, json.loads(package.with_name("lambda.size.json").read_text())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from golive.metric_lines import SAGEMAKER_METRIC_DEFINITIONS, TRAINING_METRICS, format_metrics
+from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS, TRAINING_METRICS, format_metrics
 
 
 def capture(line: str) -> dict[str, float]:

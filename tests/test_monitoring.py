@@ -12,11 +12,12 @@ import pytest
 import requests
 
 from golive import bundle
-from golive.cli import main
+from cli.main import main
 from golive.errors import UserError
-from golive.local_monitor import monitor, parse
-from golive.monitoring import ALARM, NO_DATA, OK, Baseline, Window, evaluate, label_share_drift, latency_quantile_ms
-from infra.config import MonitoringSettings, load_config
+from golive.monitoring.local import monitor, parse
+from golive.monitoring.conditions import ALARM, NO_DATA, OK, Baseline, Window, evaluate, label_share_drift, latency_quantile_ms
+from golive.contracts.alarms import MonitoringSettings
+from infra.config import load_config
 from tests.conftest import LambdaContext, api_event, running_server, sample_rows
 
 SETTINGS = MonitoringSettings()
@@ -342,7 +343,7 @@ def test_monitor_errors_are_clear(capsys):
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_the_cost_estimate_counts_the_alarms_the_stacks_create(synthesized, env):
-    from golive.costs.estimate import monitoring_footprint
+    from infra.costs.estimate import monitoring_footprint
 
     alarms = _alarms(synthesized[env]["monitoring"])
     if "inference" in synthesized[env]:

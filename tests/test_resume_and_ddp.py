@@ -14,7 +14,7 @@ from golive import bundle
 from tests.conftest import REPO, tiny_train_args
 
 pytestmark = pytest.mark.slow
-TRAIN_SCRIPT = str(REPO / "training" / "train.py")
+TRAIN_SCRIPT = str(REPO / "training" / "cli.py")  
 
 
 def run(cmd: list[str], env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:

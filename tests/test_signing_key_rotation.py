@@ -4,7 +4,7 @@ moto's RotateSecret does what Secrets Manager does before and around the rotatio
 on with the schedule, adds the AWSPENDING version with a new token, and invokes the function's four steps in
 order with that token. moto runs a Lambda's code only in Docker; the one stand-in here runs the real handler in
 process when moto invokes the rotation function (the function itself is created in moto's Lambda, from the
-file infra/constructs/signing_key.py deploys). Everything the handler calls is moto's Secrets Manager.
+code asset infra/constructs/signing_key.py deploys, which runs on its own under the Lambda's Python below). Everything the handler calls is moto's Secrets Manager.
 
 Then the API's own key ring (functions/api/signing_keys.py, as the Lambda builds it) checks what a rotation
 means for prediction ids: valid until the second rotation after they were issued.
@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import boto3
 import pytest
@@ -25,8 +27,8 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from functions.api.prediction_ids import KeyRing, PredictionIds, key_id
 from functions.api.signing_keys import secret_key_ring
 from functions.rotation import handler as rotation
+from infra.assets.rotation import HANDLER, stage_rotation_code
 from infra.config import load_config
-from infra.constructs.signing_key import ROTATION_CODE
 
 REGION = "us-east-1"
 
@@ -53,8 +55,14 @@ class Rotation:
         return self.sm.get_secret_value(SecretId=self.arn, VersionStage=stage)["SecretString"]
 
 
+@pytest.fixture(scope="module")
+def rotation_code(tmp_path_factory) -> Path:
+    """The function's code as infra/constructs/signing_key.py deploys it."""
+    return stage_rotation_code(tmp_path_factory.mktemp("rotation") / "code")
+
+
 @pytest.fixture()
-def moto_rotation(monkeypatch):
+def moto_rotation(monkeypatch, rotation_code):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
@@ -66,9 +74,10 @@ def moto_rotation(monkeypatch):
         role = boto3.client("iam").create_role(RoleName="rotation", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
-            archive.write(ROTATION_CODE / "handler.py", "handler.py")
+            for path in sorted(rotation_code.rglob("*.py")):
+                archive.write(path, path.relative_to(rotation_code).as_posix())
         function_arn = boto3.client("lambda", region_name=REGION).create_function(
-            FunctionName="golive-dev-signing-key-rotation", Runtime="python3.13", Role=role, Handler="handler.handler",
+            FunctionName="golive-dev-signing-key-rotation", Runtime="python3.13", Role=role, Handler=HANDLER,
             Code={"ZipFile": code.getvalue()})["FunctionArn"]
         state = Rotation(sm, arn, function_arn)
         original = LambdaSimpleBackend.invoke
@@ -183,3 +192,27 @@ def test_steps_refuse_what_is_not_a_rotation_in_progress(moto_rotation):
     (previous,) = [v for v, s in r.stages().items() if s == ["AWSPREVIOUS"]]
     with pytest.raises(rotation.RotationError, match="is not AWSPENDING"):
         rotation.handler({**event, "ClientRequestToken": previous}, None, r.sm)
+
+
+def test_the_deployed_code_holds_what_its_handler_imports(rotation_code):
+    """The asset alone on sys.path, as /var/task is, under the Lambda's Python (boto3 is the runtime's own)."""
+    from infra.assets.lambda_package import LAMBDA_PYTHON_VERSION, find_python
+
+    expected = ["functions/__init__.py", "functions/rotation/__init__.py", "functions/rotation/handler.py",
+                "golive/__init__.py", "golive/contracts/__init__.py", "golive/contracts/signing_keys.py"]
+    assert sorted(p.relative_to(rotation_code).as_posix() for p in rotation_code.rglob("*") if p.is_file()) == expected
+    python = find_python(LAMBDA_PYTHON_VERSION)
+    if python is None:
+        pytest.fail(f"Python {LAMBDA_PYTHON_VERSION} (the Lambda runtime's) is needed on this machine")
+    module, function = HANDLER.rsplit(".", 1)
+    # boto3 is not installed for that Python here: a stand-in module, as the runtime provides the real one
+    (stand_in := rotation_code.parent / "runtime").mkdir(exist_ok=True)
+    (stand_in / "boto3.py").write_text("def client(*args, **kwargs):\n    raise RuntimeError('not in this test')\n")
+    probe = (f"import sys; sys.path[:0] = [{str(rotation_code)!r}, {str(stand_in)!r}]; import {module} as m; "
+             f"print(callable(m.{function}), *sorted(n.__file__ for n in list(sys.modules.values()) "
+             f"if (getattr(n, '__file__', None) or '').startswith({str(rotation_code)!r})))")
+    result = subprocess.run([str(python), "-I", "-S", "-B", "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    callable_, *files = result.stdout.split()
+    assert callable_ == "True"
+    assert sorted(Path(f).relative_to(rotation_code).as_posix() for f in files) == expected

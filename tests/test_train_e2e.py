@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from golive import bundle
-from golive.cli import main
+from cli.main import main
 from golive.onnx_classifier import OnnxClassifier
 from tests.conftest import REPO, sample_rows, tiny_train_args
 
@@ -148,7 +148,7 @@ def test_int8_agreement_gate_refuses_a_model_that_disagrees(tiny_base_model, tmp
     (["--label-names", "one"], "--label-names needs at least two non-empty names"),
 ])
 def test_cli_user_errors_are_one_line_messages(args, message):
-    result = subprocess.run([sys.executable, "-m", "golive.cli", "train", *args], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "cli", "train", *args], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr

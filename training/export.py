@@ -22,7 +22,7 @@ from tokenizers import Tokenizer
 
 from golive import bundle
 from golive.classification_metrics import classification_report
-from golive.metric_lines import format_metrics
+from golive.contracts.training_metrics import format_metrics
 from golive.onnx_classifier import OnnxClassifier
 from golive.progress import Progress
 from training.args import TrainArguments, describe_base_model

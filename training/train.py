@@ -1,31 +1,22 @@
-"""Fine-tune a Hugging Face text classifier and write the model bundle.
+"""Fine-tune a Hugging Face text classifier and write the model bundle: `train(args)`, in one process or
+as one rank of several (torchrun). Entry point: training/cli.py (`golive train`, SageMaker, torchrun).
 
-One entry point for every way it runs:
-    golive train ...                                  (local, one process)
-    python training/train.py ...                      (SageMaker script mode; same flags)
-    torchrun --nproc_per_node N training/train.py ... (DDP: gloo on CPU, nccl on GPU)
-
-Metrics are printed as `key=value` lines (see golive.metric_lines) so SageMaker can capture them.
+Metrics are printed as `key=value` lines (see golive.contracts.training_metrics) so SageMaker can capture them.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-if __package__ in (None, ""):  # run as a script by SageMaker or torchrun: make the repo importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import argparse
 import contextlib
 import hashlib
 import json
 import math
 import os
 import signal
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import training  # noqa: F401  (first: it sets the environment torch reads when it loads)
@@ -38,10 +29,10 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_
 from transformers.utils import logging as hf_logging
 
 from golive.classification_metrics import classification_report, softmax
+from golive.contracts.training_metrics import format_metrics
 from golive.errors import UserError
-from golive.metric_lines import format_metrics
 from training import checkpoint
-from training.args import TrainArguments, add_train_arguments, arguments_from, default_base_model
+from training.args import TrainArguments, default_base_model
 from training.batching import collate, make_batches, shard
 from training.data import label_counts, load_datasets, require_enough_rows
 
@@ -84,7 +75,7 @@ def init_distributed(num_gpus: int) -> Distributed:
     if world_size == 1 and max(visible, num_gpus) > 1:
         ctx.log(
             f"note: {max(visible, num_gpus)} GPUs present but one process runs; use all of them with "
-            "`torchrun --nproc_per_node N training/train.py ...` (SageMaker: distribution={'torch_distributed': {'enabled': True}})"
+            "`torchrun --nproc_per_node N training/cli.py ...` (SageMaker: distribution={'torch_distributed': {'enabled': True}})"
         )
     return ctx
 
@@ -334,25 +325,3 @@ def train(args: TrainArguments) -> dict[str, Any]:
         summary["version_id"] = manifest.version_id
     return summary
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_train_arguments(parser)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    ns = build_parser().parse_args(argv)
-    try:
-        train(arguments_from(ns))
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr, flush=True)
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

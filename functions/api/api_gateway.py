@@ -9,6 +9,8 @@ root path, which FastAPI and Starlette use for every URL they build.
 
 from __future__ import annotations
 
+from golive.contracts.routes import API_KEY_HEADER, PUBLIC_ROUTES
+
 
 def public_prefix(event: dict) -> str:
     """The part of the public path before the event's path: "/dev" on the execute-api URL, "" where the
@@ -36,12 +38,6 @@ class StagePrefix:
 
 
 # --- what API Gateway asks of callers, declared in the OpenAPI document ----------------------------------------
-
-API_KEY_HEADER = "x-api-key"
-# routes API Gateway passes on from anyone, with no key and no authorizer (infra/stacks/api_stack.py builds its
-# keyless methods from this list): the app answers them to GET only, read-only, no model call, safe to cache;
-# every other route needs the key
-PUBLIC_ROUTES = ("/v1/health", "/docs", "/docs/assets/{name}", "/openapi.json")
 
 SECURITY_SCHEMES = {
     "apiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER,

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from functions.api.errors import ApiError
+from functions.common.errors import ApiError
 from functions.api.settings import Settings
 from golive import bundle
 

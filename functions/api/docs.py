@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, Response
 
-from functions.api.errors import ApiError
+from functions.common.errors import ApiError
 
 ASSETS = Path(__file__).parent / "static" / "swagger-ui"
 SWAGGER_UI_VERSION = (ASSETS / "VERSION").read_text().strip()

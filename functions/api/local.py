@@ -7,7 +7,7 @@ from fastapi import FastAPI, Response
 from functions.api.main import build_services, create_app
 from functions.api.settings import ENV_PREFIX, Settings, environment_values
 from functions.api.telemetry import PrometheusTelemetry
-from golive.monitoring import Baseline
+from golive.monitoring.conditions import Baseline
 
 
 def create_local_app(settings: Settings) -> FastAPI:

@@ -9,13 +9,14 @@ from functions.api.backends import Backend, make_backend
 from functions.api.dependencies import Services
 from functions.api.docs import install_docs
 from functions.api.feedback_store import DynamoFeedbackStore, SqliteFeedbackStore
-from functions.api.http import RequestBodyGuard, install_error_handlers
-from functions.api.limits import declare_limits
+from functions.common.http import RequestBodyGuard, install_error_handlers
+from functions.common.limits import declare_limits
 from functions.api.prediction_ids import ID_PATTERN, KeyRing, PredictionIds
 from functions.api.routers import classify, feedback, health, predict
 from functions.api.settings import Settings
 from functions.api.signing_keys import load_key_ring
-from functions.api.telemetry import SERVICE, Telemetry
+from functions.api.telemetry import Telemetry
+from golive.contracts.telemetry import SERVICE
 
 
 def build_services(settings: Settings, telemetry: Telemetry, logger=None, backend: Backend | None = None,

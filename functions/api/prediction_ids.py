@@ -28,9 +28,10 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from golive.contracts.signing_keys import MIN_KEY_BYTES
+
 DOMAIN = b"golive-prediction-id/1"  # an HMAC under this key never means anything else
 TAG_BYTES = 16
-MIN_KEY_BYTES = 32
 _ID = re.compile(r"([0-9a-f]{8})\.([0-9]{1,4})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{22})\.(.+)", re.DOTALL)
 ID_PATTERN = r"^[0-9a-f]{8}\.[0-9]{1,4}\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}\..+$"  # for the OpenAPI document
 

@@ -2,27 +2,17 @@
 
 Two sinks with one interface: CloudWatch EMF lines through Powertools on Lambda (no PutMetricData on
 the hot path: the log line is the metric), and Prometheus counters/histograms for `golive serve`.
-The metric names are the contract with the monitoring stack (issue 6).
+The metric names are the contract with the monitoring stack and `golive monitor`: golive/contracts/telemetry.py.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, Sequence
 
-NAMESPACE = "golive"
-SERVICE = "golive-api"
-
-# metric names (CloudWatch, EMF)
-LATENCY = "PredictLatency"
-BATCH_SIZE = "BatchSize"
-PREDICTIONS = "Predictions"
-PREDICTED_LABEL = "PredictedLabel"  # with dimension `label`
-CONFIDENCE = "Confidence"  # top-label probability, in percent on CloudWatch (0-100), 0-1 in Prometheus
-INPUT_CHARS = "InputChars"
-FEEDBACK = "Feedback"
-FEEDBACK_CORRECT = "FeedbackCorrect"
-CLIENT_ERRORS = "ClientErrors"
-BACKEND_ERRORS = "BackendErrors"
+from golive.contracts.telemetry import (
+    BACKEND_ERRORS, BATCH_SIZE, CLIENT_ERRORS, CONFIDENCE, FEEDBACK, FEEDBACK_CORRECT, INPUT_CHARS, LATENCY, NAMESPACE,
+    PREDICTED_LABEL, PREDICTIONS, PROM_BASELINE_LABEL_SHARE, PROM_BASELINE_MEAN_CONFIDENCE, PROM_BASELINE_MEAN_INPUT_CHARS,
+    PROM_BATCH_SIZE, PROM_CONFIDENCE, PROM_ERRORS, PROM_FEEDBACK, PROM_INPUT_CHARS, PROM_LATENCY, PROM_PREDICTIONS, SERVICE)
 
 
 class Telemetry(Protocol):
@@ -85,27 +75,27 @@ class PrometheusTelemetry:
 
         self.registry = CollectorRegistry()
         r = self.registry
-        self.latency = Histogram("golive_predict_latency_seconds", "time to answer /v1/predict", registry=r,
+        self.latency = Histogram(PROM_LATENCY, "time to answer /v1/predict", registry=r,
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-        self.batch = Histogram("golive_batch_size", "texts per request", registry=r, buckets=(1, 2, 4, 8, 16, 32, 64, 128))
-        self.predictions = Counter("golive_predictions", "predictions by label", ["label"], registry=r)
-        self.confidence = Histogram("golive_confidence", "top-label probability", registry=r,
+        self.batch = Histogram(PROM_BATCH_SIZE, "texts per request", registry=r, buckets=(1, 2, 4, 8, 16, 32, 64, 128))
+        self.predictions = Counter(PROM_PREDICTIONS, "predictions by label", ["label"], registry=r)
+        self.confidence = Histogram(PROM_CONFIDENCE, "top-label probability", registry=r,
                                     buckets=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0))
-        self.input_chars = Histogram("golive_input_chars", "characters per text", registry=r,
+        self.input_chars = Histogram(PROM_INPUT_CHARS, "characters per text", registry=r,
                                      buckets=(16, 32, 64, 128, 256, 512, 1024, 2048, 5000))
-        self.feedback = Counter("golive_feedback", "feedback received, by whether the prediction was right",
+        self.feedback = Counter(PROM_FEEDBACK, "feedback received, by whether the prediction was right",
                                 ["correct"], registry=r)
-        self.errors = Counter("golive_errors", "error responses by status", ["status"], registry=r)
+        self.errors = Counter(PROM_ERRORS, "error responses by status", ["status"], registry=r)
         # the served bundle's baseline, so `golive monitor` needs nothing but the URL
-        self.baseline_share = Gauge("golive_baseline_label_share", "predicted-label share on the validation set",
+        self.baseline_share = Gauge(PROM_BASELINE_LABEL_SHARE, "predicted-label share on the validation set",
                                     ["label"], registry=r)
-        self.baseline_confidence = Gauge("golive_baseline_mean_confidence",
+        self.baseline_confidence = Gauge(PROM_BASELINE_MEAN_CONFIDENCE,
                                          "mean top-label probability on the validation set", registry=r)
-        self.baseline_chars = Gauge("golive_baseline_mean_input_chars", "mean characters per validation text",
+        self.baseline_chars = Gauge(PROM_BASELINE_MEAN_INPUT_CHARS, "mean characters per validation text",
                                     registry=r)
 
     def set_baseline(self, baseline) -> None:
-        """Export a `golive.monitoring.Baseline` (None: the bundle has none, and no gauge is set)."""
+        """Export a `golive.monitoring.conditions.Baseline` (None: the bundle has none, and no gauge is set)."""
         if baseline is None:
             return
         for label, share in baseline.label_share.items():

@@ -14,16 +14,16 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from functions.api.errors import ApiError
-from functions.api.http import RequestBodyGuard, install_error_handlers
-from functions.api.limits import check_texts, declare_limits
-from functions.api.routers.predict import top_labels
-from functions.api.schemas import (COMMON_ERRORS, EndpointPrediction, EndpointRequest, EndpointResponse,
-                                   error_responses)
-from golive.classification_metrics import softmax
+from functions.common.errors import ApiError
+from functions.common.http import RequestBodyGuard, install_error_handlers
+from functions.common.limits import check_texts, declare_limits
+from functions.common.predictions import top_labels
 from functions.endpoint.batcher import MicroBatcher
 from functions.endpoint.model import load_classifier, warm_up
 from functions.endpoint.settings import SAGEMAKER_MAX_PAYLOAD_BYTES, EndpointSettings
+from golive.classification_metrics import softmax
+from golive.contracts.schemas import (COMMON_ERRORS, EndpointPrediction, EndpointRequest, EndpointResponse,
+                                      error_responses)
 
 log = logging.getLogger("golive.endpoint")
 

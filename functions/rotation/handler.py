@@ -9,14 +9,15 @@ ClientRequestToken, and retries a step that fails:
 - setSecret: nothing to do. Rotating a database password means setting it on the database here; an HMAC key
   lives only in this secret, and the API reads it from there.
 - testSecret: nothing to log in to either; the step checks that the pending key is one the API will accept
-  (readable, and long enough for functions/api/prediction_ids.py's KeyRing). Secrets Manager also calls this
+  (readable, and long enough for the API's KeyRing: MIN_KEY_BYTES). Secrets Manager also calls this
   step alone when the schedule is set up (the stack does not rotate at deploy time): that changes nothing.
 - finishSecret: AWSCURRENT moves to the new version (Secrets Manager moves AWSPREVIOUS to the old one), and
   AWSPENDING comes off it.
   The API signs with AWSCURRENT and still verifies AWSPREVIOUS, so an id stays valid until the second
   rotation after it was issued.
 
-boto3 and the standard library only: the function ships as this one file.
+boto3, the standard library and the key's contract (golive/contracts/signing_keys.py): the function ships
+this file and that one (infra/assets/rotation.py).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ import logging
 
 import boto3
 
-KEY_CHARS = 64  # letters and digits, as the stack's first key (infra/constructs/signing_key.py): ~381 random bits
-MIN_KEY_BYTES = 32  # the API refuses shorter keys (functions/api/prediction_ids.py, MIN_KEY_BYTES)
+from golive.contracts.signing_keys import KEY_CHARS, MIN_KEY_BYTES  # drawn like the stack's first key
+
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
 logger = logging.getLogger(__name__)

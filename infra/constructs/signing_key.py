@@ -9,8 +9,6 @@ one full rotation period. The first rotation waits a full period (no rotation at
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -19,11 +17,11 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from functions.rotation.handler import KEY_CHARS
+from golive.contracts.signing_keys import KEY_CHARS
+from infra.assets.rotation import HANDLER, stage_rotation_code
+from infra.assets.staging import build_dir
 from infra.compliance import (INLINE_POLICY, LAMBDA_CONCURRENCY, LAMBDA_DLQ, LAMBDA_IN_VPC, LAMBDA_RUNTIME_NOT_NEWEST,
                                SECRET_KMS, accept)
-
-ROTATION_CODE = Path(__file__).resolve().parents[2] / "functions" / "rotation"
 
 
 class SigningKey(Construct):
@@ -46,8 +44,8 @@ class SigningKey(Construct):
                         description="golive signing-key rotation: its own logs and this one secret")
         log_group.grant_write(role)
         self.rotation_function = lambda_.Function(
-            self, "Rotation", runtime=runtime, handler="handler.handler",
-            code=lambda_.Code.from_asset(str(ROTATION_CODE), exclude=["__pycache__", "*.pyc", "__init__.py"]),
+            self, "Rotation", runtime=runtime, handler=HANDLER,
+            code=lambda_.Code.from_asset(str(stage_rotation_code(build_dir(self) / "rotation"))),
             memory_size=256, timeout=cdk.Duration.seconds(30), role=role, log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE, description=f"golive {environment}: rotates the prediction-id signing key")
         policy = role.node.find_child("DefaultPolicy").node.default_child
@@ -67,7 +65,7 @@ class SigningKey(Construct):
         accept(role, "the role's statements name this secret and the function's log group only (tests assert it); a "
                      "managed policy would hold the same statements", *INLINE_POLICY)
         accept(self.rotation_function, "the same current runtime as the API function (python3.13); the handler "
-                                       "needs only boto3 and the standard library", *LAMBDA_RUNTIME_NOT_NEWEST)
+                                       "needs only boto3, the standard library and the key's contract", *LAMBDA_RUNTIME_NOT_NEWEST)
         accept(self.rotation_function, "Secrets Manager calls each rotation step synchronously and records a failed "
                                        "rotation itself (the old key stays AWSCURRENT); a dead-letter queue only "
                                        "receives failed asynchronous invocations", *LAMBDA_DLQ)

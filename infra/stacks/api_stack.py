@@ -22,8 +22,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from functions.api.api_gateway import PUBLIC_ROUTES
-from golive.lambda_package import LAMBDA_PYTHON_VERSION
+from golive.contracts.routes import PUBLIC_ROUTES
+from golive.contracts.telemetry import NAMESPACE, SERVICE
+from infra.assets.lambda_package import LAMBDA_PYTHON_VERSION
 from infra.compliance import (API_CACHE, API_CLIENT_CERT, API_OPEN_ROUTE, API_WAF, INLINE_POLICY, LAMBDA_CONCURRENCY,
                                LAMBDA_DLQ, LAMBDA_ENV_KMS, LAMBDA_IN_VPC, LAMBDA_RUNTIME_NOT_NEWEST, accept)
 from infra.config import EnvironmentConfig
@@ -68,8 +69,8 @@ class ApiStack(cdk.Stack):
             "GOLIVE_BACKEND": config.api.backend,
             "GOLIVE_FEEDBACK_TABLE": self.feedback_table.table_name,
             "GOLIVE_SIGNING_SECRET_ARN": self.signing_secret.secret_arn,
-            "POWERTOOLS_SERVICE_NAME": "golive-api",
-            "POWERTOOLS_METRICS_NAMESPACE": "golive",
+            "POWERTOOLS_SERVICE_NAME": SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
             "GOLIVE_ENVIRONMENT": config.name,
             # declared in the OpenAPI document (Swagger UI's "Authorize"); API Gateway is what checks them
             "GOLIVE_API_KEY_REQUIRED": "true",
@@ -89,7 +90,7 @@ class ApiStack(cdk.Stack):
         )
         accept(self.function, f"python{LAMBDA_PYTHON_VERSION} is a current Lambda runtime, chosen so the package's "
                               "bytecode is compiled, and its tests run, by the Python it runs on "
-                              "(golive/lambda_package.py)", *LAMBDA_RUNTIME_NOT_NEWEST)
+                              "(infra/assets/lambda_package.py)", *LAMBDA_RUNTIME_NOT_NEWEST)
         self.feedback_table.grant(role, "dynamodb:PutItem", "dynamodb:GetItem")
         # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
         # dependency that matters: the policy must exist before the first invocation

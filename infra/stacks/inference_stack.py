@@ -21,6 +21,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
+from golive.contracts.alarms import ENDPOINT_5XX, ENDPOINT_LATENCY
 from infra.compliance import ENDPOINT_KMS, accept
 from infra.config import EnvironmentConfig
 from infra.naming import VARIANT, Names, data_capture_config, deployment_config
@@ -56,7 +57,7 @@ class InferenceStack(cdk.Stack):
         dimensions = {"EndpointName": names.endpoint, "VariantName": VARIANT}
         self.rollback_alarms = [
             cloudwatch.Alarm(
-                self, "Endpoint5xx", alarm_name=names.rollback_alarms[0],
+                self, ENDPOINT_5XX.construct_id, alarm_name=names.rollback_alarms[0],
                 alarm_description="the endpoint's container answers 5XX; also rolls a blue/green deployment back",
                 metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
                                          dimensions_map=dimensions, statistic="Sum", period=cdk.Duration.minutes(1)),
@@ -64,7 +65,7 @@ class InferenceStack(cdk.Stack):
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING),
             cloudwatch.Alarm(
-                self, "EndpointLatency", alarm_name=names.rollback_alarms[1],
+                self, ENDPOINT_LATENCY.construct_id, alarm_name=names.rollback_alarms[1],
                 alarm_description=f"the model's p99 latency is over {thresholds.endpoint_latency_p99_ms:g} ms; "
                                   "also rolls a blue/green deployment back",
                 metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency",

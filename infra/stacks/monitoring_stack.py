@@ -11,7 +11,7 @@ one dashboard per environment. Every alarm notifies the alert topic when it fire
                bundle's baseline, and CloudWatch anomaly detection where no fixed floor fits), the
                predicted-label share's distance from the baseline, the mean input length's drift
 
-The quality formulas are those of `golive.monitoring`, which `golive monitor` applies locally; the
+The quality formulas are those of `golive.monitoring.conditions`, which `golive monitor` applies locally; the
 baseline is the deploy-time bundle's (`metrics.json`): redeploy after a promotion to move it.
 """
 
@@ -26,9 +26,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from functions.api.telemetry import (CONFIDENCE, FEEDBACK, FEEDBACK_CORRECT, INPUT_CHARS, NAMESPACE, PREDICTED_LABEL,
-                                     PREDICTIONS, SERVICE)
-from golive.monitoring import Baseline
+from golive.contracts.telemetry import (CONFIDENCE, FEEDBACK, FEEDBACK_CORRECT, INPUT_CHARS, NAMESPACE,
+                                       PREDICTED_LABEL, PREDICTIONS, SERVICE)
+from golive.contracts import alarms as catalog
+from golive.monitoring.conditions import Baseline
 from infra.compliance import QUEUE_DLQ, accept
 from infra.config import EnvironmentConfig
 from infra.naming import VARIANT, Names
@@ -67,13 +68,14 @@ class MonitoringStack(cdk.Stack):
         capacity += self._training_rules(training)
 
         degraded = cloudwatch.CompositeAlarm(
-            self, "ServiceDegraded", composite_alarm_name=f"{self.names.prefix}-service-degraded",
+            self, catalog.SERVICE_DEGRADED.construct_id,
+            composite_alarm_name=f"{self.names.prefix}-{catalog.SERVICE_DEGRADED.name}",
             alarm_description="clients see errors or delays: an error, throttle or latency alarm of the API or the "
                               "endpoint is firing",
             alarm_rule=cloudwatch.AlarmRule.any_of(*(cloudwatch.AlarmRule.from_alarm(a, cloudwatch.AlarmState.ALARM)
                                                      for a in client_facing)))
         self._notify(degraded)
-        self.alarms["ServiceDegraded"] = degraded
+        self.alarms[catalog.SERVICE_DEGRADED.construct_id] = degraded
         self.dashboard = self._dashboard(api, training, inference, baseline, [degraded, *client_facing, *capacity, *quality])
         cdk.CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name)
 
@@ -83,32 +85,32 @@ class MonitoringStack(cdk.Stack):
         alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
         alarm.add_ok_action(cw_actions.SnsAction(self.topic))
 
-    def _alarm(self, construct_id: str, name: str, description: str, metric: cloudwatch.IMetric, threshold: float,
+    def _alarm(self, spec: catalog.Alarm, description: str, metric: cloudwatch.IMetric, threshold: float,
                comparison: cloudwatch.ComparisonOperator, evaluation_periods: int | None = None) -> cloudwatch.Alarm:
         periods = evaluation_periods or self.thresholds.evaluation_periods
         alarm = cloudwatch.Alarm(
-            self, construct_id, alarm_name=f"{self.names.prefix}-{name}", alarm_description=description,
+            self, spec.construct_id, alarm_name=f"{self.names.prefix}-{spec.name}", alarm_description=description,
             metric=metric, threshold=threshold, comparison_operator=comparison, evaluation_periods=periods,
             datapoints_to_alarm=periods, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
         self._notify(alarm)
-        self.alarms[construct_id] = alarm
+        self.alarms[spec.construct_id] = alarm
         return alarm
 
     def _endpoint_alarms(self) -> list[cloudwatch.Alarm]:
         t, endpoint = self.thresholds, self.config.endpoint
         alarms = [
-            self._alarm("EndpointGpuUtilization", "endpoint-gpu-utilization",
+            self._alarm(catalog.GPU_UTILIZATION,
                         f"GPU utilisation above {t.gpu_utilization_percent:g}%: the fleet is saturated",
                         self._endpoint_metric("GPUUtilization", "Average", INSTANCE_NAMESPACE),
                         t.gpu_utilization_percent, GT),
-            self._alarm("EndpointGpuMemory", "endpoint-gpu-memory",
+            self._alarm(catalog.GPU_MEMORY,
                         f"GPU memory above {t.gpu_memory_percent:g}%: out-of-memory errors are near",
                         self._endpoint_metric("GPUMemoryUtilization", "Average", INSTANCE_NAMESPACE),
                         t.gpu_memory_percent, GT),
         ]
         if endpoint.max_instances > endpoint.min_instances:
             alarms.append(self._alarm(
-                "EndpointAtMaxInstances", "endpoint-at-max-instances",
+                catalog.AT_MAX_INSTANCES,
                 f"the endpoint runs at its autoscaling maximum ({endpoint.max_instances} instances): raise "
                 "endpoint.max_instances or expect queueing", self._instance_count(), endpoint.max_instances - 0.5, GT))
         return alarms
@@ -132,21 +134,21 @@ class MonitoringStack(cdk.Stack):
                   for name in ("ReadThrottleEvents", "WriteThrottleEvents")}
         duration_ms = round(t.lambda_duration_p99_share * LAMBDA_TIMEOUT_S * 1000)
         client_facing = [
-            self._alarm("LambdaErrors", "lambda-errors", f"the API function failed {t.lambda_errors}+ times a period",
+            self._alarm(catalog.LAMBDA_ERRORS, f"the API function failed {t.lambda_errors}+ times a period",
                         fn.metric_errors(statistic="Sum", period=self.period), t.lambda_errors - 0.5, GT),
-            self._alarm("LambdaThrottles", "lambda-throttles",
+            self._alarm(catalog.LAMBDA_THROTTLES,
                         "the API function was throttled: raise its concurrency or lower API Gateway's rate",
                         fn.metric_throttles(statistic="Sum", period=self.period), 0, GT),
-            self._alarm("Api5xxRate", "api-5xx-rate", f"more than {t.api_5xx_rate:.1%} of API requests answered 5XX",
+            self._alarm(catalog.API_5XX_RATE, f"more than {t.api_5xx_rate:.1%} of API requests answered 5XX",
                         stage.metric_server_error(statistic="Average", period=self.period), t.api_5xx_rate, GT),
-            self._alarm("ApiLatency", "api-latency", f"the API's p99 latency is above {t.api_latency_p99_ms:g} ms",
+            self._alarm(catalog.API_LATENCY, f"the API's p99 latency is above {t.api_latency_p99_ms:g} ms",
                         stage.metric_latency(statistic="p99", period=self.period), t.api_latency_p99_ms, GT),
         ]
         capacity = [
-            self._alarm("LambdaDuration", "lambda-duration",
+            self._alarm(catalog.LAMBDA_DURATION,
                         f"the API function's p99 duration is above {duration_ms} ms, near its {LAMBDA_TIMEOUT_S} s "
                         "timeout", fn.metric_duration(statistic="p99", period=self.period), duration_ms, GT),
-            self._alarm("FeedbackThrottles", "feedback-table-throttles", "DynamoDB throttled the feedback table",
+            self._alarm(catalog.FEEDBACK_THROTTLES, "DynamoDB throttled the feedback table",
                         cloudwatch.MathExpression(expression="FILL(reads, 0) + FILL(writes, 0)", label="throttle events",
                                                   using_metrics={"reads": dynamo["ReadThrottleEvents"],
                                                                  "writes": dynamo["WriteThrottleEvents"]},
@@ -155,7 +157,7 @@ class MonitoringStack(cdk.Stack):
         return client_facing, capacity
 
     def _api_metric(self, name: str, statistic: str, **dimensions: str) -> cloudwatch.Metric:
-        """One of the API's own EMF metrics (functions/api/telemetry.py) in this environment."""
+        """One of the API's own EMF metrics (golive/contracts/telemetry.py) in this environment."""
         return cloudwatch.Metric(namespace=NAMESPACE, metric_name=name, statistic=statistic, period=self.quality_period,
                                  dimensions_map={"service": SERVICE, "environment": self.config.name, **dimensions})
 
@@ -166,19 +168,20 @@ class MonitoringStack(cdk.Stack):
             using_metrics={"feedback": self._api_metric(FEEDBACK, "Sum"),
                            "correct": self._api_metric(FEEDBACK_CORRECT, "Sum")}, period=self.quality_period)
         alarms: list[cloudwatch.AlarmBase] = [self._alarm(
-            "OnlineAccuracy", "online-accuracy",
+            catalog.ONLINE_ACCURACY,
             f"accuracy from client feedback is below {t.min_online_accuracy:.0%} (with {t.min_feedback}+ feedback "
             "an hour): retrain or roll back", accuracy, t.min_online_accuracy, LT, evaluation_periods=1)]
 
         confidence = self._api_metric(CONFIDENCE, "Average")  # percent
+        spec = catalog.CONFIDENCE_ANOMALY
         anomaly = cloudwatch.AnomalyDetectionAlarm(
-            self, "ConfidenceAnomaly", alarm_name=f"{self.names.prefix}-confidence-anomaly",
+            self, spec.construct_id, alarm_name=f"{self.names.prefix}-{spec.name}",
             alarm_description="mean confidence fell below the band CloudWatch learned from its own history",
             metric=confidence, std_devs=t.confidence_anomaly_band, evaluation_periods=2, datapoints_to_alarm=2,
             comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_LOWER_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
         self._notify(anomaly)
-        self.alarms["ConfidenceAnomaly"] = anomaly
+        self.alarms[spec.construct_id] = anomaly
         alarms.append(anomaly)
         if baseline is None:
             return alarms  # a bundle without a baseline: the fixed-threshold drift alarms have nothing to compare
@@ -186,7 +189,7 @@ class MonitoringStack(cdk.Stack):
         count = self._api_metric(CONFIDENCE, "SampleCount")
         floor = baseline.mean_confidence - t.max_confidence_drop
         alarms.append(self._alarm(
-            "ConfidenceDrop", "confidence-drop",
+            catalog.CONFIDENCE_DROP,
             f"mean confidence is below the bundle's {baseline.mean_confidence:.3f} minus {t.max_confidence_drop}",
             cloudwatch.MathExpression(expression=f"IF(n >= {t.min_predictions}, confidence / 100, 1)",
                                       label="mean confidence", using_metrics={"n": count, "confidence": confidence},
@@ -197,7 +200,7 @@ class MonitoringStack(cdk.Stack):
         label_metrics = {f"l{i}": self._api_metric(PREDICTED_LABEL, "Sum", label=label)
                          for i, (label, _) in enumerate(shares)}
         alarms.append(self._alarm(
-            "LabelShareDrift", "label-share-drift",
+            catalog.LABEL_SHARE_DRIFT,
             f"the predicted-label share is more than {t.max_label_share_drift} (total variation distance) away "
             "from the bundle's baseline: the traffic or the model changed",
             cloudwatch.MathExpression(expression=f"IF(n >= {t.min_predictions}, 0.5 * ({terms}), 0)",
@@ -207,7 +210,7 @@ class MonitoringStack(cdk.Stack):
 
         if baseline.mean_input_chars:
             alarms.append(self._alarm(
-                "InputLengthDrift", "input-length-drift",
+                catalog.INPUT_LENGTH_DRIFT,
                 f"the mean input length is more than {t.max_input_length_drift:.0%} away from the bundle's "
                 f"{baseline.mean_input_chars:.0f} characters: clients send text the model was not trained on",
                 cloudwatch.MathExpression(
@@ -253,7 +256,7 @@ class MonitoringStack(cdk.Stack):
             dead_letter_queue=undelivered))
         self.rules = [job_failed, pipeline_failed]
         return [self._alarm(
-            "UndeliveredAlerts", "undelivered-alerts",
+            catalog.UNDELIVERED_ALERTS,
             f"EventBridge could not deliver a training alert to the topic: read the queue {prefix}-undelivered-alerts "
             "and check the topic's key policy", undelivered.metric_approximate_number_of_messages_visible(
                 statistic="Maximum", period=self.period), 0, GT, evaluation_periods=1)]

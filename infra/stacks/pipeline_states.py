@@ -25,8 +25,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from golive.metric_lines import SAGEMAKER_METRIC_DEFINITIONS
-from golive.training_source import ENTRY_POINT
+from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS
+from infra.assets.training_source import ENTRY_POINT
 from infra.config import EnvironmentConfig
 from infra.naming import CHECKPOINT_LOCAL_PATH, VARIANT, Names, api_tags, data_capture_config, deployment_config
 from infra.stacks.data_stack import DataStack

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from golive import lambda_package
+from infra.assets import lambda_package
 from tests.conftest import free_port
 
 HERE = Path(__file__).resolve().parent

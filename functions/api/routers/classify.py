@@ -15,8 +15,9 @@ import numpy as np
 from fastapi import APIRouter, Depends
 
 from functions.api.dependencies import Services, get_services
-from functions.api.routers.predict import MODEL_ERRORS, run_model, top_labels
-from functions.api.schemas import ClassifyRequest, LabelScore
+from functions.api.routers.predict import MODEL_ERRORS, run_model
+from functions.common.predictions import top_labels
+from golive.contracts.schemas import ClassifyRequest, LabelScore
 
 router = APIRouter(prefix="/v1", tags=["hugging face"])
 

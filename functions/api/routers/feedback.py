@@ -8,9 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from functions.api.dependencies import Services, get_services
-from functions.api.errors import ApiError
+from functions.common.errors import ApiError
 from functions.api.feedback_store import FeedbackRecord
-from functions.api.schemas import COMMON_ERRORS, FeedbackRequest, FeedbackResponse, error_responses
+from golive.contracts.schemas import COMMON_ERRORS, FeedbackRequest, FeedbackResponse, error_responses
 from functions.api.signing_keys import SigningKeysUnavailable
 
 router = APIRouter(prefix="/v1", tags=["feedback"])

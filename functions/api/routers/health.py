@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from functions.api.dependencies import Services, get_services
-from functions.api.schemas import COMMON_ERRORS, HealthResponse, ModelInfo, error_responses
+from golive.contracts.schemas import COMMON_ERRORS, HealthResponse, ModelInfo, error_responses
 
 router = APIRouter(prefix="/v1", tags=["health"])
 

@@ -8,21 +8,16 @@ import numpy as np
 from fastapi import APIRouter, Depends
 
 from functions.api.dependencies import Services, get_services
-from functions.api.limits import check_texts
-from functions.api.schemas import (COMMON_ERRORS, LabelScore, Prediction, PredictRequest, PredictResponse,
-                                   error_responses)
+from functions.common.limits import check_texts
+from functions.common.predictions import top_labels
 from golive.classification_metrics import softmax
+from golive.contracts.schemas import (COMMON_ERRORS, Prediction, PredictRequest, PredictResponse,
+                                      error_responses)
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
 # what a route that runs the model can answer besides 200: bad input, and a failing SageMaker endpoint
 MODEL_ERRORS = error_responses(*COMMON_ERRORS, 422, 429, 502, 503, 504)
-
-
-def top_labels(row: np.ndarray, labels: list[str], k: int | None = None) -> list[LabelScore]:
-    """Labels by score, highest first (ties in label order); the first k, or all when k is None or larger."""
-    order = np.argsort(-row, kind="stable")[:k]
-    return [LabelScore(label=labels[i], score=float(row[i])) for i in order]
 
 
 async def run_model(services: Services, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

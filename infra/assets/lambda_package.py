@@ -1,7 +1,8 @@
 """Build the API Lambda's deployment package locally, for Linux, without Docker.
 
-The package is a plain folder (CDK zips it as an asset): our serving code (`functions/`, `golive/`),
-the base dependencies from pyproject.toml installed as Linux wheels for the Lambda's Python and
+The package is a plain folder (CDK zips it as an asset): the project modules the handler imports
+(`functions.lambda_handler` and the closure of its imports, not whole folders: no endpoint, rotation,
+training or client code), the base dependencies from pyproject.toml installed as Linux wheels for the Lambda's Python and
 architecture, and the bundle files the chosen backend reads. Lambda refuses a function whose unzipped
 code is over 250 MB, so the build measures itself and fails loudly past that.
 """
@@ -21,22 +22,19 @@ from typing import Callable
 
 from golive import bundle
 from golive.errors import UserError
+from infra.assets.imports import ROOT
+from infra.assets.staging import stage_code
 
-ROOT = Path(__file__).resolve().parents[1]
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 # The Lambda runtime the API runs on (infra reads it from here): a current Lambda runtime that every machine
 # of this project has, so the package's bytecode is compiled, and its tests run, by the Python it runs on.
 LAMBDA_PYTHON_VERSION = "3.13"
-CODE_PACKAGES = ("functions", "golive")
+HANDLER_MODULE = "functions.lambda_handler"  # the function's handler is its `handler` (infra/stacks/api_stack.py)
 # Wheels the Lambda's Amazon Linux 2023 (glibc 2.34) can load, newest first.
 PLATFORMS = {
     "x86_64": [f"manylinux_2_{v}_x86_64" for v in (34, 28, 27, 17)] + ["manylinux2014_x86_64"],
     "arm64": [f"manylinux_2_{v}_aarch64" for v in (34, 28, 27, 17)] + ["manylinux2014_aarch64"],
 }
-# Never shipped: training-only code paths and build litter.
-# endpoint: the GPU container, not the Lambda; rotation: the signing key's rotation function, a package of its own
-# (infra/constructs/signing_key.py); client.py: golive.client, for callers of the API (needs httpx)
-SKIP_NAMES = {"__pycache__", "tests", "cli.py", "endpoint", "rotation", "client.py"}
 # tokenizers depends on huggingface_hub (and it on these) only for Tokenizer.from_pretrained downloads;
 # the Lambda reads tokenizer.json from the bundle, so they are dead weight (about 17 MB).
 HUB_ONLY_DISTRIBUTIONS = ("huggingface_hub", "hf_xet", "click", "filelock", "fsspec", "httpx2", "httpcore2", "h11",
@@ -87,11 +85,6 @@ def bundle_files(bundle_dir: Path, variant: str | None) -> list[str]:
     if variant is not None:
         keep.append(bundle.model_path(bundle_dir, manifest, variant).name)
     return sorted(keep) + [bundle.MANIFEST]
-
-
-def copy_code(dest: Path) -> None:
-    for package in CODE_PACKAGES:
-        shutil.copytree(ROOT / package, dest / package, ignore=lambda _d, names: [n for n in names if n in SKIP_NAMES])
 
 
 def wheel_options(python_version: str, architecture: str) -> list[str]:
@@ -227,9 +220,9 @@ def build_lambda_package(
 def _build(staging: Path, dest: Path, bundle_dir: Path, files: list[str], variant: str | None, python_version: str,
            architecture: str, requirements: list[str] | None, install: bool, top: int,
            progress: Callable[[str], None]) -> PackageReport:
-    progress(f"Lambda package: copying code and the bundle's {variant or 'metadata'} files into {staging}")
-    staging.mkdir(parents=True)
-    copy_code(staging)
+    progress(f"Lambda package: copying the code the handler imports and the bundle's {variant or 'metadata'} files "
+             f"into {staging}")
+    stage_code([HANDLER_MODULE], staging)
     (staging / PACKAGE_DIR).mkdir()
     for name in files:
         shutil.copy2(bundle_dir / name, staging / PACKAGE_DIR / name)

@@ -1,8 +1,9 @@
 """The source tarball a SageMaker training job runs (`sagemaker_submit_directory`).
 
 SageMaker's framework containers unpack a `.tar.gz` into /opt/ml/code, pip-install its requirements.txt
-and run `sagemaker_program`. The container brings torch (for its GPU); we add the rest of the `train`
-extra and the few base packages training uses, pinned as in pyproject.toml.
+and run `sagemaker_program`: training's one entry, training/cli.py, with the closure of what it imports.
+The container brings torch (for its GPU); we add the rest of the `train` extra and the few base packages
+training uses, pinned as in pyproject.toml. The job's data comes from its channels: no sample data.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import tempfile
 import tomllib
 from pathlib import Path
 
-from golive.archives import tree_members, write_tarball
+from golive.archives import write_tarball
+from infra.assets.imports import ROOT
+from infra.assets.staging import code_files
 
-ROOT = Path(__file__).resolve().parents[1]
-ENTRY_POINT = "training/sagemaker_entry.py"
-SOURCE_PACKAGES = ("golive", "training")
-SKIP = {"__pycache__", "sample_data"}
+ENTRY_MODULE = "training.cli"
+ENTRY_POINT = "training/cli.py"  # SageMaker runs it as a script, from the unpacked source root
 # base dependencies that training imports (ONNX export, evaluation); the rest serve HTTP
 TRAINING_BASE_PACKAGES = ("numpy", "onnxruntime", "tokenizers", "pydantic")
 PROVIDED_BY_CONTAINER = ("torch",)
@@ -36,7 +37,7 @@ def training_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str
 
 
 def build_source_tarball(tarball: Path) -> Path:
-    members = [m for package in SOURCE_PACKAGES for m in tree_members(ROOT / package, package, SKIP)]
+    members = [(ROOT / path, path.as_posix()) for path in code_files([ENTRY_MODULE], data=False)]
     with tempfile.TemporaryDirectory() as tmp:
         requirements = Path(tmp) / "requirements.txt"
         requirements.write_text("\n".join(training_requirements()) + "\n")

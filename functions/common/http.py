@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from functions.api.errors import ApiError
+from functions.common.errors import ApiError
 
 UNION_TAGS = {"str", "list[str]"}  # pydantic names the branches of `str | list[str]` in error locations
 

@@ -1,18 +1,7 @@
-"""The model bundle: the only contract between training (which writes it) and serving (which reads it).
+"""Writing, reading and verifying a bundle folder, and packing it as SageMaker's model.tar.gz.
 
-A bundle is a flat folder:
-
-    model.onnx        fp32 ONNX model, graph-optimised, dynamic batch and sequence axes
-    model.int8.onnx   the same model, int8 dynamically quantised (what the Lambda serves by default)
-    tokenizer.json    a Hugging Face `tokenizers` file (truncation set to `max_length`, no padding)
-    labels.json       label names in class-index order
-    metrics.json      validation metrics, parity figures, the monitoring baseline
-    MODEL_CARD.md     a short human-readable card
-    manifest.json     written last: version id, time, base model, data hash, sha256 of every file
-
-A folder without `manifest.json`, or whose files do not match the manifest's hashes, is not a bundle:
-that is how an interrupted write is told apart from a finished one. This module is stdlib-only so the
-Lambda can import it without pulling in training dependencies.
+Writes are atomic: the manifest goes in last, so a folder without one is an interrupted write, and a
+file whose sha256 differs from the manifest's was changed or truncated.
 """
 
 from __future__ import annotations
@@ -23,60 +12,11 @@ import os
 import shutil
 import tarfile
 import tempfile
-import uuid
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from golive.bundle.format import LABELS, MANIFEST, MODEL_INT8, MODEL_VARIANTS, TOKENIZER, Manifest
 from golive.errors import UserError
-
-FORMAT_VERSION = 1
-
-MANIFEST = "manifest.json"
-MODEL_FP32 = "model.onnx"
-MODEL_INT8 = "model.int8.onnx"
-TOKENIZER = "tokenizer.json"
-LABELS = "labels.json"
-METRICS = "metrics.json"
-MODEL_CARD = "MODEL_CARD.md"
-TARBALL = "model.tar.gz"
-
-MODEL_VARIANTS = {"fp32": MODEL_FP32, "int8": MODEL_INT8}
-DEFAULT_VARIANT = "int8"
-# ONNX graph inputs, in the order the exporter writes them.
-ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-ONNX_OUTPUT = "logits"
-
-
-@dataclass
-class Manifest:
-    """What serving needs to know about a bundle besides the files themselves."""
-
-    version_id: str
-    created_at: str
-    base_model: str
-    data_sha256: str
-    labels: list[str]
-    max_length: int
-    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
-    default_variant: str = DEFAULT_VARIANT
-    training: dict[str, Any] = field(default_factory=dict)
-    format_version: int = FORMAT_VERSION
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "Manifest":
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in raw.items() if k in known})
-
-
-def new_version_id(now: datetime | None = None) -> str:
-    """Sortable and unique: UTC time to the second plus a short random suffix."""
-    now = now or datetime.now(timezone.utc)
-    return now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
 def sha256_file(path: Path) -> str:

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from golive.contracts import alarms
+from golive.contracts.telemetry import CLOUDWATCH_METRICS
 from golive.errors import UserError
 
 PRICE_TABLE = Path(__file__).with_name("prices-us-east-1.json")
@@ -95,21 +97,22 @@ def _price(table: dict, kind: str, instance_type: str) -> float:
     except KeyError:
         known = ", ".join(sorted(table[kind]))
         raise UserError(f"no {kind.replace('_', ' ')} price for {instance_type} in the price table; known: {known} "
-                        "(add it to golive/costs/prices-us-east-1.json or use --refresh-prices)") from None
+                        "(add it to infra/costs/prices-us-east-1.json or use --refresh-prices)") from None
 
 
 def monitoring_footprint(config, labels: int = 2) -> tuple[int, int, int]:
     """(standard alarm units, composite alarms, custom metrics) the monitoring and inference stacks create.
 
-    Mirrors infra/stacks/monitoring_stack.py (tests/test_monitoring.py checks it against the synthesised
-    templates): 6 API alarms, 5 quality alarms of which the anomaly-detection one bills as 3 units, the
-    undelivered-alerts alarm, and with an endpoint its 2 rollback alarms, 2 GPU alarms and, when it can
-    scale, the at-maximum alarm.
+    Counted from the catalogue the stacks name their alarms from (golive/contracts/alarms.py;
+    tests/test_monitoring.py checks it against the synthesised templates): the API, quality and training
+    alarms, and with an endpoint its rollback and GPU alarms and, when it can scale, the at-maximum alarm.
     """
-    units = 6 + 4 + 3 + 1
+    created = [*alarms.API_ALARMS, *alarms.QUALITY_ALARMS, *alarms.TRAINING_ALARMS]
     if config.endpoint.enabled:
-        units += 4 + (config.endpoint.max_instances > config.endpoint.min_instances)
-    return units, 1, 9 + labels
+        created += alarms.ENDPOINT_ALARMS
+        if config.endpoint.max_instances > config.endpoint.min_instances:
+            created += alarms.SCALING_ALARMS
+    return sum(a.billed_as for a in created), len(alarms.COMPOSITE_ALARMS), len(CLOUDWATCH_METRICS) + labels
 
 
 def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Sequence
 
-from functions.api.errors import ApiError
+from functions.common.errors import ApiError
 
 # A text must hold at least one character outside this set. Spelled out (not `\S`) because regex
 # engines disagree on what `\s` is (Python's includes U+001C-U+001F, ECMAScript's U+FEFF, Rust's

@@ -13,7 +13,8 @@ import urllib.request
 from typing import Callable
 
 from golive.errors import UserError
-from golive.monitoring import ALARM, Baseline, Condition, Window, evaluate
+from golive.contracts import telemetry as names
+from golive.monitoring.conditions import ALARM, Baseline, Condition, Window, evaluate
 
 
 def scrape(url: str, timeout_s: float = 5.0) -> str:
@@ -41,29 +42,29 @@ def parse(text: str) -> tuple[Window, Baseline | None]:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             name, labels, value = sample.name, sample.labels, sample.value
-            if name == "golive_predictions_total":
+            if name == f"{names.PROM_PREDICTIONS}_total":
                 w.predictions[labels["label"]] = value
-            elif name == "golive_confidence_sum":
+            elif name == f"{names.PROM_CONFIDENCE}_sum":
                 w.confidence_sum = value
-            elif name == "golive_input_chars_sum":
+            elif name == f"{names.PROM_INPUT_CHARS}_sum":
                 w.input_chars_sum = value
-            elif name == "golive_feedback_total":
+            elif name == f"{names.PROM_FEEDBACK}_total":
                 w.feedback += value
                 if labels.get("correct") == "true":
                     w.feedback_correct += value
-            elif name == "golive_errors_total":
+            elif name == f"{names.PROM_ERRORS}_total":
                 w.requests += value
                 if int(labels["status"]) >= 500:
                     w.server_errors += value
-            elif name == "golive_predict_latency_seconds_bucket":
+            elif name == f"{names.PROM_LATENCY}_bucket":
                 w.latency_buckets[float(labels["le"])] = value
-            elif name == "golive_predict_latency_seconds_count":
+            elif name == f"{names.PROM_LATENCY}_count":
                 predict_requests = value
-            elif name == "golive_baseline_label_share":
+            elif name == names.PROM_BASELINE_LABEL_SHARE:
                 shares[labels["label"]] = value
-            elif name == "golive_baseline_mean_confidence":
+            elif name == names.PROM_BASELINE_MEAN_CONFIDENCE:
                 confidence = value
-            elif name == "golive_baseline_mean_input_chars":
+            elif name == names.PROM_BASELINE_MEAN_INPUT_CHARS:
                 chars = value
     if not w.latency_buckets and not shares:
         raise UserError("the server's /metrics holds no golive metrics: is it a `golive serve` server?")

@@ -1,4 +1,5 @@
-"""Request and response bodies. Shared with the GPU endpoint container, so both speak one schema."""
+"""The HTTP API's request and response bodies, and the GPU endpoint's: one schema that the API serves, the
+endpoint container speaks, the API's sagemaker backend sends and golive.client reads."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from pydantic_core import PydanticCustomError
 
-# `inputs` is declared in full (length, count, non-blank) by functions.api.limits, from the settings
+# `inputs` is declared in full (length, count, non-blank) by functions.common.limits, from the settings
 
 
 def _json_integer(value: Any) -> Any:

@@ -1,0 +1,105 @@
+"""`golive costs estimate` and `golive costs report`: infra/costs, before a deploy and after."""
+
+from __future__ import annotations
+
+import argparse
+
+from golive.errors import UserError
+
+
+def add_costs(sub) -> None:
+    costs = sub.add_parser("costs", help="cost estimates before deploying and spend reports after")
+    costs_sub = costs.add_subparsers(dest="costs_command", required=True, metavar="ACTION")
+    est = costs_sub.add_parser("estimate", help="monthly cost per stage from an environment's config")
+    est.add_argument("--env", default="dev", help="dev, staging or prod (infra/environments/<env>.json)")
+    est.add_argument("--requests-per-month", type=int, default=1_000_000, help="predictions served per month")
+    est.add_argument("--avg-tokens", type=int, default=32, help="tokens per text (drives model time per request)")
+    est.add_argument("--training-runs", type=int, default=4, help="training pipeline runs per month")
+    est.add_argument("--training-hours", type=float, default=1.0, help="billable hours per training run")
+    est.add_argument("--spot-discount", type=float, default=0.70, help="share managed spot saves")
+    est.add_argument("--storage-gb", type=float, default=50, help="S3 data, models and captured traffic together")
+    est.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
+    est.add_argument("--refresh-prices", action="store_true",
+                     help="ask the AWS Pricing API for today's SageMaker instance prices (needs AWS credentials)")
+    est.set_defaults(func=_costs_estimate)
+
+    rep = costs_sub.add_parser("report", help="actual spend per stage from Cost Explorer (by the Stage tag; needs AWS "
+                                              "credentials)")
+    rep.add_argument("--start", required=True, help="first day, YYYY-MM-DD (required)")
+    rep.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD, exclusive (required)")
+    rep.add_argument("--env", help="only spend tagged with this Environment (default: all)")
+    rep.add_argument("--granularity", choices=["DAILY", "MONTHLY"], default="MONTHLY", help="one row per day or month")
+    rep.add_argument("--format", choices=["table", "csv", "json", "png"], default="table", help="output format")
+    rep.add_argument("--out", help="the PNG file, for --format png (default: none)")
+    rep.set_defaults(func=_costs_report)
+
+
+def _costs_estimate(ns: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from infra.costs.estimate import Assumptions, estimate
+    from infra.costs.formatting import render
+    from infra.config import load_config
+
+    assumptions = Assumptions(requests_per_month=ns.requests_per_month, avg_tokens=ns.avg_tokens,
+                              training_runs=ns.training_runs, training_hours=ns.training_hours,
+                              spot_discount=ns.spot_discount, storage_gb=ns.storage_gb)
+    config = load_config(ns.env)
+    prices = None
+    if ns.refresh_prices:
+        from infra.costs.estimate import load_prices
+        from infra.costs.pricing import refresh_prices
+
+        prices = refresh_prices(load_prices(), config)
+    result = estimate(config, assumptions, prices)
+    if ns.format == "json":
+        print(render([], [], "json", result.to_dict()))
+        return 0
+    rows = [asdict(line) for line in result.lines]
+    print(render(rows, ["stage", "item", "monthly_usd", "assumption"], ns.format))
+    if ns.format == "table":
+        totals = result.by_stage()
+        print(f"\nper stage: " + ", ".join(f"{k} ${v:,.2f}" for k, v in totals.items())
+              + f"; total ${sum(totals.values()):,.2f}/month ({result.environment}, prices {result.region} as of "
+                f"{result.prices_as_of})")
+        print("per 1,000 predictions at this traffic: " + ", ".join(
+            f"{k} ${v:.4f}" for k, v in result.per_1000_predictions.items()))
+        for pair, requests in result.break_even_requests_per_month.items():
+            print(f"break-even {pair.replace('_vs_', ' vs ')}: "
+                  + (f"{requests:,.0f} requests/month" if requests else "none (never cheaper per prediction)"))
+        for note in result.notes:
+            print(f"note: {note}")
+    return 0
+
+
+def _costs_report(ns: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from infra.costs.formatting import render
+    from infra.costs.report import fetch_spend, parse_period, totals_by_stage, write_png
+
+    parse_period(ns.start, ns.end)  # bad dates fail before any AWS call
+    if ns.env is not None:  # --env "" is a mistake, not "all environments"
+        from infra.config import load_config
+
+        load_config(ns.env)  # an unknown environment is a clear error, not an empty report
+    if ns.format == "png" and not ns.out:
+        raise UserError("--format png needs --out FILE.png")
+    rows = fetch_spend(ns.start, ns.end, ns.env, ns.granularity)
+    scope = f"environment {ns.env}" if ns.env else "all environments"
+    if ns.format == "png":
+        print(write_png(rows, ns.out, f"golive spend by stage, {scope}, {ns.start} to {ns.end}"))
+        return 0
+    if ns.format == "json":
+        print(render([], [], "json", {"start": ns.start, "end": ns.end, "environment": ns.env,
+                                      "rows": [asdict(r) for r in rows], "by_stage": totals_by_stage(rows)}))
+        return 0
+    print(render([asdict(r) for r in rows], ["period_start", "stage", "usd"], ns.format))
+    if ns.format == "table":
+        totals = totals_by_stage(rows)
+        if not rows:
+            print(f"no spend recorded for {scope} from {ns.start} to {ns.end}")
+        else:
+            print("\nper stage: " + ", ".join(f"{k} ${v:,.2f}" for k, v in totals.items())
+                  + f"; total ${sum(totals.values()):,.2f} ({scope})")
+    return 0
