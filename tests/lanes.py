@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-UNIT_DIR = Path(__file__).resolve().parent / "unit"
+UNIT_DIR = Path("tests", "unit")  # below the rootdir (where pyproject.toml is)
 HEAVY = ("torch", "transformers")  # what the unit lane must never import
 MUST = ("unit tests run without torch and transformers; drive the code without them, or move the test to the "
         "integration lane")
 
 
 def is_unit(item: pytest.Item) -> bool:
-    return UNIT_DIR in Path(str(item.path)).resolve().parents
+    return (item.config.rootpath / UNIT_DIR).resolve() in Path(str(item.path)).resolve().parents
 
 
 def heavy_modules() -> list[str]:
