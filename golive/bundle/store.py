@@ -80,7 +80,10 @@ def read_manifest(bundle_dir: Path) -> Manifest:
             f"Train again with `golive train --out {bundle_dir}`"
         )
     try:
-        return Manifest.from_dict(json.loads(path.read_text()))
+        raw = json.loads(path.read_text())
+        if not isinstance(raw, dict):
+            raise TypeError(f"it holds a JSON {type(raw).__name__}, not an object")
+        return Manifest.from_dict(raw)
     except (ValueError, TypeError) as exc:
         raise UserError(f"{path} is not a valid bundle manifest: {exc}") from exc
 

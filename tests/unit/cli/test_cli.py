@@ -1,0 +1,87 @@
+"""The `golive` command without training: its parser, its help, and careless invocations that stop before any
+model is trained, run in-process (`cli.main.main`) and once through the real interpreter."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from cli.main import HELP_SHOWN, build_parser, main, preflight
+from tests.conftest import REPO, SAMPLE, free_port
+
+COMMANDS = {"train", "evaluate", "serve", "monitor", "quickstart", "package", "synth", "costs", "endpoint-image",
+            "package-lambda"}
+
+
+def test_the_parser_knows_every_command():
+    subparsers = next(a for a in build_parser()._actions if a.dest == "command")
+    assert set(subparsers.choices) == COMMANDS
+
+
+def test_help_through_the_real_interpreter_lists_the_commands_and_loads_no_torch():
+    code = ("import runpy, sys; sys.argv = ['golive', '--help']\n"
+            "try:\n    runpy.run_module('cli', run_name='__main__')\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "print('heavy:', sorted(m for m in ('torch', 'transformers', 'aws_cdk') if m in sys.modules))\n"
+            "sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert all(command in result.stdout for command in COMMANDS)
+    assert result.stdout.strip().endswith("heavy: []")
+
+
+@pytest.fixture()
+def busy_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        yield sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["serve", "--port", "99999"], "99999 is not a port number; use 1 to 65535"),
+    (["serve", "--model", "{tmp}/none"], "model bundle folder {tmp}/none does not exist"),
+    (["serve", "--model", "{bundle}", "--port", "{busy}"], "port {busy} on 127.0.0.1 is already in use"),
+    (["evaluate", "--model", "{bundle}/model.int8.onnx", "--data", str(SAMPLE / "validation.tsv")],
+     "{bundle}/model.int8.onnx is a file; a model bundle is the folder that holds it: pass {bundle}"),
+    (["evaluate", "--model", "{bundle}"], "the following arguments are required: --data"),
+    (["quickstart", "--epochs", "0"], "argument --epochs: must be above 0"),
+    (["quickstart", "--port", "{busy}", "--out", "{tmp}/qs"], "port {busy} on 127.0.0.1 is already in use"),
+    (["monitor", "--url", "http://127.0.0.1:{closed}"], "start the server with `golive serve`"),
+    (["monitor", "--watch", "0"], "--watch takes a positive number of seconds"),
+    (["deploy"], "invalid choice: 'deploy'"),
+])
+def test_careless_invocations_get_one_clear_message_and_exit_2(argv, message, handmade_bundle, busy_port, tmp_path,
+                                                                capsys):
+    values = {"tmp": str(tmp_path), "bundle": str(handmade_bundle), "busy": str(busy_port), "closed": str(free_port())}
+
+    def fill(text: str) -> str:
+        for key, value in values.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    try:
+        code = main([fill(a) for a in argv])
+    except SystemExit as exc:  # argparse's own refusals
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2 and fill(message) in err, err
+    assert "Traceback" not in out + err
+    assert not (tmp_path / "qs").exists()  # nothing trained
+
+
+def test_evaluate_scores_the_bundle_on_labelled_data(handmade_bundle, tmp_path, capsys):
+    data = tmp_path / "labelled.tsv"
+    data.write_text("text\tlabel\na wonderful film\tpositive\nrude staff\tnegative\nawful\tpositive\n")
+    assert main(["evaluate", "--model", str(handmade_bundle), "--data", str(data), "--variant", "fp32"]) == 0
+    report = capsys.readouterr().out
+    assert "on " + str(data) + ": 3 rows" in report and "accuracy  0.6667" in report
+
+
+def test_preflight_checks_flags_and_port_before_anything_is_installed(busy_port, capsys):
+    assert preflight(["quickstart", "--help"]) == HELP_SHOWN
+    assert preflight(["quickstart", "--port", str(free_port())]) == 0
+    assert preflight(["quickstart", "--port", str(busy_port)]) == 2
+    assert f"port {busy_port} on 127.0.0.1 is already in use" in capsys.readouterr().err

@@ -1,0 +1,64 @@
+"""Loading a bundle: the mistakes tests/test_bundle.py does not cover (a file for the folder, a broken manifest),
+and the hand-written bundle passing the same checks a trained one does."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from golive import bundle
+from golive.errors import UserError
+from golive.monitoring.conditions import Baseline
+
+
+def test_the_handmade_bundle_verifies_and_packs_like_a_trained_one(handmade_bundle, tmp_path):
+    manifest = bundle.verify_bundle(handmade_bundle)
+    assert set(manifest.files) == {bundle.MODEL_FP32, bundle.MODEL_INT8, bundle.TOKENIZER, bundle.LABELS,
+                                   bundle.METRICS, bundle.MODEL_CARD}
+    assert bundle.read_json(handmade_bundle, bundle.LABELS) == manifest.labels
+    baseline = Baseline.from_metrics(bundle.read_json(handmade_bundle, bundle.METRICS))
+    assert baseline is not None and sum(baseline.label_share.values()) == pytest.approx(1.0)
+    tarball = bundle.pack_tarball(handmade_bundle, tmp_path / bundle.TARBALL)
+    assert bundle.unpack_tarball(tarball, tmp_path / "opt-ml-model").version_id == manifest.version_id
+
+
+def test_a_file_given_for_the_bundle_names_its_folder(handmade_bundle):
+    with pytest.raises(UserError, match=rf"is a file; a model bundle is the folder that holds it: pass {handmade_bundle}$"):
+        bundle.read_manifest(handmade_bundle / bundle.MODEL_INT8)
+
+
+def test_a_file_outside_any_bundle_says_what_a_bundle_holds(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"onnx")
+    with pytest.raises(UserError, match=r"is a file; a model bundle is the folder that holds it \(manifest.json"):
+        bundle.read_manifest(tmp_path / "model.onnx")
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"version_id": "x"}'])
+def test_a_broken_manifest_is_a_clear_error(tmp_path, content):
+    (tmp_path / bundle.MANIFEST).write_text(content)
+    with pytest.raises(UserError, match="is not a valid bundle manifest"):
+        bundle.read_manifest(tmp_path)
+
+
+def test_a_file_listed_in_the_manifest_but_gone_is_named(handmade_bundle, tmp_path):
+    import shutil
+
+    shutil.copytree(handmade_bundle, tmp_path / "b")
+    (tmp_path / "b" / bundle.MODEL_CARD).unlink()
+    with pytest.raises(UserError, match="is missing MODEL_CARD.md; rebuild it with `golive train`"):
+        bundle.verify_bundle(tmp_path / "b")
+
+
+def test_a_newer_manifest_field_is_ignored_not_refused(handmade_bundle, tmp_path):
+    raw = json.loads((handmade_bundle / bundle.MANIFEST).read_text())
+    (tmp_path / bundle.MANIFEST).write_text(json.dumps({**raw, "added_in_a_later_version": 1}))
+    assert bundle.read_manifest(tmp_path).version_id == raw["version_id"]
+
+
+def test_version_ids_sort_by_time():
+    from datetime import datetime, timezone
+
+    early = bundle.new_version_id(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    late = bundle.new_version_id(datetime(2026, 1, 2, 3, 4, 6, tzinfo=timezone.utc))
+    assert early.startswith("20260102-030405-") and early < late
