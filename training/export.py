@@ -30,6 +30,8 @@ from training.data import Datasets, label_counts
 
 ONNX_OPSET = 17
 
+logger = logging.getLogger(__name__)
+
 
 class ParityError(RuntimeError):
     """The exported model does not reproduce the torch model within tolerance."""
@@ -119,8 +121,9 @@ def check_parity(
             "label_agreement": float((got.argmax(1) == expected.argmax(1)).mean()),
         }
     fp32, int8 = report["fp32"], report["int8"]
-    print(format_metrics({"parity_max_logit_diff": fp32["max_logit_diff"], "parity_label_agreement": fp32["label_agreement"],
-                          "parity_int8_label_agreement": int8["label_agreement"]}), flush=True)
+    logger.info(format_metrics({"parity_max_logit_diff": fp32["max_logit_diff"],
+                                "parity_label_agreement": fp32["label_agreement"],
+                                "parity_int8_label_agreement": int8["label_agreement"]}))
     if fp32["max_logit_diff"] > tolerance:
         raise ParityError(
             f"ONNX fp32 logits differ from torch by up to {fp32['max_logit_diff']:.2e} on {len(texts)} held-out rows "
@@ -188,8 +191,8 @@ def export_bundle(
             variant: classification_report(y_true, clf.predict_proba(data.validation.texts), data.label_names)
             for variant, clf in classifiers.items()
         }
-        print(format_metrics({"onnx_accuracy": validation["fp32"]["accuracy"],
-                              "onnx_int8_accuracy": validation["int8"]["accuracy"]}), flush=True)
+        logger.info(format_metrics({"onnx_accuracy": validation["fp32"]["accuracy"],
+                                    "onnx_int8_accuracy": validation["int8"]["accuracy"]}))
         default = validation[bundle.DEFAULT_VARIANT]
         metrics = {
             "validation": validation,
