@@ -41,7 +41,7 @@ def test_a_training_run_prints_what_the_definitions_capture(tiny_base_model, sma
     train, val = small_data
     script_args = tiny_train_args(tiny_base_model, train, val, tmp_path / "bundle", "--epochs", "1")[1:]
     result = subprocess.run([sys.executable, str(REPO / "training" / "cli.py"), *script_args], cwd=REPO,
-                            capture_output=True, text=True, timeout=300)
+                            capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = metric_lines(result.stdout)
     assert lines, result.stdout
