@@ -1,6 +1,6 @@
 """Training throughput: dynamic padding + length-grouped batches against padding every batch to 128.
 
-Both runs go through the real training loop (`training.train.train`) in one process, on the same
+Both runs go through the real training loop (`training.train.train`, after the entry point's `prepare_process`) in one process, on the same
 rows, with the same model and batch size; only the batching differs. Eval and export time are not
 counted. Prints both figures and their ratio, and writes them as JSON.
 
@@ -19,6 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from training.args import SAMPLE_TRAIN, add_train_arguments, arguments_from  # noqa: E402
+from training.cli import prepare_process  # noqa: E402
+
+prepare_process()  # the environment training runs in (sleeping OpenMP waits), set before torch loads
 from training.train import train  # noqa: E402
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train.tsv"

@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from golive.contracts.alarms import MonitoringSettings
+from golive.contracts.hyperparameters import hyperparameter_problems
 from golive.errors import UserError
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
@@ -74,6 +75,15 @@ class TrainingSettings(_Strict):
     hyperparameters: dict[str, str] = {"epochs": "3", "batch-size": "32"}  # `golive train` flags, without --
 
     _instance = field_validator("instance_type")(_gpu_instance)
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _training_flags(cls, value: dict[str, str]) -> dict[str, str]:
+        """Names and values `golive train` takes (golive.contracts.hyperparameters): checked here, not in the job."""
+        problems = hyperparameter_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
     @property
     def gpus(self) -> int:

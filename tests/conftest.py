@@ -18,8 +18,12 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+# the environment training's entry point sets before torch loads: tests load torch before they train in-process
+from training.cli import PROCESS_ENVIRONMENT  # noqa: E402
+
+for _name, _value in PROCESS_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
 
 REPO = Path(__file__).resolve().parents[1]
 

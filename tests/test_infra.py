@@ -158,6 +158,15 @@ def test_cfn_lint_finds_nothing(synthesized):
     ({"api": {"backend": "sagemaker"}, "endpoint": {"enabled": False}}, "enable the endpoint"),
     ({"monitoring": {"min_online_accuracy": 1.5}}, "monitoring.min_online_accuracy: Input should be less than or equal to 1"),
     ({"monitoring": {"period_minutes": 7}}, "monitoring.period_minutes: Input should be 1, 5, 15 or 60"),
+    ({"training": {"hyperparameters": {"batch-sise": "32"}}},
+     "training.hyperparameters: 'batch-sise' is not a training flag a pipeline may set; did you mean 'batch-size'?"),
+    ({"training": {"hyperparameters": {"epochs": "three"}}},
+     "training.hyperparameters: epochs: expected a number, got 'three'"),
+    ({"training": {"hyperparameters": {"max-length": "1024"}}},
+     "training.hyperparameters: max-length: must be between 8 and 512, got 1024"),
+    ({"training": {"hyperparameters": {"group-by-length": "maybe"}}},
+     "training.hyperparameters: group-by-length: expected true or false, got 'maybe'"),
+    ({"training": {"hyperparameters": {"epochs": 3}}}, "training.hyperparameters.epochs: Input should be a valid string"),
 ])
 def test_a_broken_config_value_fails_naming_its_key(tmp_path, change, message):
     (tmp_path / "dev.json").write_text(json.dumps({"name": "dev", **change}))

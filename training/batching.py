@@ -1,4 +1,4 @@
-"""Batches for training: length-grouped, dynamically padded, sharded across DDP ranks.
+"""Texts to token ids, and batches for training: length-grouped, dynamically padded, sharded across DDP ranks.
 
 Grouping texts of similar length and padding each batch only to its longest text is where most of
 the CPU/GPU time goes on short-text data; `pad_to` exists only to measure that (see benchmarks/).
@@ -11,6 +11,15 @@ import random
 import torch
 
 MEGABATCH_FACTOR = 50  # how many batches' worth of examples are sorted together (as in HF's LengthGroupedSampler)
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+Encoded = dict[str, list[list[int]]]  # token ids per model input, one unpadded list per text
+
+
+def encode(tokenizer, texts: list[str], max_length: int) -> Encoded:
+    """Token ids of each text, truncated to `max_length` and not padded (collate pads each batch)."""
+    encoded = tokenizer(texts, truncation=True, max_length=max_length)
+    return {k: encoded[k] for k in MODEL_INPUTS if k in encoded}
 
 
 def make_batches(
@@ -54,7 +63,7 @@ def shard(batches: list[list[int]], rank: int, world_size: int) -> list[list[int
 
 
 def collate(
-    encoded: dict[str, list[list[int]]],
+    encoded: Encoded,
     labels: list[int],
     indices: list[int],
     pad_id: int,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import torch
 
 STATE_FILE = "state.pt"
 KEEP_LAST = 2
+
+logger = logging.getLogger(__name__)
 
 
 def fingerprint(data_sha256: str, shaping_args: dict[str, Any]) -> str:
@@ -52,7 +55,7 @@ def load_latest(checkpoint_dir: Path) -> tuple[dict[str, Any] | None, str]:
         try:
             state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
         except Exception as exc:  # a damaged checkpoint is skipped, not fatal: the older one may be fine
-            print(f"warning: cannot read checkpoint {folder} ({exc}); trying an older one", flush=True)
+            logger.warning(f"warning: cannot read checkpoint {folder} ({exc}); trying an older one")
             continue
         return state, f"resuming from checkpoint {folder} (epoch {state['epoch']}, step {state['global_step']})"
     return None, f"no checkpoint in {checkpoint_dir}; starting from the base model"

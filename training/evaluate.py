@@ -10,7 +10,8 @@ import numpy as np
 
 from golive.classification_metrics import classification_report
 from golive.onnx_classifier import OnnxClassifier
-from training.data import SkipReport, read_rows, to_labelled
+from training.data import to_labelled
+from training.reading import SkipReport, read_rows
 
 
 def evaluate(

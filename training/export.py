@@ -30,6 +30,8 @@ from training.data import Datasets, label_counts
 
 ONNX_OPSET = 17
 
+logger = logging.getLogger(__name__)
+
 
 class ParityError(RuntimeError):
     """The exported model does not reproduce the torch model within tolerance."""
@@ -119,8 +121,9 @@ def check_parity(
             "label_agreement": float((got.argmax(1) == expected.argmax(1)).mean()),
         }
     fp32, int8 = report["fp32"], report["int8"]
-    print(format_metrics({"parity_max_logit_diff": fp32["max_logit_diff"], "parity_label_agreement": fp32["label_agreement"],
-                          "parity_int8_label_agreement": int8["label_agreement"]}), flush=True)
+    logger.info(format_metrics({"parity_max_logit_diff": fp32["max_logit_diff"],
+                                "parity_label_agreement": fp32["label_agreement"],
+                                "parity_int8_label_agreement": int8["label_agreement"]}))
     if fp32["max_logit_diff"] > tolerance:
         raise ParityError(
             f"ONNX fp32 logits differ from torch by up to {fp32['max_logit_diff']:.2e} on {len(texts)} held-out rows "
@@ -153,6 +156,34 @@ against the baseline in `metrics.json` and retrain when they drift.
 """
 
 
+def write_onnx_files(model: torch.nn.Module, tokenizer, folder: Path, progress: Progress) -> tuple[dict[str, Path], str]:
+    """The fp32 (optimised) and int8 models and the tokenizer in `folder`: their paths by bundle file name, and
+    what the optimiser did."""
+    input_names = [n for n in bundle.ONNX_INPUTS if n in tokenizer.model_input_names]
+    paths = {name: folder / name for name in (bundle.MODEL_FP32, bundle.MODEL_INT8, bundle.TOKENIZER)}
+    progress("exporting ONNX (fp32, opset %d) ..." % ONNX_OPSET)
+    export_onnx(model, input_names, folder / "raw.onnx")
+    progress("fusing attention, LayerNorm and GELU with ONNX Runtime's transformer optimiser ...")
+    optimisation = optimize_onnx(folder / "raw.onnx", paths[bundle.MODEL_FP32], model.config)
+    progress("quantising to int8 (dynamic, per channel) ...")
+    quantize_int8(paths[bundle.MODEL_FP32], paths[bundle.MODEL_INT8])
+    save_tokenizer(tokenizer, paths[bundle.TOKENIZER])
+    return paths, optimisation
+
+
+def new_manifest(data: Datasets, args: TrainArguments, base_model: str) -> bundle.Manifest:
+    return bundle.Manifest(
+        version_id=bundle.new_version_id(),
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        base_model=describe_base_model(base_model),
+        data_sha256=data.sha256,
+        labels=list(data.label_names),
+        max_length=args.max_length,
+        training={k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "seed", "max_length", "max_train_samples")}
+        | {"data": args.data, "base_model_path": base_model},
+    )
+
+
 def export_bundle(
     model: torch.nn.Module,
     tokenizer,
@@ -161,19 +192,9 @@ def export_bundle(
     base_model: str,
     training_summary: dict[str, Any],
 ) -> bundle.Manifest:
-    input_names = [n for n in bundle.ONNX_INPUTS if n in tokenizer.model_input_names]
     progress = Progress(sys.stdout)  # training logs go to stdout; so does its export
     with tempfile.TemporaryDirectory(prefix="golive-export-") as tmp:
-        tmp = Path(tmp)
-        paths = {name: tmp / name for name in (bundle.MODEL_FP32, bundle.MODEL_INT8, bundle.TOKENIZER)}
-        progress("exporting ONNX (fp32, opset %d) ..." % ONNX_OPSET)
-        export_onnx(model, input_names, tmp / "raw.onnx")
-        progress("fusing attention, LayerNorm and GELU with ONNX Runtime's transformer optimiser ...")
-        optimisation = optimize_onnx(tmp / "raw.onnx", paths[bundle.MODEL_FP32], model.config)
-        progress("quantising to int8 (dynamic, per channel) ...")
-        quantize_int8(paths[bundle.MODEL_FP32], paths[bundle.MODEL_INT8])
-        save_tokenizer(tokenizer, paths[bundle.TOKENIZER])
-
+        paths, optimisation = write_onnx_files(model, tokenizer, Path(tmp), progress)
         classifiers = {
             variant: OnnxClassifier(paths[file], paths[bundle.TOKENIZER], data.label_names, args.max_length)
             for variant, file in bundle.MODEL_VARIANTS.items()
@@ -188,8 +209,8 @@ def export_bundle(
             variant: classification_report(y_true, clf.predict_proba(data.validation.texts), data.label_names)
             for variant, clf in classifiers.items()
         }
-        print(format_metrics({"onnx_accuracy": validation["fp32"]["accuracy"],
-                              "onnx_int8_accuracy": validation["int8"]["accuracy"]}), flush=True)
+        logger.info(format_metrics({"onnx_accuracy": validation["fp32"]["accuracy"],
+                                    "onnx_int8_accuracy": validation["int8"]["accuracy"]}))
         default = validation[bundle.DEFAULT_VARIANT]
         metrics = {
             "validation": validation,
@@ -214,16 +235,7 @@ def export_bundle(
             "training": {k: training_summary[k] for k in ("global_step", "train_examples_per_second", "train_seconds", "train_rows")},
             "onnx": {"opset": ONNX_OPSET, "optimisation": optimisation},
         }
-        manifest = bundle.Manifest(
-            version_id=bundle.new_version_id(),
-            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            base_model=describe_base_model(base_model),
-            data_sha256=data.sha256,
-            labels=list(data.label_names),
-            max_length=args.max_length,
-            training={k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "seed", "max_length", "max_train_samples")}
-            | {"data": args.data, "base_model_path": base_model},
-        )
+        manifest = new_manifest(data, args, base_model)
         files = {name: path for name, path in paths.items()}
         files[bundle.LABELS] = json.dumps(list(data.label_names), indent=2) + "\n"
         files[bundle.METRICS] = json.dumps(metrics, indent=2) + "\n"

@@ -10,7 +10,8 @@ import math
 
 _NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 
-# Names SageMaker shows in the console and CloudWatch (`/aws/sagemaker/TrainingJobs` namespace).
+# Names SageMaker shows in the console and CloudWatch (`/aws/sagemaker/TrainingJobs` namespace): every metric
+# training logs (tests/test_metric_lines.py runs a training and checks each line against these).
 TRAINING_METRICS = (
     "train_loss",
     "learning_rate",
@@ -19,10 +20,12 @@ TRAINING_METRICS = (
     "eval_accuracy",
     "eval_macro_f1",
     "train_examples_per_second",
+    "train_runtime_seconds",
     "onnx_accuracy",
     "onnx_int8_accuracy",
     "parity_max_logit_diff",
     "parity_label_agreement",
+    "parity_int8_label_agreement",
 )
 
 SAGEMAKER_METRIC_DEFINITIONS = [{"Name": name, "Regex": rf"\b{name}={_NUMBER}"} for name in TRAINING_METRICS]

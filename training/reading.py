@@ -1,0 +1,229 @@
+"""Read labelled text from TSV, CSV or JSONL, locally or from S3, and refuse bad rows loudly.
+
+Every problem names the file and line. With `skip_invalid=True` bad rows are skipped instead, and
+each skip is counted and reported: nothing is ever dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from golive.aws_errors import aws_errors
+from golive.errors import UserError
+
+SUPPORTED_SUFFIXES = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
+TEXT_COLUMN_GUESSES = ("text", "sentence", "review", "content")
+LABEL_COLUMN_GUESSES = ("label", "labels", "class", "sentiment")
+MAX_FIELD_BYTES = 10 * 1024 * 1024  # a CSV/TSV field this long is still read (the csv module stops at 128 KiB)
+
+
+@dataclass
+class Row:
+    text: str
+    label: str
+    where: str  # "file:line", for error messages
+
+
+@dataclass
+class SkipReport:
+    """Rows skipped under --skip-invalid-rows, by reason, with where they were."""
+
+    by_reason: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, reason: str, where: str) -> None:
+        self.by_reason.setdefault(reason, []).append(where)
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.by_reason.values())
+
+    def summary(self) -> str:
+        if not self.total:
+            return "no rows skipped"
+        parts = []
+        for reason, places in self.by_reason.items():
+            shown = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
+            parts.append(f"{len(places)} {reason} ({shown})")
+        return f"skipped {self.total} invalid rows: " + "; ".join(parts)
+
+    def as_dict(self) -> dict[str, int]:
+        return {reason: len(places) for reason, places in self.by_reason.items()}
+
+
+def _list_sources(path: str) -> list[str]:
+    """A file, a folder (all data files in it, e.g. a SageMaker channel) or an s3:// URI or prefix."""
+    if path.startswith("s3://"):
+        return _list_s3(path)
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+        if not files:
+            raise UserError(f"{path} is a folder with no .tsv, .csv or .jsonl files in it")
+        return files
+    if not p.exists():
+        raise UserError(f"data file {path} does not exist")
+    return [path]
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise UserError(f"{uri} is not a valid S3 URI; use s3://bucket/key")
+    return bucket, key
+
+
+def _s3_client():
+    import boto3  # imported here: local runs need no AWS setup
+
+    return boto3.client("s3")
+
+
+def _list_s3(uri: str) -> list[str]:
+    bucket, key = _split_s3(uri)
+    if key and not key.endswith("/") and Path(key).suffix.lower() in SUPPORTED_SUFFIXES:
+        return [uri]
+    with aws_errors(f"cannot list {uri}", "s3:ListBucket"):
+        pages = _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+        keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+    files = [f"s3://{bucket}/{k}" for k in keys if Path(k).suffix.lower() in SUPPORTED_SUFFIXES]
+    if not files:
+        raise UserError(f"no .tsv, .csv or .jsonl objects under {uri}")
+    return files
+
+
+def _read_bytes(source: str) -> bytes:
+    if source.startswith("s3://"):
+        bucket, key = _split_s3(source)
+        with aws_errors(f"cannot read {source}", "s3:GetObject"):
+            return _s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read data file {source}: {exc.strerror}") from exc
+
+
+def _decode(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UserError(f"{source}:{line}: not UTF-8 text ({exc.reason}); save the file as UTF-8") from exc
+
+
+def _format_of(source: str) -> str:
+    suffix = Path(source.split("?")[0]).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UserError(f"{source}: unsupported file type {suffix or '(none)'}; use .tsv, .csv or .jsonl")
+    return SUPPORTED_SUFFIXES[suffix]
+
+
+def _pick_column(requested: str | None, guesses: tuple[str, ...], columns: list[str], what: str, source: str) -> str:
+    if requested:
+        if requested not in columns:
+            raise UserError(
+                f"{source}: no {what} column {requested!r}; the columns are {', '.join(map(repr, columns))}. "
+                f"Pass the right name with --{what}-column"
+            )
+        return requested
+    for guess in guesses:
+        if guess in columns:
+            return guess
+    raise UserError(
+        f"{source}: cannot tell which column holds the {what}; the columns are {', '.join(map(repr, columns))}. "
+        f"Name it with --{what}-column"
+    )
+
+
+def _records(text: str, fmt: str, source: str) -> Iterator[tuple[int, dict]]:
+    """(line number, record) pairs; structural problems raise UserError naming the line."""
+    if fmt == "jsonl":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"{source}:{number}: invalid JSON ({exc.msg})") from exc
+            if not isinstance(record, dict):
+                raise UserError(f"{source}:{number}: each line must be a JSON object like {{\"text\": ..., \"label\": ...}}")
+            yield number, record
+        return
+
+    if csv.field_size_limit() < MAX_FIELD_BYTES:
+        csv.field_size_limit(MAX_FIELD_BYTES)
+    delimiter = "\t" if fmt == "tsv" else ","
+    quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    header: list[str] | None = None
+    for fields in reader:
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        if header is None:
+            header = [f.strip() for f in fields]
+            continue
+        if len(fields) != len(header):
+            raise UserError(
+                f"{source}:{reader.line_num}: expected {len(header)} {fmt.upper()} fields "
+                f"({', '.join(header)}), found {len(fields)}"
+                + ("; is a tab missing, or is there a stray tab in the text?" if fmt == "tsv" else "")
+            )
+        yield reader.line_num, dict(zip(header, fields))
+    if header is None:
+        raise UserError(f"{source} is empty; the first line must be a header naming the columns")
+
+
+def _row_problem(record: dict, text_col: str, label_col: str) -> str | None:
+    """What is wrong with a record, or None when it holds a text and a label."""
+    if text_col not in record:
+        return f"no {text_col!r} field"
+    if label_col not in record:
+        return f"no {label_col!r} field"
+    text, label = record[text_col], record[label_col]
+    if not isinstance(text, str):
+        return f"text is not a string ({type(text).__name__})"
+    if not text.strip():
+        return "empty text"
+    if isinstance(label, bool) or not isinstance(label, (str, int)):
+        return f"label must be a string or an integer, not {json.dumps(label)}"
+    if not str(label).strip():
+        return "empty label"
+    return None
+
+
+def read_rows(
+    path: str,
+    text_column: str | None,
+    label_column: str | None,
+    skipped: SkipReport,
+    skip_invalid: bool = False,
+) -> list[Row]:
+    rows: list[Row] = []
+    for source in _list_sources(path):
+        fmt = _format_of(source)
+        content = _decode(_read_bytes(source), source)
+        text_col = label_col = None
+        for number, record in _records(content, fmt, source):
+            where = f"{source}:{number}"
+            if text_col is None:
+                columns = list(record)
+                text_col = _pick_column(text_column, TEXT_COLUMN_GUESSES, columns, "text", source)
+                label_col = _pick_column(label_column, LABEL_COLUMN_GUESSES, columns, "label", source)
+            problem = _row_problem(record, text_col, label_col)
+            if problem:
+                if not skip_invalid:
+                    raise UserError(f"{where}: {problem}. Fix the row, or pass --skip-invalid-rows to skip and count such rows")
+                skipped.add(problem if not problem.startswith("label must") else "invalid label", where)
+                continue
+            rows.append(Row(text=record[text_col].strip(), label=str(record[label_col]).strip(), where=where))
+        if text_col is None:
+            raise UserError(f"{source} has a header but no rows")
+    if not rows:
+        raise UserError(f"{path}: no usable rows")
+    return rows
+
+
