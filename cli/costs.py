@@ -84,20 +84,23 @@ def _print_serving_options(result) -> None:
     for pair, at in result.break_even_requests_per_month.items():
         first, second = pair.split("_vs_")
         rows.append({"option": first, "versus": second, "break_even": f"{at:,.0f}" if at else "none",
-                     "above it": _cheaper_above(result, first, second, at) if at else
-                     f"{_cheaper_at_any(result, first, second)} cheaper at any traffic"})
+                     "above it": _cheaper_above(result, first, second) if at else
+                     _at_any(result, first, second)})
     print(render(rows, ["option", "versus", "break_even", "above it"], "table"))
 
 
-def _cheaper_above(result, first: str, second: str, at: float) -> str:
+def _cheaper_above(result, first: str, second: str) -> str:
     a, b = result.serving_options[first], result.serving_options[second]
     return f"{first if a['per_request_usd'] < b['per_request_usd'] else second} cheaper"
 
 
-def _cheaper_at_any(result, first: str, second: str) -> str:
+def _at_any(result, first: str, second: str) -> str:
     a, b = result.serving_options[first], result.serving_options[second]
     # no crossing at positive traffic: whichever is cheaper at one request is cheaper at any
-    return first if a["fixed_usd"] + a["per_request_usd"] <= b["fixed_usd"] + b["per_request_usd"] else second
+    at_one = a["fixed_usd"] + a["per_request_usd"], b["fixed_usd"] + b["per_request_usd"]
+    if round(at_one[0], 6) == round(at_one[1], 6):
+        return "the same at any traffic"
+    return f"{first if at_one[0] < at_one[1] else second} cheaper at any traffic"
 
 
 def _costs_report(ns: argparse.Namespace) -> int:
