@@ -33,6 +33,9 @@ class Settings(BaseModel):
     model_s3_uri: str | None = None
     model_variant: Literal["fp32", "int8"] | None = None
     endpoint_name: str | None = None
+    # the model's inference component on that endpoint, when it is hosted as one (a scale-to-zero endpoint):
+    # InvokeEndpoint must name it
+    inference_component_name: str | None = None
     feedback_table: str | None = None  # DynamoDB table; unset in local mode (SQLite is used instead)
     feedback_db: str = ".golive/feedback.sqlite3"
     # the keys that sign prediction ids (functions.api.signing_keys): a Secrets Manager secret in AWS
@@ -63,7 +66,12 @@ class Settings(BaseModel):
     sagemaker_connect_timeout_s: float = 2.0
     sagemaker_read_timeout_s: float = 10.0
     sagemaker_max_attempts: int = Field(2, ge=1, le=5)
-    retry_after_s: int = 5
+    retry_after_s: int = Field(5, ge=1, le=3600)
+    # a scale-to-zero endpoint waking up (functions.api.warmup): the Retry-After a first "asleep" answer gets
+    # until this instance has measured a wake-up itself (AWS: "several minutes"), and how long a request may
+    # wait and retry before answering 503 (0: answer at once; tries stop early so the answer beats API Gateway's 29 s)
+    expected_warmup_seconds: int = Field(300, ge=1, le=3600)
+    wait_for_warmup_seconds: float = Field(0, ge=0, le=25)
 
     @property
     def use_xray_sdk(self) -> bool:
