@@ -234,6 +234,9 @@ def test_refresh_prices_without_credentials_says_what_to_do(monkeypatch, capsys,
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # an earlier test's session keeps the credentials it found
     assert main(["costs", "estimate", "--refresh-prices"]) == 2
     assert "needs AWS credentials" in capsys.readouterr().err
 
