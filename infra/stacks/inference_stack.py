@@ -24,7 +24,8 @@ from constructs import Construct
 from golive.contracts.alarms import ENDPOINT_5XX, ENDPOINT_LATENCY
 from infra.compliance import ENDPOINT_KMS, accept
 from infra.config import EnvironmentConfig
-from infra.naming import VARIANT, Names, data_capture_config, deployment_config
+from infra.naming import (VARIANT, Names, deployment_config, endpoint_config_properties, model_properties,
+                          snake_case)
 from infra.stacks.data_stack import DataStack
 
 
@@ -39,16 +40,20 @@ class InferenceStack(cdk.Stack):
                                                           platform=ecr_assets.Platform.LINUX_AMD64)
         initial = s3_assets.Asset(self, "InitialModel", path=str(model_tarball))  # the model role reads assets
 
+        model_props = model_properties(data.roles.model.role_arn, {"Image": self.endpoint_image.image_uri,
+                                                                   "ModelDataUrl": initial.s3_object_url})
         model = sagemaker.CfnModel(
-            self, "Model", execution_role_arn=data.roles.model.role_arn, enable_network_isolation=True,
+            self, "Model", execution_role_arn=model_props["ExecutionRoleArn"],
+            enable_network_isolation=model_props["EnableNetworkIsolation"],
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=self.endpoint_image.image_uri, model_data_url=initial.s3_object_url))
-        endpoint_config = sagemaker.CfnEndpointConfig(
-            self, "EndpointConfig", production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=VARIANT, model_name=model.attr_model_name, instance_type=config.endpoint.instance_type,
-                initial_instance_count=config.endpoint.min_instances)])
-        endpoint_config.add_property_override(
-            "DataCaptureConfig", data_capture_config(config, data.capture.bucket_name, data.key.key_arn))
+                **snake_case(model_props["PrimaryContainer"])))
+        # the same properties as the pipeline's CreateEndpointConfig when it promotes a model (infra/naming.py)
+        config_props = endpoint_config_properties(config, model.attr_model_name, data.capture.bucket_name,
+                                                  data.key.key_arn)
+        endpoint_config = sagemaker.CfnEndpointConfig(self, "EndpointConfig", production_variants=[
+            sagemaker.CfnEndpointConfig.ProductionVariantProperty(**snake_case(variant))
+            for variant in config_props["ProductionVariants"]])
+        endpoint_config.add_property_override("DataCaptureConfig", config_props["DataCaptureConfig"])
         accept(endpoint_config, "GPU instances with local NVMe storage (g4dn, g5, g6, g6e, p4d, p4de, p5) encrypt it "
                                 "in hardware and SageMaker rejects a KmsKeyId for them; p3's EBS volume is encrypted "
                                 "with the AWS-managed key; captured traffic uses the data key", *ENDPOINT_KMS)
