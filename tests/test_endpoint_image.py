@@ -22,7 +22,8 @@ import requests
 from golive import bundle
 from infra.assets.endpoint_image import ENDPOINT_DIR, stage_image_context
 from infra.assets.lambda_package import find_python
-from tests.artifact_cache import cached, pip, run
+from infra.venvs import cached_venv
+from tests.artifact_cache import CACHE, pip, run
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -87,14 +88,12 @@ def image_venv() -> Path:
     cpu = re.sub(rf"^{GPU_RUNTIME}==", "onnxruntime==", text, flags=re.MULTILINE)
     assert cpu != text, f"no {GPU_RUNTIME} pin in {REQUIREMENTS}"
 
-    def make(folder: Path) -> None:
-        (folder / "requirements-cpu.txt").write_text(cpu)
-        run([python, "-m", "venv", folder / "venv"], f"python{python_version} -m venv")
-        run([folder / "venv" / "bin" / "python", "-m", "pip", "install", "--quiet", "--only-binary=:all:",
-             "-r", folder / "requirements-cpu.txt"], "installing the image's requirements (CPU ONNX Runtime)")
-
-    folder = cached(f"endpoint-venv-py{python_version}", f"{python}\n{cpu}", make)
-    return folder / "venv"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    requirements = CACHE / f"endpoint-requirements-cpu-py{python_version}.txt"
+    requirements.write_text(cpu)
+    python = cached_venv(CACHE / f"endpoint-venv-py{python_version}", requirements, python,
+                         pip_options=["--only-binary=:all:"], what="the image's requirements (CPU ONNX Runtime)")
+    return python.parent.parent
 
 
 def test_image_server_answers_ping_and_invocations_under_the_image_python(image_venv, tiny_bundle, tmp_path):

@@ -130,6 +130,17 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     a.check()
     p = prices or load_prices()
     est = Estimate(config.name, config.region, p["as_of"], asdict(a))
+    _price_notes(est, config, p)
+    _training(est, config, a, p)
+    _inference(est, config, a, p)
+    _api(est, config, a, p)
+    _data(est, p, a)
+    _monitoring(est, config, a, p)
+    _serving_options(est, config, a, p)
+    return est
+
+
+def _price_notes(est: Estimate, config, p: dict) -> None:
     refreshed = p.get("refreshed")
     if refreshed:
         items = ", ".join(f"{instance} {key.split('_')[1]} ${usd}/h" for key, prices in refreshed["prices"].items()
@@ -139,9 +150,9 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     if config.region != p["region"]:
         est.notes.append(f"prices are {p['region']} list prices; {config.region} differs by a few percent"
                          + (" (except the refreshed SageMaker prices)" if refreshed else ""))
-    hours, n = p["hours_per_month"], a.requests_per_month
 
-    # training
+
+def _training(est: Estimate, config, a: Assumptions, p: dict) -> None:
     hourly = _price(p, "sagemaker_training_per_hour", config.training.instance_type)
     paid = 1 - a.spot_discount if config.training.use_spot else 1.0
     est.add("training", f"SageMaker training {config.training.instance_type} x{config.training.instance_count}",
@@ -151,21 +162,26 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     est.add("training", "Step Functions", a.training_runs * 20 * p["stepfunctions_per_thousand_transitions"] / 1000,
             f"{a.training_runs} runs x ~20 state transitions")
 
-    # inference
-    if config.endpoint.enabled:
-        hosting = _price(p, "sagemaker_hosting_per_hour", config.endpoint.instance_type)
-        if getattr(config.endpoint, "scale_to_zero", False):  # the infra side of issue 19 adds the key
-            up = a.active_hours_per_day * days_per_month(p)
-            est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type} (scale to zero)", up * hosting,
-                    f"1 instance x {a.active_hours_per_day:g} active h/day x {days_per_month(p):.1f} days x ${hosting}/h; "
-                    "none while idle")
-        else:
-            endpoint_monthly = config.endpoint.min_instances * hours * hosting
-            est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type}", endpoint_monthly,
-                    f"{config.endpoint.min_instances} instance(s) (min) x {hours} h x ${hosting}/h; autoscaling up "
-                    f"to {config.endpoint.max_instances} adds ${hosting}/h per extra instance")
 
-    # api
+
+def _inference(est: Estimate, config, a: Assumptions, p: dict) -> None:
+    if not config.endpoint.enabled:
+        return
+    hosting = _price(p, "sagemaker_hosting_per_hour", config.endpoint.instance_type)
+    if getattr(config.endpoint, "scale_to_zero", False):  # the infra side of issue 19 adds the key
+        up = a.active_hours_per_day * days_per_month(p)
+        est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type} (scale to zero)", up * hosting,
+                f"1 instance x {a.active_hours_per_day:g} active h/day x {days_per_month(p):.1f} days x ${hosting}/h; "
+                "none while idle")
+        return
+    est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type}",
+            config.endpoint.min_instances * p["hours_per_month"] * hosting,
+            f"{config.endpoint.min_instances} instance(s) (min) x {p['hours_per_month']} h x ${hosting}/h; "
+            f"autoscaling up to {config.endpoint.max_instances} adds ${hosting}/h per extra instance")
+
+
+def _api(est: Estimate, config, a: Assumptions, p: dict) -> None:
+    n = a.requests_per_month
     gb = config.api.lambda_memory_mb / 1024
     gbs = p["lambda_per_gb_second"][config.api.lambda_architecture]
     lambda_ms = a.onnx_ms if config.api.backend == "onnx" else a.proxy_ms
@@ -181,12 +197,15 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     est.add("api", "DynamoDB feedback writes", n * a.feedback_share * p["dynamodb_per_million_write_units"] / 1e6,
             f"{a.feedback_share:.0%} of predictions x ${p['dynamodb_per_million_write_units']}/million writes")
 
-    # data
+
+def _data(est: Estimate, p: dict, a: Assumptions) -> None:
     est.add("data", "S3 storage", a.storage_gb * p["s3_standard_per_gb_month"],
             f"{a.storage_gb:g} GB x ${p['s3_standard_per_gb_month']}/GB-month")
     est.add("data", "KMS keys", 3 * p["kms_key_per_month"], f"3 keys (data, alerts, logs) x ${p['kms_key_per_month']}")
 
-    # monitoring
+
+def _monitoring(est: Estimate, config, a: Assumptions, p: dict) -> None:
+    n = a.requests_per_month
     log_gb = n * a.log_bytes_per_request / 1e9
     est.add("monitoring", "CloudWatch Logs ingestion", log_gb * p["cloudwatch_logs_ingest_per_gb"],
             f"{n:,} requests x {a.log_bytes_per_request} bytes = {log_gb:.2f} GB x ${p['cloudwatch_logs_ingest_per_gb']}/GB")
@@ -198,9 +217,6 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
             f"composite x ${p['cloudwatch_composite_alarm_per_month']} + 1 dashboard x ${p['cloudwatch_dashboard_per_month']}")
     est.add("monitoring", "CloudWatch custom metrics (the API's EMF)", metrics * p["cloudwatch_custom_metric_per_month"],
             f"{metrics} metrics (one per label for PredictedLabel) x ${p['cloudwatch_custom_metric_per_month']}")
-
-    _serving_options(est, config, a, p)
-    return est
 
 
 # the web ACL's rules (infra/constructs/web_acl.py): AWS's core and known-bad-inputs rule groups (one rule each
