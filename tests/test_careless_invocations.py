@@ -164,8 +164,8 @@ def test_bad_serving_settings_name_the_variable(tmp_path, stand_in_bundle):
 
 
 @pytest.mark.parametrize("env,message", [
-    ({"GOLIVE_PORT": "99999"}, "bad endpoint configuration"),
-    ({"SAGEMAKER_BIND_TO_PORT": "{busy}", "GOLIVE_HOST": "127.0.0.1"}, "port {busy} on 127.0.0.1 is already in use"),
+    ({"GOLIVE_ENDPOINT_PORT": "99999"}, "bad endpoint configuration"),
+    ({"SAGEMAKER_BIND_TO_PORT": "{busy}", "GOLIVE_ENDPOINT_HOST": "127.0.0.1"}, "port {busy} on 127.0.0.1 is already in use"),
 ])
 def test_endpoint_container_entry_point(env, message, tmp_path, busy_port):
     values = {"busy": str(busy_port)}
