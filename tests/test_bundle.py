@@ -17,13 +17,13 @@ def make_manifest() -> bundle.Manifest:
 
 
 def write_small_bundle(out):
-    return bundle.write_bundle(out, {bundle.LABELS: '["neg", "pos"]', bundle.METRICS: b"{}", "extra.bin": b"\x00\x01"},
+    return bundle.write_bundle(out, {bundle.TOKENIZER: "{}", bundle.METRICS: b"{}", "extra.bin": b"\x00\x01"},
                                make_manifest())
 
 
 def test_write_then_verify_records_every_file_hash(tmp_path):
     manifest = write_small_bundle(tmp_path / "b")
-    assert set(manifest.files) == {bundle.LABELS, bundle.METRICS, "extra.bin"}
+    assert set(manifest.files) == {bundle.TOKENIZER, bundle.METRICS, "extra.bin"}
     assert bundle.verify_bundle(tmp_path / "b").version_id == manifest.version_id
     on_disk = json.loads((tmp_path / "b" / bundle.MANIFEST).read_text())
     assert on_disk["files"]["extra.bin"] == bundle.sha256_file(tmp_path / "b" / "extra.bin")
@@ -78,7 +78,7 @@ def test_tarball_round_trip_like_sagemaker(tmp_path):
     write_small_bundle(tmp_path / "b")
     tarball = bundle.pack_tarball(tmp_path / "b", tmp_path / bundle.TARBALL)
     with tarfile.open(tarball) as tar:
-        assert sorted(tar.getnames()) == sorted([bundle.LABELS, bundle.METRICS, "extra.bin", bundle.MANIFEST])
+        assert sorted(tar.getnames()) == sorted([bundle.TOKENIZER, bundle.METRICS, "extra.bin", bundle.MANIFEST])
     manifest = bundle.unpack_tarball(tarball, tmp_path / "opt-ml-model")
     assert manifest.labels == ["neg", "pos"]
 

@@ -237,7 +237,7 @@ def test_emf_from_real_traffic_drives_the_quality_alarms_and_accuracy_drop_fires
                                                                                  capsys):
     alarms = _alarms(synthesized["dev"]["monitoring"])
     baseline = Baseline.from_metrics(bundle.read_json(tiny_bundle, bundle.METRICS))
-    labels = bundle.read_json(tiny_bundle, bundle.LABELS)
+    labels = bundle.read_manifest(tiny_bundle).labels
     texts = [text for text, _ in sample_rows("validation")][:5] + ["a much longer review " * 20]
     capsys.readouterr()
 

@@ -225,7 +225,6 @@ def export_bundle(
             | {"data": args.data, "base_model_path": base_model},
         )
         files = {name: path for name, path in paths.items()}
-        files[bundle.LABELS] = json.dumps(list(data.label_names), indent=2) + "\n"
         files[bundle.METRICS] = json.dumps(metrics, indent=2) + "\n"
         files[bundle.MODEL_CARD] = model_card(manifest, metrics)
         bundle.write_bundle(Path(args.out), files, manifest)

@@ -5,7 +5,6 @@ A bundle is a flat folder:
     model.onnx        fp32 ONNX model, graph-optimised, dynamic batch and sequence axes
     model.int8.onnx   the same model, int8 dynamically quantised (what the Lambda serves by default)
     tokenizer.json    a Hugging Face `tokenizers` file (truncation set to `max_length`, no padding)
-    labels.json       label names in class-index order
     metrics.json      validation metrics, parity figures, the monitoring baseline
     MODEL_CARD.md     a short human-readable card
     manifest.json     written last: version id, time, base model, data hash, sha256 of every file
@@ -16,13 +15,13 @@ Lambda can import it without pulling in training dependencies: `format` (names, 
 read, verify, tarball); its names are all here, as `golive.bundle.X`.
 """
 
-from golive.bundle.format import (DEFAULT_VARIANT, FORMAT_VERSION, LABELS, MANIFEST, METRICS, MODEL_CARD, MODEL_FP32,
+from golive.bundle.format import (DEFAULT_VARIANT, FORMAT_VERSION, MANIFEST, METRICS, MODEL_CARD, MODEL_FP32,
                                   MODEL_INT8, MODEL_VARIANTS, ONNX_INPUTS, ONNX_OUTPUT, TARBALL, TOKENIZER, Manifest,
                                   new_version_id)
 from golive.bundle.store import (model_path, pack_tarball, read_json, read_manifest, sha256_file, unpack_tarball,
                                  verify_bundle, write_bundle)
 
-__all__ = ["DEFAULT_VARIANT", "FORMAT_VERSION", "LABELS", "MANIFEST", "METRICS", "MODEL_CARD", "MODEL_FP32", "MODEL_INT8",
+__all__ = ["DEFAULT_VARIANT", "FORMAT_VERSION", "MANIFEST", "METRICS", "MODEL_CARD", "MODEL_FP32", "MODEL_INT8",
            "MODEL_VARIANTS", "ONNX_INPUTS", "ONNX_OUTPUT", "TARBALL", "TOKENIZER", "Manifest", "model_path",
            "new_version_id", "pack_tarball", "read_json", "read_manifest", "sha256_file", "unpack_tarball",
            "verify_bundle", "write_bundle"]
