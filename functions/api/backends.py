@@ -10,7 +10,7 @@ import json
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from golive import bundle
 class Backend(Protocol):
     name: str
     manifest: bundle.Manifest
-    metrics: dict[str, Any]
+    metrics: bundle.BundleMetrics
 
     def predict_logits(self, texts: list[str]) -> np.ndarray: ...
 
@@ -74,7 +74,7 @@ class OnnxBackend:
         self.classifier = OnnxClassifier.from_bundle(model_dir, settings.model_variant,
                                                      intra_op_threads=settings.intra_op_threads)
         self.manifest = self.classifier.manifest
-        self.metrics = bundle.read_json(model_dir, bundle.METRICS)
+        self.metrics = bundle.read_metrics(model_dir)
         # a bounded pool: model calls beyond the cores only fight over them (ONNX Runtime's threads spin)
         self._pool = ThreadPoolExecutor(max_workers=settings.inference_workers, thread_name_prefix="golive-onnx")
 
@@ -101,7 +101,7 @@ class SageMakerBackend:
 
         model_dir = resolve_model_dir(settings)
         self.manifest = bundle.read_manifest(model_dir)  # metadata only: the model runs on the endpoint
-        self.metrics = bundle.read_json(model_dir, bundle.METRICS)
+        self.metrics = bundle.read_metrics(model_dir)
         self.endpoint = settings.endpoint_name
         self.retry_after = settings.retry_after_s
         self.client = client or boto3.client(

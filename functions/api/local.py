@@ -7,7 +7,6 @@ from fastapi import FastAPI, Response
 from functions.api.main import build_services, create_app
 from functions.api.settings import Settings
 from functions.api.telemetry import PrometheusTelemetry
-from golive.monitoring.conditions import Baseline
 
 
 def create_local_app(settings: Settings) -> FastAPI:
@@ -15,7 +14,7 @@ def create_local_app(settings: Settings) -> FastAPI:
 
     telemetry = PrometheusTelemetry()
     app = create_app(build_services(settings, telemetry))
-    telemetry.set_baseline(Baseline.from_metrics(app.state.services.backend.metrics))
+    telemetry.set_baseline(app.state.services.backend.metrics.baseline)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
