@@ -134,7 +134,7 @@ def main() -> int:
         "seconds": {k: round(v, 1) for k, v in split.items()} | {"total_to_healthy_server": round(ready, 1)},
         "cpu_seconds_user_plus_sys": round(cpu, 1),
         "train_examples_per_second": throughput,
-        "training": vars(metrics.training),
+        "training": metrics.training._asdict(),
         "validation_accuracy": {"fp32": metrics.validation["fp32"]["accuracy"],
                                 "int8": metrics.validation["int8"]["accuracy"],
                                 "rows": metrics.data.validation_rows},

@@ -303,7 +303,7 @@ def test_metrics_endpoint_carries_the_baseline_and_the_window(local_server, tiny
     texts = [text for text, _ in sample_rows("validation")][:4]
     predictions = _traffic(local_server, texts, rounds=30, right=20, wrong=5)
     window, baseline = parse(requests.get(f"{local_server}/metrics", timeout=10).text)
-    assert baseline == bundle.read_metrics(tiny_bundle).baseline
+    assert baseline == bundle.read_metrics(tiny_bundle).baseline.monitored()
     assert window.prediction_count == 120 and (window.feedback, window.feedback_correct) == (25, 20)
     assert window.confidence_sum == pytest.approx(sum(p["score"] for p in predictions), rel=1e-6)
     assert window.input_chars_sum == 30 * sum(map(len, texts))

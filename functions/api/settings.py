@@ -3,18 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from functions.common.settings import EnvSettings
 
 
-class Settings(EnvSettings):
+class Settings(EnvSettings, BaseModel):
     """The Lambda's and `golive serve`'s settings: arguments, then `GOLIVE_<FIELD>` (any case), then defaults."""
 
-    env_prefix = "GOLIVE_"
-    env_title = "serving settings"
+    model_config = ConfigDict(extra="ignore")
+    env_prefix: ClassVar[str] = "GOLIVE_"
+    env_title: ClassVar[str] = "serving settings"
 
     backend: Literal["onnx", "sagemaker"] = "onnx"
     environment: str = "local"  # dev/staging/prod on AWS: the `environment` dimension of every metric

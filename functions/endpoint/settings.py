@@ -4,9 +4,9 @@ for ours (read by functions.common.settings, as the API's `GOLIVE_*` are; no var
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from functions.common.settings import EnvSettings
 
@@ -15,11 +15,13 @@ from functions.common.settings import EnvSettings
 SAGEMAKER_MAX_PAYLOAD_BYTES = 6_291_456
 
 
-class EndpointSettings(EnvSettings):
-    env_prefix = "GOLIVE_ENDPOINT_"
-    env_aliases = {"port": ("SAGEMAKER_BIND_TO_PORT",), "workers": ("SAGEMAKER_MODEL_SERVER_WORKERS",),
-                   "timeout_s": ("SAGEMAKER_MODEL_SERVER_TIMEOUT",)}
-    env_title = "endpoint settings"
+class EndpointSettings(EnvSettings, BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    env_prefix: ClassVar[str] = "GOLIVE_ENDPOINT_"
+    env_aliases: ClassVar[dict[str, tuple[str, ...]]] = {
+        "port": ("SAGEMAKER_BIND_TO_PORT",), "workers": ("SAGEMAKER_MODEL_SERVER_WORKERS",),
+        "timeout_s": ("SAGEMAKER_MODEL_SERVER_TIMEOUT",)}
+    env_title: ClassVar[str] = "endpoint settings"
 
     model_dir: str = Field("/opt/ml/model", description="where SageMaker unpacks model.tar.gz")
     host: str = "0.0.0.0"  # inside the container; tests bind 127.0.0.1

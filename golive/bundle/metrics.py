@@ -2,15 +2,18 @@
 
 Training writes a `BundleMetrics` (`to_json`); everything else reads one with `read_metrics`: the API (`/v1/model`,
 `golive serve`'s baseline gauges), the CloudWatch alarms (infra) and the local monitor. A malformed file is
-refused with the field named. Stdlib only, like the rest of the bundle package (the Lambda imports it).
+refused with the field named. Stdlib only, like the rest of the bundle package (the Lambda imports it); the
+records are NamedTuples, not dataclasses: under Python 3.13 each frozen dataclass costs about 1 ms to build at
+import, and this module is on every Lambda cold start.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from golive.bundle.format import METRICS
 from golive.errors import UserError
@@ -20,17 +23,23 @@ class MetricsError(UserError):
     """A metrics.json that does not have the shape below; the message names the field."""
 
 
-@dataclass(frozen=True)
-class Baseline:
-    """The served variant's figures on the validation set: the share of each predicted label, the mean top-label
-    confidence and the mean input length. `golive monitor` rebuilds one from a server's gauges and compares it
-    with the bundle's, so the fields recorded only for people do not take part in equality."""
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class Baseline(NamedTuple):
+    """The served variant's figures on the validation set: what monitoring compares live traffic with (the share
+    of each predicted label, the mean top-label confidence, the mean input length), and, for people, which
+    variant they are of and the true labels' shares."""
 
     label_share: dict[str, float]  # stored as `predicted_label_distribution`
     mean_confidence: float
     mean_input_chars: float | None = None  # absent from bundles trained before it was recorded
-    variant: str | None = field(default=None, compare=False)
-    label_distribution: dict[str, float] | None = field(default=None, compare=False)  # the true labels' shares
+    variant: str | None = None
+    label_distribution: dict[str, float] | None = None
+
+    def monitored(self) -> "Baseline":
+        """Only what monitoring compares (what `golive monitor` can read back from a server's gauges)."""
+        return Baseline(self.label_share, self.mean_confidence, self.mean_input_chars)
 
     def to_dict(self) -> dict[str, Any]:
         return {"variant": self.variant, "label_distribution": self.label_distribution,
@@ -48,8 +57,7 @@ class Baseline:
                    label_distribution=_optional(raw, "label_distribution", where, _shares))
 
 
-@dataclass(frozen=True)
-class DataSummary:
+class DataSummary(NamedTuple):
     train_rows: int
     validation_rows: int
     validation_source: str  # "file" or how it was split off the training data
@@ -69,8 +77,7 @@ class DataSummary:
                    skipped_rows=_counts(raw.get("skipped_rows", {}), f"{where}.skipped_rows"))
 
 
-@dataclass(frozen=True)
-class TrainingSummary:
+class TrainingSummary(NamedTuple):
     global_step: int
     train_examples_per_second: float
     train_seconds: float
@@ -86,24 +93,23 @@ class TrainingSummary:
                    train_rows=_integer(_required(raw, "train_rows", where), f"{where}.train_rows"))
 
 
-@dataclass(frozen=True)
-class BundleMetrics:
+class BundleMetrics(NamedTuple):
     """Every section may be absent (a hand-made bundle, an older one): readers get None or an empty mapping."""
 
     # model variant -> golive.classification_metrics.classification_report (accuracy, macro_f1, per_class, ...)
-    validation: dict[str, dict[str, Any]] = field(default_factory=dict)
-    torch_validation: dict[str, Any] = field(default_factory=dict)  # the same report for the torch model
-    parity: dict[str, Any] = field(default_factory=dict)  # torch vs ONNX logits, fp32 vs int8 labels
+    validation: Mapping[str, dict[str, Any]] = EMPTY
+    torch_validation: Mapping[str, Any] = EMPTY  # the same report for the torch model
+    parity: Mapping[str, Any] = EMPTY  # torch vs ONNX logits, fp32 vs int8 labels
     baseline: Baseline | None = None
     data: DataSummary | None = None
     training: TrainingSummary | None = None
-    onnx: dict[str, Any] = field(default_factory=dict)  # opset, graph optimisation
+    onnx: Mapping[str, Any] = EMPTY  # opset, graph optimisation
 
     def to_dict(self) -> dict[str, Any]:
-        return {"validation": self.validation, "torch_validation": self.torch_validation, "parity": self.parity,
-                "baseline": self.baseline.to_dict() if self.baseline else None,
-                "data": vars(self.data).copy() if self.data else None,
-                "training": vars(self.training).copy() if self.training else None, "onnx": self.onnx}
+        return {"validation": dict(self.validation), "torch_validation": dict(self.torch_validation),
+                "parity": dict(self.parity), "baseline": self.baseline.to_dict() if self.baseline else None,
+                "data": self.data._asdict() if self.data else None,
+                "training": self.training._asdict() if self.training else None, "onnx": dict(self.onnx)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
