@@ -7,8 +7,7 @@ records are NamedTuples, not dataclasses: under Python 3.13 each frozen dataclas
 import, and this module is on every Lambda cold start.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations`: NamedTuple would compile each field's annotation string at import
 import json
 from collections.abc import Mapping
 from pathlib import Path
