@@ -51,3 +51,16 @@ def test_a_bad_setting_names_its_variable_and_value(cls, env, expected, monkeypa
         cls.load()
     assert f"the {cls.env_title} from the environment are not valid:" in str(caught.value)
     assert expected in str(caught.value)
+
+
+def test_the_endpoint_names_its_old_variables_instead_of_ignoring_them_quietly(monkeypatch, caplog):
+    from functions.endpoint.serve import main
+
+    monkeypatch.setenv("GOLIVE_MAX_BATCH_SIZE", "8")  # the name before GOLIVE_ENDPOINT_
+    assert EndpointSettings.old_names_set() == ["GOLIVE_MAX_BATCH_SIZE"]
+    assert EndpointSettings().max_batch_size == 32
+    monkeypatch.setattr("golive.ports.require_free_port",  # stop main() before it serves
+                        lambda *a: (_ for _ in ()).throw(SettingsError("stop")))
+    with caplog.at_level("WARNING"):
+        assert main(["serve"]) == 2
+    assert "GOLIVE_MAX_BATCH_SIZE is not read: the endpoint's settings are GOLIVE_ENDPOINT_MAX_BATCH_SIZE" in caplog.text

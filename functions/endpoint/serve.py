@@ -23,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"bad endpoint configuration: {exc}", file=sys.stderr)
         return 2
+    for old in EndpointSettings.old_names_set():
+        logging.getLogger("golive.endpoint").warning("%s is not read: the endpoint's settings are %s", old,
+                                                     old.replace("GOLIVE_", EndpointSettings.env_prefix, 1))
     from golive.errors import UserError
     from golive.ports import require_free_port
 

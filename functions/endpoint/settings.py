@@ -41,6 +41,15 @@ class EndpointSettings(EnvSettings, BaseModel):
     max_texts: int = Field(256, ge=1, le=4096)
     max_chars: int = Field(5000, ge=1, le=100_000)
 
+    @classmethod
+    def old_names_set(cls) -> list[str]:
+        """Variables set under the names this container read before it had its own prefix (`GOLIVE_MAX_BATCH_SIZE`):
+        read no more, so the start-up log says which to rename rather than ignore them quietly."""
+        import os
+
+        names = {key.upper() for key in os.environ}
+        return sorted(f"GOLIVE_{field.upper()}" for field in cls.model_fields if f"GOLIVE_{field.upper()}" in names)
+
     @model_validator(mode="after")
     def _check(self) -> "EndpointSettings":
         if self.model_variant == "int8" and self.provider in ("cuda", "tensorrt"):
