@@ -24,7 +24,7 @@ try:
     from functions.api.backends import start_backend
     from functions.api.settings import Settings
 
-    settings = Settings()
+    settings = Settings.load()  # a bad variable fails the init phase with a message naming it
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not settings.feedback_table:
         # SQLite in a Lambda would live in /tmp and vanish with the instance: feedback must not be lost quietly
         raise RuntimeError("GOLIVE_FEEDBACK_TABLE is not set: the Lambda stores feedback in DynamoDB; deploy with infra/")

@@ -21,7 +21,6 @@ def write_handmade_bundle(folder: Path) -> Path:
         bundle.MODEL_FP32: b"placeholder: not an ONNX model",
         bundle.MODEL_INT8: b"placeholder: not an ONNX model (int8)",
         bundle.TOKENIZER: json.dumps({"version": "1.0", "model": {"type": "WordLevel", "vocab": {"[UNK]": 0}}}),
-        bundle.LABELS: json.dumps(LABELS),
         bundle.METRICS: json.dumps({"validation": {"int8": {"accuracy": 0.9}}, "baseline": BASELINE}),
         bundle.MODEL_CARD: "# Hand-written bundle\nFor synth tests only: its models are placeholders.\n",
     }

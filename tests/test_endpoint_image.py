@@ -109,7 +109,7 @@ def test_image_server_answers_ping_and_invocations_under_the_image_python(image_
     port = free_port()
     env = {"PATH": f"{image_venv / 'bin'}:/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV": str(image_venv),
            "HOME": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
-           "SAGEMAKER_BIND_TO_PORT": str(port), "GOLIVE_MODEL_DIR": str(model_dir), "GOLIVE_HOST": "127.0.0.1"}
+           "SAGEMAKER_BIND_TO_PORT": str(port), "GOLIVE_ENDPOINT_MODEL_DIR": str(model_dir), "GOLIVE_ENDPOINT_HOST": "127.0.0.1"}
     assert Path(shutil.which(argv[0], path=env["PATH"])).parent == image_venv / "bin"
     versions = run([image_venv / "bin" / "python", "-I", "-c",
                     "import sys, onnxruntime; print('%d.%d' % sys.version_info[:2], onnxruntime.__version__)"],

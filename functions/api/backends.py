@@ -11,7 +11,7 @@ import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -27,7 +27,7 @@ GATEWAY_BUDGET_S = 28.0  # API Gateway gives up at 29 s: the answer must be on i
 class Backend(Protocol):
     name: str
     manifest: bundle.Manifest
-    metrics: dict[str, Any]
+    metrics: bundle.BundleMetrics
 
     def predict_logits(self, texts: list[str]) -> np.ndarray: ...
 
@@ -79,7 +79,7 @@ class OnnxBackend:
         self.classifier = OnnxClassifier.from_bundle(model_dir, settings.model_variant,
                                                      intra_op_threads=settings.intra_op_threads)
         self.manifest = self.classifier.manifest
-        self.metrics = bundle.read_json(model_dir, bundle.METRICS)
+        self.metrics = bundle.read_metrics(model_dir)
         # a bounded pool: model calls beyond the cores only fight over them (ONNX Runtime's threads spin)
         self._pool = ThreadPoolExecutor(max_workers=settings.inference_workers, thread_name_prefix="golive-onnx")
 
@@ -104,7 +104,7 @@ class SageMakerBackend:
                  sleep: Callable[[float], None] = time.sleep):
         model_dir = resolve_model_dir(settings)
         self.manifest = bundle.read_manifest(model_dir)  # metadata only: the model runs on the endpoint
-        self.metrics = bundle.read_json(model_dir, bundle.METRICS)
+        self.metrics = bundle.read_metrics(model_dir)
         self.settings = settings
         self.endpoint = settings.endpoint_name
         self.retry_after = settings.retry_after_s

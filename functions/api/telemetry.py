@@ -104,7 +104,7 @@ class PrometheusTelemetry:
                                     registry=r)
 
     def set_baseline(self, baseline) -> None:
-        """Export a `golive.monitoring.conditions.Baseline` (None: the bundle has none, and no gauge is set)."""
+        """Export a `golive.bundle.Baseline` (None: the bundle has none, and no gauge is set)."""
         if baseline is None:
             return
         for label, share in baseline.label_share.items():
