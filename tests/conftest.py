@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 import shutil
 import signal
@@ -13,7 +11,6 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -58,7 +55,7 @@ def pytest_configure(config):
 
 
 SAMPLE = REPO / "training" / "sample_data"
-EVENTS = Path(__file__).parent / "events"
+from tests.lambda_events import EVENTS, LambdaContext, api_event  # noqa: E402, F401 (fixtures and tests use them)
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
@@ -120,18 +117,6 @@ def tiny_bundle(tmp_path_factory, tiny_base_model) -> Path:
 
 # --- the Lambda, driven with real API Gateway events ------------------------------------------------------------
 
-@dataclass
-class LambdaContext:
-    function_name: str = "golive-api"
-    memory_limit_in_mb: int = 2048
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:golive-api"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 25_000
-
-
 def fresh_lambda_module():
     """Import functions.lambda_handler anew: its init reads the environment and loads the model, as a cold start does."""
     import importlib
@@ -157,34 +142,6 @@ def lambda_module(tiny_bundle, tmp_path, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     yield fresh_lambda_module()
     sys.modules.pop("functions.lambda_handler", None)
-
-
-def api_event(version: str, method: str, path: str, body: object | None = None,
-              headers: dict[str, str] | None = None) -> dict:
-    """A recorded API Gateway event for `method path`: `body` as JSON, or a str sent as is, or bytes (which
-    API Gateway hands over base64-encoded); `headers` replace the recorded ones of the same name."""
-    import base64
-
-    event = copy.deepcopy(json.loads((EVENTS / f"apigw_{version}.json").read_text()))
-    raw = None if body is None else (body if isinstance(body, (str, bytes)) else json.dumps(body))
-    size = len(raw.encode() if isinstance(raw, str) else raw or b"")
-    if isinstance(raw, bytes):
-        raw = base64.b64encode(raw).decode()
-        event["isBase64Encoded"] = True
-    if version == "rest_v1":
-        event.update(path=path, httpMethod=method, body=raw)
-        event["requestContext"].update(httpMethod=method, path=f"/prod{path}")
-        event["pathParameters"] = {"proxy": path.lstrip("/")}
-        for name, value in (headers or {}).items():
-            for key in [k for k in event["headers"] if k.lower() == name.lower()]:
-                del event["headers"][key], event["multiValueHeaders"][key]
-            event["headers"][name], event["multiValueHeaders"][name] = value, [value]
-    else:
-        event.update(rawPath=path, body=raw)
-        event["requestContext"]["http"].update(method=method, path=path)
-        event["headers"]["content-length"] = str(size)
-        event["headers"].update({name.lower(): value for name, value in (headers or {}).items()})
-    return event
 
 
 # --- the CDK app ------------------------------------------------------------------------------------------------

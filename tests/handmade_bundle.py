@@ -21,7 +21,7 @@ def write_handmade_bundle(folder: Path) -> Path:
         bundle.MODEL_FP32: b"placeholder: not an ONNX model",
         bundle.MODEL_INT8: b"placeholder: not an ONNX model (int8)",
         bundle.TOKENIZER: json.dumps({"version": "1.0", "model": {"type": "WordLevel", "vocab": {"[UNK]": 0}}}),
-        bundle.METRICS: json.dumps({"validation": {"int8": {"accuracy": 0.9}}, "baseline": BASELINE}),
+        bundle.METRICS: json.dumps({"validation": {"int8": {"accuracy": 0.9, "macro_f1": 0.9}}, "baseline": BASELINE}),
         bundle.MODEL_CARD: "# Hand-written bundle\nFor synth tests only: its models are placeholders.\n",
     }
     manifest = bundle.Manifest(version_id=bundle.new_version_id(), created_at="2026-11-24T00:00:00+00:00",

@@ -63,7 +63,7 @@ def test_every_project_module_a_cold_start_and_its_requests_load_is_shipped(tiny
                for f in shipped_code(tmp_path / "lambda") if f.endswith(".py")}
     script = """
 import json, sys
-from tests.conftest import LambdaContext, api_event
+from tests.lambda_events import LambdaContext, api_event
 import functions.lambda_handler as lambda_handler
 
 def call(method, path, body=None):
