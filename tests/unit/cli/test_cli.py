@@ -13,7 +13,7 @@ import pytest
 from cli.main import HELP_SHOWN, build_parser, main, preflight
 from tests.conftest import REPO, SAMPLE, free_port
 
-COMMANDS = {"train", "evaluate", "explain", "serve", "monitor", "quickstart", "package", "synth", "costs", "endpoint-image",
+COMMANDS = {"train", "evaluate", "distill", "explain", "serve", "monitor", "quickstart", "package", "synth", "costs", "endpoint-image",
             "package-lambda"}
 
 
