@@ -139,10 +139,12 @@ def main() -> int:
     logs = ROOT / "benchmarks" / "out"
     logs.mkdir(parents=True, exist_ok=True)
     serve = [sys.executable, "-m", "functions.endpoint.serve", "serve"]
-    common = {"GOLIVE_MODEL_DIR": str(Path(ns.model).resolve()), "GOLIVE_HOST": "127.0.0.1", "GOLIVE_PROVIDER": ns.provider}
+    common = {"GOLIVE_ENDPOINT_MODEL_DIR": str(Path(ns.model).resolve()), "GOLIVE_ENDPOINT_HOST": "127.0.0.1",
+              "GOLIVE_ENDPOINT_PROVIDER": ns.provider}
     servers = {
-        "batched": (serve, {"GOLIVE_MAX_BATCH_SIZE": str(ns.max_batch_size), "GOLIVE_MAX_WAIT_MS": str(ns.max_wait_ms)}),
-        "unbatched": (serve, {"GOLIVE_MAX_BATCH_SIZE": "1", "GOLIVE_MAX_WAIT_MS": "0"}),
+        "batched": (serve, {"GOLIVE_ENDPOINT_MAX_BATCH_SIZE": str(ns.max_batch_size),
+                            "GOLIVE_ENDPOINT_MAX_WAIT_MS": str(ns.max_wait_ms)}),
+        "unbatched": (serve, {"GOLIVE_ENDPOINT_MAX_BATCH_SIZE": "1", "GOLIVE_ENDPOINT_MAX_WAIT_MS": "0"}),
     }
     base = manifest.training.get("base_model_path")
     if not ns.skip_pipeline:

@@ -36,6 +36,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from golive.bundle import read_metrics  # noqa: E402  (stdlib only, like this script)
+
 TRAINING_TARGET_S = 60.0
 MARKS = {  # step -> the line that starts it
     "training": "$ golive train",
@@ -114,7 +118,7 @@ def main() -> int:
         if not ns.in_place:
             subprocess.run(["git", "clone", "--quiet", str(ROOT), str(workdir)], check=True)
         lines, ready, cpu = run_quickstart(workdir, free_port(), ns.timeout)
-        metrics = json.loads((workdir / "model_artifacts" / "metrics.json").read_text())
+        metrics = read_metrics(workdir / "model_artifacts")
     marks = {step: first(lines, needle) for step, needle in MARKS.items()}
     split = {
         "install": first(lines, "running: golive quickstart"),
@@ -130,10 +134,10 @@ def main() -> int:
         "seconds": {k: round(v, 1) for k, v in split.items()} | {"total_to_healthy_server": round(ready, 1)},
         "cpu_seconds_user_plus_sys": round(cpu, 1),
         "train_examples_per_second": throughput,
-        "training": metrics["training"],
-        "validation_accuracy": {"fp32": metrics["validation"]["fp32"]["accuracy"],
-                                "int8": metrics["validation"]["int8"]["accuracy"],
-                                "rows": metrics["data"]["validation_rows"]},
+        "training": metrics.training._asdict(),
+        "validation_accuracy": {"fp32": metrics.validation["fp32"]["accuracy"],
+                                "int8": metrics.validation["int8"]["accuracy"],
+                                "rows": metrics.data.validation_rows},
         "load_average_1min": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "cpus": os.cpu_count(),
         "training_target_seconds": TRAINING_TARGET_S,

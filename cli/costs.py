@@ -18,6 +18,8 @@ def add_costs(sub) -> None:
     est.add_argument("--training-hours", type=float, default=1.0, help="billable hours per training run")
     est.add_argument("--spot-discount", type=float, default=0.70, help="share managed spot saves")
     est.add_argument("--storage-gb", type=float, default=50, help="S3 data, models and captured traffic together")
+    est.add_argument("--active-hours-per-day", type=float, default=8.0,
+                     help="hours a day a scale-to-zero GPU endpoint is up (above 0, at most 24)")
     est.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
     est.add_argument("--refresh-prices", action="store_true",
                      help="ask the AWS Pricing API for today's SageMaker instance prices (needs AWS credentials)")
@@ -43,7 +45,8 @@ def _costs_estimate(ns: argparse.Namespace) -> int:
 
     assumptions = Assumptions(requests_per_month=ns.requests_per_month, avg_tokens=ns.avg_tokens,
                               training_runs=ns.training_runs, training_hours=ns.training_hours,
-                              spot_discount=ns.spot_discount, storage_gb=ns.storage_gb)
+                              spot_discount=ns.spot_discount, storage_gb=ns.storage_gb,
+                              active_hours_per_day=ns.active_hours_per_day)
     config = load_config(ns.env)
     prices = None
     if ns.refresh_prices:
@@ -62,14 +65,42 @@ def _costs_estimate(ns: argparse.Namespace) -> int:
         print(f"\nper stage: " + ", ".join(f"{k} ${v:,.2f}" for k, v in totals.items())
               + f"; total ${sum(totals.values()):,.2f}/month ({result.environment}, prices {result.region} as of "
                 f"{result.prices_as_of})")
-        print("per 1,000 predictions at this traffic: " + ", ".join(
-            f"{k} ${v:.4f}" for k, v in result.per_1000_predictions.items()))
-        for pair, requests in result.break_even_requests_per_month.items():
-            print(f"break-even {pair.replace('_vs_', ' vs ')}: "
-                  + (f"{requests:,.0f} requests/month" if requests else "none (never cheaper per prediction)"))
+        _print_serving_options(result)
         for note in result.notes:
             print(f"note: {note}")
     return 0
+
+
+def _print_serving_options(result) -> None:
+    from infra.costs.formatting import render
+
+    requests = result.assumptions["requests_per_month"]
+    print(f"\nserving options at {requests:,} requests/month:")
+    print(render([{"option": name, "monthly_usd": f"{o['monthly_usd']:,.2f}", "per_1000_usd": f"{o['per_1000_usd']:.4f}",
+                   "assumption": o["assumption"]} for name, o in result.serving_options.items()],
+                 ["option", "monthly_usd", "per_1000_usd", "assumption"], "table"))
+    print("\nbreak-even traffic (requests/month at which both cost the same):")
+    rows = []
+    for pair, at in result.break_even_requests_per_month.items():
+        first, second = pair.split("_vs_")
+        rows.append({"option": first, "versus": second, "break_even": f"{at:,.0f}" if at else "none",
+                     "above it": _cheaper_above(result, first, second) if at else
+                     _at_any(result, first, second)})
+    print(render(rows, ["option", "versus", "break_even", "above it"], "table"))
+
+
+def _cheaper_above(result, first: str, second: str) -> str:
+    a, b = result.serving_options[first], result.serving_options[second]
+    return f"{first if a['per_request_usd'] < b['per_request_usd'] else second} cheaper"
+
+
+def _at_any(result, first: str, second: str) -> str:
+    a, b = result.serving_options[first], result.serving_options[second]
+    # no crossing at positive traffic: whichever is cheaper at one request is cheaper at any
+    at_one = a["fixed_usd"] + a["per_request_usd"], b["fixed_usd"] + b["per_request_usd"]
+    if round(at_one[0], 6) == round(at_one[1], 6):
+        return "the same at any traffic"
+    return f"{first if at_one[0] < at_one[1] else second} cheaper at any traffic"
 
 
 def _costs_report(ns: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ every invocation; the Powertools Tracer adds AWS-call subsegments where settings
 Cold start is the client's first impression, so the init phase is ordered for it: the garbage
 collector is off while modules load (everything imported now lives as long as the process; collecting
 it is wasted time), and the model loads on a worker thread while FastAPI imports and the key that
-signs prediction ids is read from Secrets Manager (one call, AWSCURRENT).
+signs prediction ids is read from Secrets Manager (one call, AWSCURRENT). With SnapStart, this init runs once
+per published version and functions/api/snapstart.py refreshes what restored environments must not share.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ try:
     from functions.api.backends import start_backend
     from functions.api.settings import Settings
 
-    settings = Settings()
+    settings = Settings.load()  # a bad variable fails the init phase with a message naming it
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not settings.feedback_table:
         # SQLite in a Lambda would live in /tmp and vanish with the instance: feedback must not be lost quietly
         raise RuntimeError("GOLIVE_FEEDBACK_TABLE is not set: the Lambda stores feedback in DynamoDB; deploy with infra/")
@@ -53,6 +54,10 @@ try:
     app = create_app(build_services(settings, EmfTelemetry(metrics, settings.environment), logger,
                                     backend=backend_loading.result(), keys=keys))
     _asgi = Mangum(StagePrefix(app), lifespan="off", api_gateway_base_path="/")
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # nothing more to import otherwise
+        from functions.api.snapstart import install_runtime_hooks
+
+        install_runtime_hooks(app.state.services)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @metrics.log_metrics

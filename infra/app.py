@@ -65,10 +65,10 @@ def lambda_package(app: cdk.App, config: EnvironmentConfig, progress: Callable[[
 
 def baseline(app: cdk.App) -> Baseline | None:
     """The quality alarms' baseline: the deploy-time bundle's validation-set figures."""
-    from golive.bundle import METRICS, read_json, read_manifest
+    from golive.bundle import read_manifest, read_metrics
 
     read_manifest(model_dir(app))  # a clear error when there is no bundle yet
-    return Baseline.from_metrics(read_json(model_dir(app), METRICS))
+    return read_metrics(model_dir(app)).baseline
 
 
 def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None = None) -> cdk.App:

@@ -12,8 +12,6 @@ accepted on purpose carry a skip with its reason in the resource's Metadata (`in
 from __future__ import annotations
 
 import argparse
-import fcntl
-import hashlib
 import json
 import os
 import subprocess
@@ -22,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golive.errors import UserError
+from infra.venvs import VenvError, cached_venv, venv_digest
 
 REQUIREMENTS = Path(__file__).with_name("checkov-requirements.txt")
 CHECKOV_VERSION = "3.3.30"
@@ -62,31 +61,18 @@ class Report:
 def venv_dir() -> Path:
     if os.environ.get("GOLIVE_CHECKOV_VENV"):
         return Path(os.environ["GOLIVE_CHECKOV_VENV"])
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()[:12]
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "golive" / f"checkov-{CHECKOV_VERSION}-{digest}"
+    return cache / "golive" / f"checkov-{CHECKOV_VERSION}-{venv_digest(REQUIREMENTS, sys.executable)[:12]}"
 
 
 def ensure_checkov(venv: Path | None = None) -> Path:
-    """The checkov executable; builds its virtualenv first if it is not there (locked: one build at a time)."""
+    """The checkov executable; builds its virtualenv first if it is not there (infra/venvs.py: one build at a time)."""
     venv = venv or venv_dir()
-    executable, installed = venv / "bin" / "checkov", venv / ".installed"
-    if installed.is_file():
-        return executable
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.parent / f"{venv.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not installed.is_file():
-            print(f"installing checkov {CHECKOV_VERSION} into {venv} (once; takes a few minutes)", file=sys.stderr)
-            for command in ([sys.executable, "-m", "venv", "--clear", str(venv)],
-                            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                             "--disable-pip-version-check", "-r", str(REQUIREMENTS)]):
-                result = subprocess.run(command, capture_output=True, text=True)
-                if result.returncode != 0:
-                    raise CheckovError(f"could not install checkov into {venv} ({' '.join(command[-3:])}):\n"
-                                       f"{(result.stderr or result.stdout)[-2000:]}")
-            installed.write_text(CHECKOV_VERSION)
-    return executable
+    try:
+        cached_venv(venv, REQUIREMENTS, what=f"checkov {CHECKOV_VERSION}")
+    except VenvError as exc:
+        raise CheckovError(str(exc)) from None
+    return venv / "bin" / "checkov"
 
 
 def scan(directory: Path | str, venv: Path | None = None) -> Report:

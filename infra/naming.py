@@ -6,6 +6,7 @@ Names are plain strings built from the environment, so stacks can refer to each 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from golive.contracts.alarms import ROLLBACK_ALARMS
@@ -53,6 +54,29 @@ class Names:
     def rollback_alarms(self) -> list[str]:
         """Alarms that stop a blue/green deployment and roll it back (created by the inference stack)."""
         return [f"{self.prefix}-{alarm.name}" for alarm in ROLLBACK_ALARMS]
+
+
+def model_properties(role_arn: str, container: dict) -> dict:
+    """A SageMaker model's properties (CloudFormation's AWS::SageMaker::Model and SageMaker's CreateModel take
+    the same shape): the inference stack's first model and every model the pipeline promotes."""
+    return {"ExecutionRoleArn": role_arn, "PrimaryContainer": container, "EnableNetworkIsolation": True}
+
+
+def endpoint_config_properties(config: EnvironmentConfig, model_name: str, capture_bucket: str, key_arn: str) -> dict:
+    """An endpoint config's properties, in the shape CloudFormation's AWS::SageMaker::EndpointConfig and
+    SageMaker's CreateEndpointConfig both take: the inference stack's first config and the pipeline's promote
+    step are built from this one place, so a promotion never changes the fleet's type or data capture."""
+    return {
+        "ProductionVariants": [{"VariantName": VARIANT, "ModelName": model_name,
+                                "InstanceType": config.endpoint.instance_type,
+                                "InitialInstanceCount": config.endpoint.min_instances}],
+        "DataCaptureConfig": data_capture_config(config, capture_bucket, key_arn),
+    }
+
+
+def snake_case(properties: dict) -> dict:
+    """CloudFormation property names as CDK's L1 keyword arguments: InitialInstanceCount -> initial_instance_count."""
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in properties.items()}
 
 
 def data_capture_config(config: EnvironmentConfig, capture_bucket: str, key_arn: str) -> dict:

@@ -1,4 +1,4 @@
-"""Slow-to-make test inputs (wheels for another Python, virtualenvs) kept under .golive/cache (git-ignored),
+"""Slow-to-make test inputs (wheels for another Python) kept under .golive/cache (git-ignored; virtualenvs: infra/venvs.py),
 named by a hash of what they are made from: a rerun reuses them, a change to their inputs makes new ones,
 and a clean clone makes them once."""
 

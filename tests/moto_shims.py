@@ -18,7 +18,7 @@ S3, IAM, KMS and CloudWatch. Everything else is moto; these are the only stand-i
 4. Wait states: moto's interpreter really sleeps (60 s per deployment poll). The shim returns at once,
    records the seconds the state asked for, and advances the deployments: an emulated clock.
 5. Endpoint-config instance types: moto's allow-list predates ml.g5; the shim also accepts the GPU types in
-   infra/config.py's GPUS_PER_INSTANCE.
+   infra/config/compute.py's GPUS_PER_INSTANCE.
 """
 
 from __future__ import annotations

@@ -226,7 +226,7 @@ def test_with_waf_on_nothing_accepts_the_missing_waf_finding(tmp_path):
     synth fails, so no acceptance is left standing where WAF is on."""
     synth_api(tmp_path / "on", {"waf": {"enabled": True}})
     with pytest.raises(Exception, match="ValidationFailed"):
-        synth_api(tmp_path / "off", {"waf": {"enabled": True}}, remove="WebAcl/Association")
+        synth_api(tmp_path / "off", {"waf": {"enabled": True}}, remove="Default/WebAcl/Association")  # in the RestApi unit
     report = json.loads((tmp_path / "off" / "out" / "validation-report.json").read_text())
     rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
     assert {"AwsSolutions-APIG3", "NIST.800.53.R5-APIGWAssociatedWithWAF"} <= rules
@@ -235,7 +235,7 @@ def test_with_waf_on_nothing_accepts_the_missing_waf_finding(tmp_path):
 def test_nothing_accepts_an_unrotated_signing_key(tmp_path, synthesized):
     """The rotation schedule is what satisfies the rotation rules of every pack: without it synth fails."""
     with pytest.raises(Exception, match="ValidationFailed"):
-        synth_api(tmp_path, {}, remove="SigningKey/Default/Schedule")
+        synth_api(tmp_path, {}, remove="ApiFunction/SigningKey/Default/Schedule")  # in the ApiFunction unit
     report = json.loads((tmp_path / "out" / "validation-report.json").read_text())
     rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
     assert {"AwsSolutions-SMG4", "HIPAA.Security-SecretsManagerRotationEnabled",

@@ -64,7 +64,7 @@ def stand_in_bundle(tmp_path_factory) -> Path:
     manifest = bundle.Manifest(version_id=bundle.new_version_id(), created_at="2026-11-23T00:00:00+00:00",
                                base_model="none", data_sha256="0" * 64, labels=["negative", "positive"], max_length=32)
     files = {bundle.MODEL_INT8: b"not a model", bundle.MODEL_FP32: b"not a model", bundle.TOKENIZER: "{}",
-             bundle.LABELS: '["negative", "positive"]', bundle.METRICS: "{}"}
+             bundle.METRICS: "{}"}
     bundle.write_bundle(folder, files, manifest)
     return folder
 
@@ -113,8 +113,8 @@ CLI_CASES = [
      "has 8 usable rows; holding out 10% leaves 7 to train on and 1 to validate with, and golive needs at least 10"),
     ("train, negative GPUs", ["train", "--num-gpus", "-1"], "--num-gpus must be 0 or more"),
     ("train, no parity rows", ["train", "--parity-rows", "0"], "--parity-rows must be at least 1"),
-    ("train, bundle folder is a file", ["train", "--out", "{bundle}/labels.json"],
-     "cannot write the bundle to --out {bundle}/labels.json"),
+    ("train, bundle folder is a file", ["train", "--out", "{bundle}/metrics.json"],
+     "cannot write the bundle to --out {bundle}/metrics.json"),
     ("train, data that is not there", ["train", "--data", "{tmp}/reviews.csv"], "data file {tmp}/reviews.csv does not exist"),
     ("train, S3 without credentials", ["train", "--data", "s3://golive-no-such-bucket/train.tsv"],
      "cannot read s3://golive-no-such-bucket/train.tsv: no AWS credentials found"),
@@ -164,8 +164,8 @@ def test_bad_serving_settings_name_the_variable(tmp_path, stand_in_bundle):
 
 
 @pytest.mark.parametrize("env,message", [
-    ({"GOLIVE_PORT": "99999"}, "bad endpoint configuration"),
-    ({"SAGEMAKER_BIND_TO_PORT": "{busy}", "GOLIVE_HOST": "127.0.0.1"}, "port {busy} on 127.0.0.1 is already in use"),
+    ({"GOLIVE_ENDPOINT_PORT": "99999"}, "bad endpoint configuration"),
+    ({"SAGEMAKER_BIND_TO_PORT": "{busy}", "GOLIVE_ENDPOINT_HOST": "127.0.0.1"}, "port {busy} on 127.0.0.1 is already in use"),
 ])
 def test_endpoint_container_entry_point(env, message, tmp_path, busy_port):
     values = {"busy": str(busy_port)}

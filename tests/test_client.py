@@ -93,7 +93,7 @@ def assert_matches(result: PredictResult, expected: list[tuple[str, float]]) -> 
 
 
 def warming(retry_after: int):
-    return error_response(503, "endpoint_warming", "the model endpoint is starting up; retry shortly", retry_after)
+    return error_response(503, "model_waking_up", "the model is waking up after a quiet period; retry shortly", retry_after)
 
 
 def test_predict_one_text_and_a_short_list(url, gate, tiny_bundle, expected):
@@ -233,7 +233,7 @@ def test_the_deadline_stops_retries_it_could_not_wait_for(url, gate):
         api.predict("fine")
     assert time.monotonic() - started < 30  # it did not sleep the 30 s it could not afford
     assert len(gate.seen) == 1
-    assert raised.value.last_error.type == "endpoint_warming" and raised.value.status == 503
+    assert raised.value.last_error.type == "model_waking_up" and raised.value.status == 503
 
 
 def test_connection_errors_are_retried_until_the_deadline():

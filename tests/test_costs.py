@@ -8,7 +8,9 @@ import pytest
 
 from cli.main import main
 from infra.costs.estimate import Assumptions, estimate, load_prices
+from golive.contracts.telemetry import CLOUDWATCH_METRICS
 from infra.config import EnvironmentConfig
+from infra.costs.serving_options import break_even
 
 
 def hand_config() -> EnvironmentConfig:
@@ -35,15 +37,15 @@ def test_estimate_matches_hand_computed_figures():
     assert lines["CloudWatch Logs ingestion"] == 1.00
     # staging: 6 API + 4 quality + 3 units of anomaly detection + undelivered alerts + 2 rollback + 2 GPU + at-max = 19
     assert lines["CloudWatch alarms and dashboard"] == pytest.approx(19 * 0.10 + 0.50 + 3.00)
-    assert lines["CloudWatch custom metrics (the API's EMF)"] == pytest.approx(11 * 0.30)
+    assert lines["CloudWatch custom metrics (the API's EMF)"] == pytest.approx((len(CLOUDWATCH_METRICS) + 2) * 0.30)
     totals = result.by_stage()
     assert totals["inference"] == 1027.84 and set(totals) == {"training", "inference", "api", "data", "monitoring"}
     per_1000 = result.per_1000_predictions
     assert per_1000["lambda_onnx"] == pytest.approx(1000 * (3.7e-6 + 0.005 * 2 * 0.0000166667), abs=1e-4)
     assert per_1000["gpu_endpoint"] == pytest.approx(1000 * (3.7e-6 + 0.03 * 2 * 0.0000166667 + 1027.84 / 2e6), abs=1e-4)
     assert per_1000["sagemaker_serverless"] == pytest.approx(1000 * (4.7e-6 + 0.005 * 2 * 0.00002), abs=1e-4)
-    assert result.break_even_requests_per_month["gpu_endpoint_vs_lambda_onnx"] is None
-    assert result.break_even_requests_per_month["gpu_endpoint_vs_sagemaker_serverless"] == pytest.approx(
+    assert result.break_even_requests_per_month["lambda_onnx_vs_gpu_endpoint"] is None
+    assert result.break_even_requests_per_month["sagemaker_serverless_vs_gpu_endpoint"] == pytest.approx(
         1027.84 / 2e-7, rel=1e-3)
     assert all(line.assumption for line in result.lines)  # every figure says how it was made
 
@@ -232,5 +234,77 @@ def test_refresh_prices_without_credentials_says_what_to_do(monkeypatch, capsys,
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    import boto3
+
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # an earlier test's session keeps the credentials it found
     assert main(["costs", "estimate", "--refresh-prices"]) == 2
     assert "needs AWS credentials" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("hours", [1, 8, 24])
+def test_serving_options_from_the_price_table(hours):
+    p = load_prices()
+    a = Assumptions(requests_per_month=3_000_000, avg_tokens=20, active_hours_per_day=hours)
+    result = estimate(hand_config(), a, p)
+    options = result.serving_options
+    gb, gbs, hosting = 2.0, p["lambda_per_gb_second"]["x86_64"], p["sagemaker_hosting_per_hour"]["ml.g5.xlarge"]
+    requests = (p["lambda_per_million_requests"] + p["apigateway_rest_per_million_requests"]) / 1e6
+    proxied = requests + a.proxy_ms / 1000 * gb * gbs
+    snap = p["lambda_snapstart"]
+    expected = {
+        "lambda_onnx": (0.0, requests + a.onnx_ms / 1000 * gb * gbs + a.cold_start_share * a.init_s * gb * gbs),
+        "lambda_onnx_snapstart": (gb * p["hours_per_month"] * 3600 * snap["cache_per_gb_second"],
+                                  requests + a.onnx_ms / 1000 * gb * gbs + a.cold_start_share * gb * snap["restore_per_gb"]),
+        "sagemaker_serverless": (0.0, proxied + a.onnx_ms / 1000 * a.serverless_memory_gb
+                                 * p["sagemaker_serverless_per_gb_second"]),
+        "gpu_endpoint": (p["hours_per_month"] * hosting, proxied),
+        "gpu_scale_to_zero": (hours * p["hours_per_month"] / 24 * hosting, proxied),
+    }
+    assert set(options) == set(expected)
+    for name, (fixed, per_request) in expected.items():
+        assert options[name]["fixed_usd"] == pytest.approx(fixed)
+        assert options[name]["per_request_usd"] == pytest.approx(per_request)
+        assert options[name]["monthly_usd"] == pytest.approx(fixed + 3_000_000 * per_request, abs=0.005)
+    # each pair: at its break-even traffic both cost the same; where there is none, one is cheaper at every traffic
+    for pair, at in result.break_even_requests_per_month.items():
+        first, second = (options[name] for name in pair.split("_vs_"))
+        cost = lambda o, n: o["fixed_usd"] + n * o["per_request_usd"]  # noqa: E731
+        if at is None:
+            signs = {cost(first, n) <= cost(second, n) for n in (1, 1e3, 1e6, 1e9, 1e12)}
+            assert len(signs) == 1, pair
+        else:
+            assert cost(first, at) == pytest.approx(cost(second, at), rel=1e-6), pair
+            assert (cost(first, at / 2) < cost(second, at / 2)) != (cost(first, at * 2) < cost(second, at * 2)), pair
+    # a whole day up is the always-on endpoint
+    assert (options["gpu_scale_to_zero"]["fixed_usd"] == pytest.approx(options["gpu_endpoint"]["fixed_usd"])) is (hours == 24)
+
+
+def test_break_even_of_parallel_or_dominated_options_is_none():
+    from infra.costs.serving_options import ServingOption
+
+    cheap, dear = ServingOption("a", 0.0, 1e-6, "x"), ServingOption("b", 10.0, 2e-6, "x")
+    assert break_even(cheap, dear) is None and break_even(dear, cheap) is None
+    assert break_even(ServingOption("c", 5.0, 1e-6, "x"), ServingOption("d", 0.0, 1e-6, "x")) is None
+    assert break_even(ServingOption("e", 100.0, 1e-6, "x"), ServingOption("f", 0.0, 2e-6, "x")) == 100_000_000
+
+
+def test_serving_options_are_printed_with_the_break_even_table(capsys):
+    assert main(["costs", "estimate", "--env", "staging", "--active-hours-per-day", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "serving options at 1,000,000 requests/month" in out and "break-even traffic" in out
+    for name in ("lambda_onnx_snapstart", "sagemaker_serverless", "gpu_scale_to_zero"):
+        assert name in out
+    assert "1 active h/day" in out
+
+
+@pytest.mark.parametrize("value", ["0", "25", "-3", "lots"])
+def test_active_hours_per_day_must_be_a_day_or_less(value, capsys):
+    argv = ["costs", "estimate", "--env", "staging", "--active-hours-per-day", value]
+    if value == "lots":  # argparse's own usage error: exit status 2 too
+        with pytest.raises(SystemExit) as raised:
+            main(argv)
+        assert raised.value.code == 2
+    else:
+        assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--active-hours-per-day" in err and "Traceback" not in err

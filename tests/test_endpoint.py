@@ -230,7 +230,7 @@ def server(tiny_bundle, tmp_path):
 
     def start(**env_overrides) -> str:
         port = free_port()
-        env = {**os.environ, "GOLIVE_MODEL_DIR": str(tiny_bundle), "GOLIVE_HOST": "127.0.0.1",
+        env = {**os.environ, "GOLIVE_ENDPOINT_MODEL_DIR": str(tiny_bundle), "GOLIVE_ENDPOINT_HOST": "127.0.0.1",
                "SAGEMAKER_BIND_TO_PORT": str(port), **env_overrides}
         log = open(tmp_path / f"serve-{port}.log", "w")
         proc = subprocess.Popen([sys.executable, "-m", "functions.endpoint.serve", "serve"], cwd=REPO, env=env,
@@ -255,7 +255,8 @@ def server(tiny_bundle, tmp_path):
 
 
 def test_server_process_batches_concurrent_requests_with_the_same_answers_as_unbatched(server, tiny_bundle):
-    base = server(GOLIVE_MODEL_VARIANT="fp32", GOLIVE_MAX_BATCH_SIZE="16", GOLIVE_MAX_WAIT_MS="50")
+    base = server(GOLIVE_ENDPOINT_MODEL_VARIANT="fp32", GOLIVE_ENDPOINT_MAX_BATCH_SIZE="16",
+                  GOLIVE_ENDPOINT_MAX_WAIT_MS="50")
     ping = requests.get(f"{base}/ping", timeout=5).json()
     assert ping["provider"] == "CPUExecutionProvider" and ping["variant"] == "fp32"
     before = ping["batches"]
@@ -288,6 +289,6 @@ def test_serve_refuses_other_commands_and_bad_settings(monkeypatch, capsys):
 
     assert main(["train"]) == 2
     assert "only serves" in capsys.readouterr().err
-    monkeypatch.setenv("GOLIVE_MAX_BATCH_SIZE", "0")
+    monkeypatch.setenv("GOLIVE_ENDPOINT_MAX_BATCH_SIZE", "0")
     assert main(["serve"]) == 2
-    assert "max_batch_size" in capsys.readouterr().err
+    assert "GOLIVE_ENDPOINT_MAX_BATCH_SIZE='0': Input should be greater than or equal to 1" in capsys.readouterr().err

@@ -22,7 +22,8 @@ import requests
 from golive import bundle
 from infra.assets.endpoint_image import ENDPOINT_DIR, stage_image_context
 from infra.assets.lambda_package import find_python
-from tests.artifact_cache import cached, pip, run
+from infra.venvs import cached_venv
+from tests.artifact_cache import CACHE, pip, run
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
@@ -87,14 +88,12 @@ def image_venv() -> Path:
     cpu = re.sub(rf"^{GPU_RUNTIME}==", "onnxruntime==", text, flags=re.MULTILINE)
     assert cpu != text, f"no {GPU_RUNTIME} pin in {REQUIREMENTS}"
 
-    def make(folder: Path) -> None:
-        (folder / "requirements-cpu.txt").write_text(cpu)
-        run([python, "-m", "venv", folder / "venv"], f"python{python_version} -m venv")
-        run([folder / "venv" / "bin" / "python", "-m", "pip", "install", "--quiet", "--only-binary=:all:",
-             "-r", folder / "requirements-cpu.txt"], "installing the image's requirements (CPU ONNX Runtime)")
-
-    folder = cached(f"endpoint-venv-py{python_version}", f"{python}\n{cpu}", make)
-    return folder / "venv"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    requirements = CACHE / f"endpoint-requirements-cpu-py{python_version}.txt"
+    requirements.write_text(cpu)
+    python = cached_venv(CACHE / f"endpoint-venv-py{python_version}", requirements, python,
+                         pip_options=["--only-binary=:all:"], what="the image's requirements (CPU ONNX Runtime)")
+    return python.parent.parent
 
 
 def test_image_server_answers_ping_and_invocations_under_the_image_python(image_venv, tiny_bundle, tmp_path):
@@ -110,7 +109,7 @@ def test_image_server_answers_ping_and_invocations_under_the_image_python(image_
     port = free_port()
     env = {"PATH": f"{image_venv / 'bin'}:/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV": str(image_venv),
            "HOME": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
-           "SAGEMAKER_BIND_TO_PORT": str(port), "GOLIVE_MODEL_DIR": str(model_dir), "GOLIVE_HOST": "127.0.0.1"}
+           "SAGEMAKER_BIND_TO_PORT": str(port), "GOLIVE_ENDPOINT_MODEL_DIR": str(model_dir), "GOLIVE_ENDPOINT_HOST": "127.0.0.1"}
     assert Path(shutil.which(argv[0], path=env["PATH"])).parent == image_venv / "bin"
     versions = run([image_venv / "bin" / "python", "-I", "-c",
                     "import sys, onnxruntime; print('%d.%d' % sys.version_info[:2], onnxruntime.__version__)"],

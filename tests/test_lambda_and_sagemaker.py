@@ -207,7 +207,7 @@ def test_sagemaker_malformed_answer_is_502(tiny_bundle, tmp_path):
 FAULTS = [
     # (error code, HTTP status from SageMaker, our status, our error type, Retry-After expected)
     ("ThrottlingException", 400, 429, "throttled", True),
-    ("ModelNotReadyException", 429, 503, "endpoint_warming", True),
+    ("ModelNotReadyException", 429, 503, "model_waking_up", True),
     ("ServiceUnavailable", 503, 503, "endpoint_unavailable", True),
     ("InternalDependencyException", 530, 503, "endpoint_unavailable", True),
     ("ModelError", 424, 502, "model_error", False),

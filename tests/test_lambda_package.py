@@ -24,7 +24,7 @@ def test_package_holds_serving_code_and_only_the_served_model(tiny_bundle, tmp_p
     assert not (pkg / "cli").exists() and not (pkg / "training").exists()  # the CLI reaches into training/
     shipped = {p.name for p in (pkg / lambda_package.PACKAGE_DIR).iterdir()}
     assert bundle.MODEL_INT8 in shipped and bundle.MODEL_FP32 not in shipped
-    assert {bundle.TOKENIZER, bundle.LABELS, bundle.METRICS, bundle.MANIFEST} <= shipped
+    assert {bundle.TOKENIZER, bundle.METRICS, bundle.MANIFEST} <= shipped
     bundle.verify_bundle(pkg / lambda_package.PACKAGE_DIR, only=[bundle.MODEL_INT8, bundle.TOKENIZER])
     assert report.unzipped_bytes >= (tiny_bundle / bundle.MODEL_INT8).stat().st_size
     saved = json.loads((tmp_path / "lambda.size.json").read_text())
@@ -41,7 +41,7 @@ def test_package_ships_only_the_modules_the_handler_imports(tiny_bundle, tmp_pat
     pkg = tmp_path / "lambda"
     code = shipped_code(pkg)
     assert sorted(p.name for p in pkg.iterdir()) == ["functions", "golive", lambda_package.PACKAGE_DIR]
-    never_run = ("golive/client.py", "golive/monitoring", "golive/contracts/alarms.py", "golive/contracts/training_metrics.py",
+    never_run = ("golive/client", "golive/monitoring", "golive/contracts/alarms.py", "golive/contracts/training_metrics.py",
                  "golive/archives.py" if False else "golive/classification_metrics.py" if False else "golive/ports.py",
                  "functions/endpoint", "functions/rotation", "functions/api/local.py")
     for absent in never_run:
@@ -94,7 +94,7 @@ def test_sagemaker_backend_package_carries_no_model(tiny_bundle, tmp_path):
     build_lambda_package(tiny_bundle, tmp_path / "lambda", variant=None, install=False)
     shipped = {p.name for p in (tmp_path / "lambda" / lambda_package.PACKAGE_DIR).iterdir()}
     assert not shipped & set(bundle.MODEL_VARIANTS.values())
-    assert bundle.LABELS in shipped
+    assert {bundle.TOKENIZER, bundle.METRICS, bundle.MANIFEST} <= shipped
 
 
 def test_over_the_lambda_limit_fails_and_keeps_the_previous_package(tiny_bundle, tmp_path, monkeypatch):

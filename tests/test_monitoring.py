@@ -236,8 +236,8 @@ def _call(module, method: str, path: str, body) -> dict:
 def test_emf_from_real_traffic_drives_the_quality_alarms_and_accuracy_drop_fires(lambda_dev, synthesized, tiny_bundle,
                                                                                  capsys):
     alarms = _alarms(synthesized["dev"]["monitoring"])
-    baseline = Baseline.from_metrics(bundle.read_json(tiny_bundle, bundle.METRICS))
-    labels = bundle.read_json(tiny_bundle, bundle.LABELS)
+    baseline = bundle.read_metrics(tiny_bundle).baseline
+    labels = bundle.read_manifest(tiny_bundle).labels
     texts = [text for text, _ in sample_rows("validation")][:5] + ["a much longer review " * 20]
     capsys.readouterr()
 
@@ -303,7 +303,7 @@ def test_metrics_endpoint_carries_the_baseline_and_the_window(local_server, tiny
     texts = [text for text, _ in sample_rows("validation")][:4]
     predictions = _traffic(local_server, texts, rounds=30, right=20, wrong=5)
     window, baseline = parse(requests.get(f"{local_server}/metrics", timeout=10).text)
-    assert baseline == Baseline.from_metrics(bundle.read_json(tiny_bundle, bundle.METRICS))
+    assert baseline == bundle.read_metrics(tiny_bundle).baseline.monitored()
     assert window.prediction_count == 120 and (window.feedback, window.feedback_correct) == (25, 20)
     assert window.confidence_sum == pytest.approx(sum(p["score"] for p in predictions), rel=1e-6)
     assert window.input_chars_sum == 30 * sum(map(len, texts))

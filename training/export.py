@@ -7,7 +7,6 @@ the stated tolerance is broken.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import tempfile
@@ -148,14 +147,14 @@ def check_parity(
     return report
 
 
-def model_card(manifest: bundle.Manifest, metrics: dict[str, Any]) -> str:
-    fp32, int8 = metrics["validation"]["fp32"], metrics["validation"]["int8"]
+def model_card(manifest: bundle.Manifest, metrics: bundle.BundleMetrics) -> str:
+    fp32, int8 = metrics.validation["fp32"], metrics.validation["int8"]
     return f"""# Model card — {manifest.version_id}
 
 - **Task**: text classification into {len(manifest.labels)} labels: {", ".join(manifest.labels)}
 - **Base model**: `{manifest.base_model}`
-- **Trained**: {manifest.created_at}, {metrics["training"]["train_rows"]} training rows, data sha256 `{manifest.data_sha256[:16]}…`
-- **Validation** ({metrics["data"]["validation_rows"]} rows, {metrics["data"]["validation_source"]}):
+- **Trained**: {manifest.created_at}, {metrics.training.train_rows} training rows, data sha256 `{manifest.data_sha256[:16]}…`
+- **Validation** ({metrics.data.validation_rows} rows, {metrics.data.validation_source}):
   fp32 accuracy {fp32["accuracy"]:.4f}, macro-F1 {fp32["macro_f1"]:.4f};
   int8 accuracy {int8["accuracy"]:.4f}, macro-F1 {int8["macro_f1"]:.4f}
 - **Served by default**: the {manifest.default_variant} ONNX model; texts are truncated to {manifest.max_length} tokens.
@@ -224,38 +223,38 @@ def export_bundle(
         logger.info(format_metrics({"onnx_accuracy": validation["fp32"]["accuracy"],
                                     "onnx_int8_accuracy": validation["int8"]["accuracy"]}))
         default = validation[bundle.DEFAULT_VARIANT]
-        metrics = {
-            "validation": validation,
-            "torch_validation": training_summary.get("torch_validation", {}),
-            "parity": parity,
+        metrics = bundle.BundleMetrics(
+            validation=validation,
+            torch_validation=training_summary.get("torch_validation", {}),
+            parity=parity,
             # what monitoring compares live traffic with
-            "baseline": {
-                "variant": bundle.DEFAULT_VARIANT,
-                "label_distribution": default["label_distribution"],
-                "predicted_label_distribution": default["predicted_label_distribution"],
-                "mean_confidence": default["mean_confidence"],
-                "mean_input_chars": float(np.mean([len(t) for t in data.validation.texts])),
-            },
-            "data": {
-                "train_rows": len(data.train.texts),
-                "validation_rows": len(data.validation.texts),
-                "validation_source": data.validation_source,
-                "train_label_counts": label_counts(data.train, data.label_names),
-                "validation_label_counts": label_counts(data.validation, data.label_names),
-                "skipped_rows": data.skipped.as_dict(),
-            },
-            "training": {k: training_summary[k] for k in ("global_step", "train_examples_per_second", "train_seconds", "train_rows")},
-            "onnx": {"opset": ONNX_OPSET, "optimisation": optimisation},
-        }
+            baseline=bundle.Baseline(
+                variant=bundle.DEFAULT_VARIANT,
+                label_distribution=default["label_distribution"],
+                label_share=default["predicted_label_distribution"],
+                mean_confidence=default["mean_confidence"],
+                mean_input_chars=float(np.mean([len(t) for t in data.validation.texts])),
+            ),
+            data=bundle.DataSummary(
+                train_rows=len(data.train.texts),
+                validation_rows=len(data.validation.texts),
+                validation_source=data.validation_source,
+                train_label_counts=label_counts(data.train, data.label_names),
+                validation_label_counts=label_counts(data.validation, data.label_names),
+                skipped_rows=data.skipped.as_dict(),
+            ),
+            training=bundle.TrainingSummary(**{k: training_summary[k] for k in (
+                "global_step", "train_examples_per_second", "train_seconds", "train_rows")}),
+            onnx={"opset": ONNX_OPSET, "optimisation": optimisation},
+        )
         if distillation:
-            metrics["distillation"] = distillation.compare(classifiers[bundle.DEFAULT_VARIANT])
+            metrics = metrics._replace(distillation=distillation.compare(classifiers[bundle.DEFAULT_VARIANT]))
         manifest = new_manifest(data, args, base_model)
         manifest.distillation = distillation.manifest_entry if distillation else None
         files = {name: path for name, path in paths.items()}
-        files[bundle.LABELS] = json.dumps(list(data.label_names), indent=2) + "\n"
-        files[bundle.METRICS] = json.dumps(metrics, indent=2) + "\n"
-        files[bundle.MODEL_CARD] = model_card(manifest, metrics) + (distillation.card(metrics["distillation"])
-                                                                    if distillation else "")
+        files[bundle.METRICS] = metrics.to_json()
+        files[bundle.MODEL_CARD] = model_card(manifest, metrics) + (
+            distillation.card(dict(metrics.distillation)) if distillation else "")
         bundle.write_bundle(Path(args.out), files, manifest)
     progress(f"bundle written to {args.out} (version {manifest.version_id})")
     return manifest

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
 from functions.common.errors import ApiError
 from functions.api.settings import Settings
+from functions.api.warmup import ModelWakingUp, WarmupClock, is_waking_up
 from golive import bundle
+
+WARMUP_POLL_S = 2.0  # between tries while waiting for a waking endpoint
+GATEWAY_BUDGET_S = 28.0  # API Gateway gives up at 29 s: the answer must be on its way before that
 
 
 class Backend(Protocol):
     name: str
     manifest: bundle.Manifest
-    metrics: dict[str, Any]
+    metrics: bundle.BundleMetrics
 
     def predict_logits(self, texts: list[str]) -> np.ndarray: ...
 
@@ -74,7 +79,7 @@ class OnnxBackend:
         self.classifier = OnnxClassifier.from_bundle(model_dir, settings.model_variant,
                                                      intra_op_threads=settings.intra_op_threads)
         self.manifest = self.classifier.manifest
-        self.metrics = bundle.read_json(model_dir, bundle.METRICS)
+        self.metrics = bundle.read_metrics(model_dir)
         # a bounded pool: model calls beyond the cores only fight over them (ONNX Runtime's threads spin)
         self._pool = ThreadPoolExecutor(max_workers=settings.inference_workers, thread_name_prefix="golive-onnx")
 
@@ -95,41 +100,71 @@ class SageMakerBackend:
 
     name = "sagemaker"
 
-    def __init__(self, settings: Settings, client=None):
+    def __init__(self, settings: Settings, client=None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        model_dir = resolve_model_dir(settings)
+        self.manifest = bundle.read_manifest(model_dir)  # metadata only: the model runs on the endpoint
+        self.metrics = bundle.read_metrics(model_dir)
+        self.settings = settings
+        self.endpoint = settings.endpoint_name
+        self.retry_after = settings.retry_after_s
+        self.target = ({"InferenceComponentName": settings.inference_component_name}
+                       if settings.inference_component_name else {})
+        self.warmup = WarmupClock(settings.expected_warmup_seconds, settings.retry_after_s, clock)
+        self.wait_for_warmup_s = settings.wait_for_warmup_seconds
+        # the longest one invoke_endpoint call (all botocore attempts) can take: a retry while waiting must fit too
+        self.worst_call_s = settings.sagemaker_max_attempts * (settings.sagemaker_connect_timeout_s
+                                                               + settings.sagemaker_read_timeout_s)
+        self.clock, self.sleep = clock, sleep
+        self.client = client or self._new_client()
+        self._control = None
+
+    def _new_client(self):
         import boto3
         from botocore.config import Config
 
-        model_dir = resolve_model_dir(settings)
-        self.manifest = bundle.read_manifest(model_dir)  # metadata only: the model runs on the endpoint
-        self.metrics = bundle.read_json(model_dir, bundle.METRICS)
-        self.endpoint = settings.endpoint_name
-        self.retry_after = settings.retry_after_s
-        self.client = client or boto3.client(
-            "sagemaker-runtime",
-            config=Config(
-                connect_timeout=settings.sagemaker_connect_timeout_s,
-                read_timeout=settings.sagemaker_read_timeout_s,
-                retries={"mode": "adaptive", "total_max_attempts": settings.sagemaker_max_attempts},
-            ),
-        )
+        s = self.settings
+        return boto3.client("sagemaker-runtime", config=Config(
+            connect_timeout=s.sagemaker_connect_timeout_s, read_timeout=s.sagemaker_read_timeout_s,
+            retries={"mode": "adaptive", "total_max_attempts": s.sagemaker_max_attempts}))
+
+    def reconnect(self) -> None:
+        """New AWS clients (new connections, the credentials of now): after a SnapStart restore."""
+        self.client = self._new_client()
         self._control = None
 
     def predict_logits(self, texts: list[str]) -> np.ndarray:
+        """One prediction; while the endpoint wakes up, wait and retry for up to `wait_for_warmup_seconds`."""
+        body = json.dumps({"inputs": texts, "return_logits": True})
+        started = self.clock()
+        while True:
+            try:
+                payload = self._invoke(body)
+                break
+            except ModelWakingUp:
+                now = self.clock()
+                pause = min(WARMUP_POLL_S, started + self.wait_for_warmup_s - now)
+                if pause <= 0 or now + pause + self.worst_call_s > started + GATEWAY_BUDGET_S:
+                    raise
+                self.sleep(pause)
+        self.warmup.awake()
+        return self._parse(payload, len(texts))
+
+    def _invoke(self, body: str) -> bytes:
         from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
 
-        body = json.dumps({"inputs": texts, "return_logits": True})
         try:
             response = self.client.invoke_endpoint(
-                EndpointName=self.endpoint, ContentType="application/json", Accept="application/json", Body=body
+                EndpointName=self.endpoint, ContentType="application/json", Accept="application/json", Body=body,
+                **self.target,
             )
-            payload = response["Body"].read()
+            return response["Body"].read()
         except (ReadTimeoutError, ConnectTimeoutError) as exc:
             raise ApiError(504, "endpoint_timeout", "the model endpoint did not answer in time; try again") from exc
         except EndpointConnectionError as exc:
             raise ApiError(503, "endpoint_unreachable", "the model endpoint cannot be reached", self.retry_after) from exc
         except ClientError as exc:
             raise self._map_client_error(exc) from exc
-        return self._parse(payload, len(texts))
 
     async def predict(self, texts: list[str]) -> np.ndarray:
         from starlette.concurrency import run_in_threadpool
@@ -142,8 +177,9 @@ class SageMakerBackend:
         if code in ("ThrottlingException", "TooManyRequestsException"):
             return ApiError(429, "throttled", "too many requests to the model endpoint; retry after the given delay",
                             self.retry_after)
-        if code == "ModelNotReadyException":
-            return ApiError(503, "endpoint_warming", "the model endpoint is starting up; retry shortly", self.retry_after)
+        if is_waking_up(code, exc.response.get("Error", {}).get("Message", "")):
+            self.warmup.asleep()
+            return ModelWakingUp(self.warmup.retry_after(), f"SageMaker: {code}")
         if code in ("ServiceUnavailable", "InternalDependencyException") or status in (503, 530):
             return ApiError(503, "endpoint_unavailable", "the model endpoint is unavailable; retry shortly",
                             self.retry_after)

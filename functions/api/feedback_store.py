@@ -48,6 +48,10 @@ class DynamoFeedbackStore:
             self._client = boto3.client("dynamodb")
         return self._client
 
+    def reconnect(self) -> None:
+        """Drop the client (and its connections): the next feedback makes a new one. After a SnapStart restore."""
+        self._client = None
+
     def put_once(self, record: FeedbackRecord) -> FeedbackRecord | None:
         item = {
             "prediction_id": {"S": record.prediction_id},

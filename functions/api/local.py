@@ -5,9 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Response
 
 from functions.api.main import build_services, create_app
-from functions.api.settings import ENV_PREFIX, Settings, environment_values
+from functions.api.settings import Settings
 from functions.api.telemetry import PrometheusTelemetry
-from golive.monitoring.conditions import Baseline
 
 
 def create_local_app(settings: Settings) -> FastAPI:
@@ -15,7 +14,7 @@ def create_local_app(settings: Settings) -> FastAPI:
 
     telemetry = PrometheusTelemetry()
     app = create_app(build_services(settings, telemetry))
-    telemetry.set_baseline(Baseline.from_metrics(app.state.services.backend.metrics))
+    telemetry.set_baseline(app.state.services.backend.metrics.baseline)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> Response:
@@ -31,23 +30,16 @@ def serving_threads(cores: int | None = None) -> dict[str, int]:
     import os
 
     defaults = {"intra_op_threads": 1, "inference_workers": (cores or os.cpu_count() or 1) + 1}
-    configured = environment_values()
+    configured = Settings.environment_values()
     return {k: v for k, v in defaults.items() if k not in configured}
 
 
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, variant: str | None = None,
           feedback_db: str | None = None) -> None:
     import uvicorn
-    from pydantic import ValidationError
 
-    from golive.errors import UserError
-
-    try:
-        settings = Settings(backend="onnx", model_dir=model_dir, model_variant=variant, **serving_threads(),
-                            **({"feedback_db": feedback_db} if feedback_db else {}))
-    except ValidationError as exc:
-        problems = [f"  {ENV_PREFIX}{'.'.join(map(str, e['loc'])).upper() or '(settings)'}: {e['msg']}" for e in exc.errors()]
-        raise UserError("the serving settings from the environment are not valid:\n" + "\n".join(problems)) from None
+    settings = Settings.load(backend="onnx", model_dir=model_dir, model_variant=variant, **serving_threads(),
+                             **({"feedback_db": feedback_db} if feedback_db else {}))
     app = create_local_app(settings)
     print(f"serving model {app.state.services.backend.manifest.version_id} from {model_dir}: "
           f"docs at http://{host}:{port}/docs, metrics at http://{host}:{port}/metrics", flush=True)

@@ -63,6 +63,7 @@ class KeyRing:
                  reload_interval_s: float = 300.0):
         self._lock = threading.Lock()
         self._reload = reload
+        self.source = reload  # where reloads come from (signing_keys.SecretReader in AWS)
         self._interval = reload_interval_s
         self._reloaded_at: float | None = None
         self._install(keys)
@@ -76,6 +77,13 @@ class KeyRing:
         self.current = keys[0]
         self.current_id = key_id(keys[0])
         self._by_id = {key_id(key): key for key in keys}
+
+    def refresh(self, keys: Sequence[bytes]) -> None:
+        """Install `keys` as if this ring were new (after a SnapStart restore: the secret may have rotated since
+        the snapshot was taken, and the reload timer's clock is not the restored environment's)."""
+        with self._lock:
+            self._install(keys)
+            self._reloaded_at = None
 
     def find(self, kid: str) -> bytes | None:
         key = self._by_id.get(kid)

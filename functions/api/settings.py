@@ -1,38 +1,33 @@
-"""Typed API configuration from environment variables (GOLIVE_*), validated at start-up.
-
-A plain pydantic model that reads its own variables: pydantic-settings would cost the Lambda about
-50 ms of imports at every cold start for features (dotenv, secrets, cloud sources) it does not use.
-"""
+"""Typed API configuration from environment variables (`GOLIVE_<FIELD>`), validated at start-up
+(functions.common.settings reads them; the endpoint container's are `GOLIVE_ENDPOINT_*`)."""
 
 from __future__ import annotations
 
-import os
-from typing import Any, Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ENV_PREFIX = "GOLIVE_"
+from functions.common.settings import EnvSettings
 
 
-def environment_values() -> dict[str, str]:
-    """`GOLIVE_*` variables by lower-case field name (`GOLIVE_MAX_TEXTS` -> `max_texts`), any case."""
-    return {key[len(ENV_PREFIX):].lower(): value for key, value in os.environ.items()
-            if key.upper().startswith(ENV_PREFIX)}
-
-
-class Settings(BaseModel):
-    """Arguments win over environment variables (`GOLIVE_<FIELD>`, any case), which win over defaults."""
+class Settings(EnvSettings, BaseModel):
+    """The Lambda's and `golive serve`'s settings: arguments, then `GOLIVE_<FIELD>` (any case), then defaults."""
 
     model_config = ConfigDict(extra="ignore")
+    env_prefix: ClassVar[str] = "GOLIVE_"
+    env_title: ClassVar[str] = "serving settings"
 
     backend: Literal["onnx", "sagemaker"] = "onnx"
     environment: str = "local"  # dev/staging/prod on AWS: the `environment` dimension of every metric
-    # the bundle: a folder in the Lambda package (always holds manifest/labels/metrics; the ONNX files
+    # the bundle: a folder in the Lambda package (always holds the manifest and metrics; the ONNX files
     # only for the onnx backend), or an s3:// prefix or model.tar.gz fetched once at cold start
     model_dir: str = "model_artifacts"
     model_s3_uri: str | None = None
     model_variant: Literal["fp32", "int8"] | None = None
     endpoint_name: str | None = None
+    # the model's inference component on that endpoint, when it is hosted as one (a scale-to-zero endpoint):
+    # InvokeEndpoint must name it
+    inference_component_name: str | None = None
     feedback_table: str | None = None  # DynamoDB table; unset in local mode (SQLite is used instead)
     feedback_db: str = ".golive/feedback.sqlite3"
     # the keys that sign prediction ids (functions.api.signing_keys): a Secrets Manager secret in AWS
@@ -65,19 +60,16 @@ class Settings(BaseModel):
     sagemaker_connect_timeout_s: float = 2.0
     sagemaker_read_timeout_s: float = 10.0
     sagemaker_max_attempts: int = Field(2, ge=1, le=5)
-    retry_after_s: int = 5
+    retry_after_s: int = Field(5, ge=1, le=3600)
+    # a scale-to-zero endpoint waking up (functions.api.warmup): the Retry-After a first "asleep" answer gets
+    # until this instance has measured a wake-up itself (AWS: "several minutes"), and how long a request may
+    # wait and retry before answering 503 (0: answer at once; tries stop early so the answer beats API Gateway's 29 s)
+    expected_warmup_seconds: int = Field(300, ge=1, le=3600)
+    wait_for_warmup_seconds: float = Field(0, ge=0, le=25)
 
     @property
     def use_xray_sdk(self) -> bool:
         return self.tracing == "sdk" or (self.tracing == "auto" and self.backend == "sagemaker")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _read_environment(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        env = environment_values()
-        return {**{k: v for k, v in env.items() if k in cls.model_fields}, **data}
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":

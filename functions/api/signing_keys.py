@@ -15,8 +15,6 @@ import os
 import secrets
 import stat
 from pathlib import Path
-from typing import Callable
-
 from functions.api.prediction_ids import KeyRing
 from functions.api.settings import Settings
 from golive.errors import UserError
@@ -68,13 +66,37 @@ def read_secret(arn: str, client, stages: tuple[str, ...]) -> list[bytes]:
     return keys
 
 
-def secret_key_ring(arn: str, client=None, reload_interval_s: float = 300.0) -> KeyRing:
-    if client is None:
+class SecretReader:
+    """The secret's keys, read through a Secrets Manager client that can be replaced (after a SnapStart restore)."""
+
+    def __init__(self, arn: str, client=None):
+        self.arn = arn
+        self.client = client or self._new_client()
+
+    @staticmethod
+    def _new_client():
         import boto3
 
-        client = boto3.client("secretsmanager")
-    reload: Callable[[], list[bytes]] = lambda: read_secret(arn, client, ("AWSCURRENT", "AWSPREVIOUS"))  # noqa: E731
-    return KeyRing(read_secret(arn, client, ("AWSCURRENT",)), reload=reload, reload_interval_s=reload_interval_s)
+        return boto3.client("secretsmanager")
+
+    def reconnect(self) -> None:
+        self.client = self._new_client()
+
+    def __call__(self, stages: tuple[str, ...] = ("AWSCURRENT", "AWSPREVIOUS")) -> list[bytes]:
+        return read_secret(self.arn, self.client, stages)
+
+
+def secret_key_ring(arn: str, client=None, reload_interval_s: float = 300.0) -> KeyRing:
+    reader = SecretReader(arn, client)
+    return KeyRing(reader(("AWSCURRENT",)), reload=reader, reload_interval_s=reload_interval_s)
+
+
+def refresh_after_restore(ring: KeyRing) -> None:
+    """A new connection and the current key as of now, as at a cold start (one call, AWSCURRENT): a snapshot may
+    be restored long after it was taken, across rotations. A key-file ring (`golive serve`) has nothing to refresh."""
+    if isinstance(ring.source, SecretReader):
+        ring.source.reconnect()
+        ring.refresh(ring.source(("AWSCURRENT",)))
 
 
 def load_key_ring(settings: Settings) -> KeyRing:

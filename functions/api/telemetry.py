@@ -10,9 +10,10 @@ from __future__ import annotations
 from typing import Protocol, Sequence
 
 from golive.contracts.telemetry import (
-    BACKEND_ERRORS, BATCH_SIZE, CLIENT_ERRORS, CONFIDENCE, FEEDBACK, FEEDBACK_CORRECT, INPUT_CHARS, LATENCY, NAMESPACE,
-    PREDICTED_LABEL, PREDICTIONS, PROM_BASELINE_LABEL_SHARE, PROM_BASELINE_MEAN_CONFIDENCE, PROM_BASELINE_MEAN_INPUT_CHARS,
-    PROM_BATCH_SIZE, PROM_CONFIDENCE, PROM_ERRORS, PROM_FEEDBACK, PROM_INPUT_CHARS, PROM_LATENCY, PROM_PREDICTIONS, SERVICE)
+    BACKEND_ERRORS, BATCH_SIZE, CLIENT_ERRORS, CONFIDENCE, FEEDBACK, FEEDBACK_CORRECT, INPUT_CHARS, LATENCY, MODEL_WAKING_UP,
+    NAMESPACE, PREDICTED_LABEL, PREDICTIONS, PROM_BASELINE_LABEL_SHARE, PROM_BASELINE_MEAN_CONFIDENCE,
+    PROM_BASELINE_MEAN_INPUT_CHARS, PROM_BATCH_SIZE, PROM_CONFIDENCE, PROM_ERRORS, PROM_FEEDBACK, PROM_INPUT_CHARS,
+    PROM_LATENCY, PROM_MODEL_WAKING_UP, PROM_PREDICTIONS, SERVICE)
 
 
 class Telemetry(Protocol):
@@ -22,6 +23,8 @@ class Telemetry(Protocol):
     def record_feedback(self, correct: bool) -> None: ...
 
     def record_error(self, status: int) -> None: ...
+
+    def record_model_waking_up(self) -> None: ...
 
 
 class EmfTelemetry:
@@ -66,6 +69,11 @@ class EmfTelemetry:
         name = CLIENT_ERRORS if status < 500 else BACKEND_ERRORS
         self.metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
 
+    def record_model_waking_up(self) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        self.metrics.add_metric(name=MODEL_WAKING_UP, unit=MetricUnit.Count, value=1)
+
 
 class PrometheusTelemetry:
     """Counters and histograms served at `/metrics` by `golive serve` (one registry per app)."""
@@ -86,6 +94,7 @@ class PrometheusTelemetry:
         self.feedback = Counter(PROM_FEEDBACK, "feedback received, by whether the prediction was right",
                                 ["correct"], registry=r)
         self.errors = Counter(PROM_ERRORS, "error responses by status", ["status"], registry=r)
+        self.waking_up = Counter(PROM_MODEL_WAKING_UP, "503s answered while the model endpoint wakes up", registry=r)
         # the served bundle's baseline, so `golive monitor` needs nothing but the URL
         self.baseline_share = Gauge(PROM_BASELINE_LABEL_SHARE, "predicted-label share on the validation set",
                                     ["label"], registry=r)
@@ -95,7 +104,7 @@ class PrometheusTelemetry:
                                     registry=r)
 
     def set_baseline(self, baseline) -> None:
-        """Export a `golive.monitoring.conditions.Baseline` (None: the bundle has none, and no gauge is set)."""
+        """Export a `golive.bundle.Baseline` (None: the bundle has none, and no gauge is set)."""
         if baseline is None:
             return
         for label, share in baseline.label_share.items():
@@ -117,3 +126,6 @@ class PrometheusTelemetry:
 
     def record_error(self, status: int) -> None:
         self.errors.labels(status=str(status)).inc()
+
+    def record_model_waking_up(self) -> None:
+        self.waking_up.inc()

@@ -161,8 +161,9 @@ def install_error_handlers(app: FastAPI, record_error: Callable[[int], None], lo
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError):
-        record_error(exc.status)
-        if exc.status >= 500:
+        if exc.counted_as_error:
+            record_error(exc.status)
+        if exc.status >= 500 and exc.counted_as_error:
             logger.warning("backend error", extra={"type": exc.type, "status": exc.status})
         return error_response(exc.status, exc.type, exc.message, exc.retry_after)
 

@@ -68,7 +68,7 @@ def get_state(request: Request) -> ModelState:
 
 
 def create_app(settings: EndpointSettings | None = None) -> FastAPI:
-    settings = settings or EndpointSettings()
+    settings = settings or EndpointSettings.load()
     state = ModelState(settings)
 
     @asynccontextmanager

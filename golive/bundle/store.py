@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from golive.bundle.format import LABELS, MANIFEST, MODEL_INT8, MODEL_VARIANTS, TOKENIZER, Manifest
+from golive.bundle.format import MANIFEST, MODEL_INT8, MODEL_VARIANTS, TOKENIZER, Manifest
 from golive.errors import UserError
 
 
@@ -70,7 +70,7 @@ def read_manifest(bundle_dir: Path) -> Manifest:
                         + (f": pass {folder}" if (folder / MANIFEST).is_file() else f" ({MANIFEST}, {MODEL_INT8}, ...)"))
     if not bundle_dir.is_dir():
         raise UserError(f"model bundle folder {bundle_dir} does not exist; train one with `golive train --out {bundle_dir}`")
-    bundle_files = (MANIFEST, TOKENIZER, LABELS, *MODEL_VARIANTS.values())
+    bundle_files = (MANIFEST, TOKENIZER, *MODEL_VARIANTS.values())
     if not any((bundle_dir / name).exists() for name in bundle_files):  # e.g. model_artifacts/ in a fresh clone
         raise UserError(f"{bundle_dir} holds no model bundle yet (no {MANIFEST}): train one with "
                         f"`golive quickstart --serve false` (the shipped sample data) or `golive train --out {bundle_dir}`")

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class MonitoringSettings(BaseModel):
-    """Alarm thresholds: the `monitoring` block of infra/environments/<env>.json (infra/config.py reads it), what
+    """Alarm thresholds: the `monitoring` block of infra/environments/<env>.json (infra/config/ reads it), what
     the monitoring and inference stacks set, and what `golive monitor` checks a local server against."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

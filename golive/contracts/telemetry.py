@@ -18,9 +18,12 @@ FEEDBACK = "Feedback"
 FEEDBACK_CORRECT = "FeedbackCorrect"
 CLIENT_ERRORS = "ClientErrors"
 BACKEND_ERRORS = "BackendErrors"
+# 503s answered while the model endpoint wakes from zero (functions/api/warmup.py); not in BackendErrors, so a normal
+# wake-up does not read as a failure. What wakes the endpoint is SageMaker's own NoCapacityInvocationFailures.
+MODEL_WAKING_UP = "ModelWakingUp"
 # one custom metric each per environment (PredictedLabel adds one per label)
 CLOUDWATCH_METRICS = (LATENCY, BATCH_SIZE, PREDICTIONS, CONFIDENCE, INPUT_CHARS, FEEDBACK, FEEDBACK_CORRECT,
-                      CLIENT_ERRORS, BACKEND_ERRORS)
+                      CLIENT_ERRORS, BACKEND_ERRORS, MODEL_WAKING_UP)
 
 # Prometheus, for `golive serve`: family names. A counter is exposed as NAME_total, a histogram as NAME_bucket,
 # NAME_sum and NAME_count (prometheus_client's exposition).
@@ -31,6 +34,7 @@ PROM_CONFIDENCE = "golive_confidence"  # histogram, top-label probability 0-1
 PROM_INPUT_CHARS = "golive_input_chars"  # histogram, characters per text
 PROM_FEEDBACK = "golive_feedback"  # counter, label `correct` ("true"/"false")
 PROM_ERRORS = "golive_errors"  # counter, label `status`
+PROM_MODEL_WAKING_UP = "golive_model_waking_up"  # counter: 503s while the model endpoint wakes up
 # gauges: the served bundle's baseline, so `golive monitor` needs nothing but the server's URL
 PROM_BASELINE_LABEL_SHARE = "golive_baseline_label_share"  # label `label`
 PROM_BASELINE_MEAN_CONFIDENCE = "golive_baseline_mean_confidence"

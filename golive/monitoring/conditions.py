@@ -2,9 +2,9 @@
 checked here for a local server (`golive monitor`) and by the tests.
 
 A window is the totals of one stretch of traffic (a CloudWatch period, or the time between two scrapes
-of `/metrics`). Model-quality signals compare a window with the bundle's baseline (`metrics.json`,
-written by training from the validation set): the share of each predicted label, the mean top-label
-confidence and the mean input length. Their formulas are the ones the monitoring stack writes as
+of `/metrics`). Model-quality signals compare a window with the bundle's baseline (`metrics.json`, written
+by training from the validation set; golive.bundle.metrics.Baseline): the share of each predicted label, the
+mean top-label confidence and the mean input length. Their formulas are the ones the monitoring stack writes as
 CloudWatch metric math, so a drift reads the same locally and in AWS.
 """
 
@@ -14,26 +14,12 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from golive.bundle.metrics import Baseline
+
 if TYPE_CHECKING:
     from golive.contracts.alarms import MonitoringSettings
 
 OK, ALARM, NO_DATA = "OK", "ALARM", "INSUFFICIENT_DATA"
-
-
-@dataclass(frozen=True)
-class Baseline:
-    label_share: dict[str, float]
-    mean_confidence: float
-    mean_input_chars: float | None = None  # absent from bundles trained before it was recorded
-
-    @classmethod
-    def from_metrics(cls, metrics: dict[str, Any]) -> "Baseline | None":
-        """The baseline in a bundle's metrics.json, or None for a bundle without one."""
-        raw = metrics.get("baseline") or {}
-        if "predicted_label_distribution" not in raw or "mean_confidence" not in raw:
-            return None
-        return cls(label_share=dict(raw["predicted_label_distribution"]), mean_confidence=raw["mean_confidence"],
-                   mean_input_chars=raw.get("mean_input_chars"))
 
 
 @dataclass

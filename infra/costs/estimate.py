@@ -14,6 +14,7 @@ from pathlib import Path
 from golive.contracts import alarms
 from golive.contracts.telemetry import CLOUDWATCH_METRICS
 from golive.errors import UserError
+from infra.costs.serving_options import compare, days_per_month, serving_options
 
 PRICE_TABLE = Path(__file__).with_name("prices-us-east-1.json")
 
@@ -36,6 +37,12 @@ class Assumptions:
     # share of requests that start a new Lambda instance, which reads the signing key once (Secrets Manager call)
     cold_start_share: float = 0.002
     serverless_memory_gb: float = 2.0
+    # a scale-to-zero GPU endpoint is up this many hours a day (infra/costs/serving_options.py)
+    active_hours_per_day: float = 8.0
+    # the API Lambda's init phase per cold start, billed on demand: 0.86 s measured from the built package on
+    # 2 cores (shared/REFERENCE.md); with SnapStart a restore replaces it
+    init_s: float = 0.86
+    snapstart_versions: int = 1  # published versions holding a cached snapshot (the alias's)
 
     def check(self) -> None:
         problems = [name for name, ok in [
@@ -45,6 +52,7 @@ class Assumptions:
             ("--training-hours must be above 0", self.training_hours > 0),
             ("--spot-discount must be between 0 and 0.9", 0 <= self.spot_discount <= 0.9),
             ("cold_start_share must be between 0 and 1", 0 <= self.cold_start_share <= 1),
+            ("--active-hours-per-day must be above 0 and at most 24", 0 < self.active_hours_per_day <= 24),
         ] if not ok]
         if problems:
             raise UserError("; ".join(problems))
@@ -70,7 +78,9 @@ class Estimate:
     assumptions: dict
     lines: list[Line] = field(default_factory=list)
     per_1000_predictions: dict[str, float] = field(default_factory=dict)
-    # traffic above which the GPU endpoint costs less per prediction than each per-request option (None: never)
+    # each serving option at this traffic (infra/costs/serving_options.py)
+    serving_options: dict[str, dict] = field(default_factory=dict)
+    # traffic at which the two options of each pair `a_vs_b` cost the same (None: one is cheaper at any traffic)
     break_even_requests_per_month: dict[str, float | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -120,6 +130,17 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     a.check()
     p = prices or load_prices()
     est = Estimate(config.name, config.region, p["as_of"], asdict(a))
+    _price_notes(est, config, p)
+    _training(est, config, a, p)
+    _inference(est, config, a, p)
+    _api(est, config, a, p)
+    _data(est, p, a)
+    _monitoring(est, config, a, p)
+    _serving_options(est, config, a, p)
+    return est
+
+
+def _price_notes(est: Estimate, config, p: dict) -> None:
     refreshed = p.get("refreshed")
     if refreshed:
         items = ", ".join(f"{instance} {key.split('_')[1]} ${usd}/h" for key, prices in refreshed["prices"].items()
@@ -129,9 +150,9 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     if config.region != p["region"]:
         est.notes.append(f"prices are {p['region']} list prices; {config.region} differs by a few percent"
                          + (" (except the refreshed SageMaker prices)" if refreshed else ""))
-    hours, n = p["hours_per_month"], a.requests_per_month
 
-    # training
+
+def _training(est: Estimate, config, a: Assumptions, p: dict) -> None:
     hourly = _price(p, "sagemaker_training_per_hour", config.training.instance_type)
     paid = 1 - a.spot_discount if config.training.use_spot else 1.0
     est.add("training", f"SageMaker training {config.training.instance_type} x{config.training.instance_count}",
@@ -141,16 +162,26 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     est.add("training", "Step Functions", a.training_runs * 20 * p["stepfunctions_per_thousand_transitions"] / 1000,
             f"{a.training_runs} runs x ~20 state transitions")
 
-    # inference
-    endpoint_monthly = 0.0
-    if config.endpoint.enabled:
-        hosting = _price(p, "sagemaker_hosting_per_hour", config.endpoint.instance_type)
-        endpoint_monthly = config.endpoint.min_instances * hours * hosting
-        est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type}", endpoint_monthly,
-                f"{config.endpoint.min_instances} instance(s) (min) x {hours} h x ${hosting}/h; autoscaling up to "
-                f"{config.endpoint.max_instances} adds ${hosting}/h per extra instance")
 
-    # api
+
+def _inference(est: Estimate, config, a: Assumptions, p: dict) -> None:
+    if not config.endpoint.enabled:
+        return
+    hosting = _price(p, "sagemaker_hosting_per_hour", config.endpoint.instance_type)
+    if getattr(config.endpoint, "scale_to_zero", False):  # the infra side of issue 19 adds the key
+        up = a.active_hours_per_day * days_per_month(p)
+        est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type} (scale to zero)", up * hosting,
+                f"1 instance x {a.active_hours_per_day:g} active h/day x {days_per_month(p):.1f} days x ${hosting}/h; "
+                "none while idle")
+        return
+    est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type}",
+            config.endpoint.min_instances * p["hours_per_month"] * hosting,
+            f"{config.endpoint.min_instances} instance(s) (min) x {p['hours_per_month']} h x ${hosting}/h; "
+            f"autoscaling up to {config.endpoint.max_instances} adds ${hosting}/h per extra instance")
+
+
+def _api(est: Estimate, config, a: Assumptions, p: dict) -> None:
+    n = a.requests_per_month
     gb = config.api.lambda_memory_mb / 1024
     gbs = p["lambda_per_gb_second"][config.api.lambda_architecture]
     lambda_ms = a.onnx_ms if config.api.backend == "onnx" else a.proxy_ms
@@ -166,12 +197,15 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
     est.add("api", "DynamoDB feedback writes", n * a.feedback_share * p["dynamodb_per_million_write_units"] / 1e6,
             f"{a.feedback_share:.0%} of predictions x ${p['dynamodb_per_million_write_units']}/million writes")
 
-    # data
+
+def _data(est: Estimate, p: dict, a: Assumptions) -> None:
     est.add("data", "S3 storage", a.storage_gb * p["s3_standard_per_gb_month"],
             f"{a.storage_gb:g} GB x ${p['s3_standard_per_gb_month']}/GB-month")
     est.add("data", "KMS keys", 3 * p["kms_key_per_month"], f"3 keys (data, alerts, logs) x ${p['kms_key_per_month']}")
 
-    # monitoring
+
+def _monitoring(est: Estimate, config, a: Assumptions, p: dict) -> None:
+    n = a.requests_per_month
     log_gb = n * a.log_bytes_per_request / 1e9
     est.add("monitoring", "CloudWatch Logs ingestion", log_gb * p["cloudwatch_logs_ingest_per_gb"],
             f"{n:,} requests x {a.log_bytes_per_request} bytes = {log_gb:.2f} GB x ${p['cloudwatch_logs_ingest_per_gb']}/GB")
@@ -183,9 +217,6 @@ def estimate(config, a: Assumptions, prices: dict | None = None) -> Estimate:
             f"composite x ${p['cloudwatch_composite_alarm_per_month']} + 1 dashboard x ${p['cloudwatch_dashboard_per_month']}")
     est.add("monitoring", "CloudWatch custom metrics (the API's EMF)", metrics * p["cloudwatch_custom_metric_per_month"],
             f"{metrics} metrics (one per label for PredictedLabel) x ${p['cloudwatch_custom_metric_per_month']}")
-
-    _serving_options(est, config, a, p, gb, gbs)
-    return est
 
 
 # the web ACL's rules (infra/constructs/web_acl.py): AWS's core and known-bad-inputs rule groups (one rule each
@@ -212,25 +243,14 @@ def _waf_and_secret(est: Estimate, config, a: Assumptions, p: dict) -> None:
             "function's 4 runs per rotation stay in Lambda's free tier)")
 
 
-def _serving_options(est: Estimate, config, a: Assumptions, p: dict, gb: float, gbs: float) -> None:
-    """Cost per 1,000 predictions of each way to serve, at this traffic, and where the endpoint breaks even."""
-    per_request = (p["lambda_per_million_requests"] + p["apigateway_rest_per_million_requests"]) / 1e6
-    onnx = per_request + a.onnx_ms / 1000 * gb * gbs
-    proxied = per_request + a.proxy_ms / 1000 * gb * gbs
-    serverless = proxied + a.onnx_ms / 1000 * a.serverless_memory_gb * p["sagemaker_serverless_per_gb_second"]
-    hosting = _price(p, "sagemaker_hosting_per_hour", config.endpoint.instance_type)
-    endpoint_fixed = config.endpoint.min_instances * p["hours_per_month"] * hosting
-    n = max(a.requests_per_month, 1)
-    est.per_1000_predictions = {
-        "lambda_onnx": round(1000 * onnx, 4),
-        "gpu_endpoint": round(1000 * (proxied + endpoint_fixed / n), 4),
-        "sagemaker_serverless": round(1000 * serverless, 4),
-    }
-    for name, variable in (("lambda_onnx", onnx), ("sagemaker_serverless", serverless)):
-        est.break_even_requests_per_month[f"gpu_endpoint_vs_{name}"] = (
-            round(endpoint_fixed / (variable - proxied)) if variable > proxied else None)
-    if onnx <= proxied:
-        est.notes.append(f"in-Lambda ONNX stays cheaper than the GPU endpoint at any traffic: the Lambda in front "
+def _serving_options(est: Estimate, config, a: Assumptions, p: dict) -> None:
+    """Each way to serve at this traffic, and the break-even traffic of each pair (infra/costs/serving_options.py)."""
+    options = serving_options(config, a, p, lambda kind, instance: _price(p, kind, instance))
+    est.serving_options, est.break_even_requests_per_month = compare(options, a.requests_per_month)
+    est.per_1000_predictions = {name: option["per_1000_usd"] for name, option in est.serving_options.items()}
+    onnx, endpoint = (next(o for o in options if o.name == name) for name in ("lambda_onnx", "gpu_endpoint"))
+    if onnx.per_request_usd <= endpoint.per_request_usd:
+        est.notes.append(f"in-Lambda ONNX stays cheaper than a GPU endpoint at any traffic: the Lambda in front "
                          f"of the endpoint waits {a.proxy_ms:g} ms, longer than the model runs in-process "
                          f"({a.onnx_ms:.1f} ms); choose the endpoint for latency under load, larger models or "
                          "traffic a Lambda's concurrency can't carry")

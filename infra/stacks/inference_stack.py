@@ -13,22 +13,23 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from golive.contracts.alarms import ENDPOINT_5XX, ENDPOINT_LATENCY
 from infra.compliance import ENDPOINT_KMS, accept
 from infra.config import EnvironmentConfig
-from infra.naming import VARIANT, Names, data_capture_config, deployment_config
+from infra.constructs.alarm_kit import AlarmKit
+from infra.constructs.inline import StableIdStack
+from infra.constructs.rollback_alarms import RollbackAlarms
+from infra.naming import (VARIANT, Names, deployment_config, endpoint_config_properties, model_properties,
+                          snake_case)
 from infra.stacks.data_stack import DataStack
 
 
-class InferenceStack(cdk.Stack):
+class InferenceStack(StableIdStack):
     def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, data: DataStack,
                  model_tarball: Path, image_context: Path, alert_topic: sns.ITopic, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -39,45 +40,25 @@ class InferenceStack(cdk.Stack):
                                                           platform=ecr_assets.Platform.LINUX_AMD64)
         initial = s3_assets.Asset(self, "InitialModel", path=str(model_tarball))  # the model role reads assets
 
+        model_props = model_properties(data.roles.model.role_arn, {"Image": self.endpoint_image.image_uri,
+                                                                   "ModelDataUrl": initial.s3_object_url})
         model = sagemaker.CfnModel(
-            self, "Model", execution_role_arn=data.roles.model.role_arn, enable_network_isolation=True,
+            self, "Model", execution_role_arn=model_props["ExecutionRoleArn"],
+            enable_network_isolation=model_props["EnableNetworkIsolation"],
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=self.endpoint_image.image_uri, model_data_url=initial.s3_object_url))
-        endpoint_config = sagemaker.CfnEndpointConfig(
-            self, "EndpointConfig", production_variants=[sagemaker.CfnEndpointConfig.ProductionVariantProperty(
-                variant_name=VARIANT, model_name=model.attr_model_name, instance_type=config.endpoint.instance_type,
-                initial_instance_count=config.endpoint.min_instances)])
-        endpoint_config.add_property_override(
-            "DataCaptureConfig", data_capture_config(config, data.capture.bucket_name, data.key.key_arn))
+                **snake_case(model_props["PrimaryContainer"])))
+        # the same properties as the pipeline's CreateEndpointConfig when it promotes a model (infra/naming.py)
+        config_props = endpoint_config_properties(config, model.attr_model_name, data.capture.bucket_name,
+                                                  data.key.key_arn)
+        endpoint_config = sagemaker.CfnEndpointConfig(self, "EndpointConfig", production_variants=[
+            sagemaker.CfnEndpointConfig.ProductionVariantProperty(**snake_case(variant))
+            for variant in config_props["ProductionVariants"]])
+        endpoint_config.add_property_override("DataCaptureConfig", config_props["DataCaptureConfig"])
         accept(endpoint_config, "GPU instances with local NVMe storage (g4dn, g5, g6, g6e, p4d, p4de, p5) encrypt it "
                                 "in hardware and SageMaker rejects a KmsKeyId for them; p3's EBS volume is encrypted "
                                 "with the AWS-managed key; captured traffic uses the data key", *ENDPOINT_KMS)
 
-        thresholds = config.monitoring
-        dimensions = {"EndpointName": names.endpoint, "VariantName": VARIANT}
-        self.rollback_alarms = [
-            cloudwatch.Alarm(
-                self, ENDPOINT_5XX.construct_id, alarm_name=names.rollback_alarms[0],
-                alarm_description="the endpoint's container answers 5XX; also rolls a blue/green deployment back",
-                metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
-                                         dimensions_map=dimensions, statistic="Sum", period=cdk.Duration.minutes(1)),
-                threshold=thresholds.endpoint_5xx_per_minute, evaluation_periods=2, datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING),
-            cloudwatch.Alarm(
-                self, ENDPOINT_LATENCY.construct_id, alarm_name=names.rollback_alarms[1],
-                alarm_description=f"the model's p99 latency is over {thresholds.endpoint_latency_p99_ms:g} ms; "
-                                  "also rolls a blue/green deployment back",
-                metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency",
-                                         dimensions_map=dimensions, statistic="p99", period=cdk.Duration.minutes(1)),
-                threshold=thresholds.endpoint_latency_p99_ms * 1000,  # ModelLatency is in microseconds
-                evaluation_periods=3, datapoints_to_alarm=3,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING),
-        ]
-        for alarm in self.rollback_alarms:
-            alarm.add_alarm_action(cw_actions.SnsAction(alert_topic))
-            alarm.add_ok_action(cw_actions.SnsAction(alert_topic))
+        self.rollback_alarms = RollbackAlarms(self, "RollbackAlarms", kit=AlarmKit(config, alert_topic)).alarms
         endpoint = sagemaker.CfnEndpoint(self, "Endpoint", endpoint_name=names.endpoint,
                                          endpoint_config_name=endpoint_config.attr_endpoint_config_name)
         endpoint.add_property_override("DeploymentConfig", deployment_config(config, names))

@@ -28,7 +28,8 @@ from constructs import Construct
 from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS
 from infra.assets.training_source import ENTRY_POINT
 from infra.config import EnvironmentConfig
-from infra.naming import CHECKPOINT_LOCAL_PATH, VARIANT, Names, api_tags, data_capture_config, deployment_config
+from infra.naming import (CHECKPOINT_LOCAL_PATH, Names, api_tags, deployment_config, endpoint_config_properties,
+                          model_properties)
 from infra.stacks.data_stack import DataStack
 from infra.stacks.sagemaker_roles import acknowledge_iam5
 
@@ -161,18 +162,16 @@ class PipelineStates(Construct):
         create_model = tasks.CallAwsService(
             self, "CreateModel", service="sagemaker", action="createModel", result_path=sfn.JsonPath.DISCARD,
             iam_resources=[self._arn("model", f"{names.prefix}-*")],
-            parameters={"ModelName": model_name, "ExecutionRoleArn": self.data.roles.model.role_arn,
-                        "PrimaryContainer": {"ModelPackageName": sfn.JsonPath.string_at("$.registered.ModelPackageArn")},
-                        "EnableNetworkIsolation": True, "Tags": api_tags(config, "inference")})
+            parameters={"ModelName": model_name, **model_properties(
+                self.data.roles.model.role_arn, {"ModelPackageName": sfn.JsonPath.string_at("$.registered.ModelPackageArn")}),
+                        "Tags": api_tags(config, "inference")})
         create_config = tasks.CallAwsService(
             self, "CreateEndpointConfig", service="sagemaker", action="createEndpointConfig",
             result_path=sfn.JsonPath.DISCARD, iam_resources=[self._arn("endpoint-config", f"{names.prefix}-*")],
+            # the same properties as the inference stack's first endpoint config (infra/naming.py)
             parameters={"EndpointConfigName": model_name,
-                        "ProductionVariants": [{"VariantName": VARIANT, "ModelName": model_name,
-                                                "InstanceType": config.endpoint.instance_type,
-                                                "InitialInstanceCount": config.endpoint.min_instances}],
-                        "DataCaptureConfig": data_capture_config(config, self.data.capture.bucket_name,
-                                                                 self.data.key.key_arn),
+                        **endpoint_config_properties(config, model_name, self.data.capture.bucket_name,
+                                                     self.data.key.key_arn),
                         "Tags": api_tags(config, "inference")})
         update = tasks.CallAwsService(
             self, "BlueGreenUpdate", service="sagemaker", action="updateEndpoint", result_path=sfn.JsonPath.DISCARD,

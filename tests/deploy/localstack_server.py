@@ -9,12 +9,9 @@ localstack_main.py applied.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -24,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.assets import lambda_package
+from infra.venvs import VenvError, cached_venv
 from tests.conftest import free_port
 
 HERE = Path(__file__).resolve().parent
@@ -31,7 +29,6 @@ REPO = HERE.parents[1]
 REQUIREMENTS = HERE / "localstack-requirements.txt"
 ENTRY_POINT = HERE / "localstack_main.py"
 VENV = REPO / ".golive" / "localstack-venv"
-STAMP = VENV / "golive-requirements.sha256"
 PYTHON_VERSIONS = ("3.13", "3.12")  # localstack-core 2026.x needs >= 3.12
 INSTALL_TIMEOUT_S = 1800
 START_TIMEOUT_S = 180
@@ -58,31 +55,12 @@ def find_python() -> Path:
                           "(e.g. `pyenv install 3.13.0`) or point GOLIVE_LOCALSTACK_PYTHON at one")
 
 
-def requirements_digest() -> str:
-    """What the venv was built from: the pinned lines only, so editing a comment does not reinstall."""
-    pins = [line.strip() for line in REQUIREMENTS.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    return hashlib.sha256("\n".join(pins).encode()).hexdigest()
-
-
 def ensure_venv() -> Path:
-    """LocalStack's virtualenv, (re)built when the pinned requirements change; returns its python."""
-    python = VENV / "bin" / "python"
-    wanted = requirements_digest()
-    if python.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
-        return python
-    shutil.rmtree(VENV, ignore_errors=True)
-    base = find_python()
-    print(f"installing LocalStack into {VENV} with {base} (first run only) ...", file=sys.stderr, flush=True)
-    for cmd in ([str(base), "-m", "venv", str(VENV)],
-                [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", str(REQUIREMENTS)]):
-        try:
-            result = subprocess.run(cmd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
-        except subprocess.TimeoutExpired as error:
-            raise LocalStackError(f"installing LocalStack took over {INSTALL_TIMEOUT_S} s: {' '.join(cmd)}") from error
-        if result.returncode:
-            raise LocalStackError(f"installing LocalStack failed ({' '.join(cmd)}):\n{result.stderr[-3000:]}")
-    STAMP.write_text(wanted)
-    return python
+    """LocalStack's virtualenv, (re)built when the pinned requirements change (infra/venvs.py); returns its python."""
+    try:
+        return cached_venv(VENV, REQUIREMENTS, find_python(), timeout_s=INSTALL_TIMEOUT_S, what="LocalStack")
+    except VenvError as error:
+        raise LocalStackError(str(error)) from None
 
 
 def server_environment(port: int, workdir: Path) -> dict[str, str]:

@@ -14,7 +14,6 @@ texts with the core's `classification_report`, in the shape training writes.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
@@ -117,20 +116,22 @@ def write_handmade_bundle(out: Path, version_id: str | None = None) -> bundle.Ma
             truth, OnnxClassifier(paths[name], paths[bundle.TOKENIZER], LABELS, MAX_LENGTH).predict_proba(texts), LABELS)
             for variant, name in bundle.MODEL_VARIANTS.items()}
         default = validation[bundle.DEFAULT_VARIANT]
-        metrics = {
-            "validation": validation,
-            "baseline": {"variant": bundle.DEFAULT_VARIANT, "label_distribution": default["label_distribution"],
-                         "predicted_label_distribution": default["predicted_label_distribution"],
-                         "mean_confidence": default["mean_confidence"],
-                         "mean_input_chars": float(np.mean([len(t) for t in texts]))},
-            "data": {"train_rows": 0, "validation_rows": len(texts), "validation_source": "tests/unit/handmade_bundle.py"},
-        }
+        metrics = bundle.BundleMetrics(
+            validation=validation,
+            baseline=bundle.Baseline(
+                variant=bundle.DEFAULT_VARIANT, label_distribution=default["label_distribution"],
+                label_share=default["predicted_label_distribution"], mean_confidence=default["mean_confidence"],
+                mean_input_chars=float(np.mean([len(t) for t in texts]))),
+            data=bundle.DataSummary(
+                train_rows=0, validation_rows=len(texts), validation_source="tests/unit/handmade_bundle.py",
+                train_label_counts={}, validation_label_counts={label: truth.tolist().count(LABELS.index(label))
+                                                                 for label in LABELS}, skipped_rows={}),
+        )
         manifest = bundle.Manifest(
             version_id=version_id or bundle.new_version_id(), created_at="2026-01-01T00:00:00+00:00",
             base_model="handmade bag of words (tests/unit/handmade_bundle.py)", data_sha256="0" * 64,
             labels=list(LABELS), max_length=MAX_LENGTH)
         files: dict[str, Path | str | bytes] = dict(paths)
-        files[bundle.LABELS] = json.dumps(LABELS, indent=2) + "\n"
-        files[bundle.METRICS] = json.dumps(metrics, indent=2) + "\n"
+        files[bundle.METRICS] = metrics.to_json()
         files[bundle.MODEL_CARD] = "# handmade bundle\n\nA bag-of-words model written by hand for the unit tests.\n"
         return bundle.write_bundle(out, files, manifest)

@@ -26,4 +26,4 @@ def health(services: Services = Depends(get_services)):
 @router.get("/model", response_model=ModelInfo, responses=error_responses(*COMMON_ERRORS))
 def model(services: Services = Depends(get_services)) -> ModelInfo:
     return ModelInfo(backend=services.backend.name, manifest=asdict(services.backend.manifest),
-                     metrics=services.backend.metrics)
+                     metrics=services.backend.metrics.to_dict())

@@ -8,6 +8,7 @@ import numpy as np
 from fastapi import APIRouter, Depends
 
 from functions.api.dependencies import Services, get_services
+from functions.api.warmup import ModelWakingUp
 from functions.common.limits import check_texts
 from functions.common.predictions import top_labels
 from golive.classification_metrics import softmax
@@ -26,7 +27,12 @@ async def run_model(services: Services, texts: list[str]) -> tuple[np.ndarray, n
     settings, backend = services.settings, services.backend
     check_texts(texts, settings.max_texts, settings.max_chars)
     started = time.perf_counter()
-    logits = await backend.predict(texts)  # only the model call leaves the event loop
+    try:
+        logits = await backend.predict(texts)  # only the model call leaves the event loop
+    except ModelWakingUp as exc:  # 503 + Retry-After; counted on its own, not as a backend error
+        services.telemetry.record_model_waking_up()
+        services.logger.info("model waking up", extra={"retry_after_s": exc.retry_after})
+        raise
     latency_ms = (time.perf_counter() - started) * 1000
     probs = softmax(logits)
 

@@ -47,7 +47,7 @@ def test_metrics_carry_every_contract_family_and_the_bundles_baseline(client, ha
                 if family.name.startswith("golive_") and not family.name.endswith("_created")}
     assert families == {value for name, value in vars(telemetry).items() if name.startswith("PROM_")}
     window, baseline = parse(text)
-    assert baseline == Baseline.from_metrics(bundle.read_json(handmade_bundle, bundle.METRICS))
+    assert baseline == bundle.read_metrics(handmade_bundle).baseline.monitored()
     assert window.predictions == {"positive": 1.0, "negative": 1.0}
     assert window.requests == 2.0  # one answered, one refused (422)
 

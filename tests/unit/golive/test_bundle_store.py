@@ -14,10 +14,9 @@ from golive.monitoring.conditions import Baseline
 
 def test_the_handmade_bundle_verifies_and_packs_like_a_trained_one(handmade_bundle, tmp_path):
     manifest = bundle.verify_bundle(handmade_bundle)
-    assert set(manifest.files) == {bundle.MODEL_FP32, bundle.MODEL_INT8, bundle.TOKENIZER, bundle.LABELS,
+    assert set(manifest.files) == {bundle.MODEL_FP32, bundle.MODEL_INT8, bundle.TOKENIZER,
                                    bundle.METRICS, bundle.MODEL_CARD}
-    assert bundle.read_json(handmade_bundle, bundle.LABELS) == manifest.labels
-    baseline = Baseline.from_metrics(bundle.read_json(handmade_bundle, bundle.METRICS))
+    baseline = bundle.read_metrics(handmade_bundle).baseline
     assert baseline is not None and sum(baseline.label_share.values()) == pytest.approx(1.0)
     tarball = bundle.pack_tarball(handmade_bundle, tmp_path / bundle.TARBALL)
     assert bundle.unpack_tarball(tarball, tmp_path / "opt-ml-model").version_id == manifest.version_id

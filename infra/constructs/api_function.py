@@ -1,0 +1,102 @@
+"""The API's Lambda function (functions/lambda_handler.py, from a package built without Docker): its log group,
+its role (its own logs, the feedback table, the signing key, for the sagemaker backend the one endpoint) and
+the rotated prediction-id signing key (signing_key.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from golive.contracts.telemetry import NAMESPACE, SERVICE
+from infra.assets.lambda_package import HANDLER_MODULE, LAMBDA_PYTHON_VERSION
+from infra.compliance import (INLINE_POLICY, LAMBDA_CONCURRENCY, LAMBDA_DLQ, LAMBDA_ENV_KMS, LAMBDA_IN_VPC,
+                               LAMBDA_RUNTIME_NOT_NEWEST, accept)
+from infra.config import EnvironmentConfig
+from infra.constructs.inline import Inline
+from infra.constructs.signing_key import SigningKey
+
+LAMBDA_TIMEOUT_S = 28  # below API Gateway's 29 s integration timeout, so the client sees our error body
+LAMBDA_RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
+RETENTION = {7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
+             60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
+             365: logs.RetentionDays.ONE_YEAR, 731: logs.RetentionDays.TWO_YEARS}
+
+
+class ApiFunction(Inline):
+    """`endpoint_name`: the endpoint the sagemaker backend may invoke (None for the onnx backend)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, package_dir: Path,
+                 table: dynamodb.ITableV2, logs_key: kms.IKey, endpoint_name: str | None = None) -> None:
+        super().__init__(scope, construct_id)
+        if config.api.backend == "sagemaker" and not endpoint_name:
+            raise ValueError("the sagemaker backend needs the endpoint's name")
+        retention = RETENTION[config.api.log_retention_days]
+        log_group = logs.LogGroup(self, "FunctionLogs", retention=retention, encryption_key=logs_key,
+                                  removal_policy=cdk.RemovalPolicy.DESTROY)
+        self.role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+                             description="golive API Lambda: its own logs, the feedback table, the endpoint")
+        log_group.grant_write(self.role)
+        # signs prediction ids, so feedback counts only for predictions this deployment made
+        # (functions/api/signing_keys.py reads AWSCURRENT at cold start and AWSPREVIOUS when an id needs it)
+        self.signing_key = SigningKey(
+            self, "SigningKey", environment=config.name, rotation_days=config.api.signing_key_rotation_days,
+            retain=config.retain_feedback, runtime=LAMBDA_RUNTIME, logs_key=logs_key, retention=retention)
+        self.signing_key.secret.grant_read(self.role)
+        environment = {
+            "GOLIVE_BACKEND": config.api.backend,
+            "GOLIVE_FEEDBACK_TABLE": table.table_name,
+            "GOLIVE_SIGNING_SECRET_ARN": self.signing_key.secret.secret_arn,
+            "POWERTOOLS_SERVICE_NAME": SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+            "GOLIVE_ENVIRONMENT": config.name,
+            # declared in the OpenAPI document (Swagger UI's "Authorize"); API Gateway is what checks them
+            "GOLIVE_API_KEY_REQUIRED": "true",
+            "GOLIVE_AUTHORIZER": config.api.authorizer,
+        }
+        if config.api.backend == "sagemaker":
+            environment["GOLIVE_ENDPOINT_NAME"] = endpoint_name
+            self.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[
+                cdk.Stack.of(self).format_arn(service="sagemaker", resource="endpoint",
+                                              resource_name=endpoint_name.lower())]))
+        self.function = lambda_.Function(
+            self, "Function", runtime=LAMBDA_RUNTIME, handler=f"{HANDLER_MODULE}.handler",
+            code=lambda_.Code.from_asset(str(package_dir)), memory_size=config.api.lambda_memory_mb,
+            architecture=lambda_.Architecture.ARM_64 if config.api.lambda_architecture == "arm64" else lambda_.Architecture.X86_64,
+            timeout=cdk.Duration.seconds(LAMBDA_TIMEOUT_S), environment=environment, role=self.role,
+            log_group=log_group, tracing=lambda_.Tracing.ACTIVE, description=f"golive API ({config.name})",
+            reserved_concurrent_executions=config.api.reserved_concurrency,
+        )
+        table.grant(self.role, "dynamodb:PutItem", "dynamodb:GetItem")
+        # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
+        # dependency that matters: the policy must exist before the first invocation
+        policy = self.role.node.find_child("DefaultPolicy").node.default_child
+        self.function.node.default_child.add_override("DependsOn", [cdk.Stack.of(self).get_logical_id(policy)])
+        self._acknowledge(config)
+
+    def _acknowledge(self, config: EnvironmentConfig) -> None:
+        """The cdk-nag findings this function and its role have on purpose, with the reasons."""
+        accept(self.function, f"python{LAMBDA_PYTHON_VERSION} is a current Lambda runtime, chosen so the package's "
+                              "bytecode is compiled, and its tests run, by the Python it runs on "
+                              "(infra/assets/lambda_package.py)", *LAMBDA_RUNTIME_NOT_NEWEST)
+        accept(self.role, "X-Ray's PutTraceSegments/PutTelemetryRecords take no resource ARN; CDK adds them for active "
+                          "tracing", "AwsSolutions-IAM5[Resource::*]")
+        accept(self.role, "CDK's grants write the role's statements, each scoped to this stack's table, log group and "
+                          "endpoint (tests assert it); a managed policy would hold the same statements", *INLINE_POLICY)
+        accept(self.function, "API Gateway invokes the function synchronously and gets its error back; a "
+                              "dead-letter queue only receives failed asynchronous invocations", *LAMBDA_DLQ)
+        accept(self.function, "the function calls only AWS APIs (DynamoDB, SageMaker runtime, S3) over TLS with "
+                              "IAM; a VPC would need NAT or interface endpoints (~$7/month each per AZ) for no "
+                              "private resource to reach", *LAMBDA_IN_VPC)
+        accept(self.function, "its variables are names (table, endpoint, backend), no secrets; Lambda encrypts "
+                              "them at rest with its AWS-managed key", *LAMBDA_ENV_KMS)
+        if config.api.reserved_concurrency is None:
+            accept(self.function, f"api.reserved_concurrency is unset for {config.name}: a new account's Lambda "
+                                  "limit is 10 and AWS keeps the pool unreserved, so reserving fails there; API "
+                                  "Gateway's stage and usage-plan throttles bound the rate", *LAMBDA_CONCURRENCY)

@@ -1,0 +1,32 @@
+"""The GPU endpoint's capacity alarms: GPU utilisation and memory, and the fleet pinned at its autoscaling
+maximum (its 5XX and latency alarms roll deployments back and belong to the inference stack)."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_cloudwatch as cloudwatch
+from constructs import Construct
+
+from golive.contracts import alarms as catalog
+from infra.constructs.alarm_kit import GT, INSTANCE_NAMESPACE, AlarmKit
+from infra.constructs.inline import Inline
+
+
+class EndpointAlarms(Inline):
+    def __init__(self, scope: Construct, construct_id: str, *, kit: AlarmKit) -> None:
+        super().__init__(scope, construct_id)
+        t, endpoint = kit.thresholds, kit.config.endpoint
+        self.capacity: list[cloudwatch.Alarm] = [
+            kit.alarm(self, catalog.GPU_UTILIZATION,
+                      f"GPU utilisation above {t.gpu_utilization_percent:g}%: the fleet is saturated",
+                      kit.endpoint_metric("GPUUtilization", "Average", INSTANCE_NAMESPACE),
+                      t.gpu_utilization_percent, GT),
+            kit.alarm(self, catalog.GPU_MEMORY,
+                      f"GPU memory above {t.gpu_memory_percent:g}%: out-of-memory errors are near",
+                      kit.endpoint_metric("GPUMemoryUtilization", "Average", INSTANCE_NAMESPACE),
+                      t.gpu_memory_percent, GT),
+        ]
+        if endpoint.max_instances > endpoint.min_instances:
+            self.capacity.append(kit.alarm(
+                self, catalog.AT_MAX_INSTANCES,
+                f"the endpoint runs at its autoscaling maximum ({endpoint.max_instances} instances): raise "
+                "endpoint.max_instances or expect queueing", kit.instance_count(), endpoint.max_instances - 0.5, GT))
