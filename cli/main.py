@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import costs, package, serve, synth, train
+from cli import costs, distill, explain, package, serve, synth, train
 from cli.arguments import positive_float, show_defaults
 from golive.errors import UserError, run_reporting_errors
 from golive.ports import port_number
@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train.add_train(sub)
     train.add_evaluate(sub)
+    distill.add_distill(sub)
+    explain.add_explain(sub)
     serve.add_serve(sub)
     serve.add_monitor(sub)
     add_quickstart(sub)

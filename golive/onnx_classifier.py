@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 import onnxruntime as ort
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from golive import bundle
 from golive.classification_metrics import softmax
@@ -67,7 +67,10 @@ class OnnxClassifier:
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Tokenise and pad to the longest text in this batch (dynamic padding)."""
-        encodings = self.tokenizer.encode_batch(list(texts))
+        return self.model_inputs(self.tokenizer.encode_batch(list(texts)))
+
+    def model_inputs(self, encodings: Sequence[Encoding]) -> dict[str, np.ndarray]:
+        """The graph's inputs for texts this classifier's tokenizer encoded, padded to the longest."""
         width = max((len(e.ids) for e in encodings), default=1)
         batch = {name: np.zeros((len(encodings), width), dtype=np.int64) for name in bundle.ONNX_INPUTS}
         for row, enc in enumerate(encodings):

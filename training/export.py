@@ -13,7 +13,7 @@ import tempfile
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -34,6 +34,17 @@ logger = logging.getLogger(__name__)
 
 class ParityError(RuntimeError):
     """The exported model does not reproduce the torch model within tolerance."""
+
+
+class Provenance(Protocol):
+    """Where a bundle's model came from, when it is more than a fine-tuned base model (training.distill's
+    distilled student): recorded in the manifest, compared in metrics.json and the model card."""
+
+    manifest_entry: dict[str, Any]
+
+    def compare(self, served: OnnxClassifier) -> dict[str, Any]: ...
+
+    def card(self, comparison: dict[str, Any]) -> str: ...
 
 
 def export_onnx(model: torch.nn.Module, input_names: list[str], path: Path) -> None:
@@ -190,6 +201,7 @@ def export_bundle(
     args: TrainArguments,
     base_model: str,
     training_summary: dict[str, Any],
+    distillation: Provenance | None = None,
 ) -> bundle.Manifest:
     progress = Progress(sys.stdout)  # training logs go to stdout; so does its export
     with tempfile.TemporaryDirectory(prefix="golive-export-") as tmp:
@@ -235,10 +247,14 @@ def export_bundle(
                 "global_step", "train_examples_per_second", "train_seconds", "train_rows")}),
             onnx={"opset": ONNX_OPSET, "optimisation": optimisation},
         )
+        if distillation:
+            metrics = metrics._replace(distillation=distillation.compare(classifiers[bundle.DEFAULT_VARIANT]))
         manifest = new_manifest(data, args, base_model)
+        manifest.distillation = distillation.manifest_entry if distillation else None
         files = {name: path for name, path in paths.items()}
         files[bundle.METRICS] = metrics.to_json()
-        files[bundle.MODEL_CARD] = model_card(manifest, metrics)
+        files[bundle.MODEL_CARD] = model_card(manifest, metrics) + (
+            distillation.card(dict(metrics.distillation)) if distillation else "")
         bundle.write_bundle(Path(args.out), files, manifest)
     progress(f"bundle written to {args.out} (version {manifest.version_id})")
     return manifest

@@ -12,7 +12,7 @@ from functions.api.feedback_store import DynamoFeedbackStore, SqliteFeedbackStor
 from functions.common.http import RequestBodyGuard, install_error_handlers
 from functions.common.limits import declare_limits
 from functions.api.prediction_ids import ID_PATTERN, KeyRing, PredictionIds
-from functions.api.routers import classify, feedback, health, predict
+from functions.api.routers import classify, explain, feedback, health, predict
 from functions.api.settings import Settings
 from functions.api.signing_keys import load_key_ring
 from functions.api.telemetry import Telemetry
@@ -42,7 +42,7 @@ def create_app(services: Services) -> FastAPI:
         docs_url=None, redoc_url=None,  # /docs is served from local files (functions/api/docs.py), not a CDN
     )
     app.state.services = services
-    for router in (predict.router, classify.router, feedback.router, health.router):
+    for router in (predict.router, classify.router, explain.router, feedback.router, health.router):
         app.include_router(router)
     install_docs(app)
 
@@ -50,6 +50,7 @@ def create_app(services: Services) -> FastAPI:
 
     def patch(document: dict) -> None:
         _declare_feedback_values(document, services.backend.manifest.labels)
+        explain.declare_token_limit(document, settings.max_explain_tokens)
         declare_security(document, settings.api_key_required, settings.authorizer)
 
     declare_limits(app, settings.max_texts, settings.max_chars, patch=patch)

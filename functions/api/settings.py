@@ -43,6 +43,8 @@ class Settings(EnvSettings, BaseModel):
     max_texts: int = Field(64, ge=1, le=1024)
     max_chars: int = Field(5000, ge=1, le=100_000)
     max_body_bytes: int = Field(1_000_000, ge=1024, le=6_000_000)  # Lambda's own payload limit is 6 MB
+    # /v1/explain runs the model on n + 1 rows of n + 2 tokens (benchmarks/RESULTS.md has its cost)
+    max_explain_tokens: int = Field(64, ge=1, le=512)
     # X-Ray: Lambda's active tracing always records the invocation. The Powertools Tracer (X-Ray SDK, about
     # 0.3 s of imports at cold start) adds subsegments for AWS calls; "auto" turns it on where those calls
     # are the story (the sagemaker backend) and leaves the in-process onnx backend lean.

@@ -63,8 +63,10 @@ def declare_limits(app, max_texts: int, max_chars: int,
         if app.openapi_schema is None:
             document = generate()
             for schema in document.get("components", {}).get("schemas", {}).values():
-                if "inputs" in schema.get("properties", {}):
-                    schema["properties"]["inputs"] = inputs_schema(max_texts, max_chars)
+                properties = schema.get("properties", {})
+                if "inputs" in properties:  # one text (`inputs: str`), or one text or a list of them
+                    one_text = properties["inputs"].get("type") == "string"
+                    properties["inputs"] = text_schema(max_chars) if one_text else inputs_schema(max_texts, max_chars)
             if patch:
                 patch(document)
         return app.openapi_schema

@@ -38,6 +38,7 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)  # file name -> sha256
     default_variant: str = DEFAULT_VARIANT
     training: dict[str, Any] = field(default_factory=dict)
+    distillation: dict[str, Any] | None = None  # a distilled student's teacher, layers kept and settings
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> str:

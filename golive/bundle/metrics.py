@@ -103,12 +103,14 @@ class BundleMetrics(NamedTuple):
     data: DataSummary | None = None
     training: TrainingSummary | None = None
     onnx: Mapping[str, Any] = EMPTY  # opset, graph optimisation
+    distillation: Mapping[str, Any] = EMPTY  # a distilled student's teacher-vs-student figures (training/distill.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {"validation": dict(self.validation), "torch_validation": dict(self.torch_validation),
                 "parity": dict(self.parity), "baseline": self.baseline.to_dict() if self.baseline else None,
                 "data": self.data._asdict() if self.data else None,
-                "training": self.training._asdict() if self.training else None, "onnx": dict(self.onnx)}
+                "training": self.training._asdict() if self.training else None, "onnx": dict(self.onnx),
+                **({"distillation": dict(self.distillation)} if self.distillation else {})}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -128,7 +130,8 @@ class BundleMetrics(NamedTuple):
                    baseline=Baseline.from_dict(raw["baseline"]) if raw.get("baseline") else None,
                    data=DataSummary.from_dict(raw["data"]) if raw.get("data") is not None else None,
                    training=TrainingSummary.from_dict(raw["training"]) if raw.get("training") is not None else None,
-                   onnx=dict(_mapping(raw.get("onnx") or {}, "onnx")))
+                   onnx=dict(_mapping(raw.get("onnx") or {}, "onnx")),
+                   distillation=dict(_mapping(raw.get("distillation") or {}, "distillation")))
 
 
 def read_metrics(bundle_dir: Path) -> BundleMetrics:

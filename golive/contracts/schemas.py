@@ -108,6 +108,30 @@ class EndpointResponse(BaseModel):
     predictions: list[EndpointPrediction]
 
 
+class ExplainRequest(BaseModel):
+    """`{"inputs": "text"}`: one text (an explanation costs a model call on one row per token)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: str = Field(..., description="one text")
+
+
+class AttributedToken(BaseModel):
+    token: str = Field(..., description="the token as the tokenizer wrote it (`##` starts a word's continuation)")
+    start: int = Field(..., description="the token was read from the input's characters [start, end)")
+    end: int
+    attribution: float = Field(..., description="how much the label's probability drops when the model does not see "
+                                                "this token: positive pushed towards the label, negative away from it")
+
+
+class ExplainResponse(BaseModel):
+    model_version: str
+    label: str
+    score: float = Field(..., description="the label's probability for the whole text")
+    method: Literal["occlusion"] = Field("occlusion", description="leave-one-token-out, in one batched model call")
+    tokens: list[AttributedToken] = Field(..., description="the text's tokens in order ([CLS]/[SEP] left out)")
+
+
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -154,6 +178,7 @@ _ERROR_STATUSES = {
     422: "the request is invalid; `error.message` says what to fix",
     429: "throttled: retry after `Retry-After` seconds",
     500: "a bug of ours, logged on our side",
+    501: "this deployment cannot do that (e.g. /v1/explain where the model runs on a SageMaker endpoint)",
     502: "the model endpoint failed, or answered something unexpected",
     503: "not available now (model endpoint down or starting, signing keys unreadable): retry after `Retry-After` seconds",
     504: "the model endpoint did not answer in time",

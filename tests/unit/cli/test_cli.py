@@ -3,6 +3,7 @@ model is trained, run in-process (`cli.main.main`) and once through the real int
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 from cli.main import HELP_SHOWN, build_parser, main, preflight
 from tests.conftest import REPO, SAMPLE, free_port
 
-COMMANDS = {"train", "evaluate", "serve", "monitor", "quickstart", "package", "synth", "costs", "endpoint-image",
+COMMANDS = {"train", "evaluate", "distill", "explain", "serve", "monitor", "quickstart", "package", "synth", "costs", "endpoint-image",
             "package-lambda"}
 
 
@@ -52,6 +53,12 @@ def busy_port():
     (["monitor", "--url", "http://127.0.0.1:{closed}"], "start the server with `golive serve`"),
     (["monitor", "--watch", "0"], "--watch takes a positive number of seconds"),
     (["deploy"], "invalid choice: 'deploy'"),
+    (["explain", "--model", "{bundle}", "one two three", "--max-tokens", "2"],
+     "the text has 3 tokens; an explanation takes at most 2 (its cost grows with the square of the length): send a "
+     "shorter text, or raise --max-tokens"),
+    (["explain", "--model", "{bundle}", "great", "--max-tokens", "0"], "--max-tokens must be at least 1"),
+    (["explain", "--model", "{bundle}", " "], "the text is empty"),
+    (["explain", "--model", "{tmp}/none", "great"], "model bundle folder {tmp}/none does not exist"),
 ])
 def test_careless_invocations_get_one_clear_message_and_exit_2(argv, message, handmade_bundle, busy_port, tmp_path,
                                                                 capsys):
@@ -78,6 +85,16 @@ def test_evaluate_scores_the_bundle_on_labelled_data(handmade_bundle, tmp_path, 
     assert main(["evaluate", "--model", str(handmade_bundle), "--data", str(data), "--variant", "fp32"]) == 0
     report = capsys.readouterr().out
     assert "on " + str(data) + ": 3 rows" in report and "accuracy  0.6667" in report
+
+
+def test_explain_prints_each_tokens_attribution(handmade_bundle, capsys):
+    assert main(["explain", "--model", str(handmade_bundle), "--variant", "fp32", "a WONDERFUL film"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("positive (0.")
+    assert lines[4].split()[:3] == ["wonderful", "WONDERFUL", "2:11"] and float(lines[4].split()[3]) > 0
+    assert main(["explain", "--model", str(handmade_bundle), "--json", "never again"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["label"] == "negative" and [t["token"] for t in answer["tokens"]] == ["never", "again"]
 
 
 def test_preflight_checks_flags_and_port_before_anything_is_installed(busy_port, capsys):

@@ -1,0 +1,55 @@
+"""`golive distill`: a student with fewer of a fine-tuned teacher's layers, trained on the teacher's soft labels
+(training/distill.py), exported into a normal bundle. It takes `golive train`'s flags for the data, the run
+and the export, and these of its own."""
+
+from __future__ import annotations
+
+import argparse
+
+from training.args import add_train_arguments
+
+
+def add_distill(sub) -> None:
+    distill = sub.add_parser("distill", help="distil a fine-tuned classifier into a smaller one with fewer layers "
+                                             "(layer pruning + knowledge distillation), written as a bundle")
+    own = distill.add_argument_group("distillation")
+    own.add_argument("--teacher", required=True, help="the fine-tuned teacher: a Hugging Face folder (config.json and "
+                                                      "weights); a golive bundle holds no torch weights (required)")
+    own.add_argument("--layers", type=int, required=True, help="how many of the teacher's transformer layers the "
+                                                               "student keeps (required)")
+    own.add_argument("--layer-choice", choices=["spread", "first"], default="spread",
+                     help="which layers: spread from the first to the last, or the first N")
+    own.add_argument("--temperature", type=float, default=2.0, help="softens teacher and student distributions in "
+                                                                    "the soft loss")
+    own.add_argument("--alpha", type=float, default=0.5, help="the soft (teacher) loss's share of the loss, 0 to 1; "
+                                                              "the rest is cross-entropy on the true labels")
+    add_train_arguments(distill)
+    distill.set_defaults(func=_distill)
+
+
+def _distill(ns: argparse.Namespace) -> int:
+    from golive.errors import UserError
+    from training.args import arguments_from
+    from training.cli import logger, prepare_process
+    from training.teacher import DistillSettings, check_layers, read_teacher
+
+    if ns.base_model:
+        raise UserError("--base-model is for golive train; the student of golive distill is built from --teacher")
+    teacher = read_teacher(ns.teacher)  # a wrong teacher or setting is refused in a second, before torch loads
+    check_layers(teacher, ns.layers)
+    settings = DistillSettings(teacher, ns.layers, ns.layer_choice, ns.temperature, ns.alpha)
+    settings.check()
+    args = arguments_from(ns)
+    prepare_process()
+    from training.distill import distill
+    from training.export import ParityError
+
+    if args.checkpoint_dir:
+        logger.info(f"note: --checkpoint-dir {args.checkpoint_dir} is not used: golive distill does not checkpoint")
+        args.checkpoint_dir = None
+    try:
+        distill(args, settings)
+    except ParityError as exc:
+        logger.error(f"export failed: {exc}")
+        return 1
+    return 0
