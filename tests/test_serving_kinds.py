@@ -19,6 +19,7 @@ from infra.config import ENVIRONMENTS_DIR, ConfigError, load_config  # noqa: E40
 from infra.naming import Names  # noqa: E402
 from tests.conftest import synth_context  # noqa: E402
 from tests.handmade_bundle import write_handmade_bundle  # noqa: E402
+from tests.test_api_auth import assert_lint_clean  # noqa: E402
 
 STAGING = json.loads((ENVIRONMENTS_DIR / "staging.json").read_text())
 # staging as shipped, but the API invokes the endpoint, waits up to 20 s for it to wake, and runs with SnapStart
@@ -37,7 +38,8 @@ def write_env(folder: Path, body: dict) -> Path:
 
 
 def synth(tmp: Path, body: dict, monkeypatch) -> dict[str, Template]:
-    """The whole app for this environment file; cdk-nag (AwsSolutions, Serverless) fails it on any finding."""
+    """The whole app for this environment file; cdk-nag (AwsSolutions and Serverless, and the opt-in HIPAA and
+    NIST 800-53 R5 packs) fails it on any finding. "_outdir": where the templates are."""
     import infra.app
     from infra.assets.lambda_package import build_lambda_package
 
@@ -45,10 +47,11 @@ def synth(tmp: Path, body: dict, monkeypatch) -> dict[str, Template]:
     monkeypatch.setattr(infra.app, "load_config", lambda env, **kw: load_config(env, folder, **kw))
     bundle = write_handmade_bundle(tmp / "bundle")
     build_lambda_package(bundle, tmp / "package", install=False)
-    app = cdk.App(outdir=str(tmp / "out"), context=synth_context(body["name"], tmp / "package", bundle, tmp / "build"))
+    app = cdk.App(outdir=str(tmp / "out"), context=synth_context(body["name"], tmp / "package", bundle, tmp / "build",
+                                                                      compliance="hipaa,nist"))
     infra.app.synthesize(infra.app.build_app(app))
-    return {stack.stack_name.removeprefix(f"golive-{body['name']}-"): Template.from_stack(stack)
-            for stack in app.node.children if isinstance(stack, cdk.Stack)}
+    return {"_outdir": tmp / "out", **{stack.stack_name.removeprefix(f"golive-{body['name']}-"): Template.from_stack(stack)
+                                       for stack in app.node.children if isinstance(stack, cdk.Stack)}}
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +203,11 @@ def test_serverless_endpoint_runs_the_same_image_with_memory_and_concurrency(ser
     assert env["GOLIVE_BACKEND"] == "sagemaker" and "GOLIVE_INFERENCE_COMPONENT_NAME" not in env
     names = {r["Properties"]["AlarmName"] for r in serverless["monitoring"].find_resources("AWS::CloudWatch::Alarm").values()}
     assert not any("gpu" in n for n in names)  # no GPU to watch
+
+
+@pytest.mark.parametrize("variant", ["proxy", "serverless"])
+def test_cfn_lint_and_checkov_find_nothing_unaccepted(variant, request):
+    assert_lint_clean(request.getfixturevalue(variant)["_outdir"])
 
 
 # --- what infra/config refuses ----------------------------------------------------------------------------------

@@ -48,7 +48,6 @@ class ScaleToZero(Inline):
         self.component.add_property_override("Specification", inference_component_specification(model_name))
         self.component.add_property_override("RuntimeConfig", {"CopyCount": 1})
         self.component.add_property_override("DeploymentConfig", component_deployment_config(config, names))
-        self.component.node.add_dependency(endpoint)
         for alarm in rollback_alarms:
             self.component.node.add_dependency(alarm)
 
