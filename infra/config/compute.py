@@ -138,18 +138,20 @@ class EndpointSettings(Strict):
             raise ValueError('scale_to_zero is for kind "instances" (an inference component on GPU instances); a '
                              'serverless endpoint already bills nothing while idle: remove scale_to_zero or set kind '
                              'to "instances"')
-        if self.scale_to_zero and "min_instances" in self.model_fields_set:
-            raise ValueError("min_instances does not apply with scale_to_zero: the endpoint scales between 0 and "
-                             "max_instances; remove min_instances (or set scale_to_zero to false)")
+        # a key "set" is one away from its default, so a config dumped and read again (model_dump) is still valid
+        changed = {key for key in self.model_fields_set if getattr(self, key) != type(self).model_fields[key].default}
+        if self.scale_to_zero and "min_instances" in changed:
+            raise ValueError(f"min_instances ({self.min_instances}) does not apply with scale_to_zero: the endpoint "
+                             "scales between 0 and max_instances; remove min_instances (or set scale_to_zero to false)")
         if self.kind == "serverless":
-            sized = [key for key in INSTANCE_KEYS if key in self.model_fields_set]
+            sized = [key for key in INSTANCE_KEYS if key in changed]
             if sized:
                 raise ValueError(f'{", ".join(sized)} size GPU instances and do not apply to kind "serverless"; remove '
                                  'them and size the endpoint with serverless.memory_size_mb and max_concurrency')
-            if self.data_capture_percent and "data_capture_percent" in self.model_fields_set:
+            if "data_capture_percent" in changed and self.data_capture_percent:
                 raise ValueError('data_capture_percent: SageMaker Serverless Inference has no data capture; set it to 0 '
                                  'or use kind "instances"')
-        elif "serverless" in self.model_fields_set:
+        elif "serverless" in changed:
             raise ValueError('the serverless block applies only to kind "serverless"; set kind or remove the block')
         return self
 

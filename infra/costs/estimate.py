@@ -185,7 +185,8 @@ def _inference(est: Estimate, config, a: Assumptions, p: dict) -> None:
         up = a.active_hours_per_day * days_per_month(p)
         est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type} (scale to zero)", up * hosting,
                 f"1 instance x {a.active_hours_per_day:g} active h/day x {days_per_month(p):.1f} days x ${hosting}/h; "
-                "none while idle")
+                f"none while idle (active hours include the {config.endpoint.scale_in_idle_minutes} idle minutes "
+                "before each scale-in, endpoint.scale_in_idle_minutes, and each wake-up)")
         return
     est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type}",
             config.endpoint.min_instances * p["hours_per_month"] * hosting,
