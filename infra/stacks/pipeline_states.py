@@ -189,17 +189,11 @@ class PipelineStates(Construct):
             iam_resources=[self._arn("endpoint", names.endpoint)], parameters={"EndpointName": names.endpoint},
             result_selector={"EndpointStatus": sfn.JsonPath.string_at("$.EndpointStatus"),
                              "EndpointConfigName": sfn.JsonPath.string_at("$.EndpointConfigName")})
-        live = sfn.Succeed(self, "Promoted", comment="the endpoint serves the new model")
-        rolled_back = sfn.Fail(self, "RolledBack", error="DeploymentRolledBack",
-                               cause="the endpoint is InService on its previous model: the deployment failed or "
-                                     "a rollback alarm fired; see the endpoint's events")
-        settled = sfn.Choice(self, "DeploymentSettled").when(
-            sfn.Condition.or_(sfn.Condition.string_equals("$.endpoint.EndpointStatus", "Updating"),
-                              sfn.Condition.string_equals("$.endpoint.EndpointStatus", "SystemUpdating"),
-                              sfn.Condition.string_equals("$.endpoint.EndpointStatus", "RollingBack")), wait
-        ).when(sfn.Condition.and_(sfn.Condition.string_equals("$.endpoint.EndpointStatus", "InService"),
-                                  sfn.Condition.string_equals_json_path("$.endpoint.EndpointConfigName", "$.model.name")),
-               live).otherwise(rolled_back)
+        settled = self._settled("DeploymentSettled", wait, status="$.endpoint.EndpointStatus",
+                                busy=("Updating", "SystemUpdating", "RollingBack"),
+                                serving="$.endpoint.EndpointConfigName", what="the endpoint",
+                                rolled_back="the endpoint is InService on its previous model: the deployment failed "
+                                            "or a rollback alarm fired; see the endpoint's events")
         return name_model.next(create_model).next(create_config).next(update).next(wait).next(describe).next(settled)
 
     def _update_component(self) -> sfn.IChainable:
@@ -222,16 +216,22 @@ class PipelineStates(Construct):
             parameters={"InferenceComponentName": component},
             result_selector={"Status": sfn.JsonPath.string_at("$.InferenceComponentStatus"),
                              "ModelName": sfn.JsonPath.string_at("$.Specification.ModelName")})
-        live = sfn.Succeed(self, "Promoted", comment="the inference component serves the new model")
-        rolled_back = sfn.Fail(self, "RolledBack", error="DeploymentRolledBack",
-                               cause="the inference component is not serving the new model: the update failed or a "
-                                     "rollback alarm fired; see the component's FailureReason")
-        settled = sfn.Choice(self, "ComponentSettled").when(
-            sfn.Condition.string_equals("$.component.Status", "Updating"), wait
-        ).when(sfn.Condition.and_(sfn.Condition.string_equals("$.component.Status", "InService"),
-                                  sfn.Condition.string_equals_json_path("$.component.ModelName", "$.model.name")),
-               live).otherwise(rolled_back)
+        settled = self._settled("ComponentSettled", wait, status="$.component.Status", busy=("Updating",),
+                                serving="$.component.ModelName", what="the inference component",
+                                rolled_back="the inference component is not serving the new model: the update failed "
+                                            "or a rollback alarm fired; see the component's FailureReason")
         return update.next(wait).next(describe).next(settled)
+
+    def _settled(self, choice_id: str, wait: sfn.Wait, *, status: str, busy: tuple[str, ...], serving: str, what: str,
+                 rolled_back: str) -> sfn.Choice:
+        """After an update: still `busy` -> wait again; InService with `serving` equal to the new model's name ->
+        Promoted; anything else -> RolledBack."""
+        return sfn.Choice(self, choice_id).when(
+            sfn.Condition.or_(*(sfn.Condition.string_equals(status, state) for state in busy)), wait
+        ).when(sfn.Condition.and_(sfn.Condition.string_equals(status, "InService"),
+                                  sfn.Condition.string_equals_json_path(serving, "$.model.name")),
+               sfn.Succeed(self, "Promoted", comment=f"{what} serves the new model")
+               ).otherwise(sfn.Fail(self, "RolledBack", error="DeploymentRolledBack", cause=rolled_back))
 
     def _arn(self, resource: str, name: str) -> str:
         return self.stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
