@@ -46,7 +46,7 @@ def test_alarm_ids_and_names_are_unique_across_the_catalogue():
     catalogue = [value for value in vars(alarms).values() if isinstance(value, alarms.Alarm)]
     assert len({a.construct_id for a in catalogue}) == len({a.name for a in catalogue}) == len(catalogue) >= 15
     grouped = [*alarms.API_ALARMS, *alarms.QUALITY_ALARMS, *alarms.TRAINING_ALARMS, *alarms.ENDPOINT_ALARMS,
-               *alarms.SCALING_ALARMS, *alarms.COMPOSITE_ALARMS]
+               *alarms.SCALING_ALARMS, *alarms.SCALE_TO_ZERO_ALARMS, *alarms.COMPOSITE_ALARMS]
     assert sorted(a.name for a in grouped) == sorted(a.name for a in catalogue)  # each alarm in exactly one group
 
 
