@@ -130,15 +130,24 @@ _FINDERS: tuple[tuple[str, re.Pattern, Callable[[re.Match], str | None]], ...] =
 
 
 def redact(text: str) -> Redacted:
-    """`text` with each piece of personal data replaced by its placeholder, and how many of each kind."""
-    counts: dict[str, int] = {}
-    for kind, pattern, replacement in _FINDERS:
-        def replace(match: re.Match) -> str:
-            new = replacement(match)
-            if new is None:
-                return match.group()
-            counts[kind] = counts.get(kind, 0) + 1
-            return new
+    """`text` with each piece of personal data replaced by its placeholder, and how many of each kind.
 
-        text = pattern.sub(replace, text)
+    Passes repeat until one finds nothing: a replacement can free a neighbour that the character before it
+    hid ("++33 1 42 68 53 00"), and a stored text must not change when redacted again. Each pass that finds
+    something removes digits or an "@", so this ends."""
+    counts: dict[str, int] = {}
+    found = True
+    while found:
+        found = False
+        for kind, pattern, replacement in _FINDERS:
+            def replace(match: re.Match) -> str:
+                nonlocal found
+                new = replacement(match)
+                if new is None:
+                    return match.group()
+                counts[kind] = counts.get(kind, 0) + 1
+                found = True
+                return new
+
+            text = pattern.sub(replace, text)
     return Redacted(text, counts)
