@@ -140,7 +140,7 @@ def redact(text: str) -> Redacted:
     while found:
         found = False
         for kind, pattern, replacement in _FINDERS:
-            def replace(match: re.Match) -> str:
+            def replace(match: re.Match, kind: str = kind, replacement=replacement) -> str:
                 nonlocal found
                 new = replacement(match)
                 if new is None:

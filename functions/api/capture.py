@@ -27,7 +27,8 @@ def capture_texts(services: Services, prediction_ids: list[str], texts: list[str
     captured = [CapturedText(pid, result.text, version, expires_at) for pid, result in zip(prediction_ids, redacted)]
     try:
         not_stored = services.feedback.put_texts(captured)
-    except Exception as exc:  # the prediction has been made: answer it, and say in the log what was not kept
+    # any store error (botocore's, sqlite3's): the prediction has been made, so answer it and log what was not kept
+    except Exception as exc:  # noqa: BLE001
         services.logger.warning("texts not captured", extra={"texts": len(captured), "error": type(exc).__name__})
         return
     services.logger.info("texts captured", extra={"texts": len(captured) - not_stored, "not_stored": not_stored,
