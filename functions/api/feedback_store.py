@@ -1,12 +1,18 @@
 """Durable, idempotent feedback storage: one record per prediction id, whatever the retries.
 
 DynamoDB on Lambda (a conditional put: the first write wins, a retry finds it), SQLite locally.
+
+With capture on (functions.api.capture), the same store keeps each prediction's *redacted* text until
+`expires_at` (epoch seconds): in DynamoDB as an item keyed `text#<prediction id>` that the table's TTL on
+`expires_at` deletes (feedback items have no `expires_at`, so they never expire); in SQLite in its own table,
+expired rows deleted on the next write.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,9 +31,24 @@ class FeedbackRecord:
         return self.label == self.predicted_label
 
 
+@dataclass
+class CapturedText:
+    prediction_id: str
+    text: str  # redacted before it gets here (golive.redaction)
+    model_version: str
+    expires_at: int  # epoch seconds
+
+
 class FeedbackStore(Protocol):
     def put_once(self, record: FeedbackRecord) -> FeedbackRecord | None:
         """Store the record unless one exists for its prediction id; return the existing one if so."""
+
+    def put_texts(self, texts: list[CapturedText]) -> int:
+        """Store the captured texts; return how many could not be stored."""
+
+
+TEXT_KEY_PREFIX = "text#"  # DynamoDB: a captured text's key, beside the feedback item keyed by the bare id
+BATCH_WRITE_LIMIT = 25  # items per DynamoDB BatchWriteItem
 
 
 def _now() -> str:
@@ -71,6 +92,25 @@ class DynamoFeedbackStore:
             return FeedbackRecord(old["prediction_id"]["S"], old["label"]["S"], old["predicted_label"]["S"],
                                   old["model_version"]["S"])
 
+    def put_texts(self, texts: list[CapturedText], attempts: int = 3) -> int:
+        requests = [{"PutRequest": {"Item": {
+            "prediction_id": {"S": TEXT_KEY_PREFIX + t.prediction_id},
+            "text": {"S": t.text},
+            "model_version": {"S": t.model_version},
+            "captured_at": {"S": _now()},
+            "expires_at": {"N": str(t.expires_at)},
+        }}} for t in texts]
+        left = 0
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            batch = requests[start:start + BATCH_WRITE_LIMIT]
+            for _ in range(attempts):  # throttled writes come back unprocessed: try those again
+                unprocessed = self.client.batch_write_item(RequestItems={self.table: batch}).get("UnprocessedItems", {})
+                batch = unprocessed.get(self.table, [])
+                if not batch:
+                    break
+            left += len(batch)
+        return left
+
 
 class SqliteFeedbackStore:
     def __init__(self, path: str):
@@ -81,6 +121,10 @@ class SqliteFeedbackStore:
             self.conn.execute(
                 "CREATE TABLE IF NOT EXISTS feedback (prediction_id TEXT PRIMARY KEY, label TEXT, predicted_label TEXT,"
                 " model_version TEXT, received_at TEXT)"
+            )
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS captured_texts (prediction_id TEXT PRIMARY KEY, text TEXT,"
+                " model_version TEXT, captured_at TEXT, expires_at INTEGER)"
             )
 
     def put_once(self, record: FeedbackRecord) -> FeedbackRecord | None:
@@ -96,3 +140,12 @@ class SqliteFeedbackStore:
                 (record.prediction_id,),
             ).fetchone()
         return FeedbackRecord(*row)
+
+    def put_texts(self, texts: list[CapturedText]) -> int:
+        with self.lock, self.conn:
+            self.conn.execute("DELETE FROM captured_texts WHERE expires_at <= ?", (int(time.time()),))
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO captured_texts VALUES (?, ?, ?, ?, ?)",
+                [(t.prediction_id, t.text, t.model_version, _now(), t.expires_at) for t in texts],
+            )
+        return 0

@@ -50,6 +50,10 @@ class Settings(EnvSettings, BaseModel):
     # are the story (the sagemaker backend) and leaves the in-process onnx backend lean.
     tracing: Literal["auto", "sdk", "off"] = "auto"
     log_texts: bool = False  # texts are personal data: never logged unless turned on here
+    # keep each prediction's text, redacted (golive.redaction), in the feedback store for this many days, so
+    # feedback can become training data (functions.api.capture). Off unless an environment turns it on.
+    capture_texts: bool = False
+    capture_ttl_days: int = Field(30, ge=1, le=3650)
     # ONNX Runtime threads per model call (0: one per core) and model calls at once. The Lambda answers one
     # request at a time, so one call using every core is fastest; `golive serve` takes requests
     # concurrently, so single-threaded calls side by side are (functions.api.local.serving_threads).

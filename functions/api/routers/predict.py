@@ -6,7 +6,9 @@ import time
 
 import numpy as np
 from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
 
+from functions.api.capture import capture_texts
 from functions.api.dependencies import Services, get_services
 from functions.api.warmup import ModelWakingUp
 from functions.common.limits import check_texts
@@ -49,7 +51,8 @@ async def run_model(services: Services, texts: list[str]) -> tuple[np.ndarray, n
 
 @router.post("/predict", response_model=PredictResponse, response_model_exclude_none=True, responses=MODEL_ERRORS)
 async def predict(body: PredictRequest, services: Services = Depends(get_services)) -> PredictResponse:
-    _, probs = await run_model(services, body.texts())
+    texts = body.texts()
+    _, probs = await run_model(services, texts)
     labels = services.backend.manifest.labels
     predictions = []
     for row in probs:
@@ -59,4 +62,6 @@ async def predict(body: PredictRequest, services: Services = Depends(get_service
         if body.top_k:
             prediction.top_k = top_labels(row, labels, body.top_k)
         predictions.append(prediction)
+    if services.settings.capture_texts:  # a store call: off the event loop, like the model call
+        await run_in_threadpool(capture_texts, services, [p.prediction_id for p in predictions], texts)
     return PredictResponse(model_version=services.backend.manifest.version_id, predictions=predictions)
