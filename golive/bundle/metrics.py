@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from golive.bundle.format import METRICS
 from golive.errors import UserError
@@ -163,7 +163,7 @@ def _required(raw: dict[str, Any], key: str, where: str) -> Any:
     return raw[key]
 
 
-def _optional(raw: dict[str, Any], key: str, where: str, check) -> Any:
+def _optional(raw: dict[str, Any], key: str, where: str, check: Callable[[Any, str], Any]) -> Any:
     return None if raw.get(key) is None else check(raw[key], f"{where}.{key}")
 
 
