@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from golive.bundle.metrics import Baseline
+from golive.bundle.metrics import Baseline as Baseline  # re-exported: the conditions are evaluated against it
 
 if TYPE_CHECKING:
     from golive.contracts.alarms import MonitoringSettings
