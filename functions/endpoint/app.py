@@ -23,9 +23,9 @@ from functions.endpoint.batcher import MicroBatcher
 from functions.endpoint.model import load_classifier, warm_up
 from functions.endpoint.settings import SAGEMAKER_MAX_PAYLOAD_BYTES, EndpointSettings
 from golive.classification_metrics import softmax
-from golive.onnx_classifier import OnnxClassifier
 from golive.contracts.schemas import (COMMON_ERRORS, EndpointPrediction, EndpointRequest, EndpointResponse,
                                       error_responses)
+from golive.onnx_classifier import OnnxClassifier
 
 log = logging.getLogger("golive.endpoint")
 
