@@ -107,13 +107,13 @@ def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None
     account = tagged(AccountStack(app, ACCOUNT_STACK, env=env), "api", SHARED_ENVIRONMENT)
     tagged(CostsStack(app, f"{prefix}-costs", config=config, alert_topic=alerts.topic, logs_key=alerts.logs_key,
                       env=env), "monitoring")
-    endpoint_name, inference = None, None
+    endpoint_name, component_name, inference = None, None, None
     if config.endpoint.enabled:
         inference = tagged(InferenceStack(
             app, f"{prefix}-inference", config=config, data=data, env=env, alert_topic=alerts.topic,
             model_tarball=pack_tarball(model_dir(app), build_dir(app) / f"model-{config.name}.tar.gz"),
             image_context=stage_image_context(build_dir(app) / "endpoint-image")), "inference")
-        endpoint_name = inference.endpoint_name
+        endpoint_name, component_name = inference.endpoint_name, inference.inference_component_name
     training = tagged(TrainingStack(
         app, f"{prefix}-training", config=config, data=data, env=env, training_image=training_image,
         source_tarball=build_source_tarball(build_dir(app) / "training-source.tar.gz"),
@@ -122,7 +122,9 @@ def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None
         training.add_stack_dependency(inference)
     api = tagged(ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config, progress), env=env,
                           logs_key=alerts.logs_key,
-                          endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None), "api")
+                          endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None,
+                          inference_component_name=component_name if config.api.backend == "sagemaker" else None),
+                   "api")
     api.add_stack_dependency(account)  # its stage logs through the account's API Gateway role
     if config.api.backend == "sagemaker":
         assert inference is not None  # config: the sagemaker backend needs endpoint.enabled

@@ -47,6 +47,11 @@ class Names:
         return f"{self.prefix}-endpoint"
 
     @property
+    def inference_component(self) -> str:
+        """The model on a scale_to_zero endpoint (an inference component; InvokeEndpoint names it)."""
+        return f"{self.prefix}-model"
+
+    @property
     def model_package_group(self) -> str:
         return f"{self.prefix}-models"
 
@@ -62,15 +67,67 @@ def model_properties(role_arn: str, container: dict) -> dict:
     return {"ExecutionRoleArn": role_arn, "PrimaryContainer": container, "EnableNetworkIsolation": True}
 
 
-def endpoint_config_properties(config: EnvironmentConfig, model_name: str, capture_bucket: str, key_arn: str) -> dict:
+# what a copy of the model reserves on its instance (an inference component's ComputeResourceRequirements): one
+# GPU each, and memory for the ONNX model and the server, well inside the smallest GPU type's (ml.g4dn.xlarge, 16 GB)
+COMPONENT_MEMORY_MB = 4096
+# how an endpoint with inference components routes requests among copies (its production variant's RoutingConfig)
+COMPONENT_ROUTING = "LEAST_OUTSTANDING_REQUESTS"
+
+
+def endpoint_config_properties(config: EnvironmentConfig, model_name: str | None, capture_bucket: str, key_arn: str,
+                               model_role_arn: str | None = None) -> dict:
     """An endpoint config's properties, in the shape CloudFormation's AWS::SageMaker::EndpointConfig and
     SageMaker's CreateEndpointConfig both take: the inference stack's first config and the pipeline's promote
-    step are built from this one place, so a promotion never changes the fleet's type or data capture."""
+    step are built from this one place, so a promotion never changes the fleet's type or data capture.
+
+    Three kinds: GPU instances serving `model_name`; a scale_to_zero endpoint, whose variant holds no model (the
+    model is an inference component: `inference_component_specification`) and scales its instances down to 0,
+    with the execution role components run with (`model_role_arn`); SageMaker Serverless Inference, which has no
+    data capture."""
+    endpoint = config.endpoint
+    if endpoint.kind == "serverless":
+        serverless = {"MemorySizeInMB": endpoint.serverless.memory_size_mb,
+                      "MaxConcurrency": endpoint.serverless.max_concurrency}
+        if endpoint.serverless.provisioned_concurrency:
+            serverless["ProvisionedConcurrency"] = endpoint.serverless.provisioned_concurrency
+        return {"ProductionVariants": [{"VariantName": VARIANT, "ModelName": model_name, "ServerlessConfig": serverless}]}
+    if endpoint.scale_to_zero:
+        if not model_role_arn:
+            raise ValueError("a scale_to_zero endpoint config needs the role its inference components run with")
+        return {
+            "ProductionVariants": [{
+                "VariantName": VARIANT, "InstanceType": endpoint.instance_type, "InitialInstanceCount": 1,
+                "ManagedInstanceScaling": {"Status": "ENABLED", "MinInstanceCount": 0,
+                                           "MaxInstanceCount": endpoint.max_instances},
+                "RoutingConfig": {"RoutingStrategy": COMPONENT_ROUTING}}],
+            "ExecutionRoleArn": model_role_arn,
+            "DataCaptureConfig": data_capture_config(config, capture_bucket, key_arn),
+        }
     return {
         "ProductionVariants": [{"VariantName": VARIANT, "ModelName": model_name,
-                                "InstanceType": config.endpoint.instance_type,
-                                "InitialInstanceCount": config.endpoint.min_instances}],
+                                "InstanceType": endpoint.instance_type,
+                                "InitialInstanceCount": endpoint.min_instances}],
         "DataCaptureConfig": data_capture_config(config, capture_bucket, key_arn),
+    }
+
+
+def inference_component_specification(model_name: str) -> dict:
+    """The model's inference component (CloudFormation's Specification and UpdateInferenceComponent's take the same
+    shape): the inference stack's first component and every model the pipeline promotes onto it."""
+    return {"ModelName": model_name,
+            "ComputeResourceRequirements": {"NumberOfAcceleratorDevicesRequired": 1,
+                                            "MinMemoryRequiredInMb": COMPONENT_MEMORY_MB}}
+
+
+def component_deployment_config(config: EnvironmentConfig, names: "Names") -> dict:
+    """A component update rolls one copy at a time, waits `bake_minutes` under the rollback alarms, and rolls back
+    when one fires (InferenceComponentDeploymentConfig)."""
+    bake_s = config.endpoint.bake_minutes * 60
+    return {
+        "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1},
+                                "WaitIntervalInSeconds": bake_s,
+                                "MaximumExecutionTimeoutInSeconds": max(600, bake_s + 1800)},
+        "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in names.rollback_alarms]},
     }
 
 

@@ -132,16 +132,32 @@ def fresh_lambda_module():
     return importlib.import_module("functions.lambda_handler")
 
 
-@pytest.fixture()
-def lambda_module(tiny_bundle, tmp_path, monkeypatch):
-    """The Lambda's module after a cold start on the tiny bundle (SQLite feedback, a local signing key)."""
-    import sys
-
-    monkeypatch.setenv("GOLIVE_MODEL_DIR", str(tiny_bundle))
+def cold_started_lambda(bundle_dir: Path, tmp_path: Path, monkeypatch):
+    """The Lambda's module after a cold start on `bundle_dir` (SQLite feedback, a local signing key); a generator
+    for a fixture to yield from, which forgets the module afterwards."""
+    monkeypatch.setenv("GOLIVE_MODEL_DIR", str(bundle_dir))
     monkeypatch.setenv("GOLIVE_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     yield fresh_lambda_module()
     sys.modules.pop("functions.lambda_handler", None)
+
+
+@pytest.fixture()
+def lambda_module(tiny_bundle, tmp_path, monkeypatch):
+    """The Lambda's module after a cold start on the tiny trained bundle."""
+    yield from cold_started_lambda(tiny_bundle, tmp_path, monkeypatch)
+
+
+def wait_ready(client, seconds: float = 60) -> dict:
+    """The endpoint app's /ping body once its model is loaded and warmed (503 "loading" until then)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        response = client.get("/ping")
+        if response.status_code == 200:
+            return response.json()
+        assert response.json()["status"] == "loading", response.json()
+        time.sleep(0.02)
+    pytest.fail("the model never became ready")
 
 
 # --- the CDK app ------------------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ from infra.constructs.gateway_responses import GATEWAY_ERRORS
 from tests.conftest import LambdaContext, api_event, fresh_lambda_module
 
 KEY = "k3y-for-the-fuzzer"
-KEYED = {("post", "/v1/predict"), ("post", "/v1/classify"), ("post", "/v1/feedback"), ("get", "/v1/model")}
+KEYED = {("post", "/v1/predict"), ("post", "/v1/classify"), ("post", "/v1/explain"), ("post", "/v1/feedback"),
+         ("get", "/v1/model")}
 
 
 def make_app(tiny_bundle, tmp_path, **settings):

@@ -24,7 +24,7 @@ from functions.endpoint.model import choose_providers, choose_variant
 from functions.endpoint.settings import SAGEMAKER_MAX_PAYLOAD_BYTES, EndpointSettings
 from golive import bundle
 from golive.onnx_classifier import OnnxClassifier
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, wait_ready
 
 TEXTS = ["a lovely hotel", "rude staff and a cold room", "fine", "the best pasta I have had in years, truly",
          "never again", "ok I guess", "the view from the balcony was stunning at sunset", "noisy"]
@@ -115,17 +115,6 @@ def test_variant_is_fp16_on_a_gpu_and_the_bundle_default_on_cpu(tiny_bundle):
 
 
 # --- the app in process: contract and bad input -------------------------------------------------------------
-
-def wait_ready(client, seconds: float = 60) -> dict:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        response = client.get("/ping")
-        if response.status_code == 200:
-            return response.json()
-        assert response.json()["status"] == "loading", response.json()
-        time.sleep(0.05)
-    pytest.fail("model never became ready")
-
 
 def test_ping_is_503_until_the_model_is_loaded_and_warmed(tiny_bundle):
     app = create_app(EndpointSettings(model_dir=str(tiny_bundle)))

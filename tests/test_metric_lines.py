@@ -10,20 +10,11 @@ import sys
 
 import pytest
 
-from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS, format_metrics
+from golive.contracts.training_metrics import captured_by_sagemaker, SAGEMAKER_METRIC_DEFINITIONS, format_metrics
 from tests.conftest import REPO, tiny_train_args
 
 NUMBER = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|nan")
 NOT_METRICS = {"step"}  # a counter on metric lines; SageMaker places each value by its timestamp
-
-
-def capture(line: str) -> dict[str, float]:
-    found = {}
-    for definition in SAGEMAKER_METRIC_DEFINITIONS:
-        match = re.search(definition["Regex"], line)
-        if match:
-            found[definition["Name"]] = float(match.group(1))
-    return found
 
 
 def metric_lines(output: str) -> list[tuple[str, dict[str, str]]]:
@@ -48,7 +39,7 @@ def test_a_training_run_prints_what_the_definitions_capture(tiny_base_model, sma
     assert not metric_lines(result.stderr)  # SageMaker reads both; the metrics belong on stdout
     printed = set()
     for line, pairs in lines:
-        captured = capture(line)
+        captured = captured_by_sagemaker(line)
         for key, value in pairs.items():
             if key in NOT_METRICS:
                 continue
@@ -61,14 +52,14 @@ def test_a_training_run_prints_what_the_definitions_capture(tiny_base_model, sma
 
 def test_regexes_capture_what_format_metrics_writes():
     line = format_metrics({"step": 50, "epoch": 1.5, "train_loss": 0.000012345, "learning_rate": 2.5e-5})
-    assert capture(line) == {"epoch": 1.5, "train_loss": 1.2345e-05, "learning_rate": 2.5e-05}
+    assert captured_by_sagemaker(line) == {"epoch": 1.5, "train_loss": 1.2345e-05, "learning_rate": 2.5e-05}
     line = format_metrics({"epoch": 2, "eval_loss": 0.31, "eval_accuracy": 0.875, "eval_macro_f1": 0.8749})
-    assert capture(line) == {"epoch": 2.0, "eval_loss": 0.31, "eval_accuracy": 0.875, "eval_macro_f1": 0.8749}
+    assert captured_by_sagemaker(line) == {"epoch": 2.0, "eval_loss": 0.31, "eval_accuracy": 0.875, "eval_macro_f1": 0.8749}
 
 
 def test_names_do_not_capture_each_other():
     # "parity_int8_label_agreement" must not be read as "parity_label_agreement", nor eval_loss as train_loss
-    assert capture("parity_int8_label_agreement=0.5 eval_loss=0.2") == {"parity_int8_label_agreement": 0.5,
+    assert captured_by_sagemaker("parity_int8_label_agreement=0.5 eval_loss=0.2") == {"parity_int8_label_agreement": 0.5,
                                                                          "eval_loss": 0.2}
-    assert capture("parity_label_agreement=1 train_examples_per_second=3") == {"parity_label_agreement": 1.0,
+    assert captured_by_sagemaker("parity_label_agreement=1 train_examples_per_second=3") == {"parity_label_agreement": 1.0,
                                                                                  "train_examples_per_second": 3.0}

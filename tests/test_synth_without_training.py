@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import REPO, synth_context
 from tests.handmade_bundle import write_handmade_bundle
 
-ENVS = ("dev", "prod")
+ENVS = ("dev", "staging", "prod")
 # torch, transformers and the training code are importable nowhere in this run: an import of any fails
 SYNTH = """
 import json, sys
@@ -47,7 +47,7 @@ def templates(tmp_path_factory) -> dict[str, dict[str, dict]]:
 
 def test_every_stack_synthesises_without_torch_or_a_trained_bundle(templates):
     assert set(templates["dev"]) == {"account", "alerts", "data", "costs", "training", "api", "monitoring"}
-    assert set(templates["prod"]) == set(templates["dev"]) | {"inference"}
+    assert set(templates["prod"]) == set(templates["staging"]) == set(templates["dev"]) | {"inference"}
     # the hand-written bundle's baseline reached the quality alarms
     alarms = [r["Properties"] for r in templates["prod"]["monitoring"]["Resources"].values()
               if r["Type"] == "AWS::CloudWatch::Alarm"]
@@ -93,3 +93,39 @@ def test_the_promote_step_creates_the_endpoint_config_cloudformation_creates(tem
     [first] = [r["Properties"] for r in prod["inference"]["Resources"].values() if r["Type"] == "AWS::SageMaker::Model"]
     assert model["EnableNetworkIsolation"] is first["EnableNetworkIsolation"] is True
     assert model["ExecutionRoleArn"] == rendered(first["ExecutionRoleArn"])
+
+
+def test_staging_promotes_by_updating_its_inference_component(templates):
+    """staging scales to zero: its model is an inference component, which the promote step updates, with the same
+    specification (infra/naming.py) and rollback alarms as the inference stack's component. moto has no inference
+    components, so this path is checked here, on the definition, not executed in tests/test_pipeline.py."""
+    staging = templates["staging"]
+    [component] = [r["Properties"] for r in staging["inference"]["Resources"].values()
+                   if r["Type"] == "AWS::SageMaker::InferenceComponent"]
+    [machine] = [r["Properties"] for r in staging["training"]["Resources"].values()
+                 if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    states = json.loads(rendered(machine["DefinitionString"]))["States"]
+    assert "CreateEndpointConfig" not in states and "BlueGreenUpdate" not in states
+    update = states["UpdateComponent"]
+    assert update["Resource"].endswith(":states:::aws-sdk:sagemaker:updateInferenceComponent")
+    assert update["Next"] == "WaitForComponent" and states["CreateModel"]["Next"] == "UpdateComponent"
+    params = update["Parameters"]
+    assert params["InferenceComponentName"] == component["InferenceComponentName"] == "golive-staging-model"
+    spec = dict(params["Specification"])
+    assert spec.pop("ModelName.$") == "$.model.name"
+    assert spec == {k: v for k, v in component["Specification"].items() if k != "ModelName"}
+    assert params["DeploymentConfig"] == rendered(component["DeploymentConfig"])
+    describe = states["DescribeComponent"]
+    assert describe["Resource"].endswith(":describeInferenceComponent") and describe["Next"] == "ComponentSettled"
+    choices = states["ComponentSettled"]
+    assert choices["Default"] == "RolledBack" and {c["Next"] for c in choices["Choices"]} == {"WaitForComponent",
+                                                                                                "Promoted"}
+    # least privilege: the component's two calls on the component alone; no endpoint or endpoint-config rights
+    [policy] = [r["Properties"]["PolicyDocument"] for r in staging["training"]["Resources"].values()
+                if r["Type"] == "AWS::IAM::Policy"]
+    statements = rendered(policy["Statement"])
+    component_arn = [s["Resource"] for s in statements
+                     if s["Action"] in ("sagemaker:updateInferenceComponent", "sagemaker:describeInferenceComponent")]
+    assert len(component_arn) == 2 and all(r.endswith(":inference-component/golive-staging-model") for r in component_arn)
+    actions = {a.lower() for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert not {"sagemaker:updateendpoint", "sagemaker:createendpointconfig"} & actions

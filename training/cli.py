@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # run as a script (SageMaker, torchrun): the sour
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
-from typing import TextIO  # noqa: E402
+from typing import TextIO
 
 from golive.errors import run_reporting_errors  # noqa: E402
 from training.args import add_train_arguments, arguments_from  # noqa: E402

@@ -9,10 +9,10 @@ import, and this module is on every Lambda cold start.
 
 # no `from __future__ import annotations`: NamedTuple would compile each field's annotation string at import
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from golive.bundle.format import METRICS
 from golive.errors import UserError

@@ -73,6 +73,10 @@ ENDPOINT_LATENCY = Alarm("EndpointLatency", "endpoint-model-latency")
 GPU_UTILIZATION = Alarm("EndpointGpuUtilization", "endpoint-gpu-utilization")
 GPU_MEMORY = Alarm("EndpointGpuMemory", "endpoint-gpu-memory")
 AT_MAX_INSTANCES = Alarm("EndpointAtMaxInstances", "endpoint-at-max-instances")
+# a scale_to_zero endpoint (inference stack): what scales it, not what pages anyone (no notification: waking up
+# and going idle are normal): a call refused for lack of capacity wakes it; no call for the idle period empties it
+WAKE_FROM_ZERO = Alarm("WakeFromZero", "endpoint-wake-from-zero")
+IDLE = Alarm("ScaleInWhenIdle", "endpoint-idle")
 # composite: any client-facing alarm of the API or the endpoint
 SERVICE_DEGRADED = Alarm("ServiceDegraded", "service-degraded")
 
@@ -82,4 +86,5 @@ TRAINING_ALARMS = (UNDELIVERED_ALERTS,)
 ROLLBACK_ALARMS = (ENDPOINT_5XX, ENDPOINT_LATENCY)
 ENDPOINT_ALARMS = (*ROLLBACK_ALARMS, GPU_UTILIZATION, GPU_MEMORY)
 SCALING_ALARMS = (AT_MAX_INSTANCES,)
+SCALE_TO_ZERO_ALARMS = (WAKE_FROM_ZERO, IDLE)
 COMPOSITE_ALARMS = (SERVICE_DEGRADED,)

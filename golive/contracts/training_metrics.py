@@ -7,6 +7,7 @@ metric definitions from `SAGEMAKER_METRIC_DEFINITIONS`. Both come from here so t
 from __future__ import annotations
 
 import math
+import re
 
 _NUMBER = r"([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 
@@ -39,3 +40,14 @@ def format_metrics(values: dict[str, float | int | str]) -> str:
             value = "nan" if math.isnan(value) else f"{value:.6g}"
         parts.append(f"{key}={value}")
     return " ".join(parts)
+
+
+def captured_by_sagemaker(line: str) -> dict[str, float]:
+    """What the job's metric definitions capture from one log line, as SageMaker applies them (each regex's
+    first group, searched anywhere in the line): how tests and local tools read training's output the same way."""
+    found = {}
+    for definition in SAGEMAKER_METRIC_DEFINITIONS:
+        match = re.search(definition["Regex"], line)
+        if match:
+            found[definition["Name"]] = float(match.group(1))
+    return found

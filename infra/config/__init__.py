@@ -16,11 +16,11 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from golive.contracts.alarms import MonitoringSettings
 from infra.config.api import COMMON_RULE_SET_RULES, ApiClient, ApiSettings, CognitoSettings, WafSettings
 from infra.config.base import ConfigError, Strict
-from infra.config.compute import GPUS_PER_INSTANCE, EndpointSettings, TrainingSettings
+from infra.config.compute import GPUS_PER_INSTANCE, EndpointSettings, ServerlessSettings, TrainingSettings
 
 __all__ = ["ALERTED_ENVIRONMENTS", "COMMON_RULE_SET_RULES", "ENVIRONMENTS_DIR", "GPUS_PER_INSTANCE", "ApiClient",
            "ApiSettings", "CognitoSettings", "ConfigError", "CostSettings", "EndpointSettings", "EnvironmentConfig",
-           "MonitoringSettings", "TrainingSettings", "WafSettings", "load_config", "require_alerts"]
+           "MonitoringSettings", "ServerlessSettings", "TrainingSettings", "WafSettings", "load_config", "require_alerts"]
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parents[1] / "environments"
 # these environments page someone: synth refuses them without a real alarm_email
@@ -88,6 +88,13 @@ class EnvironmentConfig(Strict):
         if self.api.backend == "sagemaker" and not self.endpoint.enabled:
             raise ValueError("api.backend is 'sagemaker' but endpoint.enabled is false; enable the endpoint or "
                              "serve in the Lambda with api.backend 'onnx'")
+        if self.endpoint.scale_to_zero and not self.endpoint.enabled:
+            raise ValueError("endpoint.scale_to_zero is true but endpoint.enabled is false: there is no endpoint to "
+                             "scale; enable the endpoint or remove scale_to_zero")
+        if self.api.wait_for_warmup_seconds and not (self.api.backend == "sagemaker" and self.endpoint.enabled
+                                                     and self.endpoint.scale_to_zero):
+            raise ValueError("api.wait_for_warmup_seconds waits for a model endpoint that scales to zero: it needs "
+                             "api.backend 'sagemaker' and endpoint.scale_to_zero true; set it to 0 otherwise")
         return self
 
 

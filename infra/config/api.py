@@ -10,6 +10,10 @@ from pydantic import Field, field_validator, model_validator
 from infra.config.base import Strict
 
 
+# the API function's timeout, below API Gateway's 29 s integration timeout, so the client sees our error body
+LAMBDA_TIMEOUT_S = 28
+# what a request needs besides waiting for a model to wake up: one endpoint round trip and the answer
+REQUEST_BUDGET_S = 3
 CLIENT_NAME = r"[a-z0-9]+(-[a-z0-9]+)*"
 COGNITO_POOL_ARN = r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[a-z0-9-]+_[A-Za-z0-9]+"
 # the rules of AWS's managed core rule set (AWSManagedRulesCommonRuleSet), for waf.count_only_rules
@@ -100,6 +104,22 @@ class ApiSettings(Strict):
     # the prediction-id signing key rotates this often. Ids stay valid until the second rotation after they were
     # issued, and a warm Lambda instance keeps signing with the key it started with: so at most daily.
     signing_key_rotation_days: int = Field(30, ge=1, le=365)
+    # sagemaker backend on a scale_to_zero endpoint: how long a request that finds the model asleep waits and retries
+    # before answering 503 + Retry-After (functions/api/warmup.py); 0: answer 503 at once
+    wait_for_warmup_seconds: float = Field(0, ge=0)
+    # Lambda SnapStart (a published version and an alias behind API Gateway). Off by default: at this function's
+    # size a snapshot's cache and restores cost more than the on-demand init they replace (`golive costs
+    # estimate` prices both); turn it on for lower cold-start latency
+    snapstart: bool = False
+
+    @field_validator("wait_for_warmup_seconds")
+    @classmethod
+    def _within_timeout(cls, value: float) -> float:
+        longest = LAMBDA_TIMEOUT_S - REQUEST_BUDGET_S
+        if value > longest:
+            raise ValueError(f"{value:g} s is too long for the API function's {LAMBDA_TIMEOUT_S} s timeout (API "
+                             f"Gateway gives up at 29 s): at most {longest} s, leaving {REQUEST_BUDGET_S} s to answer")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "ApiSettings":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -79,14 +80,50 @@ class TrainingSettings(Strict):
         return self
 
 
+class ServerlessSettings(Strict):
+    """SageMaker Serverless Inference (endpoint.kind "serverless"): the bundle's ONNX model on CPU, billed per
+    GB-second of inference; what SageMaker's ProductionVariantServerlessConfig takes."""
+
+    memory_size_mb: int = Field(2048, ge=1024, le=6144)  # in 1 GB steps
+    max_concurrency: int = Field(10, ge=1, le=200)
+    provisioned_concurrency: int | None = Field(None, ge=1, le=200)  # kept warm (billed by the hour); None: none
+
+    @field_validator("memory_size_mb")
+    @classmethod
+    def _gigabytes(cls, value: int) -> int:
+        if value % 1024:
+            raise ValueError(f"{value} MB is not a whole number of GB; serverless endpoints take 1024, 2048, 3072, "
+                             "4096, 5120 or 6144")
+        return value
+
+    @model_validator(mode="after")
+    def _provisioned_within_max(self) -> "ServerlessSettings":
+        if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
+            raise ValueError(f"provisioned_concurrency ({self.provisioned_concurrency}) is above max_concurrency "
+                             f"({self.max_concurrency})")
+        return self
+
+
+# keys that size a fleet of instances: meaningless on a serverless endpoint
+INSTANCE_KEYS = ("instance_type", "min_instances", "max_instances", "invocations_per_instance_target")
+
+
 class EndpointSettings(Strict):
     enabled: bool = True  # false: no endpoint at all (cheapest dev); the API then serves in-Lambda ONNX
+    # "instances": GPU instances (always on, or scaling to zero with scale_to_zero); "serverless": SageMaker
+    # Serverless Inference on CPU (the container's CPU path), sized by the `serverless` block
+    kind: Literal["instances", "serverless"] = "instances"
     instance_type: str = "ml.g5.xlarge"
-    # at least 1: a real-time endpoint without inference components cannot scale to zero; to pay nothing
-    # when idle, set enabled to false (dev does) and serve in the Lambda
+    # at least 1 for an always-on endpoint; scale_to_zero scales between 0 and max_instances instead
     min_instances: int = Field(1, ge=1, le=20)
     max_instances: int = Field(2, ge=1, le=20)
-    invocations_per_instance_target: int = Field(600, ge=1)  # per minute, for target tracking
+    invocations_per_instance_target: int = Field(600, ge=1)  # per minute (per model copy with scale_to_zero)
+    # the model as an inference component on an endpoint with managed instance scaling down to 0 instances:
+    # nothing is billed while idle; the first call after idle wakes it (minutes, answered 503 + Retry-After)
+    scale_to_zero: bool = False
+    scale_in_idle_minutes: int = Field(30, ge=5, le=1440)  # scale_to_zero: no call for this long -> 0 instances
+    expected_warmup_seconds: int = Field(300, ge=1, le=3600)  # scale_to_zero: the API's first Retry-After
+    serverless: ServerlessSettings = ServerlessSettings()
     data_capture_percent: int = Field(100, ge=0, le=100)  # share of requests and responses kept in S3
     # blue/green: how long the new fleet takes traffic, watched by the rollback alarms, before the old goes
     bake_minutes: int = Field(10, ge=0, le=60)
@@ -95,6 +132,35 @@ class EndpointSettings(Strict):
 
     @model_validator(mode="after")
     def _bounds(self) -> "EndpointSettings":
-        if self.max_instances < self.min_instances:
+        if self.max_instances < self.min_instances and not self.scale_to_zero:
             raise ValueError(f"max_instances ({self.max_instances}) is below min_instances ({self.min_instances})")
+        if self.scale_to_zero and self.kind == "serverless":
+            raise ValueError('scale_to_zero is for kind "instances" (an inference component on GPU instances); a '
+                             'serverless endpoint already bills nothing while idle: remove scale_to_zero or set kind '
+                             'to "instances"')
+        # a key "set" is one away from its default, so a config dumped and read again (model_dump) is still valid
+        changed = {key for key in self.model_fields_set if getattr(self, key) != type(self).model_fields[key].default}
+        if self.scale_to_zero and "min_instances" in changed:
+            raise ValueError(f"min_instances ({self.min_instances}) does not apply with scale_to_zero: the endpoint "
+                             "scales between 0 and max_instances; remove min_instances (or set scale_to_zero to false)")
+        if self.kind == "serverless":
+            sized = [key for key in INSTANCE_KEYS if key in changed]
+            if sized:
+                raise ValueError(f'{", ".join(sized)} size GPU instances and do not apply to kind "serverless"; remove '
+                                 'them and size the endpoint with serverless.memory_size_mb and max_concurrency')
+            if "data_capture_percent" in changed and self.data_capture_percent:
+                raise ValueError('data_capture_percent: SageMaker Serverless Inference has no data capture; set it to 0 '
+                                 'or use kind "instances"')
+        elif "serverless" in changed:
+            raise ValueError('the serverless block applies only to kind "serverless"; set kind or remove the block')
         return self
+
+    @property
+    def gpus(self) -> bool:
+        """Whether the endpoint runs on GPU instances (serverless runs the container's CPU path)."""
+        return self.kind == "instances"
+
+    @property
+    def max_copies(self) -> int:
+        """scale_to_zero: the most copies of the model, one per GPU of max_instances instances."""
+        return self.max_instances * GPUS_PER_INSTANCE[self.instance_type]

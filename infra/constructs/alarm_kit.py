@@ -53,6 +53,17 @@ class AlarmKit:
         return cloudwatch.Metric(namespace=namespace, metric_name=name, statistic=statistic, period=self.period,
                                  dimensions_map={"EndpointName": self.names.endpoint, "VariantName": VARIANT})
 
+    def model_dimensions(self) -> dict[str, str]:
+        """The dimensions SageMaker reports the model's invocations, errors and latency under: the inference
+        component's on a scale_to_zero endpoint, else the endpoint's variant."""
+        if self.config.endpoint.scale_to_zero:
+            return {"InferenceComponentName": self.names.inference_component}
+        return {"EndpointName": self.names.endpoint, "VariantName": VARIANT}
+
+    def model_metric(self, name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=name, statistic=statistic, period=self.period,
+                                 dimensions_map=self.model_dimensions())
+
     def instance_count(self) -> cloudwatch.MathExpression:
         """SageMaker publishes no instance count; invocations over invocations per instance is one."""
         return cloudwatch.MathExpression(
@@ -60,7 +71,10 @@ class AlarmKit:
             using_metrics={"invocations": self.endpoint_metric("Invocations", "Sum"),
                            "perInstance": self.endpoint_metric("InvocationsPerInstance", "Sum")})
 
-    def api_metric(self, name: str, statistic: str, **dimensions: str) -> cloudwatch.Metric:
-        """One of the API's own EMF metrics (golive/contracts/telemetry.py) in this environment."""
-        return cloudwatch.Metric(namespace=NAMESPACE, metric_name=name, statistic=statistic, period=self.quality_period,
+    def api_metric(self, name: str, statistic: str, period: cdk.Duration | None = None,
+                   **dimensions: str) -> cloudwatch.Metric:
+        """One of the API's own EMF metrics (golive/contracts/telemetry.py) in this environment, by default over
+        the quality period."""
+        return cloudwatch.Metric(namespace=NAMESPACE, metric_name=name, statistic=statistic,
+                                 period=period or self.quality_period,
                                  dimensions_map={"service": SERVICE, "environment": self.config.name, **dimensions})

@@ -10,6 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from golive.contracts import alarms as catalog
+from golive.contracts.telemetry import MODEL_WAKING_UP
 from infra.constructs.alarm_kit import GT, AlarmKit
 from infra.constructs.inline import Inline
 
@@ -22,6 +23,9 @@ class ApiAlarms(Inline):
         dynamo = {name: cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name=name, statistic="Sum", period=period,
                                           dimensions_map={"TableName": table_name})
                   for name in ("ReadThrottleEvents", "WriteThrottleEvents")}
+        # the API answers 503 + Retry-After while a scale_to_zero endpoint wakes (minutes, every request): a normal
+        # wake-up, counted as ModelWakingUp, not an error
+        waking_up = kit.config.api.backend == "sagemaker" and kit.config.endpoint.scale_to_zero
         duration_ms = round(t.lambda_duration_p99_share * timeout_s * 1000)
         self.client_facing: list[cloudwatch.Alarm] = [
             kit.alarm(self, catalog.LAMBDA_ERRORS, f"the API function failed {t.lambda_errors}+ times a period",
@@ -29,8 +33,10 @@ class ApiAlarms(Inline):
             kit.alarm(self, catalog.LAMBDA_THROTTLES,
                       "the API function was throttled: raise its concurrency or lower API Gateway's rate",
                       function.metric_throttles(statistic="Sum", period=period), 0, GT),
-            kit.alarm(self, catalog.API_5XX_RATE, f"more than {t.api_5xx_rate:.1%} of API requests answered 5XX",
-                      stage.metric_server_error(statistic="Average", period=period), t.api_5xx_rate, GT),
+            kit.alarm(self, catalog.API_5XX_RATE, f"more than {t.api_5xx_rate:.1%} of API requests answered 5XX"
+                      + (" (503s of a model waking up not counted)" if waking_up else ""),
+                      server_error_rate(kit, stage) if waking_up
+                      else stage.metric_server_error(statistic="Average", period=period), t.api_5xx_rate, GT),
             kit.alarm(self, catalog.API_LATENCY, f"the API's p99 latency is above {t.api_latency_p99_ms:g} ms",
                       stage.metric_latency(statistic="p99", period=period), t.api_latency_p99_ms, GT),
         ]
@@ -44,3 +50,16 @@ class ApiAlarms(Inline):
                                                                "writes": dynamo["WriteThrottleEvents"]},
                                                 period=period), 0, GT),
         ]
+
+
+def server_error_rate(kit: AlarmKit, stage: apigw.Stage) -> cloudwatch.MathExpression:
+    """The share of requests answered 5XX, less the 503s the API answered because the model was waking up (its
+    ModelWakingUp metric, one per such answer): API Gateway's 5XXError counts those too. Raising the threshold
+    instead would hide real errors for as long as a wake-up lasts; subtracting them hides nothing else."""
+    p = kit.period
+    return cloudwatch.MathExpression(
+        expression="IF(FILL(errors, 0) > FILL(waking, 0), FILL(errors, 0) - FILL(waking, 0), 0) / requests",
+        label="5XX rate, wake-up 503s excluded", period=p,
+        using_metrics={"errors": stage.metric_server_error(statistic="Sum", period=p),
+                       "waking": kit.api_metric(MODEL_WAKING_UP, "Sum", period=p),
+                       "requests": stage.metric_count(statistic="Sum", period=p)})

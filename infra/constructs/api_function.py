@@ -20,21 +20,28 @@ from infra.assets.lambda_package import HANDLER_MODULE, LAMBDA_PYTHON_VERSION
 from infra.compliance import (INLINE_POLICY, LAMBDA_CONCURRENCY, LAMBDA_DLQ, LAMBDA_ENV_KMS, LAMBDA_IN_VPC,
                                LAMBDA_RUNTIME_NOT_NEWEST, accept)
 from infra.config import EnvironmentConfig
+from infra.config.api import LAMBDA_TIMEOUT_S
 from infra.constructs.inline import Inline
 from infra.constructs.signing_key import SigningKey
 
-LAMBDA_TIMEOUT_S = 28  # below API Gateway's 29 s integration timeout, so the client sees our error body
-LAMBDA_RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON)
+# SnapStart takes Python 3.12 and later (AWS Lambda's documentation); the runtime is named by version, so say so
+LAMBDA_RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON,
+                                 supports_snap_start=tuple(map(int, LAMBDA_PYTHON_VERSION.split("."))) >= (3, 12))
 RETENTION = {7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
              60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
              365: logs.RetentionDays.ONE_YEAR, 731: logs.RetentionDays.TWO_YEARS}
 
 
 class ApiFunction(Inline):
-    """`endpoint_name`: the endpoint the sagemaker backend may invoke (None for the onnx backend)."""
+    """`endpoint_name`: the endpoint the sagemaker backend may invoke (None for the onnx backend);
+    `inference_component_name`: the model on it when the endpoint scales to zero (InvokeEndpoint names it).
+
+    `target` is what API Gateway invokes: the function, or with api.snapstart the alias of its published version
+    (SnapStart snapshots published versions only)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, package_dir: Path,
-                 table: dynamodb.ITableV2, logs_key: kms.IKey, endpoint_name: str | None = None) -> None:
+                 table: dynamodb.ITableV2, logs_key: kms.IKey, endpoint_name: str | None = None,
+                 inference_component_name: str | None = None) -> None:
         super().__init__(scope, construct_id)
         if config.api.backend == "sagemaker" and not endpoint_name:
             raise ValueError("the sagemaker backend needs the endpoint's name")
@@ -63,9 +70,20 @@ class ApiFunction(Inline):
         }
         if config.api.backend == "sagemaker" and endpoint_name:  # (checked above: sagemaker has one)
             environment["GOLIVE_ENDPOINT_NAME"] = endpoint_name
-            self.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[
-                cdk.Stack.of(self).format_arn(service="sagemaker", resource="endpoint",
-                                              resource_name=endpoint_name.lower())]))
+            invoked = [cdk.Stack.of(self).format_arn(service="sagemaker", resource="endpoint",
+                                                     resource_name=endpoint_name.lower())]
+            if config.endpoint.scale_to_zero:
+                if not inference_component_name:
+                    raise ValueError("a scale_to_zero endpoint needs its inference component's name")
+                # functions/api/warmup.py: the 503 + Retry-After while the model wakes, and the optional wait
+                environment.update({
+                    "GOLIVE_INFERENCE_COMPONENT_NAME": inference_component_name,
+                    "GOLIVE_EXPECTED_WARMUP_SECONDS": str(config.endpoint.expected_warmup_seconds),
+                    "GOLIVE_WAIT_FOR_WARMUP_SECONDS": f"{config.api.wait_for_warmup_seconds:g}"})
+                # an InvokeEndpoint naming a component is authorised on the endpoint and on the component
+                invoked.append(cdk.Stack.of(self).format_arn(service="sagemaker", resource="inference-component",
+                                                             resource_name=inference_component_name.lower()))
+            self.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=invoked))
         self.function = lambda_.Function(
             self, "Function", runtime=LAMBDA_RUNTIME, handler=f"{HANDLER_MODULE}.handler",
             code=lambda_.Code.from_asset(str(package_dir)), memory_size=config.api.lambda_memory_mb,
@@ -73,7 +91,12 @@ class ApiFunction(Inline):
             timeout=cdk.Duration.seconds(LAMBDA_TIMEOUT_S), environment=environment, role=self.role,
             log_group=log_group, tracing=lambda_.Tracing.ACTIVE, description=f"golive API ({config.name})",
             reserved_concurrent_executions=config.api.reserved_concurrency,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.api.snapstart else None,
         )
+        self.target: lambda_.IFunction = self.function
+        if config.api.snapstart:  # the runtime hooks: functions/api/snapstart.py
+            self.target = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version,
+                                        description="the published version API Gateway invokes (SnapStart)")
         table.grant(self.role, "dynamodb:PutItem", "dynamodb:GetItem")
         # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
         # dependency that matters: the policy must exist before the first invocation

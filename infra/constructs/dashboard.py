@@ -12,7 +12,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from golive.contracts.telemetry import CONFIDENCE, FEEDBACK, FEEDBACK_CORRECT, INPUT_CHARS, PREDICTED_LABEL, PREDICTIONS
+from golive.contracts.telemetry import (CONFIDENCE, FEEDBACK, FEEDBACK_CORRECT, INPUT_CHARS, MODEL_WAKING_UP,
+                                       PREDICTED_LABEL, PREDICTIONS)
 from golive.monitoring.conditions import Baseline
 from infra.constructs.alarm_kit import INSTANCE_NAMESPACE, AlarmKit
 from infra.constructs.inline import Inline
@@ -50,15 +51,35 @@ class MonitoringDashboard(Inline):
                                           sm.metric_failed(period=day)], width=16))
 
     def _endpoint(self) -> None:
-        metric = self.kit.endpoint_metric
+        kit, settings = self.kit, self.kit.config.endpoint
+        if settings.scale_to_zero:
+            self._waking_up()
+        model = kit.model_metric  # the variant's, or the inference component's on a scale_to_zero endpoint
+        widgets = [
+            graph("Endpoint traffic and errors", [model("Invocations", "Sum")],
+                  [model("Invocation5XXErrors", "Sum"), model("Invocation4XXErrors", "Sum")]),
+            graph("Endpoint model latency (µs)", [model("ModelLatency", "p50"), model("ModelLatency", "p99"),
+                                                  model("OverheadLatency", "p99")])]
+        if settings.gpus:
+            widgets.append(graph(
+                "Endpoint GPU (%)" + ("" if settings.scale_to_zero else " and instances"),
+                [kit.endpoint_metric(n, "Average", INSTANCE_NAMESPACE) for n in ("GPUUtilization", "GPUMemoryUtilization")],
+                None if settings.scale_to_zero else [kit.instance_count()]))
+        self.board.add_widgets(*widgets)
+
+    def _waking_up(self) -> None:
+        """A scale_to_zero endpoint: calls refused while it had no copy (what wakes it), the API's 503s while it woke
+        (ModelWakingUp), and its copies."""
+        p, kit = self.kit.period, self.kit
+        refused = cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="NoCapacityInvocationFailures", period=p,
+                                    statistic="Sum", dimensions_map=kit.model_dimensions())
         self.board.add_widgets(
-            graph("Endpoint traffic and errors", [metric("Invocations", "Sum")],
-                  [metric("Invocation5XXErrors", "Sum"), metric("Invocation4XXErrors", "Sum")]),
-            graph("Endpoint model latency (µs)", [metric("ModelLatency", "p50"), metric("ModelLatency", "p99"),
-                                                  metric("OverheadLatency", "p99")]),
-            graph("Endpoint GPU (%) and instances",
-                  [metric(n, "Average", INSTANCE_NAMESPACE) for n in ("GPUUtilization", "GPUMemoryUtilization")],
-                  [self.kit.instance_count()]))
+            cloudwatch.TextWidget(width=8, height=6, markdown=(
+                f"## Scale to zero\nThe model scales to 0 copies after {kit.config.endpoint.scale_in_idle_minutes} idle "
+                f"minutes; a call refused for lack of capacity wakes it (~{kit.config.endpoint.expected_warmup_seconds} "
+                "s). While it wakes the API answers 503 + Retry-After (`ModelWakingUp`), not counted as errors.")),
+            graph("503s while waking, and the calls that woke it", [kit.api_metric(MODEL_WAKING_UP, "Sum", period=p)],
+                  [refused], width=16))
 
     def _api(self, fn: lambda_.IFunction, stage: apigw.Stage) -> None:
         p = self.kit.period

@@ -1,5 +1,7 @@
 """The GPU endpoint's capacity alarms: GPU utilisation and memory, and the fleet pinned at its autoscaling
-maximum (its 5XX and latency alarms roll deployments back and belong to the inference stack)."""
+maximum (its 5XX and latency alarms roll deployments back and belong to the inference stack). A serverless
+endpoint has neither; a scale_to_zero endpoint's instances follow its model copies (managed instance scaling),
+whose count SageMaker does not publish as the invocations-per-instance ratio the at-maximum alarm reads."""
 
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ class EndpointAlarms(Inline):
     def __init__(self, scope: Construct, construct_id: str, *, kit: AlarmKit) -> None:
         super().__init__(scope, construct_id)
         t, endpoint = kit.thresholds, kit.config.endpoint
-        self.capacity: list[cloudwatch.Alarm] = [
+        self.capacity: list[cloudwatch.Alarm] = []
+        if not endpoint.gpus:  # serverless: SageMaker scales it and reports no GPU
+            return
+        self.capacity += [
             kit.alarm(self, catalog.GPU_UTILIZATION,
                       f"GPU utilisation above {t.gpu_utilization_percent:g}%: the fleet is saturated",
                       kit.endpoint_metric("GPUUtilization", "Average", INSTANCE_NAMESPACE),
@@ -25,7 +30,7 @@ class EndpointAlarms(Inline):
                       kit.endpoint_metric("GPUMemoryUtilization", "Average", INSTANCE_NAMESPACE),
                       t.gpu_memory_percent, GT),
         ]
-        if endpoint.max_instances > endpoint.min_instances:
+        if endpoint.max_instances > endpoint.min_instances and not endpoint.scale_to_zero:
             self.capacity.append(kit.alarm(
                 self, catalog.AT_MAX_INSTANCES,
                 f"the endpoint runs at its autoscaling maximum ({endpoint.max_instances} instances): raise "

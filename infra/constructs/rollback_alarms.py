@@ -1,6 +1,7 @@
 """The endpoint's 5XX and p99 model-latency alarms: they notify the alert topic like every alarm, and roll a
 blue/green deployment back when they fire during its bake time (the endpoint's and the pipeline's
-DeploymentConfig name them: infra/naming.py). One-minute datapoints, so a bad model is caught while baking."""
+DeploymentConfig name them: infra/naming.py). One-minute datapoints, so a bad model is caught while baking. On a
+scale_to_zero endpoint SageMaker reports them per inference component, which the component update watches."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from constructs import Construct
 from golive.contracts.alarms import ENDPOINT_5XX, ENDPOINT_LATENCY
 from infra.constructs.alarm_kit import AlarmKit
 from infra.constructs.inline import Inline
-from infra.naming import VARIANT
 
 
 class RollbackAlarms(Inline):
     def __init__(self, scope: Construct, construct_id: str, *, kit: AlarmKit) -> None:
         super().__init__(scope, construct_id)
         thresholds, minute = kit.thresholds, cdk.Duration.minutes(1)
-        dimensions = {"EndpointName": kit.names.endpoint, "VariantName": VARIANT}
+        dimensions = kit.model_dimensions()
         self.alarms: list[cloudwatch.AlarmBase] = [
             kit.notify(ENDPOINT_5XX, cloudwatch.Alarm(
                 self, ENDPOINT_5XX.construct_id, alarm_name=kit.name(ENDPOINT_5XX),

@@ -115,12 +115,16 @@ def monitoring_footprint(config, labels: int = 2) -> tuple[int, int, int]:
 
     Counted from the catalogue the stacks name their alarms from (golive/contracts/alarms.py;
     tests/test_monitoring.py checks it against the synthesised templates): the API, quality and training
-    alarms, and with an endpoint its rollback and GPU alarms and, when it can scale, the at-maximum alarm.
+    alarms, and with an endpoint its rollback alarms, on GPU instances its GPU alarms and, when it can scale, the
+    at-maximum alarm, or, scaling to zero, the wake-up and idle alarms.
     """
     created = [*alarms.API_ALARMS, *alarms.QUALITY_ALARMS, *alarms.TRAINING_ALARMS]
-    if config.endpoint.enabled:
-        created += alarms.ENDPOINT_ALARMS
-        if config.endpoint.max_instances > config.endpoint.min_instances:
+    endpoint = config.endpoint
+    if endpoint.enabled:
+        created += alarms.ENDPOINT_ALARMS if endpoint.gpus else alarms.ROLLBACK_ALARMS
+        if endpoint.scale_to_zero:
+            created += alarms.SCALE_TO_ZERO_ALARMS
+        elif endpoint.gpus and endpoint.max_instances > endpoint.min_instances:
             created += alarms.SCALING_ALARMS
     return sum(a.billed_as for a in created), len(alarms.COMPOSITE_ALARMS), len(CLOUDWATCH_METRICS) + labels
 
@@ -167,12 +171,22 @@ def _training(est: Estimate, config, a: Assumptions, p: dict) -> None:
 def _inference(est: Estimate, config, a: Assumptions, p: dict) -> None:
     if not config.endpoint.enabled:
         return
+    if config.endpoint.kind == "serverless":
+        serverless, n = config.endpoint.serverless, a.requests_per_month
+        gb, gbs = serverless.memory_size_mb / 1024, p["sagemaker_serverless_per_gb_second"]
+        est.add("inference", "SageMaker Serverless Inference", n * a.onnx_ms / 1000 * gb * gbs,
+                f"{n:,} requests x {a.onnx_ms:.1f} ms x {gb:g} GB x ${gbs}/GB-s; nothing while idle")
+        if serverless.provisioned_concurrency:
+            est.notes.append(f"endpoint.serverless.provisioned_concurrency ({serverless.provisioned_concurrency}) is "
+                             "billed by the hour and not priced here: its price could not be confirmed for the table")
+        return
     hosting = _price(p, "sagemaker_hosting_per_hour", config.endpoint.instance_type)
-    if getattr(config.endpoint, "scale_to_zero", False):  # the infra side of issue 19 adds the key
+    if config.endpoint.scale_to_zero:
         up = a.active_hours_per_day * days_per_month(p)
         est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type} (scale to zero)", up * hosting,
                 f"1 instance x {a.active_hours_per_day:g} active h/day x {days_per_month(p):.1f} days x ${hosting}/h; "
-                "none while idle")
+                f"none while idle (active hours include the {config.endpoint.scale_in_idle_minutes} idle minutes "
+                "before each scale-in, endpoint.scale_in_idle_minutes, and each wake-up)")
         return
     est.add("inference", f"SageMaker endpoint {config.endpoint.instance_type}",
             config.endpoint.min_instances * p["hours_per_month"] * hosting,

@@ -3,7 +3,9 @@ stack builds: `cdk deploy` publishes it before this stack, and only environments
 
 Model -> EndpointConfig (data capture to the capture bucket) -> Endpoint with blue/green updates that
 roll back when the 5XX or latency alarm fires; target tracking on invocations per instance between the
-configured bounds. The first model is the bundle in model_artifacts/ at deploy time; after that the
+configured bounds. With endpoint.scale_to_zero the model is an inference component on the endpoint, scaling
+to and from 0 copies and instances (infra/constructs/scale_to_zero.py), updated by rolling component updates
+under the same alarms; with endpoint.kind "serverless" it runs on SageMaker Serverless Inference (CPU). The first model is the bundle in model_artifacts/ at deploy time; after that the
 training pipeline promotes models onto this endpoint (same rollback alarms, same deployment policy).
 """
 
@@ -24,6 +26,7 @@ from infra.config import EnvironmentConfig
 from infra.constructs.alarm_kit import AlarmKit
 from infra.constructs.inline import StableIdStack
 from infra.constructs.rollback_alarms import RollbackAlarms
+from infra.constructs.scale_to_zero import ScaleToZero
 from infra.naming import (VARIANT, Names, deployment_config, endpoint_config_properties, model_properties,
                           snake_case)
 from infra.stacks.data_stack import DataStack
@@ -48,32 +51,47 @@ class InferenceStack(StableIdStack):
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
                 **snake_case(model_props["PrimaryContainer"])))
         # the same properties as the pipeline's CreateEndpointConfig when it promotes a model (infra/naming.py)
+        settings = config.endpoint
         config_props = endpoint_config_properties(config, model.attr_model_name, data.capture.bucket_name,
-                                                  data.key.key_arn)
+                                                  data.key.key_arn, model_role_arn=data.roles.model.role_arn)
         endpoint_config = sagemaker.CfnEndpointConfig(self, "EndpointConfig", production_variants=[
-            sagemaker.CfnEndpointConfig.ProductionVariantProperty(**snake_case(variant))
-            for variant in config_props["ProductionVariants"]])
-        endpoint_config.add_property_override("DataCaptureConfig", config_props["DataCaptureConfig"])
-        accept(endpoint_config, "GPU instances with local NVMe storage (g4dn, g5, g6, g6e, p4d, p4de, p5) encrypt it "
-                                "in hardware and SageMaker rejects a KmsKeyId for them; p3's EBS volume is encrypted "
-                                "with the AWS-managed key; captured traffic uses the data key", *ENDPOINT_KMS)
+            sagemaker.CfnEndpointConfig.ProductionVariantProperty(variant_name=VARIANT)])
+        for key, value in config_props.items():
+            endpoint_config.add_property_override(key, value)
+        if settings.gpus:
+            accept(endpoint_config, "GPU instances with local NVMe storage (g4dn, g5, g6, g6e, p4d, p4de, p5) encrypt "
+                                    "it in hardware and SageMaker rejects a KmsKeyId for them; p3's EBS volume is "
+                                    "encrypted with the AWS-managed key; captured traffic uses the data key",
+                   *ENDPOINT_KMS)
+        else:
+            accept(endpoint_config, "SageMaker Serverless Inference takes no KmsKeyId: it has no volume of ours to "
+                                    "encrypt and no data capture", *ENDPOINT_KMS)
 
         self.rollback_alarms = RollbackAlarms(self, "RollbackAlarms", kit=AlarmKit(config, alert_topic)).alarms
         endpoint = sagemaker.CfnEndpoint(self, "Endpoint", endpoint_name=names.endpoint,
                                          endpoint_config_name=endpoint_config.attr_endpoint_config_name)
-        endpoint.add_property_override("DeploymentConfig", deployment_config(config, names))
+        self.inference_component_name: str | None = None
+        if settings.scale_to_zero:  # the model is a component, updated (and rolled back) on its own
+            self.inference_component_name = ScaleToZero(
+                self, "ScaleToZero", config=config, endpoint=endpoint, model_name=model.attr_model_name,
+                rollback_alarms=self.rollback_alarms).component_name
+        else:
+            endpoint.add_property_override("DeploymentConfig", deployment_config(config, names))
         for alarm in self.rollback_alarms:
             endpoint.node.add_dependency(alarm)
 
-        scaling = appscaling.ScalableTarget(
-            self, "Scaling", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-            resource_id=f"endpoint/{names.endpoint}/variant/{VARIANT}",
-            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-            min_capacity=config.endpoint.min_instances, max_capacity=config.endpoint.max_instances)
-        scaling.node.add_dependency(endpoint)
-        scaling.scale_to_track_metric(
-            "InvocationsPerInstance", target_value=config.endpoint.invocations_per_instance_target,
-            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
-            scale_in_cooldown=cdk.Duration.minutes(10), scale_out_cooldown=cdk.Duration.minutes(2))
+        if settings.kind == "instances" and not settings.scale_to_zero:
+            scaling = appscaling.ScalableTarget(
+                self, "Scaling", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+                resource_id=f"endpoint/{names.endpoint}/variant/{VARIANT}",
+                scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+                min_capacity=settings.min_instances, max_capacity=settings.max_instances)
+            scaling.node.add_dependency(endpoint)
+            scaling.scale_to_track_metric(
+                "InvocationsPerInstance", target_value=settings.invocations_per_instance_target,
+                predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+                scale_in_cooldown=cdk.Duration.minutes(10), scale_out_cooldown=cdk.Duration.minutes(2))
 
         cdk.CfnOutput(self, "EndpointName", value=names.endpoint)
+        if self.inference_component_name:
+            cdk.CfnOutput(self, "InferenceComponentName", value=self.inference_component_name)

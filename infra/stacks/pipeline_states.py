@@ -5,7 +5,9 @@
       -> ReadTraining -> CountAccuracy -> HasAccuracy: no eval_accuracy among them -> NoAccuracyMetric
       -> AccuracyGate
            >= promote_min_accuracy: register Approved -> [create model, endpoint config, blue/green update,
-                                    wait until the endpoint is InService on the new config, or fail on rollback]
+                                    wait until the endpoint is InService on the new config, or fail on rollback;
+                                    scale_to_zero: create model, rolling update of the inference component, wait
+                                    until it is InService with the new model, or fail on rollback]
            below:                   register Rejected -> done (the endpoint keeps its model)
 
 Why the metric is read in two steps: DescribeTrainingJob has no FinalMetricDataList when the job logged no
@@ -28,8 +30,8 @@ from constructs import Construct
 from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS
 from infra.assets.training_source import ENTRY_POINT
 from infra.config import EnvironmentConfig
-from infra.naming import (CHECKPOINT_LOCAL_PATH, Names, api_tags, deployment_config, endpoint_config_properties,
-                          model_properties)
+from infra.naming import (CHECKPOINT_LOCAL_PATH, Names, api_tags, component_deployment_config, deployment_config,
+                          endpoint_config_properties, inference_component_specification, model_properties)
 from infra.stacks.data_stack import DataStack
 from infra.stacks.sagemaker_roles import acknowledge_iam5
 
@@ -165,6 +167,8 @@ class PipelineStates(Construct):
             parameters={"ModelName": model_name, **model_properties(
                 self.data.roles.model.role_arn, {"ModelPackageName": sfn.JsonPath.string_at("$.registered.ModelPackageArn")}),
                         "Tags": api_tags(config, "inference")})
+        if config.endpoint.scale_to_zero:
+            return name_model.next(create_model).next(self._update_component())
         create_config = tasks.CallAwsService(
             self, "CreateEndpointConfig", service="sagemaker", action="createEndpointConfig",
             result_path=sfn.JsonPath.DISCARD, iam_resources=[self._arn("endpoint-config", f"{names.prefix}-*")],
@@ -185,18 +189,49 @@ class PipelineStates(Construct):
             iam_resources=[self._arn("endpoint", names.endpoint)], parameters={"EndpointName": names.endpoint},
             result_selector={"EndpointStatus": sfn.JsonPath.string_at("$.EndpointStatus"),
                              "EndpointConfigName": sfn.JsonPath.string_at("$.EndpointConfigName")})
-        live = sfn.Succeed(self, "Promoted", comment="the endpoint serves the new model")
-        rolled_back = sfn.Fail(self, "RolledBack", error="DeploymentRolledBack",
-                               cause="the endpoint is InService on its previous model: the deployment failed or "
-                                     "a rollback alarm fired; see the endpoint's events")
-        settled = sfn.Choice(self, "DeploymentSettled").when(
-            sfn.Condition.or_(sfn.Condition.string_equals("$.endpoint.EndpointStatus", "Updating"),
-                              sfn.Condition.string_equals("$.endpoint.EndpointStatus", "SystemUpdating"),
-                              sfn.Condition.string_equals("$.endpoint.EndpointStatus", "RollingBack")), wait
-        ).when(sfn.Condition.and_(sfn.Condition.string_equals("$.endpoint.EndpointStatus", "InService"),
-                                  sfn.Condition.string_equals_json_path("$.endpoint.EndpointConfigName", "$.model.name")),
-               live).otherwise(rolled_back)
+        settled = self._settled("DeploymentSettled", wait, status="$.endpoint.EndpointStatus",
+                                busy=("Updating", "SystemUpdating", "RollingBack"),
+                                serving="$.endpoint.EndpointConfigName", what="the endpoint",
+                                rolled_back="the endpoint is InService on its previous model: the deployment failed "
+                                            "or a rollback alarm fired; see the endpoint's events")
         return name_model.next(create_model).next(create_config).next(update).next(wait).next(describe).next(settled)
+
+    def _update_component(self) -> sfn.IChainable:
+        """A scale_to_zero endpoint serves its model as an inference component: the new model replaces the
+        component's (a rolling update, one copy at a time, under the rollback alarms), and the endpoint and its
+        config stay. Settled: InService with the new model; InService with the old one is a rollback. A component
+        at 0 copies takes the new model at once; its next wake-up serves it."""
+        config, names = self.config, self.names
+        component = names.inference_component
+        update = tasks.CallAwsService(
+            self, "UpdateComponent", service="sagemaker", action="updateInferenceComponent",
+            result_path=sfn.JsonPath.DISCARD, iam_resources=[self._arn("inference-component", component)],
+            parameters={"InferenceComponentName": component,
+                        "Specification": inference_component_specification(sfn.JsonPath.string_at("$.model.name")),
+                        "DeploymentConfig": component_deployment_config(config, names)})
+        wait = sfn.Wait(self, "WaitForComponent", time=sfn.WaitTime.duration(cdk.Duration.minutes(1)))
+        describe = tasks.CallAwsService(
+            self, "DescribeComponent", service="sagemaker", action="describeInferenceComponent",
+            result_path="$.component", iam_resources=[self._arn("inference-component", component)],
+            parameters={"InferenceComponentName": component},
+            result_selector={"Status": sfn.JsonPath.string_at("$.InferenceComponentStatus"),
+                             "ModelName": sfn.JsonPath.string_at("$.Specification.ModelName")})
+        settled = self._settled("ComponentSettled", wait, status="$.component.Status", busy=("Updating",),
+                                serving="$.component.ModelName", what="the inference component",
+                                rolled_back="the inference component is not serving the new model: the update failed "
+                                            "or a rollback alarm fired; see the component's FailureReason")
+        return update.next(wait).next(describe).next(settled)
+
+    def _settled(self, choice_id: str, wait: sfn.Wait, *, status: str, busy: tuple[str, ...], serving: str, what: str,
+                 rolled_back: str) -> sfn.Choice:
+        """After an update: still `busy` -> wait again; InService with `serving` equal to the new model's name ->
+        Promoted; anything else -> RolledBack."""
+        return sfn.Choice(self, choice_id).when(
+            sfn.Condition.or_(*(sfn.Condition.string_equals(status, state) for state in busy)), wait
+        ).when(sfn.Condition.and_(sfn.Condition.string_equals(status, "InService"),
+                                  sfn.Condition.string_equals_json_path(serving, "$.model.name")),
+               sfn.Succeed(self, "Promoted", comment=f"{what} serves the new model")
+               ).otherwise(sfn.Fail(self, "RolledBack", error="DeploymentRolledBack", cause=rolled_back))
 
     def _arn(self, resource: str, name: str) -> str:
         return self.stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
@@ -206,7 +241,7 @@ class PipelineStates(Construct):
         policies: the .sync training integration (Step Functions' policy for createTrainingJob.sync, ListTags held
         to our jobs), AddTags for the tags given at creation, the model role passed to CreateModel and
         DescribeModelPackage for the package it is created from, and DescribeAlarms on the rollback alarms that
-        the blue/green update passes (SageMaker deployment guardrails read them as the caller)."""
+        the blue/green (or component) update passes (SageMaker deployment guardrails read them as the caller)."""
         names, stack, prefix, group = self.names, self.stack, self.names.prefix, self.names.model_package_group
         job = self._arn("training-job", f"{prefix}-*")
         role.add_to_principal_policy(iam.PolicyStatement(
@@ -220,7 +255,9 @@ class PipelineStates(Construct):
         tagged = [package]
         if self.config.endpoint.enabled:
             passed.append(self.data.roles.model.role_arn)
-            tagged += [self._arn("model", f"{prefix}-*"), self._arn("endpoint-config", f"{prefix}-*")]
+            tagged.append(self._arn("model", f"{prefix}-*"))
+            if not self.config.endpoint.scale_to_zero:  # a component update creates no endpoint config
+                tagged.append(self._arn("endpoint-config", f"{prefix}-*"))
             role.add_to_principal_policy(iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"],
                                                              resources=[package]))
             role.add_to_principal_policy(iam.PolicyStatement(
@@ -241,8 +278,8 @@ class PipelineStates(Construct):
                            "resource ARN; CDK adds them for tracing and logging",
         }
         if self.config.endpoint.enabled:
-            findings.update({
-                f"Resource::{arn}:model/{prefix}-*": "models are named per run; only this environment's",
-                f"Resource::{arn}:endpoint-config/{prefix}-*": "endpoint configs are named per run; only this "
-                                                                "environment's"})
+            findings[f"Resource::{arn}:model/{prefix}-*"] = "models are named per run; only this environment's"
+        if self.config.endpoint.enabled and not self.config.endpoint.scale_to_zero:
+            findings[f"Resource::{arn}:endpoint-config/{prefix}-*"] = ("endpoint configs are named per run; only this "
+                                                                        "environment's")
         acknowledge_iam5(role, findings)

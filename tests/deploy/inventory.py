@@ -19,6 +19,9 @@ NOT_EXERCISED = {
     "AWS::SageMaker::EndpointConfig": "SageMaker is not in LocalStack's free edition",
     "AWS::SageMaker::Endpoint": "SageMaker is not in LocalStack's free edition",
     "AWS::SageMaker::ModelPackageGroup": "SageMaker is not in LocalStack's free edition",
+    # staging's scale-to-zero endpoint; the deploy check deploys dev and prod, so it never meets one
+    "AWS::SageMaker::InferenceComponent": "SageMaker is not in LocalStack's free edition (scale-to-zero endpoints; "
+                                          "the deploy check deploys dev and prod, which have none)",
     "AWS::ApplicationAutoScaling::ScalableTarget": "Application Auto Scaling is not in LocalStack's free edition",
     "AWS::ApplicationAutoScaling::ScalingPolicy": "Application Auto Scaling is not in LocalStack's free edition",
     "AWS::Budgets::Budget": "Budgets is not in LocalStack's free edition",

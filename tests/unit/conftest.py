@@ -5,12 +5,11 @@ Nothing here imports torch or transformers; tests/lanes.py fails the lane if any
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import fresh_lambda_module
+from tests.conftest import cold_started_lambda
 from tests.unit.handmade_bundle import write_handmade_bundle
 
 
@@ -24,9 +23,5 @@ def handmade_bundle(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def lambda_module(handmade_bundle, tmp_path, monkeypatch):
-    """The Lambda's module after a cold start on the hand-written bundle (SQLite feedback, a local signing key)."""
-    monkeypatch.setenv("GOLIVE_MODEL_DIR", str(handmade_bundle))
-    monkeypatch.setenv("GOLIVE_FEEDBACK_DB", str(tmp_path / "feedback.sqlite3"))
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    yield fresh_lambda_module()
-    sys.modules.pop("functions.lambda_handler", None)
+    """The Lambda's module after a cold start on the hand-written bundle."""
+    yield from cold_started_lambda(handmade_bundle, tmp_path, monkeypatch)

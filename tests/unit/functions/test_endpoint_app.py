@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from tests.conftest import wait_ready
 
 import numpy as np
 import pytest
@@ -14,17 +14,6 @@ from golive import bundle
 from golive.onnx_classifier import OnnxClassifier
 
 TEXTS = ["a wonderful, moving film", "cold food and rude staff", "it was fine", "never again"]
-
-
-def wait_ready(client: TestClient, seconds: float = 30) -> dict:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        response = client.get("/ping")
-        if response.status_code == 200:
-            return response.json()
-        assert response.json()["status"] == "loading", response.json()
-        time.sleep(0.02)
-    pytest.fail("the model never became ready")
 
 
 @pytest.fixture(scope="module")

@@ -9,29 +9,19 @@ import pytest
 from pydantic import ValidationError
 
 from golive.contracts import alarms, schemas, telemetry
-from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS, TRAINING_METRICS, format_metrics
-
-
-def sagemaker_reads(line: str) -> dict[str, float]:
-    """What SageMaker's metric definitions capture from one log line."""
-    found = {}
-    for definition in SAGEMAKER_METRIC_DEFINITIONS:
-        match = re.search(definition["Regex"], line)
-        if match:
-            found[definition["Name"]] = float(match.group(1))
-    return found
+from golive.contracts.training_metrics import TRAINING_METRICS, captured_by_sagemaker, format_metrics
 
 
 @pytest.mark.parametrize("value", [0.5, -0.25, 1.5e-7, 3e12, 7, 0.0])
 def test_every_training_metric_line_is_read_back_by_sagemaker(value):
     line = format_metrics({name: value for name in TRAINING_METRICS})
-    assert sagemaker_reads(line) == {name: pytest.approx(float(value), rel=1e-5) for name in TRAINING_METRICS}
+    assert captured_by_sagemaker(line) == {name: pytest.approx(float(value), rel=1e-5) for name in TRAINING_METRICS}
 
 
 def test_a_nan_metric_gives_no_datapoint_rather_than_a_wrong_one():
     line = format_metrics({"train_loss": math.nan, "epoch": 1.0})
     assert line == "train_loss=nan epoch=1"
-    assert sagemaker_reads(line) == {"epoch": 1.0}
+    assert captured_by_sagemaker(line) == {"epoch": 1.0}
 
 
 def test_telemetry_names_are_unique_and_valid_for_their_backends():
@@ -46,7 +36,7 @@ def test_alarm_ids_and_names_are_unique_across_the_catalogue():
     catalogue = [value for value in vars(alarms).values() if isinstance(value, alarms.Alarm)]
     assert len({a.construct_id for a in catalogue}) == len({a.name for a in catalogue}) == len(catalogue) >= 15
     grouped = [*alarms.API_ALARMS, *alarms.QUALITY_ALARMS, *alarms.TRAINING_ALARMS, *alarms.ENDPOINT_ALARMS,
-               *alarms.SCALING_ALARMS, *alarms.COMPOSITE_ALARMS]
+               *alarms.SCALING_ALARMS, *alarms.SCALE_TO_ZERO_ALARMS, *alarms.COMPOSITE_ALARMS]
     assert sorted(a.name for a in grouped) == sorted(a.name for a in catalogue)  # each alarm in exactly one group
 
 
