@@ -30,6 +30,7 @@ def _explain(ns: argparse.Namespace) -> int:
     if not ns.text.strip():
         raise UserError("the text is empty; pass the text to explain in quotes")
     classifier = OnnxClassifier.from_bundle(ns.model, ns.variant)
+    assert classifier.manifest is not None  # from_bundle sets it
     try:
         explanation = explain(classifier, ns.text, ns.max_tokens)
     except TooManyTokens as exc:

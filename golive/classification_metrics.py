@@ -51,4 +51,5 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray, labels: list[st
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
     exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    probs: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
+    return probs

@@ -7,7 +7,7 @@ This is what production runs, so evaluation uses it too: the Lambda, the endpoin
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import onnxruntime as ort
@@ -45,7 +45,7 @@ class OnnxClassifier:
         self._input_names = {i.name for i in self.session.get_inputs()}
 
     @classmethod
-    def from_bundle(cls, bundle_dir: Path, variant: str | None = None, verify: bool = True, **kwargs) -> "OnnxClassifier":
+    def from_bundle(cls, bundle_dir: Path, variant: str | None = None, verify: bool = True, **kwargs: Any) -> "OnnxClassifier":
         manifest = bundle.read_manifest(bundle_dir)
         model_file = bundle.model_path(bundle_dir, manifest, variant)
         if verify:
@@ -63,7 +63,8 @@ class OnnxClassifier:
 
     @property
     def provider(self) -> str:
-        return self.session.get_providers()[0]
+        providers: list[str] = self.session.get_providers()  # onnxruntime ships no types
+        return providers[0]
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Tokenise and pad to the longest text in this batch (dynamic padding)."""
@@ -83,7 +84,8 @@ class OnnxClassifier:
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return self.session.run([bundle.ONNX_OUTPUT], self.encode(texts))[0]
+        outputs: list[np.ndarray] = self.session.run([bundle.ONNX_OUTPUT], self.encode(texts))
+        return outputs[0]
 
     def predict_logits(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Raw scores in input order; long inputs are batched by length to cut padding.

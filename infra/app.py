@@ -16,7 +16,7 @@ alarm_email in their file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import aws_cdk as cdk
 
@@ -35,6 +35,8 @@ from infra.stacks.data_stack import DataStack
 from infra.stacks.inference_stack import InferenceStack
 from infra.stacks.monitoring_stack import MonitoringStack
 from infra.stacks.training_stack import TrainingStack, training_image_uri
+
+_Stack = TypeVar("_Stack", bound=cdk.Stack)
 
 # CloudFormation takes no Tags on these (CDK would add them and cfn-lint rejects them): the scalable target
 # costs nothing; a dashboard ($3/month) shows in the cost report as untagged spend
@@ -91,7 +93,7 @@ def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None
     env = cdk.Environment(account=config.account, region=config.region)
     prefix = Names(config).prefix
 
-    def tagged(stack: cdk.Stack, stage: str, environment: str | None = None) -> cdk.Stack:
+    def tagged(stack: _Stack, stage: str, environment: str | None = None) -> _Stack:
         for key, value in stage_tags(config, stage, environment).items():
             cdk.Tags.of(stack).add(key, value, exclude_resource_types=list(UNTAGGABLE))
         if progress:
@@ -125,6 +127,7 @@ def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None
                    "api")
     api.add_stack_dependency(account)  # its stage logs through the account's API Gateway role
     if config.api.backend == "sagemaker":
+        assert inference is not None  # config: the sagemaker backend needs endpoint.enabled
         api.add_stack_dependency(inference)
     tagged(MonitoringStack(app, f"{prefix}-monitoring", config=config, alert_topic=alerts.topic, api=api,
                            training=training, inference=inference, env=env,

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, ServerlessChecks
-from constructs import Construct
+from constructs import IConstruct
 
 from golive.errors import UserError
 
@@ -70,7 +70,7 @@ def add_checks(app: cdk.App, optional: Iterable[str] = ()) -> None:
     cdk.Validations.of(app).add_plugins(*(pack(app) for pack in packs))
 
 
-def accept(construct: Construct, reason: str, *rules: str) -> None:
+def accept(construct: IConstruct, reason: str, *rules: str) -> None:
     """Accept `rules` on `construct` (and what it contains) for `reason`: cdk-nag ids such as
     `Serverless-LambdaDLQ` or `AwsSolutions-IAM5[Resource::*]`, and checkov ids such as `CKV_AWS_116`."""
     if len(reason.strip()) < MIN_REASON_CHARS:
@@ -84,7 +84,7 @@ def accept(construct: Construct, reason: str, *rules: str) -> None:
             cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
 
 
-def _skip_checkov(construct: Construct, rule: str, reason: str) -> None:
+def _skip_checkov(construct: IConstruct, rule: str, reason: str) -> None:
     """checkov reads skips from the resource's Metadata: {"checkov": {"skip": [{"id", "comment"}]}}."""
     resource = construct if isinstance(construct, cdk.CfnResource) else construct.node.default_child
     if not isinstance(resource, cdk.CfnResource):

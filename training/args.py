@@ -151,7 +151,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         elif on_sagemaker and meta["on_sagemaker"] is not None:
             default = meta["on_sagemaker"]
         shown = described_default(f)
-        extra = {"nargs": "?", "const": True, "metavar": "BOOL"} if kind is str2bool else {}
+        extra: dict[str, Any] = {"nargs": "?", "const": True, "metavar": "BOOL"} if kind is str2bool else {}
         parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=default,
                             help=f"{meta['help']} (default: {shown.replace('%', '%%')})", **extra)
 

@@ -41,7 +41,7 @@ def make_batches(
     order = list(range(len(lengths)))
     rng.shuffle(order)
     if group_by_length:
-        batches = []
+        batches: list[list[int]] = []
         span = batch_size * MEGABATCH_FACTOR
         for start in range(0, len(order), span):
             chunk = sorted(order[start : start + span], key=lambda i: -lengths[i])

@@ -20,6 +20,7 @@ if __package__ in (None, ""):  # run as a script (SageMaker, torchrun): the sour
 import argparse  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+from typing import TextIO
 
 from golive.errors import run_reporting_errors  # noqa: E402
 from training.args import add_train_arguments, arguments_from  # noqa: E402
@@ -46,11 +47,12 @@ class _ConsoleHandler(logging.StreamHandler):
         super().__init__()
 
     @property
-    def stream(self):  # type: ignore[override]
-        return getattr(sys, self._stream_name)
+    def stream(self) -> TextIO:
+        stream: TextIO = getattr(sys, self._stream_name)
+        return stream
 
     @stream.setter
-    def stream(self, value) -> None:
+    def stream(self, value: TextIO) -> None:
         pass  # always the current sys.stdout/sys.stderr
 
 

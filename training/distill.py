@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModelForSequenceClassification, PreTrainedModel
 
 from golive import bundle
 from golive.classification_metrics import classification_report
@@ -74,11 +74,11 @@ class DistillationModel(torch.nn.Module):
         return out
 
 
-def prune_layers(model: torch.nn.Module, keep: list[int]) -> torch.nn.Module:
+def prune_layers(model: PreTrainedModel, keep: list[int]) -> PreTrainedModel:
     """A copy of `model` with only the transformer layers `keep` (BERT-family `encoder.layer`, DistilBERT's
     `transformer.layer`)."""
     student = copy.deepcopy(model)
-    base = student.base_model
+    base: Any = student.base_model  # its layer stack's attribute depends on the architecture (below)
     stack = getattr(getattr(base, "encoder", None), "layer", None) or getattr(getattr(base, "transformer", None), "layer", None)
     if not isinstance(stack, torch.nn.ModuleList):
         raise UserError(f"cannot prune a {student.config.model_type} model: its layers are not where BERT-family and "
@@ -90,7 +90,7 @@ def prune_layers(model: torch.nn.Module, keep: list[int]) -> torch.nn.Module:
     return student
 
 
-def load_teacher(settings: DistillSettings, data: Datasets) -> torch.nn.Module:
+def load_teacher(settings: DistillSettings, data: Datasets) -> PreTrainedModel:
     teacher = AutoModelForSequenceClassification.from_pretrained(settings.teacher.path)
     if teacher.config.num_labels != len(data.label_names):
         raise UserError(f"the teacher classifies into {teacher.config.num_labels} labels "
@@ -119,7 +119,9 @@ def distill(args: TrainArguments, settings: DistillSettings) -> dict[str, Any]:
         student.config.label2id = {name: i for i, name in enumerate(data.label_names)}
         student.save_pretrained(student_dir)
         run = build_run(args, ctx, data, tokenizer, student_dir)  # the optimiser and schedule `golive train` builds
-    run.model = DistillationModel(run.model, teacher.to(ctx.device), settings.temperature, settings.alpha)
+    # transformers wraps PreTrainedModel.to in a decorator whose stub drops `self` (the device reads as the model)
+    run.model = DistillationModel(run.model, teacher.to(ctx.device),  # type: ignore[arg-type]
+                                  settings.temperature, settings.alpha)
     describe(run)
     summary = summarise(run, data, run_training(run))
     ctx.finish()

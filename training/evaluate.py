@@ -23,6 +23,7 @@ def evaluate(
     skip_invalid: bool = False,
 ) -> dict[str, Any]:
     classifier = OnnxClassifier.from_bundle(Path(model_dir), variant)
+    assert classifier.manifest is not None  # from_bundle sets it
     names = classifier.labels
     # data labels may be the bundle's label names, or integer class indices 0..n-1
     index = {name: i for i, name in enumerate(names)}

@@ -40,7 +40,8 @@ class Provenance(Protocol):
     """Where a bundle's model came from, when it is more than a fine-tuned base model (training.distill's
     distilled student): recorded in the manifest, compared in metrics.json and the model card."""
 
-    manifest_entry: dict[str, Any]
+    @property
+    def manifest_entry(self) -> dict[str, Any]: ...
 
     def compare(self, served: OnnxClassifier) -> dict[str, Any]: ...
 
@@ -114,7 +115,8 @@ def check_parity(
 ) -> dict[str, Any]:
     """Compare torch logits with each ONNX variant's on the same encoded inputs."""
     reference = classifiers["fp32"]
-    torch_logits, onnx_logits = [], {name: [] for name in classifiers}
+    torch_logits: list[np.ndarray] = []
+    onnx_logits: dict[str, list[np.ndarray]] = {name: [] for name in classifiers}
     with torch.no_grad():
         for start in range(0, len(texts), 32):
             chunk = texts[start : start + 32]
@@ -149,6 +151,7 @@ def check_parity(
 
 def model_card(manifest: bundle.Manifest, metrics: bundle.BundleMetrics) -> str:
     fp32, int8 = metrics.validation["fp32"], metrics.validation["int8"]
+    assert metrics.training is not None and metrics.data is not None  # export_bundle writes both
     return f"""# Model card — {manifest.version_id}
 
 - **Task**: text classification into {len(manifest.labels)} labels: {", ".join(manifest.labels)}
@@ -251,7 +254,7 @@ def export_bundle(
             metrics = metrics._replace(distillation=distillation.compare(classifiers[bundle.DEFAULT_VARIANT]))
         manifest = new_manifest(data, args, base_model)
         manifest.distillation = distillation.manifest_entry if distillation else None
-        files = {name: path for name, path in paths.items()}
+        files: dict[str, Path | str | bytes] = {name: path for name, path in paths.items()}
         files[bundle.METRICS] = metrics.to_json()
         files[bundle.MODEL_CARD] = model_card(manifest, metrics) + (
             distillation.card(dict(metrics.distillation)) if distillation else "")

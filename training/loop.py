@@ -119,6 +119,7 @@ def resume(run: Run) -> None:
 
 
 def save_checkpoint(run: Run, epoch: int, step_in_epoch: int) -> None:
+    assert run.checkpoint_dir is not None  # called only when checkpointing is on
     if run.ctx.is_main:
         checkpoint.save(run.checkpoint_dir, run.global_step, run.state(epoch, step_in_epoch))
     run.ctx.barrier()

@@ -157,8 +157,8 @@ def _records(text: str, fmt: str, source: str) -> Iterator[tuple[int, dict]]:
     if csv.field_size_limit() < MAX_FIELD_BYTES:
         csv.field_size_limit(MAX_FIELD_BYTES)
     delimiter = "\t" if fmt == "tsv" else ","
-    quoting = csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL)
     header: list[str] | None = None
     for fields in reader:
         if not fields or all(not f.strip() for f in fields):
@@ -213,6 +213,7 @@ def read_rows(
                 columns = list(record)
                 text_col = _pick_column(text_column, TEXT_COLUMN_GUESSES, columns, "text", source)
                 label_col = _pick_column(label_column, LABEL_COLUMN_GUESSES, columns, "label", source)
+            assert label_col is not None  # picked with text_col, on the first record
             problem = _row_problem(record, text_col, label_col)
             if problem:
                 if not skip_invalid:

@@ -82,6 +82,7 @@ def check_base_model(path: str) -> None:
 
 def read_data(args: TrainArguments, ctx: Distributed) -> Datasets:
     """The training and validation rows, said in the log, and enough of them to mean something."""
+    assert args.data is not None  # arguments_from fills in the sample data
     data = load_datasets(
         args.data, args.validation, args.text_column, args.label_column, args.label_names,
         args.skip_invalid_rows, args.validation_fraction, args.max_train_samples, args.seed,

@@ -11,7 +11,7 @@ import tempfile
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
@@ -78,6 +78,7 @@ class OnnxBackend:
         model_dir = resolve_model_dir(settings)
         self.classifier = OnnxClassifier.from_bundle(model_dir, settings.model_variant,
                                                      intra_op_threads=settings.intra_op_threads)
+        assert self.classifier.manifest is not None  # from_bundle sets it
         self.manifest = self.classifier.manifest
         self.metrics = bundle.read_metrics(model_dir)
         # a bounded pool: model calls beyond the cores only fight over them (ONNX Runtime's threads spin)
@@ -117,7 +118,7 @@ class SageMakerBackend:
                                                                + settings.sagemaker_read_timeout_s)
         self.clock, self.sleep = clock, sleep
         self.client = client or self._new_client()
-        self._control = None
+        self._control: Any = None  # a boto3 SageMaker client, made on the first health check
 
     def _new_client(self):
         import boto3

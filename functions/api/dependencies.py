@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -12,6 +13,9 @@ from functions.api.prediction_ids import PredictionIds
 from functions.api.settings import Settings
 from functions.api.telemetry import Telemetry
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+
 
 @dataclass
 class Services:
@@ -19,7 +23,7 @@ class Services:
     backend: Backend
     telemetry: Telemetry
     feedback: FeedbackStore
-    logger: object  # a Powertools Logger
+    logger: Logger
     prediction_ids: PredictionIds
 
 

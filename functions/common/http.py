@@ -4,7 +4,7 @@ both refuse bad input the same way, and every error is counted."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,7 +23,7 @@ def printable(text: str) -> str:
 
 def error_response(status: int, type_: str, message: str, retry_after: int | None = None,
                    details: list | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"error": {"type": type_, "message": printable(message)}}
+    body: dict[str, dict[str, Any]] = {"error": {"type": type_, "message": printable(message)}}
     if details:
         body["error"]["details"] = details
     headers = dict(headers or {})

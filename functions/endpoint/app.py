@@ -10,6 +10,7 @@ import asyncio
 import logging
 import threading
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -24,6 +25,7 @@ from functions.endpoint.settings import SAGEMAKER_MAX_PAYLOAD_BYTES, EndpointSet
 from golive.classification_metrics import softmax
 from golive.contracts.schemas import (COMMON_ERRORS, EndpointPrediction, EndpointRequest, EndpointResponse,
                                       error_responses)
+from golive.onnx_classifier import OnnxClassifier
 
 log = logging.getLogger("golive.endpoint")
 
@@ -35,7 +37,7 @@ class ModelState:
         self.settings = settings
         self.status = "loading"
         self.detail: str | None = None
-        self.classifier = None
+        self.classifier: OnnxClassifier | None = None
         self.batcher: MicroBatcher | None = None
 
     def load(self) -> None:
@@ -51,9 +53,10 @@ class ModelState:
             log.exception("model failed to load from %s", self.settings.model_dir)
             self.status, self.detail = "failed", f"{type(exc).__name__}: {exc}"
 
-    def describe(self) -> dict:
-        body = {"status": self.status}
+    def describe(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": self.status}
         if self.classifier is not None:
+            assert self.batcher is not None and self.classifier.manifest is not None  # load() set them first
             body.update(provider=self.classifier.provider, variant=self.classifier.variant,
                         model_version=self.classifier.manifest.version_id,
                         max_batch_size=self.settings.max_batch_size, max_wait_ms=self.settings.max_wait_ms,
@@ -92,6 +95,8 @@ def create_app(settings: EndpointSettings | None = None) -> FastAPI:
     async def invocations(body: EndpointRequest, state: ModelState = Depends(get_state)) -> EndpointResponse:
         if state.status != "ready":
             raise ApiError(503, "model_not_ready", f"the model is {state.status}; retry after /ping answers 200", 5)
+        assert state.batcher is not None and state.classifier is not None  # "ready": load() set both
+        assert state.classifier.manifest is not None  # a classifier loaded from a bundle
         texts = body.texts()
         check_texts(texts, settings.max_texts, settings.max_chars)
         try:

@@ -44,7 +44,7 @@ class MicroBatcher:
     max_wait_ms: float
     stats: BatchStats = field(default_factory=BatchStats)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self._typical_requests = 1.0  # requests per batch lately (moving average): how many to wait for
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name="golive-batcher", daemon=True)

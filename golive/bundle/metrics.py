@@ -9,7 +9,7 @@ import, and this module is on every Lambda cold start.
 
 # no `from __future__ import annotations`: NamedTuple would compile each field's annotation string at import
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -163,7 +163,7 @@ def _required(raw: dict[str, Any], key: str, where: str) -> Any:
     return raw[key]
 
 
-def _optional(raw: dict[str, Any], key: str, where: str, check) -> Any:
+def _optional(raw: dict[str, Any], key: str, where: str, check: Callable[[Any, str], Any]) -> Any:
     return None if raw.get(key) is None else check(raw[key], f"{where}.{key}")
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import TypeVar
 
 import httpx
 
 from golive.client.base import _ClientBase, _timeout
 from golive.client.models import Feedback, PredictResult
 from golive.client.plans import Outcome, Plan, _Sleep
+
+_T = TypeVar("_T")
 
 
 class AsyncClient(_ClientBase):
@@ -25,13 +27,14 @@ class AsyncClient(_ClientBase):
     async def feedback(self, prediction_id: str, label: str, *, deadline: float | None = None) -> Feedback:
         return await self._run(self._logic.feedback(prediction_id, label, deadline))
 
-    async def _run(self, plan: Plan) -> Any:
+    async def _run(self, plan: Plan[_T]) -> _T:
         outcome: Outcome = None
         while True:
             try:
                 step = plan.send(outcome)
             except StopIteration as done:
-                return done.value
+                result: _T = done.value  # the plan's return value
+                return result
             if isinstance(step, _Sleep):
                 await asyncio.sleep(step.seconds)
                 outcome = None
@@ -48,5 +51,5 @@ class AsyncClient(_ClientBase):
     async def __aenter__(self) -> AsyncClient:
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

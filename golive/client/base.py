@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -13,7 +14,7 @@ from golive.client.retry import (CONNECT_TIMEOUT_S, DEFAULT_DEADLINE_S, DEFAULT_
 
 
 def _http_options(base_url: str, api_key: str | None, headers: Mapping[str, str] | None,
-                  auth: httpx.Auth | None) -> dict:
+                  auth: httpx.Auth | None) -> dict[str, Any]:
     merged = {"user-agent": f"golive-client/{__version__}", "accept": "application/json", **(headers or {})}
     if api_key:
         merged["x-api-key"] = api_key  # API Gateway's API key header; `golive serve` ignores it

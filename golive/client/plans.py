@@ -7,12 +7,12 @@ import re
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 import httpx
 
 from golive.client.errors import DeadlineExceeded, GoliveError, error_from_response
-from golive.client.models import Prediction, PredictResult, parse_feedback, parse_predictions
+from golive.client.models import Feedback, Prediction, PredictResult, parse_feedback, parse_predictions
 from golive.client.retry import API_GATEWAY_TIMEOUT_S, backoff_seconds, retryable
 
 
@@ -20,7 +20,7 @@ from golive.client.retry import API_GATEWAY_TIMEOUT_S, backoff_seconds, retryabl
 class _Send:
     method: str
     path: str
-    body: dict
+    body: dict[str, Any]
     timeout: float
 
 
@@ -30,7 +30,8 @@ class _Sleep:
 
 
 Outcome = Union[httpx.Response, httpx.TransportError, None]
-Plan = Generator[Union[_Send, _Sleep], Outcome, Any]
+_T = TypeVar("_T")
+Plan = Generator[Union[_Send, _Sleep], Outcome, _T]  # Plan[X]: a plan whose call returns an X
 
 
 def learned_limit(error: GoliveError, sent: int) -> int | None:
@@ -60,7 +61,7 @@ class _Logic:
     def deadline_at(self, deadline: float | None) -> float:
         return time.monotonic() + (self.deadline if deadline is None else deadline)
 
-    def call(self, method: str, path: str, body: dict, deadline_at: float) -> Plan:
+    def call(self, method: str, path: str, body: dict[str, Any], deadline_at: float) -> Plan[Any]:
         """One request with its retries; returns the answer's JSON or raises GoliveError."""
         attempt = 0
         while True:
@@ -90,7 +91,7 @@ class _Logic:
                                        f"(waiting {wait:.1f} s after {error})", error)
             yield _Sleep(wait)
 
-    def predict(self, texts: str | Sequence[str], top_k: int | None, deadline: float | None) -> Plan:
+    def predict(self, texts: str | Sequence[str], top_k: int | None, deadline: float | None) -> Plan[PredictResult]:
         single = isinstance(texts, str)
         items = [texts] if single else list(texts)
         deadline_at = self.deadline_at(deadline)
@@ -125,7 +126,7 @@ class _Logic:
         raise GoliveError("model_changed", f"parts of this list were answered by different models ({sorted(versions)}), "
                                            "twice: a deployment is under way; call again shortly")
 
-    def feedback(self, prediction_id: str, label: str, deadline: float | None) -> Plan:
+    def feedback(self, prediction_id: str, label: str, deadline: float | None) -> Plan[Feedback]:
         data = yield from self.call("POST", "/v1/feedback", {"prediction_id": prediction_id, "label": label},
                                     self.deadline_at(deadline))
         return parse_feedback(data)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TypeVar
 
 import httpx
 
 from golive.client.base import _ClientBase, _timeout
 from golive.client.models import Feedback, PredictResult
 from golive.client.plans import Outcome, Plan, _Sleep
+
+_T = TypeVar("_T")
 
 
 class Client(_ClientBase):
@@ -35,13 +37,14 @@ class Client(_ClientBase):
         """Report the true label of a prediction (stored once per prediction id)."""
         return self._run(self._logic.feedback(prediction_id, label, deadline))
 
-    def _run(self, plan: Plan) -> Any:
+    def _run(self, plan: Plan[_T]) -> _T:
         outcome: Outcome = None
         while True:
             try:
                 step = plan.send(outcome)
             except StopIteration as done:
-                return done.value
+                result: _T = done.value  # the plan's return value
+                return result
             if isinstance(step, _Sleep):
                 time.sleep(step.seconds)
                 outcome = None
@@ -57,5 +60,5 @@ class Client(_ClientBase):
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

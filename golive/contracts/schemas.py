@@ -186,7 +186,7 @@ _ERROR_STATUSES = {
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 
 
-def error_responses(*statuses: int) -> dict[int, dict[str, Any]]:
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the error statuses a route can return, all with the one error body."""
     return {status: {"model": ErrorResponse, "description": _ERROR_STATUSES[status],
                      **({"headers": _RETRY_AFTER} if status in (429, 503) else {})} for status in statuses}

@@ -19,6 +19,9 @@ from golive.bundle.metrics import Baseline
 if TYPE_CHECKING:
     from golive.contracts.alarms import MonitoringSettings
 
+__all__ = ["ALARM", "NO_DATA", "OK", "Baseline", "Condition", "Window", "error_rate", "evaluate", "input_length_drift",
+           "label_share_drift", "latency_quantile_ms", "mean_confidence", "online_accuracy"]  # Baseline: re-exported
+
 OK, ALARM, NO_DATA = "OK", "ALARM", "INSUFFICIENT_DATA"
 
 

@@ -10,11 +10,15 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from golive.errors import UserError
 from golive.contracts import telemetry as names
-from golive.monitoring.conditions import ALARM, Baseline, Condition, Window, evaluate
+from golive.bundle.metrics import Baseline
+from golive.monitoring.conditions import ALARM, Condition, Window, evaluate
+
+if TYPE_CHECKING:
+    from golive.contracts.alarms import MonitoringSettings
 
 
 def scrape(url: str, timeout_s: float = 5.0) -> str:
@@ -23,7 +27,8 @@ def scrape(url: str, timeout_s: float = 5.0) -> str:
         raise UserError(f"{url!r} is not an http(s) URL; pass the server's address, e.g. http://127.0.0.1:8000")
     try:
         with urllib.request.urlopen(metrics_url, timeout=timeout_s) as response:
-            return response.read().decode()
+            body: bytes = response.read()
+            return body.decode()
     except urllib.error.HTTPError as exc:
         raise UserError(f"{metrics_url} answered {exc.code}: is this a `golive serve` server? (the Lambda has no "
                         "/metrics; in AWS the CloudWatch alarms watch the same conditions)") from None
@@ -88,7 +93,7 @@ def render(conditions: list[Condition], window: Window, heading: str, fmt: str =
     return "\n".join(lines)
 
 
-def monitor(url: str, settings, watch_s: float | None = None, count: int | None = None, fmt: str = "table",
+def monitor(url: str, settings: MonitoringSettings, watch_s: float | None = None, count: int | None = None, fmt: str = "table",
             out: Callable[[str], None] = print, sleep: Callable[[float], None] = time.sleep) -> int:
     """Report once (or every `watch_s` seconds, `count` times or until Ctrl-C); 1 if the last report has an alarm."""
     window, baseline = parse(scrape(url))
@@ -96,7 +101,7 @@ def monitor(url: str, settings, watch_s: float | None = None, count: int | None 
         conditions = evaluate(window, baseline, settings)
         out(render(conditions, window, f"{url} since the server started", fmt))
         return int(any(c.state == ALARM for c in conditions))
-    conditions: list[Condition] = []
+    conditions = []
     done = 0
     try:
         while count is None or done < count:

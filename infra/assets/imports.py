@@ -104,7 +104,13 @@ def closure(entries: Iterable[str], root: Path = ROOT) -> set[str]:
 
 def source_files(modules: Iterable[str], root: Path = ROOT) -> list[Path]:
     """The source files of `modules`, relative to `root`, sorted."""
-    return sorted(module_file(name, root).relative_to(root) for name in modules)
+    files = []
+    for name in modules:
+        path = module_file(name, root)
+        if path is None:
+            raise ValueError(f"{name} has no source file under {root}")
+        files.append(path.relative_to(root))
+    return sorted(files)
 
 
 def project_modules(root: Path = ROOT, packages: Iterable[str] = PROJECT_PACKAGES) -> Iterator[Path]:

@@ -131,10 +131,11 @@ def find_python(version: str) -> Path | None:
     """A CPython interpreter of exactly this version (`3.13`) on this machine: this one, `python3.13` on
     PATH, or pyenv's newest 3.13.x; None when there is none. Each candidate is run and asked its version
     (a pyenv shim on PATH may exist and still fail)."""
-    candidates = [sys.executable, shutil.which(f"python{version}")]
+    candidates: list[str | Path | None] = [sys.executable, shutil.which(f"python{version}")]
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
     installs = [p for p in pyenv.glob(f"versions/{version}.*/bin/python{version}") if p.parts[-3].replace(".", "").isdigit()]
-    candidates += sorted(installs, key=lambda p: [int(n) for n in p.parts[-3].split(".")], reverse=True)
+    newest_first = sorted(installs, key=lambda p: [int(n) for n in p.parts[-3].split(".")], reverse=True)
+    candidates += newest_first
     probe = ("import sys, sysconfig; print(sys.implementation.name, '%d.%d' % sys.version_info[:2], "
              "bool(sysconfig.get_config_var('Py_GIL_DISABLED')))")
     for candidate in candidates:

@@ -68,6 +68,7 @@ class EnvironmentConfig(Strict):
     @field_validator(*FIELD_PATTERNS)
     @classmethod
     def _matches_pattern(cls, value: str | None, info: ValidationInfo) -> str | None:
+        assert info.field_name is not None  # a field validator always has its field
         pattern, problem = FIELD_PATTERNS[info.field_name]
         if value is not None and not re.fullmatch(pattern, value):
             raise ValueError(f"{value!r} {problem}")

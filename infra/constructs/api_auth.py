@@ -18,6 +18,8 @@ authorizer says who the caller is. Health and docs stay public (functions/api/ap
 
 from __future__ import annotations
 
+from typing import cast
+
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
@@ -43,7 +45,7 @@ class ApiAuth(Construct):
                 self, "InvokePolicy", description=f"calls the golive API's {stage_name} stage (SigV4, execute-api)",
                 statements=[iam.PolicyStatement(actions=["execute-api:Invoke"],
                                                 resources=[api.arn_for_execute_api("*", "/*", stage_name)])])
-            api_id = cdk.Stack.of(self).get_logical_id(api.node.default_child)
+            api_id = cdk.Stack.of(self).get_logical_id(cast(cdk.CfnResource, api.node.default_child))
             accept(self.invoke_policy, "execute-api:Invoke on every method and path of this stage only: the keyed "
                                        "routes are {proxy+} resources, so a narrower ARN would allow the same requests",
                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
@@ -52,6 +54,7 @@ class ApiAuth(Construct):
                           description="attach to the roles or users of clients that sign requests with SigV4"
                           ).override_logical_id("InvokePolicyArn")
         elif self.mode == "cognito":
+            assert settings.cognito is not None  # config: the cognito authorizer needs api.cognito
             pool = cognito.UserPool.from_user_pool_arn(self, "UserPool", settings.cognito.user_pool_arn)
             self.authorizer = apigw.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[pool],
                                                                results_cache_ttl=AUTHORIZER_CACHE)

@@ -5,6 +5,7 @@ the rotated prediction-id signing key (signing_key.py)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -67,7 +68,7 @@ class ApiFunction(Inline):
             "GOLIVE_API_KEY_REQUIRED": "true",
             "GOLIVE_AUTHORIZER": config.api.authorizer,
         }
-        if config.api.backend == "sagemaker":
+        if config.api.backend == "sagemaker" and endpoint_name:  # (checked above: sagemaker has one)
             environment["GOLIVE_ENDPOINT_NAME"] = endpoint_name
             invoked = [cdk.Stack.of(self).format_arn(service="sagemaker", resource="endpoint",
                                                      resource_name=endpoint_name.lower())]
@@ -99,8 +100,8 @@ class ApiFunction(Inline):
         table.grant(self.role, "dynamodb:PutItem", "dynamodb:GetItem")
         # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
         # dependency that matters: the policy must exist before the first invocation
-        policy = self.role.node.find_child("DefaultPolicy").node.default_child
-        self.function.node.default_child.add_override("DependsOn", [cdk.Stack.of(self).get_logical_id(policy)])
+        policy = cast(cdk.CfnResource, self.role.node.find_child("DefaultPolicy").node.default_child)
+        cast(cdk.CfnResource, self.function.node.default_child).add_override("DependsOn", [cdk.Stack.of(self).get_logical_id(policy)])
         self._acknowledge(config)
 
     def _acknowledge(self, config: EnvironmentConfig) -> None:

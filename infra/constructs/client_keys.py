@@ -10,6 +10,8 @@ earlier releases had: a deploy of this release keeps that key, and the clients t
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from constructs import Construct
@@ -42,7 +44,7 @@ class ClientKeys(Construct):
     def _key_and_plan(self, api: apigw.RestApi, client: ApiClient, settings: ApiSettings,
                       environment: str) -> tuple[apigw.IApiKey, apigw.UsagePlan]:
         rate, burst, quota = client.limits(settings)
-        plan_props = dict(
+        plan_props: dict[str, Any] = dict(
             name=f"golive-{environment}-{client.name}",
             description=f"golive {environment}: client {client.name!r}",
             throttle=apigw.ThrottleSettings(rate_limit=rate, burst_limit=burst),

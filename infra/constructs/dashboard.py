@@ -3,6 +3,8 @@ one), the API, model quality against the bundle's baseline, and the account's es
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -17,7 +19,7 @@ from infra.constructs.alarm_kit import INSTANCE_NAMESPACE, AlarmKit
 from infra.constructs.inline import Inline
 
 
-def graph(title: str, metrics: list[cloudwatch.IMetric], right: list[cloudwatch.IMetric] | None = None,
+def graph(title: str, metrics: Sequence[cloudwatch.IMetric], right: Sequence[cloudwatch.IMetric] | None = None,
           width: int = 8, **kwargs) -> cloudwatch.GraphWidget:
     return cloudwatch.GraphWidget(title=title, left=metrics, right=right or [], width=width, height=6, **kwargs)
 

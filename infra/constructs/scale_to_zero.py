@@ -15,6 +15,8 @@ Neither alarm notifies anyone: they scale, and a normal wake-up pages nobody.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as appscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -36,7 +38,7 @@ class ScaleToZero(Inline):
     alarms a component update waits under and rolls back on."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, endpoint: sagemaker.CfnEndpoint,
-                 model_name: str, rollback_alarms: list[cloudwatch.IAlarm]) -> None:
+                 model_name: str, rollback_alarms: Sequence[cloudwatch.IAlarm]) -> None:
         super().__init__(scope, construct_id)
         names, settings = Names(config), config.endpoint
         self.component_name = names.inference_component

@@ -9,6 +9,8 @@ one full rotation period. The first rotation waits a full period (no rotation at
 
 from __future__ import annotations
 
+from typing import cast
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -48,8 +50,8 @@ class SigningKey(Construct):
             code=lambda_.Code.from_asset(str(stage_rotation_code(build_dir(self) / "rotation"))),
             memory_size=256, timeout=cdk.Duration.seconds(30), role=role, log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE, description=f"golive {environment}: rotates the prediction-id signing key")
-        policy = role.node.find_child("DefaultPolicy").node.default_child
-        self.rotation_function.node.default_child.add_override("DependsOn", [cdk.Stack.of(self).get_logical_id(policy)])
+        policy = cast(cdk.CfnResource, role.node.find_child("DefaultPolicy").node.default_child)
+        cast(cdk.CfnResource, self.rotation_function.node.default_child).add_override("DependsOn", [cdk.Stack.of(self).get_logical_id(policy)])
         # the schedule grants the function what the four steps call on this secret (Describe, Get, Put,
         # UpdateSecretVersionStage) and GetRandomPassword, and lets Secrets Manager invoke it
         self.schedule = self.secret.add_rotation_schedule(

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_budgets as budgets
@@ -87,10 +88,10 @@ class CostsStack(cdk.Stack):
         # CDK adds DependsOn entries that references already imply (cfn-lint W3005); keep the one that
         # matters: the call waits for its policy
         provider = self.node.find_child("AWS679f53fac002430cb0da5b7982bd2287")
-        provider.node.default_child.add_deletion_override("DependsOn")
-        policy = activate.node.find_child("CustomResourcePolicy").node.default_child
+        cast(cdk.CfnResource, provider.node.default_child).add_deletion_override("DependsOn")
+        policy = cast(cdk.CfnResource, activate.node.find_child("CustomResourcePolicy").node.default_child)
         policy.add_deletion_override("DependsOn")
-        activate.node.find_child("Resource").node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
+        cast(cdk.CfnResource, activate.node.find_child("Resource").node.default_child).add_override("DependsOn", [self.get_logical_id(policy)])
         accept(activate, "ce:UpdateCostAllocationTagsStatus is account-wide and takes no resource ARN",
                "AwsSolutions-IAM5[Resource::*]")
         accept(activate, "AwsCustomResource writes the one ce:UpdateCostAllocationTagsStatus statement inline; "

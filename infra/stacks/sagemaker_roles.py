@@ -7,11 +7,13 @@ cdk-nag finding. Actions are spelled out: no `s3:*`-style grants.
 
 from __future__ import annotations
 
+from typing import cast
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra.compliance import INLINE_POLICY, accept
 
@@ -19,7 +21,7 @@ CDK_QUALIFIER = "hnb659fds"  # the default bootstrap qualifier: where `cdk deplo
 TRAINING_IMAGE_REPOSITORY = "pytorch-training"
 
 
-def acknowledge_iam5(construct: Construct, findings: dict[str, str]) -> None:
+def acknowledge_iam5(construct: IConstruct, findings: dict[str, str]) -> None:
     """Each wildcard cdk-nag's IAM5 finds in a role's policy, accepted with its own reason."""
     for finding, reason in findings.items():
         accept(construct, reason, f"AwsSolutions-IAM5[{finding}]")
@@ -70,7 +72,7 @@ class SageMakerRoles(Construct):
 
     def _arn_text(self, bucket: s3.Bucket) -> str:
         """How cdk-nag writes this bucket's ARN in a finding."""
-        return f"<{self._stack.resolve(self._stack.get_logical_id(bucket.node.default_child))}.Arn>"
+        return f"<{self._stack.resolve(self._stack.get_logical_id(cast(cdk.CfnResource, bucket.node.default_child)))}.Arn>"
 
     def _read(self, role: iam.Role, bucket: s3.Bucket, prefix: str) -> None:
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")]))

@@ -10,6 +10,7 @@ serving image, which the inference stack builds; an environment without an endpo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
@@ -65,8 +66,8 @@ class TrainingStack(cdk.Stack):
                                         "managed policy would hold the same statements", *INLINE_POLICY)
         # CDK makes the state machine depend on the role it already references (cfn-lint W3005); keep only the
         # dependency that matters: the role's policy must exist before the first execution
-        policy = self.state_machine.role.node.find_child("DefaultPolicy").node.default_child
-        self.state_machine.node.default_child.add_override("DependsOn", [self.get_logical_id(policy)])
+        policy = cast(cdk.CfnResource, self.state_machine.role.node.find_child("DefaultPolicy").node.default_child)
+        cast(cdk.CfnResource, self.state_machine.node.default_child).add_override("DependsOn", [self.get_logical_id(policy)])
 
         cdk.CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn,
                       description="aws stepfunctions start-execution --state-machine-arn <arn>")
