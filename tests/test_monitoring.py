@@ -124,6 +124,7 @@ def test_every_alarm_has_its_metric_threshold_period_and_notifies_on_alarm_and_o
     assert alarms["ConfidenceAnomaly"]["ComparisonOperator"] == "LessThanLowerThreshold"
     assert "ANOMALY_DETECTION_BAND" in json.dumps(alarms["ConfidenceAnomaly"]["Metrics"])
     assert ("EndpointAtMaxInstances" in alarms) == (env == "prod")
+    assert "EndpointWakeUpTooSlow" not in alarms  # neither scales to zero
     if env == "prod":
         assert alarms["EndpointAtMaxInstances"]["Threshold"] == 3.5  # prod scales to 4 instances
     for name, props in alarms.items():

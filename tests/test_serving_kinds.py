@@ -23,8 +23,9 @@ from tests.test_api_auth import assert_lint_clean  # noqa: E402
 
 STAGING = json.loads((ENVIRONMENTS_DIR / "staging.json").read_text())
 # staging as shipped, but the API invokes the endpoint, waits up to 20 s for it to wake, and runs with SnapStart
+# and pages on a wake-up over 2.5 x endpoint.expected_warmup_seconds (the default is 3 x)
 STAGING_PROXY = {**STAGING, "api": {**STAGING["api"], "backend": "sagemaker", "wait_for_warmup_seconds": 20,
-                                    "snapstart": True}}
+                                    "snapstart": True}, "monitoring": {"wake_up_too_slow_factor": 2.5}}
 SERVERLESS = {**STAGING, "endpoint": {"enabled": True, "kind": "serverless", "data_capture_percent": 0,
                                       "serverless": {"memory_size_mb": 3072, "max_concurrency": 20,
                                                      "provisioned_concurrency": 2}},
@@ -177,6 +178,50 @@ def test_wake_up_503s_are_not_api_errors_and_the_dashboard_shows_them(proxy):
     assert "503s while waking" in body and "ModelWakingUp" in body and "NoCapacityInvocationFailures" in body
     names = {r["Properties"]["AlarmName"] for r in monitoring.find_resources("AWS::CloudWatch::Alarm").values()}
     assert not any("at-max-instances" in n for n in names)
+
+
+def wake_up_alarms(template: Template) -> list[dict]:
+    return [r["Properties"] for r in template.find_resources("AWS::CloudWatch::Alarm").values()
+            if r["Properties"]["AlarmName"].endswith("-endpoint-wake-up-too-slow")]
+
+
+def test_a_slow_wake_up_pages_and_a_normal_one_does_not(proxy):
+    monitoring = proxy["monitoring"]
+    [alarm] = wake_up_alarms(monitoring)
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == ("golive", "WakeUpSeconds", "Maximum")
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"service": "golive-api", "environment": "staging"}
+    # 2.5 (monitoring.wake_up_too_slow_factor) x 300 s (endpoint.expected_warmup_seconds): a 300-700 s wake-up is fine
+    assert alarm["Threshold"] == 750 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == 1  # one datapoint per wake-up measured
+    assert alarm["TreatMissingData"] == "notBreaching"  # no wake-up, no data: not a breach
+    [on_alarm], [on_ok] = alarm["AlarmActions"], alarm["OKActions"]
+    assert on_alarm == on_ok and "alerts" in on_alarm["Fn::ImportValue"]  # the alert topic, as every paging alarm
+    parts = only(monitoring, "AWS::CloudWatch::Dashboard")["DashboardBody"]["Fn::Join"][1]
+    widgets = json.loads("".join(p if isinstance(p, str) else "token" for p in parts))["widgets"]
+    [graph] = [w["properties"] for w in widgets if w["properties"].get("title") == "Time to first answer after idle (s)"]
+    stats = [(m[:2], m[-1].get("stat") if isinstance(m[-1], dict) else "Average (the default)") for m in graph["metrics"]]
+    assert stats == [(["golive", "WakeUpSeconds"], "Maximum"), (["golive", "WakeUpSeconds"], "Average (the default)")]
+    assert [(a["value"], a["label"]) for a in graph["annotations"]["horizontal"]] == [(300, "expected"),
+                                                                                      (750, "alarm above")]
+    [logical] = [k for k, r in monitoring.find_resources("AWS::CloudWatch::Alarm").items() if r["Properties"] == alarm]
+    assert logical in json.dumps(parts)  # in the alarm status widget
+
+
+def test_the_cost_estimate_counts_the_wake_up_alarm(proxy):
+    from infra.costs.estimate import monitoring_footprint
+
+    config = load_config("staging", Path(proxy["_outdir"]).parent / "envs")
+    assert config.api_wakes_endpoint and config.monitoring.wake_up_too_slow_factor == 2.5
+    created = sum(len(proxy[stack].find_resources("AWS::CloudWatch::Alarm")) for stack in ("monitoring", "inference"))
+    units = created + 2 * len(proxy["monitoring"].find_resources("AWS::CloudWatch::Alarm", {
+        "Properties": {"ComparisonOperator": "LessThanLowerThreshold"}}))  # anomaly detection bills as three
+    assert monitoring_footprint(config)[0] == units
+
+
+def test_no_wake_up_alarm_without_an_api_that_wakes_a_scale_to_zero_endpoint(serverless):
+    assert not wake_up_alarms(serverless["monitoring"])  # serverless: nothing scales to zero copies
+    assert not load_config("staging").api_wakes_endpoint  # staging as shipped serves in the Lambda (onnx)
+    assert not load_config("prod").api_wakes_endpoint  # always on
 
 
 def test_the_pipeline_promotes_by_updating_the_component(proxy):

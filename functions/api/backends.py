@@ -112,6 +112,7 @@ class SageMakerBackend:
         self.target = ({"InferenceComponentName": settings.inference_component_name}
                        if settings.inference_component_name else {})
         self.warmup = WarmupClock(settings.expected_warmup_seconds, settings.retry_after_s, clock)
+        self.on_wake_up: Callable[[float], None] = lambda seconds: None  # build_services: telemetry.record_wake_up
         self.wait_for_warmup_s = settings.wait_for_warmup_seconds
         # the longest one invoke_endpoint call (all botocore attempts) can take: a retry while waiting must fit too
         self.worst_call_s = settings.sagemaker_max_attempts * (settings.sagemaker_connect_timeout_s
@@ -148,7 +149,9 @@ class SageMakerBackend:
                 if pause <= 0 or now + pause + self.worst_call_s > started + GATEWAY_BUDGET_S:
                     raise
                 self.sleep(pause)
-        self.warmup.awake()
+        woke_in_s = self.warmup.awake()
+        if woke_in_s is not None:
+            self.on_wake_up(woke_in_s)
         return self._parse(payload, len(texts))
 
     def _invoke(self, body: str) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from functions.api.api_gateway import declare_security
-from functions.api.backends import Backend, make_backend
+from functions.api.backends import Backend, SageMakerBackend, make_backend
 from functions.api.dependencies import Services
 from functions.api.docs import install_docs
 from functions.api.feedback_store import DynamoFeedbackStore, SqliteFeedbackStore
@@ -27,6 +27,8 @@ def build_services(settings: Settings, telemetry: Telemetry, logger=None, backen
     store = (DynamoFeedbackStore(settings.feedback_table) if settings.feedback_table
              else SqliteFeedbackStore(settings.feedback_db))
     backend = backend or make_backend(settings)
+    if isinstance(backend, SageMakerBackend):
+        backend.on_wake_up = telemetry.record_wake_up  # each wake-up its WarmupClock measures, once: WakeUpSeconds
     return Services(settings=settings, backend=backend, telemetry=telemetry, feedback=store,
                     logger=logger or Logger(service=SERVICE),
                     prediction_ids=PredictionIds(keys or load_key_ring(settings), backend.manifest.version_id))

@@ -13,7 +13,7 @@ from golive.contracts.telemetry import (
     BACKEND_ERRORS, BATCH_SIZE, CLIENT_ERRORS, CONFIDENCE, FEEDBACK, FEEDBACK_CORRECT, INPUT_CHARS, LATENCY, MODEL_WAKING_UP,
     NAMESPACE, PREDICTED_LABEL, PREDICTIONS, PROM_BASELINE_LABEL_SHARE, PROM_BASELINE_MEAN_CONFIDENCE,
     PROM_BASELINE_MEAN_INPUT_CHARS, PROM_BATCH_SIZE, PROM_CONFIDENCE, PROM_ERRORS, PROM_FEEDBACK, PROM_INPUT_CHARS,
-    PROM_LATENCY, PROM_MODEL_WAKING_UP, PROM_PREDICTIONS, SERVICE)
+    PROM_LATENCY, PROM_MODEL_WAKING_UP, PROM_PREDICTIONS, PROM_WAKE_UP_SECONDS, SERVICE, WAKE_UP_SECONDS)
 
 
 class Telemetry(Protocol):
@@ -25,6 +25,8 @@ class Telemetry(Protocol):
     def record_error(self, status: int) -> None: ...
 
     def record_model_waking_up(self) -> None: ...
+
+    def record_wake_up(self, seconds: float) -> None: ...
 
 
 class EmfTelemetry:
@@ -74,6 +76,11 @@ class EmfTelemetry:
 
         self.metrics.add_metric(name=MODEL_WAKING_UP, unit=MetricUnit.Count, value=1)
 
+    def record_wake_up(self, seconds: float) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        self.metrics.add_metric(name=WAKE_UP_SECONDS, unit=MetricUnit.Seconds, value=seconds)
+
 
 class PrometheusTelemetry:
     """Counters and histograms served at `/metrics` by `golive serve` (one registry per app)."""
@@ -95,6 +102,8 @@ class PrometheusTelemetry:
                                 ["correct"], registry=r)
         self.errors = Counter(PROM_ERRORS, "error responses by status", ["status"], registry=r)
         self.waking_up = Counter(PROM_MODEL_WAKING_UP, "503s answered while the model endpoint wakes up", registry=r)
+        self.wake_up = Histogram(PROM_WAKE_UP_SECONDS, "seconds from the first 503 while waking to the first answer",
+                                 registry=r, buckets=(15, 30, 60, 120, 180, 300, 450, 600, 900, 1800, 3600))
         # the served bundle's baseline, so `golive monitor` needs nothing but the URL
         self.baseline_share = Gauge(PROM_BASELINE_LABEL_SHARE, "predicted-label share on the validation set",
                                     ["label"], registry=r)
@@ -129,3 +138,6 @@ class PrometheusTelemetry:
 
     def record_model_waking_up(self) -> None:
         self.waking_up.inc()
+
+    def record_wake_up(self, seconds: float) -> None:
+        self.wake_up.observe(seconds)

@@ -13,12 +13,14 @@ golive/contracts/telemetry.py) for monitoring.
 
 `Retry-After` is the expected warm-up left: a configured expectation at first, then what this instance
 measured from its first "asleep" answer to its first success after it. Each Lambda instance measures on
-its own; an instance that never saw a wake-up uses the configured value.
+its own; an instance that never saw a wake-up uses the configured value. Each measured wake-up is also
+recorded once as `WakeUpSeconds` (time to the first answer after idle), which the "wake-up too slow" alarm reads.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Callable
 
@@ -26,6 +28,9 @@ from functions.common.errors import ApiError
 
 ERROR_TYPE = "model_waking_up"
 NO_CAPACITY = "no capacity"  # in the ValidationError's message for an inference component at zero copies
+# a success more than this many estimates after the last asleep answer measures nothing: callers that follow
+# Retry-After come back within about one estimate, so the endpoint woke at some unknown time in between
+STALE_AFTER = 2
 
 
 class ModelWakingUp(ApiError):
@@ -51,18 +56,32 @@ class WarmupClock:
         self.floor_s = floor_s
         self.clock = clock
         self.asleep_since: float | None = None
+        self.last_asleep_at: float | None = None
         self.last_measured_s: float | None = None
+        self._lock = threading.Lock()  # `golive serve` answers from a thread pool: one wake-up is measured once
 
     def asleep(self) -> None:
-        if self.asleep_since is None:
-            self.asleep_since = self.clock()
+        with self._lock:
+            self.last_asleep_at = self.clock()
+            if self.asleep_since is None:
+                self.asleep_since = self.last_asleep_at
 
-    def awake(self) -> None:
-        """The first success after an asleep answer: the time between them becomes the estimate."""
-        if self.asleep_since is not None:
-            self.last_measured_s = self.clock() - self.asleep_since
-            self.estimate_s = max(self.last_measured_s, float(self.floor_s))
+    def awake(self) -> float | None:
+        """The first success after an asleep answer: the time between them becomes the estimate, and is returned
+        (the caller records it as WakeUpSeconds). None when there was nothing to measure: no asleep answer since the
+        last success, or none for longer than STALE_AFTER estimates, so the endpoint may have woken (even slept and
+        woken again) long before this success, which would read as a slow wake-up that never happened."""
+        with self._lock:
+            if self.asleep_since is None:
+                return None
+            now = self.clock()
+            measured, since_last = now - self.asleep_since, now - self.last_asleep_at
             self.asleep_since = None
+        if since_last > STALE_AFTER * max(self.estimate_s, float(self.floor_s)):
+            return None
+        self.last_measured_s = measured
+        self.estimate_s = max(measured, float(self.floor_s))
+        return measured
 
     def retry_after(self) -> int:
         """Whole seconds until the wake-up should be over (at least the floor: it may take longer than expected)."""

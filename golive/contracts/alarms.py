@@ -39,6 +39,9 @@ class MonitoringSettings(BaseModel):
     max_label_share_drift: float = Field(0.15, gt=0, le=1)  # total variation distance from the baseline shares
     max_input_length_drift: float = Field(0.5, gt=0)  # |mean characters / baseline - 1|
     confidence_anomaly_band: float = Field(2.0, gt=0, le=10)  # standard deviations of CloudWatch's band
+    # scale_to_zero: a wake-up (WakeUpSeconds) longer than this many times endpoint.expected_warmup_seconds pages;
+    # above 1 so that a normal wake-up, a little over the expectation, does not
+    wake_up_too_slow_factor: float = Field(3.0, gt=1, le=20)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ AT_MAX_INSTANCES = Alarm("EndpointAtMaxInstances", "endpoint-at-max-instances")
 # and going idle are normal): a call refused for lack of capacity wakes it; no call for the idle period empties it
 WAKE_FROM_ZERO = Alarm("WakeFromZero", "endpoint-wake-from-zero")
 IDLE = Alarm("ScaleInWhenIdle", "endpoint-idle")
+# ... and when the API invokes it (monitoring stack): a wake-up the API measured took far longer than expected
+WAKE_UP_TOO_SLOW = Alarm("EndpointWakeUpTooSlow", "endpoint-wake-up-too-slow")
 # composite: any client-facing alarm of the API or the endpoint
 SERVICE_DEGRADED = Alarm("ServiceDegraded", "service-degraded")
 
@@ -87,4 +92,5 @@ ROLLBACK_ALARMS = (ENDPOINT_5XX, ENDPOINT_LATENCY)
 ENDPOINT_ALARMS = (*ROLLBACK_ALARMS, GPU_UTILIZATION, GPU_MEMORY)
 SCALING_ALARMS = (AT_MAX_INSTANCES,)
 SCALE_TO_ZERO_ALARMS = (WAKE_FROM_ZERO, IDLE)
+WAKE_UP_ALARMS = (WAKE_UP_TOO_SLOW,)
 COMPOSITE_ALARMS = (SERVICE_DEGRADED,)

@@ -83,6 +83,12 @@ class EnvironmentConfig(Strict):
                              "use your team's on-call address")
         return value
 
+    @property
+    def api_wakes_endpoint(self) -> bool:
+        """The API invokes an endpoint that scales to zero: it answers 503s while the endpoint wakes (ModelWakingUp)
+        and measures each wake-up (WakeUpSeconds)."""
+        return self.api.backend == "sagemaker" and self.endpoint.enabled and self.endpoint.scale_to_zero
+
     @model_validator(mode="after")
     def _backend_needs_endpoint(self) -> "EnvironmentConfig":
         if self.api.backend == "sagemaker" and not self.endpoint.enabled:

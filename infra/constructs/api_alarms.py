@@ -25,7 +25,7 @@ class ApiAlarms(Inline):
                   for name in ("ReadThrottleEvents", "WriteThrottleEvents")}
         # the API answers 503 + Retry-After while a scale_to_zero endpoint wakes (minutes, every request): a normal
         # wake-up, counted as ModelWakingUp, not an error
-        waking_up = kit.config.api.backend == "sagemaker" and kit.config.endpoint.scale_to_zero
+        waking_up = kit.config.api_wakes_endpoint
         duration_ms = round(t.lambda_duration_p99_share * timeout_s * 1000)
         self.client_facing: list[cloudwatch.Alarm] = [
             kit.alarm(self, catalog.LAMBDA_ERRORS, f"the API function failed {t.lambda_errors}+ times a period",

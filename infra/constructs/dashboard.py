@@ -13,7 +13,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from golive.contracts.telemetry import (CONFIDENCE, FEEDBACK, FEEDBACK_CORRECT, INPUT_CHARS, MODEL_WAKING_UP,
-                                       PREDICTED_LABEL, PREDICTIONS)
+                                       PREDICTED_LABEL, PREDICTIONS, WAKE_UP_SECONDS)
 from golive.monitoring.conditions import Baseline
 from infra.constructs.alarm_kit import INSTANCE_NAMESPACE, AlarmKit
 from infra.constructs.inline import Inline
@@ -69,8 +69,9 @@ class MonitoringDashboard(Inline):
 
     def _waking_up(self) -> None:
         """A scale_to_zero endpoint: calls refused while it had no copy (what wakes it), the API's 503s while it woke
-        (ModelWakingUp), and its copies."""
+        (ModelWakingUp), and how long each wake-up took until the first answer (WakeUpSeconds)."""
         p, kit = self.kit.period, self.kit
+        expected = kit.config.endpoint.expected_warmup_seconds
         refused = cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="NoCapacityInvocationFailures", period=p,
                                     statistic="Sum", dimensions_map=kit.model_dimensions())
         self.board.add_widgets(
@@ -79,7 +80,12 @@ class MonitoringDashboard(Inline):
                 f"minutes; a call refused for lack of capacity wakes it (~{kit.config.endpoint.expected_warmup_seconds} "
                 "s). While it wakes the API answers 503 + Retry-After (`ModelWakingUp`), not counted as errors.")),
             graph("503s while waking, and the calls that woke it", [kit.api_metric(MODEL_WAKING_UP, "Sum", period=p)],
-                  [refused], width=16))
+                  [refused]),
+            graph("Time to first answer after idle (s)",
+                  [kit.api_metric(WAKE_UP_SECONDS, s, period=p) for s in ("Maximum", "Average")],
+                  left_annotations=[cloudwatch.HorizontalAnnotation(value=expected, label="expected")] + (
+                      [cloudwatch.HorizontalAnnotation(value=expected * kit.thresholds.wake_up_too_slow_factor,
+                                                       label="alarm above")] if kit.config.api_wakes_endpoint else [])))
 
     def _api(self, fn: lambda_.IFunction, stage: apigw.Stage) -> None:
         p = self.kit.period

@@ -116,7 +116,8 @@ def monitoring_footprint(config, labels: int = 2) -> tuple[int, int, int]:
     Counted from the catalogue the stacks name their alarms from (golive/contracts/alarms.py;
     tests/test_monitoring.py checks it against the synthesised templates): the API, quality and training
     alarms, and with an endpoint its rollback alarms, on GPU instances its GPU alarms and, when it can scale, the
-    at-maximum alarm, or, scaling to zero, the wake-up and idle alarms.
+    at-maximum alarm, or, scaling to zero, the wake-up and idle alarms, and the slow wake-up alarm when the API
+    invokes it.
     """
     created = [*alarms.API_ALARMS, *alarms.QUALITY_ALARMS, *alarms.TRAINING_ALARMS]
     endpoint = config.endpoint
@@ -124,6 +125,8 @@ def monitoring_footprint(config, labels: int = 2) -> tuple[int, int, int]:
         created += alarms.ENDPOINT_ALARMS if endpoint.gpus else alarms.ROLLBACK_ALARMS
         if endpoint.scale_to_zero:
             created += alarms.SCALE_TO_ZERO_ALARMS
+        if config.api_wakes_endpoint:
+            created += alarms.WAKE_UP_ALARMS
         elif endpoint.gpus and endpoint.max_instances > endpoint.min_instances:
             created += alarms.SCALING_ALARMS
     return sum(a.billed_as for a in created), len(alarms.COMPOSITE_ALARMS), len(CLOUDWATCH_METRICS) + labels

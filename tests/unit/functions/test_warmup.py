@@ -17,6 +17,7 @@ from functions.api.backends import GATEWAY_BUDGET_S, SageMakerBackend
 from functions.api.main import build_services, create_app
 from functions.api.settings import Settings
 from functions.api.telemetry import PrometheusTelemetry
+from functions.api.warmup import ModelWakingUp
 from golive.contracts import telemetry
 from tests.conftest import LambdaContext, api_event, fresh_lambda_module, running_server
 
@@ -51,9 +52,22 @@ def awake(stubber: Stubber, n_texts: int = 1) -> None:
                                              "ContentType": "application/json"}, expected_params=INVOKE)
 
 
+def emf_docs(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{") and '"_aws"' in line]
+
+
 def metric_names(stdout: str) -> list[str]:
-    docs = [json.loads(line) for line in stdout.splitlines() if line.startswith("{") and '"_aws"' in line]
-    return [m["Name"] for doc in docs for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+    return [m["Name"] for doc in emf_docs(stdout) for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+
+
+def metric_values(stdout: str, name: str) -> list[float]:
+    """Every value of one metric in the EMF lines (a line holds one value, or a list of them)."""
+    values = []
+    for doc in emf_docs(stdout):
+        if name in {m["Name"] for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}:
+            value = doc[name]
+            values += value if isinstance(value, list) else [value]
+    return values
 
 
 @pytest.fixture()
@@ -99,13 +113,25 @@ def test_asleep_then_503_with_retry_after_then_awake_then_200(sagemaker_env, ver
             awake(stubber, 2)
             status, _, body = call("/v1/predict", {"inputs": ["hello", "again"]})
             assert status == 200 and [p["label"] for p in body["predictions"]] == ["positive", "positive"]
-            assert telemetry.MODEL_WAKING_UP in metric_names(capsys.readouterr().out)  # the 429 one, flushed later
+            out = capsys.readouterr().out
+            assert telemetry.MODEL_WAKING_UP in metric_names(out)  # the 429 one, flushed later
             assert backend.warmup.last_measured_s == 150
+            assert metric_values(out, telemetry.WAKE_UP_SECONDS) == [150]  # first 503 to first answer, once
+            units = {m["Name"]: m.get("Unit") for doc in emf_docs(out) for d in doc["_aws"]["CloudWatchMetrics"]
+                     for m in d["Metrics"]}
+            assert units[telemetry.WAKE_UP_SECONDS] == "Seconds"
+
+            clock.now += 10
+            awake(stubber)  # an ordinary success: nothing woke, nothing to measure
+            status, _, _ = call("/v1/predict", {"inputs": "hello"})
+            names = metric_names(capsys.readouterr().out)
+            assert status == 200 and telemetry.PREDICTIONS in names and telemetry.WAKE_UP_SECONDS not in names
 
             clock.now += 3600  # asleep again, later: the estimate is now what this instance measured
             asleep(stubber)
             status, headers, _ = call("/v1/predict", {"inputs": "hello"})
             assert (status, headers["retry-after"]) == (503, "150")
+            assert telemetry.WAKE_UP_SECONDS not in metric_names(capsys.readouterr().out)
         stubber.assert_no_pending_responses()
     finally:
         sys.modules.pop("functions.lambda_handler", None)
@@ -145,9 +171,33 @@ def test_waiting_for_warmup_retries_until_awake(handmade_bundle):
     assert backend.warmup.last_measured_s == 4.0
 
 
-def test_waiting_gives_up_with_503_before_api_gateway_does(handmade_bundle):
-    from functions.api.warmup import ModelWakingUp
+def test_each_wake_up_is_reported_once_and_a_stale_one_not_at_all(handmade_bundle):
+    """A caller that gave up on the 503 and came back long after: the endpoint woke (maybe slept and woke again)
+    at some unknown time in between, so the success measures nothing, rather than a wake-up of hours."""
+    backend, stubber, clock, _ = backend_with(handmade_bundle, expected_warmup_seconds=300)
+    reported: list[float] = []
+    backend.on_wake_up = reported.append
+    with stubber:
+        asleep(stubber)
+        with pytest.raises(ModelWakingUp):
+            backend.predict_logits(["hello"])
+        clock.now += 280  # came back after its Retry-After
+        awake(stubber)
+        awake(stubber)
+        backend.predict_logits(["hello"])
+        backend.predict_logits(["again"])
+        assert reported == [280]
 
+        asleep(stubber)
+        with pytest.raises(ModelWakingUp):
+            backend.predict_logits(["hello"])
+        clock.now += 3 * 3600  # gave up; hours later the endpoint answers
+        awake(stubber)
+        backend.predict_logits(["hello"])
+    assert reported == [280] and backend.warmup.estimate_s == 280 and backend.warmup.asleep_since is None
+
+
+def test_waiting_gives_up_with_503_before_api_gateway_does(handmade_bundle):
     backend, stubber, clock, slept = backend_with(handmade_bundle, wait_for_warmup_seconds=25)
     with stubber:
         for _ in range(20):
@@ -190,6 +240,9 @@ def test_golive_client_rides_out_the_warmup(waking_server):
         result = api.predict("hello")  # two 503s with Retry-After: 1, then the answer
     assert result.predictions[0].label == "positive"
     assert sink.waking_up._value.get() == 2
+    # one wake-up measured (real clock: two Retry-After: 1 waits), in `golive serve`'s /metrics histogram
+    assert sink.registry.get_sample_value(f"{telemetry.PROM_WAKE_UP_SECONDS}_count") == 1
+    assert sink.registry.get_sample_value(f"{telemetry.PROM_WAKE_UP_SECONDS}_sum") >= 1
     stubber.assert_no_pending_responses()
 
 
