@@ -79,21 +79,21 @@ def _digits(text: str) -> str:
     return "".join(c for c in text if c.isdigit())
 
 
-def _iban(match: re.Match) -> str | None:
+def _iban(match: re.Match[str]) -> str | None:
     """The longest IBAN starting at the match (a trailing group may be the next word), if any passes mod-97."""
     parts = match.group().split(" ")
     for end in range(len(parts), 0, -1):
         candidate = " ".join(parts[:end])
         if iban_valid(candidate):
-            return "[IBAN]" + match.group()[len(candidate):]
+            return "[IBAN]" + str(match.group())[len(candidate):]
     return None
 
 
-def _card(match: re.Match) -> str | None:
+def _card(match: re.Match[str]) -> str | None:
     return "[CARD]" if luhn_valid(_digits(match.group())) else None
 
 
-def _ip(match: re.Match) -> str | None:
+def _ip(match: re.Match[str]) -> str | None:
     if _VERSION_CUE.search(match.string, 0, match.start()):
         return None
     try:
@@ -103,22 +103,22 @@ def _ip(match: re.Match) -> str | None:
     return "[IP]"
 
 
-def _phone(match: re.Match) -> str | None:
+def _phone(match: re.Match[str]) -> str | None:
     number = match.group()
     if not 7 <= len(_digits(number)) <= 15 or (not number.startswith("+") and _DATE_LIKE.match(number)):
         return None
     return "[PHONE]"
 
 
-def _cued_phone(match: re.Match) -> str | None:
+def _cued_phone(match: re.Match[str]) -> str | None:
     number = match.group(1)
     if not 7 <= len(_digits(number)) <= 15 or _DATE_LIKE.match(number):
         return None
     start = match.start(1) - match.start()
-    return match.group()[:start] + "[PHONE]"
+    return str(match.group())[:start] + "[PHONE]"
 
 
-_FINDERS: tuple[tuple[str, re.Pattern, Callable[[re.Match], str | None]], ...] = (
+_FINDERS: tuple[tuple[str, re.Pattern[str], Callable[[re.Match[str]], str | None]], ...] = (
     ("EMAIL", _EMAIL, lambda m: "[EMAIL]"),
     ("IBAN", _IBAN, _iban),
     ("CARD", _CARD, _card),
@@ -140,11 +140,14 @@ def redact(text: str) -> Redacted:
     while found:
         found = False
         for kind, pattern, replacement in _FINDERS:
-            def replace(match: re.Match, kind: str = kind, replacement=replacement) -> str:
+            def replace(
+                match: re.Match[str], kind: str = kind,
+                replacement: Callable[[re.Match[str]], str | None] = replacement,
+            ) -> str:
                 nonlocal found
                 new = replacement(match)
                 if new is None:
-                    return match.group()
+                    return str(match.group())
                 counts[kind] = counts.get(kind, 0) + 1
                 found = True
                 return new

@@ -75,6 +75,7 @@ class WarmupClock:
             if self.asleep_since is None:
                 return None
             now = self.clock()
+            assert self.last_asleep_at is not None  # set with asleep_since
             measured, since_last = now - self.asleep_since, now - self.last_asleep_at
             self.asleep_since = None
         if since_last > STALE_AFTER * max(self.estimate_s, float(self.floor_s)):
