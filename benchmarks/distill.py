@@ -45,13 +45,30 @@ def split_rows(path: Path, train_rows: int, eval_rows: int, seed: int) -> tuple[
     random.Random(seed).shuffle(rows)
     if train_rows + eval_rows > len(rows):
         raise SystemExit(f"{path} has {len(rows)} rows; asked for {train_rows} + {eval_rows}")
-    return [header, *rows[eval_rows:eval_rows + train_rows]], [header, *rows[:eval_rows]]
+    return [header, *rows[eval_rows : eval_rows + train_rows]], [header, *rows[:eval_rows]]
 
 
 def common_flags(ns: argparse.Namespace, train_file: Path) -> list[str]:
-    return ["--data", str(train_file), "--text-column", "sentence", "--label-names", ",".join(LABEL_NAMES),
-            "--validation-fraction", "0.05", "--epochs", f"{ns.epochs:g}", "--batch-size", "32",
-            "--lr", f"{ns.lr:g}", "--logging-steps", "100", "--max-length", "128"]
+    return [
+        "--data",
+        str(train_file),
+        "--text-column",
+        "sentence",
+        "--label-names",
+        ",".join(LABEL_NAMES),
+        "--validation-fraction",
+        "0.05",
+        "--epochs",
+        f"{ns.epochs:g}",
+        "--batch-size",
+        "32",
+        "--lr",
+        f"{ns.lr:g}",
+        "--logging-steps",
+        "100",
+        "--max-length",
+        "128",
+    ]
 
 
 def fine_tune_teacher(ns: argparse.Namespace, train_file: Path, out: Path) -> Path:
@@ -101,22 +118,24 @@ def measure(models: dict, texts: list[str], labels: list[int], latency_texts: in
         clf.logits(texts[:32])  # warm
     times = {name: [] for name in models}
     for i, text in enumerate(texts[:latency_texts]):
-        for name, clf in (models.items() if i % 2 else reversed(models.items())):  # each goes first half the time
+        for name, clf in models.items() if i % 2 else reversed(models.items()):  # each goes first half the time
             started = time.perf_counter()
             clf.logits([text])
             times[name].append((time.perf_counter() - started) * 1000)
-    batches = [texts[i:i + 32] for i in range(0, len(texts) - 31, 32)][:rounds]
+    batches = [texts[i : i + 32] for i in range(0, len(texts) - 31, 32)][:rounds]
     busy = {name: 0.0 for name in models}
     for i, batch in enumerate(batches):
-        for name, clf in (models.items() if i % 2 else reversed(models.items())):
+        for name, clf in models.items() if i % 2 else reversed(models.items()):
             started = time.perf_counter()
             clf.logits(batch)
             busy[name] += time.perf_counter() - started
     for name in models:
         ordered = sorted(times[name])
-        figures[name] |= {"batch1_p50_ms": statistics.median(ordered),
-                          "batch1_p99_ms": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
-                          "batch32_texts_per_s": 32 * len(batches) / busy[name]}
+        figures[name] |= {
+            "batch1_p50_ms": statistics.median(ordered),
+            "batch1_p99_ms": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+            "batch32_texts_per_s": 32 * len(batches) / busy[name],
+        }
     return figures
 
 
@@ -154,9 +173,24 @@ def main() -> int:
 
     started = time.perf_counter()
     student_dir = work / "student"
-    code = golive(["distill", "--teacher", str(teacher_dir), "--layers", str(ns.layers), "--layer-choice",
-                   ns.layer_choice, "--temperature", f"{ns.temperature:g}", "--alpha", f"{ns.alpha:g}",
-                   *common_flags(ns, train_file), "--out", str(student_dir)])
+    code = golive(
+        [
+            "distill",
+            "--teacher",
+            str(teacher_dir),
+            "--layers",
+            str(ns.layers),
+            "--layer-choice",
+            ns.layer_choice,
+            "--temperature",
+            f"{ns.temperature:g}",
+            "--alpha",
+            f"{ns.alpha:g}",
+            *common_flags(ns, train_file),
+            "--out",
+            str(student_dir),
+        ]
+    )
     distill_minutes = (time.perf_counter() - started) / 60
     if code:
         return code
@@ -164,23 +198,33 @@ def main() -> int:
     from golive.onnx_classifier import OnnxClassifier
 
     (work / "teacher-onnx").mkdir(exist_ok=True)
-    models = {"teacher": export_int8(teacher_dir, work / "teacher-onnx"),
-              "student": OnnxClassifier.from_bundle(student_dir, "int8")}
+    models = {
+        "teacher": export_int8(teacher_dir, work / "teacher-onnx"),
+        "student": OnnxClassifier.from_bundle(student_dir, "int8"),
+    }
     load_before = os.getloadavg()
     figures = measure(models, texts, labels, ns.latency_texts, ns.throughput_batches)
     result = {
         "command": " ".join([sys.executable, *sys.argv]),
-        "train_rows": ns.train_rows, "held_out_rows": len(texts), "layers": ns.layers, "layer_choice": ns.layer_choice,
-        "teacher_minutes": None if ns.teacher else round(teacher_minutes, 2), "distill_minutes": round(distill_minutes, 2),
+        "train_rows": ns.train_rows,
+        "held_out_rows": len(texts),
+        "layers": ns.layers,
+        "layer_choice": ns.layer_choice,
+        "teacher_minutes": None if ns.teacher else round(teacher_minutes, 2),
+        "distill_minutes": round(distill_minutes, 2),
         "models": figures,
         "speedup_batch1_p50": figures["teacher"]["batch1_p50_ms"] / figures["student"]["batch1_p50_ms"],
         "speedup_batch1_p99": figures["teacher"]["batch1_p99_ms"] / figures["student"]["batch1_p99_ms"],
         "speedup_batch32": figures["student"]["batch32_texts_per_s"] / figures["teacher"]["batch32_texts_per_s"],
         "accuracy_drop_points": 100 * (figures["teacher"]["accuracy"] - figures["student"]["accuracy"]),
-        "load_average_before_after": [load_before, os.getloadavg()], "cpus": os.cpu_count(),
+        "load_average_before_after": [load_before, os.getloadavg()],
+        "cpus": os.cpu_count(),
     }
-    missed = [name for name, limit in TARGETS.items()
-              if (result[name] < limit if name.startswith("speedup") else result[name] > limit)]
+    missed = [
+        name
+        for name, limit in TARGETS.items()
+        if (result[name] < limit if name.startswith("speedup") else result[name] > limit)
+    ]
     result["targets"], result["missed"] = TARGETS, missed
     out = ROOT / "benchmarks" / "out" / "distill.json"
     out.parent.mkdir(exist_ok=True)

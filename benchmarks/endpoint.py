@@ -46,8 +46,13 @@ def load_texts(path: Path, limit: int = 2000) -> list[str]:
 def start_server(argv: list[str], env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     import urllib.request
 
-    proc = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
+        stdout=open(log, "w"),
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -68,8 +73,10 @@ async def caller(port: int, bodies, latencies: list[float], errors: list[int], d
         for body in bodies:
             if time.monotonic() > deadline:
                 return
-            request = (f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                       f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+            request = (
+                f"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
             start = time.perf_counter()
             writer.write(request)
             await writer.drain()
@@ -98,9 +105,14 @@ def load(port: int, texts: list[str], concurrency: int, requests_total: int, max
     start = time.perf_counter()
     asyncio.run(run())
     elapsed = time.perf_counter() - start
-    return {"concurrency": concurrency, "requests": len(latencies), "errors": len(errors),
-            "throughput_rps": round(len(latencies) / elapsed, 1),
-            "p50_ms": round(percentile(latencies, 50), 2), "p99_ms": round(percentile(latencies, 99), 2)}
+    return {
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "throughput_rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
+    }
 
 
 def bare_compute_ms(model_dir: str, variant: str, provider: str, texts: list[str], iterations: int = 300) -> float:
@@ -139,28 +151,56 @@ def main() -> int:
     logs = ROOT / "benchmarks" / "out"
     logs.mkdir(parents=True, exist_ok=True)
     serve = [sys.executable, "-m", "functions.endpoint.serve", "serve"]
-    common = {"GOLIVE_ENDPOINT_MODEL_DIR": str(Path(ns.model).resolve()), "GOLIVE_ENDPOINT_HOST": "127.0.0.1",
-              "GOLIVE_ENDPOINT_PROVIDER": ns.provider}
+    common = {
+        "GOLIVE_ENDPOINT_MODEL_DIR": str(Path(ns.model).resolve()),
+        "GOLIVE_ENDPOINT_HOST": "127.0.0.1",
+        "GOLIVE_ENDPOINT_PROVIDER": ns.provider,
+    }
     servers = {
-        "batched": (serve, {"GOLIVE_ENDPOINT_MAX_BATCH_SIZE": str(ns.max_batch_size),
-                            "GOLIVE_ENDPOINT_MAX_WAIT_MS": str(ns.max_wait_ms)}),
+        "batched": (
+            serve,
+            {
+                "GOLIVE_ENDPOINT_MAX_BATCH_SIZE": str(ns.max_batch_size),
+                "GOLIVE_ENDPOINT_MAX_WAIT_MS": str(ns.max_wait_ms),
+            },
+        ),
         "unbatched": (serve, {"GOLIVE_ENDPOINT_MAX_BATCH_SIZE": "1", "GOLIVE_ENDPOINT_MAX_WAIT_MS": "0"}),
     }
     base = manifest.training.get("base_model_path")
     if not ns.skip_pipeline:
         if not base or not Path(base).exists():
-            print(f"error: the bundle's base model {base!r} is not here; the pipeline baseline needs it "
-                  "(or pass --skip-pipeline)", file=sys.stderr)
+            print(
+                f"error: the bundle's base model {base!r} is not here; the pipeline baseline needs it "
+                "(or pass --skip-pipeline)",
+                file=sys.stderr,
+            )
             return 2
-        servers["transformers_pipeline"] = ([sys.executable, str(ROOT / "benchmarks" / "pipeline_server.py"),
-                                             "--base", base, "--num-labels", str(len(manifest.labels))], {})
+        servers["transformers_pipeline"] = (
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "pipeline_server.py"),
+                "--base",
+                base,
+                "--num-labels",
+                str(len(manifest.labels)),
+            ],
+            {},
+        )
 
-    result: dict = {"model": ns.model, "model_version": manifest.version_id, "platform": platform.platform(),
-                    "cpu_count": os.cpu_count(), "texts": len(texts), "servers": {}}
+    result: dict = {
+        "model": ns.model,
+        "model_version": manifest.version_id,
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "texts": len(texts),
+        "servers": {},
+    }
     for name, (argv, env) in servers.items():
         port = free_port()
         argv = argv + (["--port", str(port)] if name == "transformers_pipeline" else [])
-        proc = start_server(argv, {**common, **env, "SAGEMAKER_BIND_TO_PORT": str(port)}, port, logs / f"endpoint-{name}.log")
+        proc = start_server(
+            argv, {**common, **env, "SAGEMAKER_BIND_TO_PORT": str(port)}, port, logs / f"endpoint-{name}.log"
+        )
         try:
             if name != "transformers_pipeline":
                 import urllib.request
@@ -182,13 +222,19 @@ def main() -> int:
     summary = {"device": ping["provider"], "variant": ping["variant"]}
     top = max(levels)
     summary[f"batched_vs_unbatched_throughput_c{top}"] = round(
-        by_level["batched"][top]["throughput_rps"] / by_level["unbatched"][top]["throughput_rps"], 2)
+        by_level["batched"][top]["throughput_rps"] / by_level["unbatched"][top]["throughput_rps"], 2
+    )
     if "transformers_pipeline" in by_level:
         summary[f"batched_vs_pipeline_throughput_c{top}"] = round(
-            by_level["batched"][top]["throughput_rps"] / by_level["transformers_pipeline"][top]["throughput_rps"], 2)
+            by_level["batched"][top]["throughput_rps"] / by_level["transformers_pipeline"][top]["throughput_rps"], 2
+        )
     if 1 in levels:
-        summary["batched_p50_c1_minus_bare_compute_ms"] = round(by_level["batched"][1]["p50_ms"] - result["bare_compute_p50_ms"], 2)
-        summary["unbatched_p50_c1_minus_bare_compute_ms"] = round(by_level["unbatched"][1]["p50_ms"] - result["bare_compute_p50_ms"], 2)
+        summary["batched_p50_c1_minus_bare_compute_ms"] = round(
+            by_level["batched"][1]["p50_ms"] - result["bare_compute_p50_ms"], 2
+        )
+        summary["unbatched_p50_c1_minus_bare_compute_ms"] = round(
+            by_level["unbatched"][1]["p50_ms"] - result["bare_compute_p50_ms"], 2
+        )
     summary["targets_on_gpu"] = {"batched_vs_pipeline_throughput_c64": ">= 2", "p50_c1_minus_bare_compute_ms": "<= 2"}
     result["summary"] = summary
     Path(ns.json_out).write_text(json.dumps(result, indent=2) + "\n")

@@ -25,8 +25,14 @@ def main() -> None:
     ns = parser.parse_args()
 
     model = AutoModelForSequenceClassification.from_pretrained(ns.base, num_labels=ns.num_labels)
-    pipe = pipeline("text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(ns.base),
-                    device=ns.device, truncation=True, max_length=128)
+    pipe = pipeline(
+        "text-classification",
+        model=model,
+        tokenizer=AutoTokenizer.from_pretrained(ns.base),
+        device=ns.device,
+        truncation=True,
+        max_length=128,
+    )
     pipe("warm up")
     app = FastAPI()
 

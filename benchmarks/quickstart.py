@@ -70,8 +70,15 @@ def run_quickstart(workdir: Path, port: int, timeout_s: float) -> tuple[list[tup
     for name in ("VIRTUAL_ENV", "PYTHONPATH"):  # the clone's own .venv and code, nothing of this shell's
         env.pop(name, None)
     started = time.perf_counter()
-    proc = subprocess.Popen(["bash", "scripts/quickstart.sh", "--port", str(port)], cwd=workdir, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "scripts/quickstart.sh", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
     def read() -> None:
         for line in proc.stdout:
@@ -127,17 +134,21 @@ def main() -> int:
         "evaluate": marks["serve"] - marks["evaluate"],
         "serve": ready - marks["serve"],
     }
-    throughput = next((float(m.group(1)) for _, text in lines
-                       if (m := re.search(r"\btrain_examples_per_second=([0-9.]+)", text))), None)
+    throughput = next(
+        (float(m.group(1)) for _, text in lines if (m := re.search(r"\btrain_examples_per_second=([0-9.]+)", text))),
+        None,
+    )
     result = {
         "fresh_clone": not ns.in_place,
         "seconds": {k: round(v, 1) for k, v in split.items()} | {"total_to_healthy_server": round(ready, 1)},
         "cpu_seconds_user_plus_sys": round(cpu, 1),
         "train_examples_per_second": throughput,
         "training": metrics.training._asdict(),
-        "validation_accuracy": {"fp32": metrics.validation["fp32"]["accuracy"],
-                                "int8": metrics.validation["int8"]["accuracy"],
-                                "rows": metrics.data.validation_rows},
+        "validation_accuracy": {
+            "fp32": metrics.validation["fp32"]["accuracy"],
+            "int8": metrics.validation["int8"]["accuracy"],
+            "rows": metrics.data.validation_rows,
+        },
         "load_average_1min": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "cpus": os.cpu_count(),
         "training_target_seconds": TRAINING_TARGET_S,

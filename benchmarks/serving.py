@@ -27,9 +27,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -133,22 +133,30 @@ def cold_starts(model_dir: str, base: str, text: str, runs: int, workdir: Path) 
     shutil.copytree(package, no_pyc, ignore=shutil.ignore_patterns("__pycache__"))
     event = str(ROOT / "tests" / "events" / "apigw_rest_v1.json")
     lambda_code = LAMBDA_COLD.format(event=event, text=text)
-    lambda_env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "GOLIVE_FEEDBACK_TABLE": "bench",
-                  "POWERTOOLS_TRACE_DISABLED": "true", "AWS_LAMBDA_FUNCTION_NAME": "golive-api"}
+    lambda_env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "GOLIVE_FEEDBACK_TABLE": "bench",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_LAMBDA_FUNCTION_NAME": "golive-api",
+    }
     torch_env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     contenders = {
         # -S: no site-packages, -E: no PYTHON* variables, -B: no .pyc written (/var/task is read-only)
         "lambda_onnx_s": ([runtime, "-S", "-E", "-B", "-c", lambda_code], lambda_env, package),
         "lambda_onnx_no_bytecode_s": ([runtime, "-S", "-E", "-B", "-c", lambda_code], lambda_env, no_pyc),
-        "bare_fastapi_onnx_floor_s": ([runtime, "-S", "-E", "-B", "-c", FLOOR_COLD.format(event=event, text=text)],
-                                      lambda_env, package),
+        "bare_fastapi_onnx_floor_s": (
+            [runtime, "-S", "-E", "-B", "-c", FLOOR_COLD.format(event=event, text=text)],
+            lambda_env,
+            package,
+        ),
         "torch_transformers_s": ([sys.executable, "-c", TORCH_COLD.format(base=base, text=text)], torch_env, ROOT),
     }
     times: dict[str, list[float]] = {name: [] for name in contenders}
     names = list(contenders)
     for run in range(runs):
         # rotate the order: whoever runs right after the heavy torch process pays for it (measured 0.6 -> 0.95 s)
-        for name in names[run % len(names):] + names[: run % len(names)]:
+        for name in names[run % len(names) :] + names[: run % len(names)]:
             argv, env, cwd = contenders[name]
             times[name].append(run_cold(argv, env, cwd))
     result = {name: round(statistics.median(values), 3) for name, values in times.items()}
@@ -180,8 +188,10 @@ def latencies(contenders: dict, iterations: int, blocks: int = 10) -> dict[str, 
                 start = time.perf_counter()
                 fn(text)
                 samples[name].append((time.perf_counter() - start) * 1000)
-    return {name: {"p50_ms": round(percentile(values, 50), 3), "p99_ms": round(percentile(values, 99), 3)}
-            for name, values in samples.items()}
+    return {
+        name: {"p50_ms": round(percentile(values, 50), 3), "p99_ms": round(percentile(values, 99), 3)}
+        for name, values in samples.items()
+    }
 
 
 def free_port() -> int:
@@ -247,7 +257,7 @@ class Server:
         self.port = free_port()
         self.argv = argv_for(self.port)
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         self.process = subprocess.Popen(self.argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port)
         self.warm = False  # the first measurement warms the server up; later rounds need not
@@ -282,26 +292,49 @@ def http_overhead(model_dir: str, requests_total: int, concurrency: int, rounds:
         ort_default.predict_proba([text])
     bare, default, http = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        with Server(lambda port: [sys.executable, "-m", "cli", "serve", "--model", model, "--port", str(port),
-                                  "--feedback-db", f"{tmp}/f.db"]) as server:
+        with Server(
+            lambda port: [
+                sys.executable,
+                "-m",
+                "cli",
+                "serve",
+                "--model",
+                model,
+                "--port",
+                str(port),
+                "--feedback-db",
+                f"{tmp}/f.db",
+            ]
+        ) as server:
             for _ in range(rounds):
                 bare.append(throughput(lambda t: served.predict_proba([t]), requests_total, concurrency))
                 client, rate = server.throughput(requests_total, concurrency)
                 http.append(rate)
                 default.append(throughput(lambda t: ort_default.predict_proba([t]), requests_total, concurrency))
-        with Server(lambda port: [sys.executable, "-c", HTTP_LAYER_SERVER.format(
-                root=str(ROOT), model=model, db=f"{tmp}/layer.db", port=port)]) as layer_server:
+        with Server(
+            lambda port: [
+                sys.executable,
+                "-c",
+                HTTP_LAYER_SERVER.format(root=str(ROOT), model=model, db=f"{tmp}/layer.db", port=port),
+            ]
+        ) as layer_server:
             _, layer = layer_server.throughput(requests_total, concurrency)
     overheads = [b / h - 1 for b, h in zip(bare, http)]
-    return {"bare_requests_per_second": round(statistics.median(bare), 1),
-            "http_requests_per_second": round(statistics.median(http), 1),
-            "http_overhead": round(statistics.median(overheads), 3),
-            "bare_ort_default_session_requests_per_second": round(statistics.median(default), 1),
-            "http_layer_only_requests_per_second": round(layer, 1),
-            "http_layer_ms_per_request": round(1000 / layer, 3),
-            "rounds": rounds, "http_client": client,
-            "all_rounds": {"bare": [round(x, 1) for x in bare], "http": [round(x, 1) for x in http],
-                           "overhead": [round(x, 3) for x in overheads]}}
+    return {
+        "bare_requests_per_second": round(statistics.median(bare), 1),
+        "http_requests_per_second": round(statistics.median(http), 1),
+        "http_overhead": round(statistics.median(overheads), 3),
+        "bare_ort_default_session_requests_per_second": round(statistics.median(default), 1),
+        "http_layer_only_requests_per_second": round(layer, 1),
+        "http_layer_ms_per_request": round(1000 / layer, 3),
+        "rounds": rounds,
+        "http_client": client,
+        "all_rounds": {
+            "bare": [round(x, 1) for x in bare],
+            "http": [round(x, 1) for x in http],
+            "overhead": [round(x, 3) for x in overheads],
+        },
+    }
 
 
 def python_throughput(port: int, requests_total: int, concurrency: int, warm_up: bool = True) -> float:
@@ -313,8 +346,9 @@ def python_throughput(port: int, requests_total: int, concurrency: int, warm_up:
     def post(text: str) -> None:
         if not hasattr(local, "conn"):
             local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        local.conn.request("POST", "/v1/predict", body=json.dumps({"inputs": text}),
-                           headers={"Content-Type": "application/json"})
+        local.conn.request(
+            "POST", "/v1/predict", body=json.dumps({"inputs": text}), headers={"Content-Type": "application/json"}
+        )
         response = local.conn.getresponse()
         response.read()
         assert response.status == 200
@@ -367,8 +401,10 @@ def main() -> int:
     manifest = bundle.verify_bundle(Path(ns.model))
     base = manifest.training.get("base_model_path")
     if not base or not Path(base).exists():
-        print(f"error: the bundle's base model folder {base!r} is not on this machine; the torch baseline needs it",
-              file=sys.stderr)
+        print(
+            f"error: the bundle's base model folder {base!r} is not on this machine; the torch baseline needs it",
+            file=sys.stderr,
+        )
         return 2
     result: dict[str, object] = {"model": ns.model, "model_version": manifest.version_id, "cpu_count": os.cpu_count()}
     with tempfile.TemporaryDirectory() as tmp:
@@ -387,16 +423,24 @@ def main() -> int:
 
     def torch_predict(t: str):
         with torch.inference_mode():
-            return model(**tokenizer([t], return_tensors="pt", truncation=True, max_length=manifest.max_length)).logits.softmax(-1)
+            return model(
+                **tokenizer([t], return_tensors="pt", truncation=True, max_length=manifest.max_length)
+            ).logits.softmax(-1)
 
     measured = latencies({"onnx": lambda t: classifier.predict_proba([t]), "torch": torch_predict}, ns.iterations)
     onnx_lat, torch_lat = measured["onnx"], measured["torch"]
-    result["latency_batch1"] = {"onnx_int8": onnx_lat, "torch_eager": torch_lat,
-                                "p50_speedup": round(torch_lat["p50_ms"] / onnx_lat["p50_ms"], 2),
-                                "p99_speedup": round(torch_lat["p99_ms"] / onnx_lat["p99_ms"], 2), "target_speedup": 4.0}
-    del model
+    result["latency_batch1"] = {
+        "onnx_int8": onnx_lat,
+        "torch_eager": torch_lat,
+        "p50_speedup": round(torch_lat["p50_ms"] / onnx_lat["p50_ms"], 2),
+        "p99_speedup": round(torch_lat["p99_ms"] / onnx_lat["p99_ms"], 2),
+        "target_speedup": 4.0,
+    }
+    model = None  # free the torch model before the HTTP rounds (torch_predict is not called again)
     result["http"] = http_overhead(ns.model, ns.requests, ns.concurrency, ns.http_rounds) | {
-        "concurrency": ns.concurrency, "target_overhead": 0.2}
+        "concurrency": ns.concurrency,
+        "target_overhead": 0.2,
+    }
     return write_result(result, ns.json_out)
 
 

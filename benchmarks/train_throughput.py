@@ -30,9 +30,29 @@ SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2" / "train
 def measure(data: str, rows: int, batch_size: int, extra: list[str], pad: bool, out: str) -> float:
     parser = argparse.ArgumentParser()
     add_train_arguments(parser)
-    argv = ["--data", data, "--max-train-samples", str(rows), "--epochs", "1", "--batch-size", str(batch_size),
-            "--export", "false", "--logging-steps", "1000000", "--max-length", "128", "--out", out,
-            "--group-by-length", str(not pad), "--pad-to-max-length", str(pad), *extra]
+    argv = [
+        "--data",
+        data,
+        "--max-train-samples",
+        str(rows),
+        "--epochs",
+        "1",
+        "--batch-size",
+        str(batch_size),
+        "--export",
+        "false",
+        "--logging-steps",
+        "1000000",
+        "--max-length",
+        "128",
+        "--out",
+        out,
+        "--group-by-length",
+        str(not pad),
+        "--pad-to-max-length",
+        str(pad),
+        *extra,
+    ]
     return train(arguments_from(parser.parse_args(argv)))["train_examples_per_second"]
 
 
@@ -54,7 +74,9 @@ def main() -> int:
         dynamic = measure(ns.data, ns.rows, ns.batch_size, extra, pad=False, out=tmp)
         padded = measure(ns.data, ns.rows, ns.batch_size, extra, pad=True, out=tmp)
     result = {
-        "data": ns.data, "rows": ns.rows, "batch_size": ns.batch_size,
+        "data": ns.data,
+        "rows": ns.rows,
+        "batch_size": ns.batch_size,
         "dynamic_grouped_examples_per_second": round(dynamic, 2),
         "padded_to_128_examples_per_second": round(padded, 2),
         "speedup": round(dynamic / padded, 2),

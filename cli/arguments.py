@@ -33,6 +33,12 @@ def show_defaults(parser: argparse.ArgumentParser) -> None:
         if isinstance(action, argparse._SubParsersAction):
             for sub in action.choices.values():
                 show_defaults(sub)
-        elif action.option_strings and action.help and action.help != argparse.SUPPRESS and not action.required \
-                and "default" not in action.help and not isinstance(action, argparse._HelpAction):
+        elif (
+            action.option_strings
+            and action.help
+            and action.help != argparse.SUPPRESS
+            and not action.required
+            and "default" not in action.help
+            and not isinstance(action, argparse._HelpAction)
+        ):
             action.help += f" (default: {shown_default(action.default)})"

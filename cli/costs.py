@@ -18,15 +18,23 @@ def add_costs(sub) -> None:
     est.add_argument("--training-hours", type=float, default=1.0, help="billable hours per training run")
     est.add_argument("--spot-discount", type=float, default=0.70, help="share managed spot saves")
     est.add_argument("--storage-gb", type=float, default=50, help="S3 data, models and captured traffic together")
-    est.add_argument("--active-hours-per-day", type=float, default=8.0,
-                     help="hours a day a scale-to-zero GPU endpoint is up (above 0, at most 24)")
+    est.add_argument(
+        "--active-hours-per-day",
+        type=float,
+        default=8.0,
+        help="hours a day a scale-to-zero GPU endpoint is up (above 0, at most 24)",
+    )
     est.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format")
-    est.add_argument("--refresh-prices", action="store_true",
-                     help="ask the AWS Pricing API for today's SageMaker instance prices (needs AWS credentials)")
+    est.add_argument(
+        "--refresh-prices",
+        action="store_true",
+        help="ask the AWS Pricing API for today's SageMaker instance prices (needs AWS credentials)",
+    )
     est.set_defaults(func=_costs_estimate)
 
-    rep = costs_sub.add_parser("report", help="actual spend per stage from Cost Explorer (by the Stage tag; needs AWS "
-                                              "credentials)")
+    rep = costs_sub.add_parser(
+        "report", help="actual spend per stage from Cost Explorer (by the Stage tag; needs AWS credentials)"
+    )
     rep.add_argument("--start", required=True, help="first day, YYYY-MM-DD (required)")
     rep.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD, exclusive (required)")
     rep.add_argument("--env", help="only spend tagged with this Environment (default: all)")
@@ -39,14 +47,19 @@ def add_costs(sub) -> None:
 def _costs_estimate(ns: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from infra.config import load_config
     from infra.costs.estimate import Assumptions, estimate
     from infra.costs.formatting import render
-    from infra.config import load_config
 
-    assumptions = Assumptions(requests_per_month=ns.requests_per_month, avg_tokens=ns.avg_tokens,
-                              training_runs=ns.training_runs, training_hours=ns.training_hours,
-                              spot_discount=ns.spot_discount, storage_gb=ns.storage_gb,
-                              active_hours_per_day=ns.active_hours_per_day)
+    assumptions = Assumptions(
+        requests_per_month=ns.requests_per_month,
+        avg_tokens=ns.avg_tokens,
+        training_runs=ns.training_runs,
+        training_hours=ns.training_hours,
+        spot_discount=ns.spot_discount,
+        storage_gb=ns.storage_gb,
+        active_hours_per_day=ns.active_hours_per_day,
+    )
     config = load_config(ns.env)
     prices = None
     if ns.refresh_prices:
@@ -62,9 +75,12 @@ def _costs_estimate(ns: argparse.Namespace) -> int:
     print(render(rows, ["stage", "item", "monthly_usd", "assumption"], ns.format))
     if ns.format == "table":
         totals = result.by_stage()
-        print(f"\nper stage: " + ", ".join(f"{k} ${v:,.2f}" for k, v in totals.items())
-              + f"; total ${sum(totals.values()):,.2f}/month ({result.environment}, prices {result.region} as of "
-                f"{result.prices_as_of})")
+        print(
+            "\nper stage: "
+            + ", ".join(f"{k} ${v:,.2f}" for k, v in totals.items())
+            + f"; total ${sum(totals.values()):,.2f}/month ({result.environment}, prices {result.region} as of "
+            f"{result.prices_as_of})"
+        )
         _print_serving_options(result)
         for note in result.notes:
             print(f"note: {note}")
@@ -76,16 +92,33 @@ def _print_serving_options(result) -> None:
 
     requests = result.assumptions["requests_per_month"]
     print(f"\nserving options at {requests:,} requests/month:")
-    print(render([{"option": name, "monthly_usd": f"{o['monthly_usd']:,.2f}", "per_1000_usd": f"{o['per_1000_usd']:.4f}",
-                   "assumption": o["assumption"]} for name, o in result.serving_options.items()],
-                 ["option", "monthly_usd", "per_1000_usd", "assumption"], "table"))
+    print(
+        render(
+            [
+                {
+                    "option": name,
+                    "monthly_usd": f"{o['monthly_usd']:,.2f}",
+                    "per_1000_usd": f"{o['per_1000_usd']:.4f}",
+                    "assumption": o["assumption"],
+                }
+                for name, o in result.serving_options.items()
+            ],
+            ["option", "monthly_usd", "per_1000_usd", "assumption"],
+            "table",
+        )
+    )
     print("\nbreak-even traffic (requests/month at which both cost the same):")
     rows = []
     for pair, at in result.break_even_requests_per_month.items():
         first, second = pair.split("_vs_")
-        rows.append({"option": first, "versus": second, "break_even": f"{at:,.0f}" if at else "none",
-                     "above it": _cheaper_above(result, first, second) if at else
-                     _at_any(result, first, second)})
+        rows.append(
+            {
+                "option": first,
+                "versus": second,
+                "break_even": f"{at:,.0f}" if at else "none",
+                "above it": _cheaper_above(result, first, second) if at else _at_any(result, first, second),
+            }
+        )
     print(render(rows, ["option", "versus", "break_even", "above it"], "table"))
 
 
@@ -122,8 +155,20 @@ def _costs_report(ns: argparse.Namespace) -> int:
         print(write_png(rows, ns.out, f"golive spend by stage, {scope}, {ns.start} to {ns.end}"))
         return 0
     if ns.format == "json":
-        print(render([], [], "json", {"start": ns.start, "end": ns.end, "environment": ns.env,
-                                      "rows": [asdict(r) for r in rows], "by_stage": totals_by_stage(rows)}))
+        print(
+            render(
+                [],
+                [],
+                "json",
+                {
+                    "start": ns.start,
+                    "end": ns.end,
+                    "environment": ns.env,
+                    "rows": [asdict(r) for r in rows],
+                    "by_stage": totals_by_stage(rows),
+                },
+            )
+        )
         return 0
     print(render([asdict(r) for r in rows], ["period_start", "stage", "usd"], ns.format))
     if ns.format == "table":
@@ -131,6 +176,9 @@ def _costs_report(ns: argparse.Namespace) -> int:
         if not rows:
             print(f"no spend recorded for {scope} from {ns.start} to {ns.end}")
         else:
-            print("\nper stage: " + ", ".join(f"{k} ${v:,.2f}" for k, v in totals.items())
-                  + f"; total ${sum(totals.values()):,.2f} ({scope})")
+            print(
+                "\nper stage: "
+                + ", ".join(f"{k} ${v:,.2f}" for k, v in totals.items())
+                + f"; total ${sum(totals.values()):,.2f} ({scope})"
+            )
     return 0

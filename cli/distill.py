@@ -10,19 +10,39 @@ from training.args import add_train_arguments
 
 
 def add_distill(sub) -> None:
-    distill = sub.add_parser("distill", help="distil a fine-tuned classifier into a smaller one with fewer layers "
-                                             "(layer pruning + knowledge distillation), written as a bundle")
+    distill = sub.add_parser(
+        "distill",
+        help="distil a fine-tuned classifier into a smaller one with fewer layers "
+        "(layer pruning + knowledge distillation), written as a bundle",
+    )
     own = distill.add_argument_group("distillation")
-    own.add_argument("--teacher", required=True, help="the fine-tuned teacher: a Hugging Face folder (config.json and "
-                                                      "weights); a golive bundle holds no torch weights (required)")
-    own.add_argument("--layers", type=int, required=True, help="how many of the teacher's transformer layers the "
-                                                               "student keeps (required)")
-    own.add_argument("--layer-choice", choices=["spread", "first"], default="spread",
-                     help="which layers: spread from the first to the last, or the first N")
-    own.add_argument("--temperature", type=float, default=2.0, help="softens teacher and student distributions in "
-                                                                    "the soft loss")
-    own.add_argument("--alpha", type=float, default=0.5, help="the soft (teacher) loss's share of the loss, 0 to 1; "
-                                                              "the rest is cross-entropy on the true labels")
+    own.add_argument(
+        "--teacher",
+        required=True,
+        help="the fine-tuned teacher: a Hugging Face folder (config.json and "
+        "weights); a golive bundle holds no torch weights (required)",
+    )
+    own.add_argument(
+        "--layers",
+        type=int,
+        required=True,
+        help="how many of the teacher's transformer layers the student keeps (required)",
+    )
+    own.add_argument(
+        "--layer-choice",
+        choices=["spread", "first"],
+        default="spread",
+        help="which layers: spread from the first to the last, or the first N",
+    )
+    own.add_argument(
+        "--temperature", type=float, default=2.0, help="softens teacher and student distributions in the soft loss"
+    )
+    own.add_argument(
+        "--alpha",
+        type=float,
+        default=0.5,
+        help="the soft (teacher) loss's share of the loss, 0 to 1; the rest is cross-entropy on the true labels",
+    )
     add_train_arguments(distill)
     distill.set_defaults(func=_distill)
 

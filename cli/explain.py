@@ -10,12 +10,20 @@ DEFAULT_MAX_TOKENS = 64  # the API's default (functions/api/settings.py max_expl
 
 
 def add_explain(sub) -> None:
-    explain = sub.add_parser("explain", help="explain one prediction: how much each token pushed the model to its label")
+    explain = sub.add_parser(
+        "explain", help="explain one prediction: how much each token pushed the model to its label"
+    )
     explain.add_argument("text", help="the text to classify and explain")
     explain.add_argument("--model", default="model_artifacts", help="bundle folder")
-    explain.add_argument("--variant", choices=["fp32", "int8"], help="which ONNX model (default: the bundle's default, int8)")
-    explain.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS,
-                         help="refuse longer texts: the cost grows with the square of the length")
+    explain.add_argument(
+        "--variant", choices=["fp32", "int8"], help="which ONNX model (default: the bundle's default, int8)"
+    )
+    explain.add_argument(
+        "--max-tokens",
+        type=int,
+        default=DEFAULT_MAX_TOKENS,
+        help="refuse longer texts: the cost grows with the square of the length",
+    )
     explain.add_argument("--json", action="store_true", help="print the explanation as JSON (the API's answer shape)")
     explain.set_defaults(func=_explain)
 
@@ -36,8 +44,12 @@ def _explain(ns: argparse.Namespace) -> int:
     except TooManyTokens as exc:
         raise UserError(f"{exc}, or raise --max-tokens") from None
     if ns.json:
-        print(json.dumps({"model_version": classifier.manifest.version_id, **asdict(explanation),
-                          "method": "occlusion"}, indent=2))
+        print(
+            json.dumps(
+                {"model_version": classifier.manifest.version_id, **asdict(explanation), "method": "occlusion"},
+                indent=2,
+            )
+        )
     else:
         print(format_explanation(ns.text, explanation))
     return 0

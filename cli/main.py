@@ -15,7 +15,9 @@ from training.args import SAMPLE_VALIDATION, TrainArguments, str2bool
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="golive", description="Train, export, serve and run a text classifier on AWS.")
+    parser = argparse.ArgumentParser(
+        prog="golive", description="Train, export, serve and run a text classifier on AWS."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train.add_train(sub)
     train.add_evaluate(sub)
@@ -37,11 +39,24 @@ def add_quickstart(sub) -> None:
     quick = sub.add_parser("quickstart", help="train on the sample data, evaluate, and serve on localhost")
     quick.add_argument("--out", default="model_artifacts", help="where the bundle goes")
     quick.add_argument("--base-model", help="a local Hugging Face folder (default: all-MiniLM-L6-v2)")
-    quick.add_argument("--epochs", type=positive_float, default=TrainArguments.epochs,
-                       help="passes over the sample data, as in golive train")
-    quick.add_argument("--port", type=port_number, default=8000, help="port to serve on, 1 to 65535 (checked before training)")
-    quick.add_argument("--serve", type=str2bool, nargs="?", const=True, default=True, metavar="BOOL",
-                       help="serve at the end (false: stop after evaluating)")
+    quick.add_argument(
+        "--epochs",
+        type=positive_float,
+        default=TrainArguments.epochs,
+        help="passes over the sample data, as in golive train",
+    )
+    quick.add_argument(
+        "--port", type=port_number, default=8000, help="port to serve on, 1 to 65535 (checked before training)"
+    )
+    quick.add_argument(
+        "--serve",
+        type=str2bool,
+        nargs="?",
+        const=True,
+        default=True,
+        metavar="BOOL",
+        help="serve at the end (false: stop after evaluating)",
+    )
     quick.set_defaults(func=_quickstart)
 
 

@@ -23,12 +23,23 @@ def add_endpoint_image(sub) -> None:
 
 
 def add_package_lambda(sub) -> None:
-    lam = sub.add_parser("package-lambda", help="build the API Lambda's package (code, Linux wheels, bundle) and report its size")
+    lam = sub.add_parser(
+        "package-lambda", help="build the API Lambda's package (code, Linux wheels, bundle) and report its size"
+    )
     lam.add_argument("--model", default="model_artifacts", help="bundle folder")
     lam.add_argument("--out", default="build/lambda", help="package folder")
-    lam.add_argument("--variant", choices=["int8", "fp32", "none"], default="int8",
-                     help="ONNX model to include; none for the sagemaker backend")
-    lam.add_argument("--python-version", type=python_version, default=LAMBDA_PYTHON_VERSION, help="the Lambda runtime's Python (the one infra deploys)")
+    lam.add_argument(
+        "--variant",
+        choices=["int8", "fp32", "none"],
+        default="int8",
+        help="ONNX model to include; none for the sagemaker backend",
+    )
+    lam.add_argument(
+        "--python-version",
+        type=python_version,
+        default=LAMBDA_PYTHON_VERSION,
+        help="the Lambda runtime's Python (the one infra deploys)",
+    )
     lam.add_argument("--architecture", choices=["x86_64", "arm64"], default="x86_64", help="the Lambda's CPU")
     lam.set_defaults(func=_package_lambda)
 
@@ -45,8 +56,7 @@ def _package_lambda(ns: argparse.Namespace) -> int:
     from infra.assets.lambda_package import build_lambda_package
 
     variant = None if ns.variant == "none" else ns.variant
-    report = build_lambda_package(ns.model, ns.out, variant, ns.python_version, ns.architecture,
-                                  progress=Progress())
+    report = build_lambda_package(ns.model, ns.out, variant, ns.python_version, ns.architecture, progress=Progress())
     print(report.summary())
     return 0
 
@@ -55,7 +65,9 @@ def _endpoint_image(ns: argparse.Namespace) -> int:
     from infra.assets.endpoint_image import stage_image_context
 
     dest = stage_image_context(ns.out)
-    print(f"endpoint image build context: {dest}\n"
-          f"  docker build -t golive-endpoint {dest}\n"
-          f"  docker run --gpus all -p 8080:8080 -v $PWD/model_artifacts:/opt/ml/model:ro golive-endpoint serve")
+    print(
+        f"endpoint image build context: {dest}\n"
+        f"  docker build -t golive-endpoint {dest}\n"
+        f"  docker run --gpus all -p 8080:8080 -v $PWD/model_artifacts:/opt/ml/model:ro golive-endpoint serve"
+    )
     return 0

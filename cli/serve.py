@@ -10,23 +10,37 @@ from golive.ports import port_number
 
 
 def add_serve(sub) -> None:
-    serve = sub.add_parser("serve", help="serve a bundle locally: the Lambda's FastAPI app under uvicorn, with /metrics")
+    serve = sub.add_parser(
+        "serve", help="serve a bundle locally: the Lambda's FastAPI app under uvicorn, with /metrics"
+    )
     serve.add_argument("--model", default="model_artifacts", help="bundle folder")
     serve.add_argument("--port", type=port_number, default=8000, help="TCP port, 1 to 65535")
-    serve.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, this machine only; "
-                                                           "0.0.0.0 for every interface)")
-    serve.add_argument("--variant", choices=["fp32", "int8"], help="which ONNX model (default: the bundle's default, int8)")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="bind address (default: 127.0.0.1, this machine only; 0.0.0.0 for every interface)",
+    )
+    serve.add_argument(
+        "--variant", choices=["fp32", "int8"], help="which ONNX model (default: the bundle's default, int8)"
+    )
     serve.add_argument("--feedback-db", help="SQLite file for feedback (default: .golive/feedback.sqlite3)")
     serve.set_defaults(func=_serve)
 
 
 def add_monitor(sub) -> None:
-    mon = sub.add_parser("monitor", help="check a local server's latency, errors, accuracy and drift against "
-                                         "the alarm thresholds (exit 1 when one fires)")
+    mon = sub.add_parser(
+        "monitor",
+        help="check a local server's latency, errors, accuracy and drift against "
+        "the alarm thresholds (exit 1 when one fires)",
+    )
     mon.add_argument("--url", default="http://127.0.0.1:8000", help="the `golive serve` server")
     mon.add_argument("--env", default="dev", help="whose thresholds (infra/environments/<env>.json)")
-    mon.add_argument("--watch", type=float, metavar="SECONDS",
-                     help="report every SECONDS on that window's traffic (default: one report since the server started)")
+    mon.add_argument(
+        "--watch",
+        type=float,
+        metavar="SECONDS",
+        help="report every SECONDS on that window's traffic (default: one report since the server started)",
+    )
     mon.add_argument("--count", type=int, help="with --watch: stop after this many reports (default: until Ctrl-C)")
     mon.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     mon.set_defaults(func=_monitor)

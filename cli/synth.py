@@ -7,16 +7,21 @@ import sys
 
 
 def add_synth(sub) -> None:
-    synth = sub.add_parser("synth", help="synthesise the CDK app for one environment (offline, no AWS credentials; "
-                                         "needs Node.js)")
+    synth = sub.add_parser(
+        "synth", help="synthesise the CDK app for one environment (offline, no AWS credentials; needs Node.js)"
+    )
     synth.add_argument("--env", default="dev", help="dev, staging or prod (infra/environments/<env>.json)")
     synth.add_argument("--out", default="cdk.out", help="where the templates go")
     synth.add_argument("--model", help="bundle to package into the Lambda (default: model_artifacts)")
     synth.add_argument("--lambda-package", help="a package built by `golive package-lambda` (default: build one now)")
-    synth.add_argument("--alarm-email", help="where alarms and budgets write (overrides alarm_email in the "
-                                             "environment's file; staging and prod need one)")
-    synth.add_argument("--compliance", help="more cdk-nag packs besides AwsSolutions and Serverless: hipaa, nist "
-                                            "or hipaa,nist")
+    synth.add_argument(
+        "--alarm-email",
+        help="where alarms and budgets write (overrides alarm_email in the "
+        "environment's file; staging and prod need one)",
+    )
+    synth.add_argument(
+        "--compliance", help="more cdk-nag packs besides AwsSolutions and Serverless: hipaa, nist or hipaa,nist"
+    )
     synth.set_defaults(func=_synth)
 
 
@@ -37,8 +42,12 @@ def _synth(ns: argparse.Namespace) -> int:
     from infra.app import build_app, synthesize
     from infra.compliance import ALWAYS, OPTIONAL, optional_packs
 
-    options = {"lambda_package": ns.lambda_package, "model": ns.model, "alarm_email": ns.alarm_email,
-               "compliance": ns.compliance}
+    options = {
+        "lambda_package": ns.lambda_package,
+        "model": ns.model,
+        "alarm_email": ns.alarm_email,
+        "compliance": ns.compliance,
+    }
     context = {"env": ns.env, **{key: value for key, value in options.items() if value}}
     # a typo fails here, before the slow build
     packs = [*ALWAYS, *(OPTIONAL[name].__name__.removesuffix("Checks") for name in optional_packs(ns.compliance))]

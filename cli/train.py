@@ -8,7 +8,9 @@ from training.args import add_train_arguments, str2bool
 
 
 def add_train(sub) -> None:
-    train = sub.add_parser("train", help="fine-tune a classifier and write the model bundle (ONNX + tokenizer + metrics)")
+    train = sub.add_parser(
+        "train", help="fine-tune a classifier and write the model bundle (ONNX + tokenizer + metrics)"
+    )
     add_train_arguments(train)
     train.set_defaults(func=_train)
 
@@ -17,11 +19,20 @@ def add_evaluate(sub) -> None:
     evaluate = sub.add_parser("evaluate", help="score a bundle's ONNX model on labelled data")
     evaluate.add_argument("--model", default="model_artifacts", help="bundle folder")
     evaluate.add_argument("--data", required=True, help=".tsv/.csv/.jsonl file, folder or s3:// URI (required)")
-    evaluate.add_argument("--variant", choices=["fp32", "int8"], help="which ONNX model (default: the bundle's default, int8)")
+    evaluate.add_argument(
+        "--variant", choices=["fp32", "int8"], help="which ONNX model (default: the bundle's default, int8)"
+    )
     evaluate.add_argument("--text-column", help="column holding the text (default: guessed, as in training)")
     evaluate.add_argument("--label-column", help="column holding the label (default: guessed, as in training)")
-    evaluate.add_argument("--skip-invalid-rows", type=str2bool, nargs="?", const=True, default=False, metavar="BOOL",
-                          help="skip rows with empty text or unknown labels (counted and reported) instead of stopping")
+    evaluate.add_argument(
+        "--skip-invalid-rows",
+        type=str2bool,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="skip rows with empty text or unknown labels (counted and reported) instead of stopping",
+    )
     evaluate.add_argument("--json", action="store_true", help="print the full report as JSON")
     evaluate.set_defaults(func=_evaluate)
 

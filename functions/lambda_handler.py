@@ -27,11 +27,15 @@ try:
     settings = Settings.load()  # a bad variable fails the init phase with a message naming it
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not settings.feedback_table:
         # SQLite in a Lambda would live in /tmp and vanish with the instance: feedback must not be lost quietly
-        raise RuntimeError("GOLIVE_FEEDBACK_TABLE is not set: the Lambda stores feedback in DynamoDB; deploy with infra/")
+        raise RuntimeError(
+            "GOLIVE_FEEDBACK_TABLE is not set: the Lambda stores feedback in DynamoDB; deploy with infra/"
+        )
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and not settings.signing_secret_arn:
         # a key file in /tmp would differ per instance: ids from one would be refused by the others
-        raise RuntimeError("GOLIVE_SIGNING_SECRET_ARN is not set: the Lambda signs prediction ids with a key from "
-                           "Secrets Manager; deploy with infra/")
+        raise RuntimeError(
+            "GOLIVE_SIGNING_SECRET_ARN is not set: the Lambda signs prediction ids with a key from "
+            "Secrets Manager; deploy with infra/"
+        )
     backend_loading = start_backend(settings)
 
     from aws_lambda_powertools import Logger, Metrics
@@ -51,8 +55,11 @@ try:
     metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
     keys = load_key_ring(settings)  # while the model is still loading on its thread
-    app = create_app(build_services(settings, EmfTelemetry(metrics, settings.environment), logger,
-                                    backend=backend_loading.result(), keys=keys))
+    app = create_app(
+        build_services(
+            settings, EmfTelemetry(metrics, settings.environment), logger, backend=backend_loading.result(), keys=keys
+        )
+    )
     _asgi = Mangum(StagePrefix(app), lifespan="off", api_gateway_base_path="/")
     if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":  # nothing more to import otherwise
         from functions.api.snapstart import install_runtime_hooks

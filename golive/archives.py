@@ -7,8 +7,8 @@ import gzip
 import io
 import os
 import tarfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 
 def write_tarball(tarball: Path, members: Iterable[tuple[Path, str]]) -> Path:
@@ -28,4 +28,3 @@ def write_tarball(tarball: Path, members: Iterable[tuple[Path, str]]) -> Path:
         gz.write(raw.getvalue())
     os.replace(tmp, tarball)
     return tarball
-

@@ -7,10 +7,18 @@ from contextlib import contextmanager
 
 from golive.errors import UserError
 
-CREDENTIALS_HINT = ("configure them with `aws configure` or `aws sso login` (or set AWS_PROFILE, or "
-                    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
-CREDENTIAL_CODES = ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException",
-                    "SignatureDoesNotMatch", "InvalidAccessKeyId")
+CREDENTIALS_HINT = (
+    "configure them with `aws configure` or `aws sso login` (or set AWS_PROFILE, or "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+)
+CREDENTIAL_CODES = (
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+)
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 # a path the user gave that cannot be read or written: where and why is all there is to say
@@ -24,8 +25,11 @@ def run_reporting_errors(command: Callable[[T], int], arguments: T) -> int:
         return 2
     except PATH_ERRORS as exc:
         where = f" {exc.filename}" if exc.filename else ""
-        print(f"error: cannot use{where}: {exc.strerror or exc}; check the path and its permissions", file=sys.stderr,
-              flush=True)
+        print(
+            f"error: cannot use{where}: {exc.strerror or exc}; check the path and its permissions",
+            file=sys.stderr,
+            flush=True,
+        )
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr, flush=True)

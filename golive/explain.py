@@ -54,8 +54,10 @@ def explain(classifier: OnnxClassifier, text: str, max_tokens: int) -> Explanati
     positions = [i for i, special in enumerate(encoding.special_tokens_mask) if not special]
     if encoding.overflowing or len(positions) > max_tokens:
         count = f"more than {len(positions)}" if encoding.overflowing else str(len(positions))
-        raise TooManyTokens(f"the text has {count} tokens; an explanation takes at most {max_tokens} "
-                            "(its cost grows with the square of the length): send a shorter text")
+        raise TooManyTokens(
+            f"the text has {count} tokens; an explanation takes at most {max_tokens} "
+            "(its cost grows with the square of the length): send a shorter text"
+        )
     single = classifier.model_inputs([encoding])
     batch = {name: np.repeat(array, len(positions) + 1, axis=0) for name, array in single.items()}
     for row, position in enumerate(positions, start=1):
@@ -63,15 +65,20 @@ def explain(classifier: OnnxClassifier, text: str, max_tokens: int) -> Explanati
     probs = softmax(classifier.session.run([bundle.ONNX_OUTPUT], batch)[0])
     best = int(probs[0].argmax())
     drops = probs[0, best] - probs[1:, best]
-    tokens = [TokenAttribution(encoding.tokens[p], *encoding.offsets[p], float(drop)) for p, drop in zip(positions, drops)]
+    tokens = [
+        TokenAttribution(encoding.tokens[p], *encoding.offsets[p], float(drop)) for p, drop in zip(positions, drops)
+    ]
     return Explanation(label=classifier.labels[best], score=float(probs[0, best]), tokens=tokens)
 
 
 def format_explanation(text: str, explanation: Explanation) -> str:
     """A table for a terminal: the label, then each token, its span of the text and its attribution."""
-    lines = [f"{explanation.label} ({explanation.score:.4f})", "",
-             f"{'token':<16}{'text':<20}{'span':>10}  attribution"]
+    lines = [
+        f"{explanation.label} ({explanation.score:.4f})",
+        "",
+        f"{'token':<16}{'text':<20}{'span':>10}  attribution",
+    ]
     for token in explanation.tokens:
         span = f"{token.start}:{token.end}"
-        lines.append(f"{token.token:<16}{text[token.start:token.end]:<20}{span:>10}  {token.attribution:+.4f}")
+        lines.append(f"{token.token:<16}{text[token.start : token.end]:<20}{span:>10}  {token.attribution:+.4f}")
     return "\n".join(lines)

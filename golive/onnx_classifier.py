@@ -6,8 +6,9 @@ This is what production runs, so evaluation uses it too: the Lambda, the endpoin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -45,7 +46,9 @@ class OnnxClassifier:
         self._input_names = {i.name for i in self.session.get_inputs()}
 
     @classmethod
-    def from_bundle(cls, bundle_dir: Path, variant: str | None = None, verify: bool = True, **kwargs: Any) -> "OnnxClassifier":
+    def from_bundle(
+        cls, bundle_dir: Path, variant: str | None = None, verify: bool = True, **kwargs: Any
+    ) -> OnnxClassifier:
         manifest = bundle.read_manifest(bundle_dir)
         model_file = bundle.model_path(bundle_dir, manifest, variant)
         if verify:
@@ -103,4 +106,3 @@ class OnnxClassifier:
     def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Probabilities in input order (softmax of `predict_logits`)."""
         return softmax(self.predict_logits(texts, batch_size)).astype(np.float32, copy=False)
-

@@ -28,8 +28,9 @@ def require_free_port(host: str, port: int, setting: str = "--port") -> None:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UserError(f"cannot listen on host {host!r}: {exc}; use an address of this machine, e.g. 127.0.0.1 or "
-                        "0.0.0.0") from None
+        raise UserError(
+            f"cannot listen on host {host!r}: {exc}; use an address of this machine, e.g. 127.0.0.1 or 0.0.0.0"
+        ) from None
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -37,10 +38,15 @@ def require_free_port(host: str, port: int, setting: str = "--port") -> None:
             sock.bind(address)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise UserError(f"port {port} on {host} is already in use (another `golive serve`?); stop that "
-                                f"server or choose another port with {setting}") from None
+                raise UserError(
+                    f"port {port} on {host} is already in use (another `golive serve`?); stop that "
+                    f"server or choose another port with {setting}"
+                ) from None
             if exc.errno == errno.EACCES:
-                raise UserError(f"not allowed to listen on port {port} (ports below 1024 need root); choose a port "
-                                f"from 1024 up with {setting}") from None
-            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}; use an address of this machine, e.g. "
-                            "127.0.0.1") from None
+                raise UserError(
+                    f"not allowed to listen on port {port} (ports below 1024 need root); choose a port "
+                    f"from 1024 up with {setting}"
+                ) from None
+            raise UserError(
+                f"cannot listen on {host}:{port}: {exc.strerror}; use an address of this machine, e.g. 127.0.0.1"
+            ) from None

@@ -69,8 +69,10 @@ _PHONE = re.compile(
     r")(?!\w)"
 )
 # any number after a cue word: "call me on 5551234567"
-_CUED_PHONE = re.compile(r"(?i)\b(?:phone|tel|telephone|mobile|cell|call|fax|whatsapp)\b\W{0,3}(?:\w+\W{1,3}){0,2}?"
-                         r"(\+?\d[\d ().-]{5,}\d)(?!\w)")
+_CUED_PHONE = re.compile(
+    r"(?i)\b(?:phone|tel|telephone|mobile|cell|call|fax|whatsapp)\b\W{0,3}(?:\w+\W{1,3}){0,2}?"
+    r"(\+?\d[\d ().-]{5,}\d)(?!\w)"
+)
 _VERSION_CUE = re.compile(r"(?i)\b(?:version|release|build)\s*$")  # "version 3.11.4.2" is not an address
 _DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}(?!\d)")
 
@@ -85,7 +87,7 @@ def _iban(match: re.Match[str]) -> str | None:
     for end in range(len(parts), 0, -1):
         candidate = " ".join(parts[:end])
         if iban_valid(candidate):
-            return "[IBAN]" + str(match.group())[len(candidate):]
+            return "[IBAN]" + str(match.group())[len(candidate) :]
     return None
 
 
@@ -140,8 +142,10 @@ def redact(text: str) -> Redacted:
     while found:
         found = False
         for kind, pattern, replacement in _FINDERS:
+
             def replace(
-                match: re.Match[str], kind: str = kind,
+                match: re.Match[str],
+                kind: str = kind,
                 replacement: Callable[[re.Match[str]], str | None] = replacement,
             ) -> str:
                 nonlocal found

@@ -15,8 +15,9 @@ alarm_email in their file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import aws_cdk as cdk
 
@@ -53,15 +54,20 @@ def lambda_package(app: cdk.App, config: EnvironmentConfig, progress: Callable[[
     prebuilt = app.node.try_get_context("lambda_package")
     if prebuilt:
         if not (Path(prebuilt) / "functions" / "lambda_handler.py").is_file():
-            raise UserError(f"{prebuilt} is not a Lambda package (no functions/lambda_handler.py in it); build one with "
-                            f"`golive package-lambda --out {prebuilt}`, or leave the option out to build it now")
+            raise UserError(
+                f"{prebuilt} is not a Lambda package (no functions/lambda_handler.py in it); build one with "
+                f"`golive package-lambda --out {prebuilt}`, or leave the option out to build it now"
+            )
         return Path(prebuilt)
     from infra.assets.lambda_package import build_lambda_package
 
     variant = "int8" if config.api.backend == "onnx" else None
     dest = build_dir(app) / f"lambda-{config.name}"
-    print(build_lambda_package(model_dir(app), dest, variant=variant, architecture=config.api.lambda_architecture,
-                               progress=progress).summary())
+    print(
+        build_lambda_package(
+            model_dir(app), dest, variant=variant, architecture=config.api.lambda_architecture, progress=progress
+        ).summary()
+    )
     return dest
 
 
@@ -86,8 +92,11 @@ def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None
         app.node.set_context(flag, True)
     # stacks import each other's outputs (bucket names, role ARNs): keep producers protected, explicitly
     app.node.set_context("@aws-cdk/core:defaultCrossStackReferences", "strong")
-    config = load_config(app.node.try_get_context("env") or "dev", for_deploy=True,
-                         overrides={"alarm_email": app.node.try_get_context("alarm_email")})
+    config = load_config(
+        app.node.try_get_context("env") or "dev",
+        for_deploy=True,
+        overrides={"alarm_email": app.node.try_get_context("alarm_email")},
+    )
     packs = optional_packs(app.node.try_get_context("compliance"))
     read_manifest(model_dir(app))  # every environment deploys the bundle: no bundle is a clear error before any work
     env = cdk.Environment(account=config.account, region=config.region)
@@ -101,37 +110,79 @@ def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None
         return stack
 
     training_image = training_image_uri(config)
-    data = tagged(DataStack(app, f"{prefix}-data", config=config, env=env,
-                            training_image_account=training_image.split(".")[0]), "data")
+    data = tagged(
+        DataStack(app, f"{prefix}-data", config=config, env=env, training_image_account=training_image.split(".")[0]),
+        "data",
+    )
     alerts = tagged(AlertsStack(app, f"{prefix}-alerts", config=config, env=env), "monitoring")
     account = tagged(AccountStack(app, ACCOUNT_STACK, env=env), "api", SHARED_ENVIRONMENT)
-    tagged(CostsStack(app, f"{prefix}-costs", config=config, alert_topic=alerts.topic, logs_key=alerts.logs_key,
-                      env=env), "monitoring")
+    tagged(
+        CostsStack(app, f"{prefix}-costs", config=config, alert_topic=alerts.topic, logs_key=alerts.logs_key, env=env),
+        "monitoring",
+    )
     endpoint_name, component_name, inference = None, None, None
     if config.endpoint.enabled:
-        inference = tagged(InferenceStack(
-            app, f"{prefix}-inference", config=config, data=data, env=env, alert_topic=alerts.topic,
-            model_tarball=pack_tarball(model_dir(app), build_dir(app) / f"model-{config.name}.tar.gz"),
-            image_context=stage_image_context(build_dir(app) / "endpoint-image")), "inference")
+        inference = tagged(
+            InferenceStack(
+                app,
+                f"{prefix}-inference",
+                config=config,
+                data=data,
+                env=env,
+                alert_topic=alerts.topic,
+                model_tarball=pack_tarball(model_dir(app), build_dir(app) / f"model-{config.name}.tar.gz"),
+                image_context=stage_image_context(build_dir(app) / "endpoint-image"),
+            ),
+            "inference",
+        )
         endpoint_name, component_name = inference.endpoint_name, inference.inference_component_name
-    training = tagged(TrainingStack(
-        app, f"{prefix}-training", config=config, data=data, env=env, training_image=training_image,
-        source_tarball=build_source_tarball(build_dir(app) / "training-source.tar.gz"),
-        serving_image=inference.endpoint_image.image_uri if inference else None, logs_key=alerts.logs_key), "training")
+    training = tagged(
+        TrainingStack(
+            app,
+            f"{prefix}-training",
+            config=config,
+            data=data,
+            env=env,
+            training_image=training_image,
+            source_tarball=build_source_tarball(build_dir(app) / "training-source.tar.gz"),
+            serving_image=inference.endpoint_image.image_uri if inference else None,
+            logs_key=alerts.logs_key,
+        ),
+        "training",
+    )
     if inference is not None:  # the pipeline registers models with its image and promotes them to its endpoint
         training.add_stack_dependency(inference)
-    api = tagged(ApiStack(app, f"{prefix}-api", config=config, package_dir=lambda_package(app, config, progress), env=env,
-                          logs_key=alerts.logs_key,
-                          endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None,
-                          inference_component_name=component_name if config.api.backend == "sagemaker" else None),
-                   "api")
+    api = tagged(
+        ApiStack(
+            app,
+            f"{prefix}-api",
+            config=config,
+            package_dir=lambda_package(app, config, progress),
+            env=env,
+            logs_key=alerts.logs_key,
+            endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None,
+            inference_component_name=component_name if config.api.backend == "sagemaker" else None,
+        ),
+        "api",
+    )
     api.add_stack_dependency(account)  # its stage logs through the account's API Gateway role
     if config.api.backend == "sagemaker":
         assert inference is not None  # config: the sagemaker backend needs endpoint.enabled
         api.add_stack_dependency(inference)
-    tagged(MonitoringStack(app, f"{prefix}-monitoring", config=config, alert_topic=alerts.topic, api=api,
-                           training=training, inference=inference, env=env,
-                           baseline=baseline(app)), "monitoring")
+    tagged(
+        MonitoringStack(
+            app,
+            f"{prefix}-monitoring",
+            config=config,
+            alert_topic=alerts.topic,
+            api=api,
+            training=training,
+            inference=inference,
+            env=env,
+            baseline=baseline(app),
+        ),
+        "monitoring",
+    )
     add_checks(app, packs)
     return app
 
@@ -142,6 +193,8 @@ def synthesize(app: cdk.App) -> cdk.cx_api.CloudAssembly:
         return app.synth()
     except RuntimeError as exc:
         if "ValidationFailed" in str(exc):
-            raise UserError(f"cdk-nag found unacknowledged problems; see {app.outdir}/validation-report.json. Fix "
-                            "them, or accept one on purpose with its reason (infra/compliance.py, accept)") from None
+            raise UserError(
+                f"cdk-nag found unacknowledged problems; see {app.outdir}/validation-report.json. Fix "
+                "them, or accept one on purpose with its reason (infra/compliance.py, accept)"
+            ) from None
         raise

@@ -52,8 +52,10 @@ class Report:
     skipped: list[Finding]
 
     def summary(self) -> str:
-        lines = [f"checkov {CHECKOV_VERSION}: {self.passed} passed, {len(self.failed)} failed, "
-                 f"{len(self.skipped)} skipped with a reason"]
+        lines = [
+            f"checkov {CHECKOV_VERSION}: {self.passed} passed, {len(self.failed)} failed, "
+            f"{len(self.skipped)} skipped with a reason"
+        ]
         lines += [f"FAILED {f}" for f in self.failed]
         return "\n".join(lines)
 
@@ -80,19 +82,36 @@ def scan(directory: Path | str, venv: Path | None = None) -> Report:
     directory = Path(directory)
     if not any(directory.glob("*.template.json")):
         raise CheckovError(f"no *.template.json in {directory}; synthesise first (golive synth --out {directory})")
-    result = subprocess.run([str(ensure_checkov(venv)), "-d", str(directory), "--framework", "cloudformation",
-                             "--skip-path", SKIP_PATHS, "--output", "json", "--skip-download"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            str(ensure_checkov(venv)),
+            "-d",
+            str(directory),
+            "--framework",
+            "cloudformation",
+            "--skip-path",
+            SKIP_PATHS,
+            "--output",
+            "json",
+            "--skip-download",
+        ],
+        capture_output=True,
+        text=True,
+    )
     try:
         reports = json.loads(result.stdout)
     except json.JSONDecodeError:
-        raise CheckovError(f"checkov failed (exit {result.returncode}):\n{(result.stderr or result.stdout)[-2000:]}") from None
+        raise CheckovError(
+            f"checkov failed (exit {result.returncode}):\n{(result.stderr or result.stdout)[-2000:]}"
+        ) from None
     passed, failed, skipped = 0, [], []
     for report in reports if isinstance(reports, list) else [reports]:
         results = report.get("results", {})
         passed += len(results.get("passed_checks", []))
         failed += [_finding(c) for c in results.get("failed_checks", [])]
-        skipped += [_finding(c, c.get("check_result", {}).get("suppress_comment")) for c in results.get("skipped_checks", [])]
+        skipped += [
+            _finding(c, c.get("check_result", {}).get("suppress_comment")) for c in results.get("skipped_checks", [])
+        ]
     return Report(passed=passed, failed=failed, skipped=skipped)
 
 

@@ -36,13 +36,18 @@ INLINE_POLICY = ("HIPAA.Security-IAMNoInlinePolicy", "NIST.800.53.R5-IAMNoInline
 S3_REPLICATION = ("HIPAA.Security-S3BucketReplicationEnabled", "NIST.800.53.R5-S3BucketReplicationEnabled")
 S3_KMS = ("HIPAA.Security-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3DefaultEncryptionKMS")
 S3_ACCESS_LOGS = ("AwsSolutions-S1", "CKV_AWS_18")
-API_CACHE = ("HIPAA.Security-APIGWCacheEnabledAndEncrypted", "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted",
-             "CKV_AWS_120")
+API_CACHE = (
+    "HIPAA.Security-APIGWCacheEnabledAndEncrypted",
+    "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted",
+    "CKV_AWS_120",
+)
 API_CLIENT_CERT = ("HIPAA.Security-APIGWSSLEnabled", "NIST.800.53.R5-APIGWSSLEnabled")
 API_WAF = ("AwsSolutions-APIG3", "NIST.800.53.R5-APIGWAssociatedWithWAF")
 API_OPEN_ROUTE = ("CKV_AWS_59",)
-ENDPOINT_KMS = ("HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
-                "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured")
+ENDPOINT_KMS = (
+    "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
+    "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured",
+)
 SNS_REDRIVE = ("Serverless-SNSRedrivePolicy",)
 SECRET_KMS = ("HIPAA.Security-SecretsManagerUsingKMSKey", "NIST.800.53.R5-SecretsManagerUsingKMSKey", "CKV_AWS_149")
 QUEUE_DLQ = ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy")
@@ -59,8 +64,10 @@ def optional_packs(value: str | Iterable[str] | None) -> list[str]:
     names = [n.strip().lower() for n in (value.split(",") if isinstance(value, str) else value) if n.strip()]
     unknown = [n for n in names if n not in OPTIONAL]
     if unknown:
-        raise ComplianceError(f"unknown compliance pack {', '.join(map(repr, unknown))}: use any of "
-                              f"{', '.join(OPTIONAL)} (e.g. -c compliance=hipaa,nist)")
+        raise ComplianceError(
+            f"unknown compliance pack {', '.join(map(repr, unknown))}: use any of "
+            f"{', '.join(OPTIONAL)} (e.g. -c compliance=hipaa,nist)"
+        )
     return list(dict.fromkeys(names))
 
 

@@ -25,8 +25,12 @@ SHARED_ENVIRONMENT = "shared"
 def stage_tags(config: EnvironmentConfig, stage: str, environment: str | None = None) -> dict[str, str]:
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}")
-    return {"Project": PROJECT, "Environment": environment or config.name, "Stage": stage,
-            "CostCenter": config.cost_center}
+    return {
+        "Project": PROJECT,
+        "Environment": environment or config.name,
+        "Stage": stage,
+        "CostCenter": config.cost_center,
+    }
 
 
 def api_tags(config: EnvironmentConfig, stage: str) -> list[dict[str, str]]:
@@ -74,8 +78,13 @@ COMPONENT_MEMORY_MB = 4096
 COMPONENT_ROUTING = "LEAST_OUTSTANDING_REQUESTS"
 
 
-def endpoint_config_properties(config: EnvironmentConfig, model_name: str | None, capture_bucket: str, key_arn: str,
-                               model_role_arn: str | None = None) -> dict:
+def endpoint_config_properties(
+    config: EnvironmentConfig,
+    model_name: str | None,
+    capture_bucket: str,
+    key_arn: str,
+    model_role_arn: str | None = None,
+) -> dict:
     """An endpoint config's properties, in the shape CloudFormation's AWS::SageMaker::EndpointConfig and
     SageMaker's CreateEndpointConfig both take: the inference stack's first config and the pipeline's promote
     step are built from this one place, so a promotion never changes the fleet's type or data capture.
@@ -86,27 +95,44 @@ def endpoint_config_properties(config: EnvironmentConfig, model_name: str | None
     data capture."""
     endpoint = config.endpoint
     if endpoint.kind == "serverless":
-        serverless = {"MemorySizeInMB": endpoint.serverless.memory_size_mb,
-                      "MaxConcurrency": endpoint.serverless.max_concurrency}
+        serverless = {
+            "MemorySizeInMB": endpoint.serverless.memory_size_mb,
+            "MaxConcurrency": endpoint.serverless.max_concurrency,
+        }
         if endpoint.serverless.provisioned_concurrency:
             serverless["ProvisionedConcurrency"] = endpoint.serverless.provisioned_concurrency
-        return {"ProductionVariants": [{"VariantName": VARIANT, "ModelName": model_name, "ServerlessConfig": serverless}]}
+        return {
+            "ProductionVariants": [{"VariantName": VARIANT, "ModelName": model_name, "ServerlessConfig": serverless}]
+        }
     if endpoint.scale_to_zero:
         if not model_role_arn:
             raise ValueError("a scale_to_zero endpoint config needs the role its inference components run with")
         return {
-            "ProductionVariants": [{
-                "VariantName": VARIANT, "InstanceType": endpoint.instance_type, "InitialInstanceCount": 1,
-                "ManagedInstanceScaling": {"Status": "ENABLED", "MinInstanceCount": 0,
-                                           "MaxInstanceCount": endpoint.max_instances},
-                "RoutingConfig": {"RoutingStrategy": COMPONENT_ROUTING}}],
+            "ProductionVariants": [
+                {
+                    "VariantName": VARIANT,
+                    "InstanceType": endpoint.instance_type,
+                    "InitialInstanceCount": 1,
+                    "ManagedInstanceScaling": {
+                        "Status": "ENABLED",
+                        "MinInstanceCount": 0,
+                        "MaxInstanceCount": endpoint.max_instances,
+                    },
+                    "RoutingConfig": {"RoutingStrategy": COMPONENT_ROUTING},
+                }
+            ],
             "ExecutionRoleArn": model_role_arn,
             "DataCaptureConfig": data_capture_config(config, capture_bucket, key_arn),
         }
     return {
-        "ProductionVariants": [{"VariantName": VARIANT, "ModelName": model_name,
-                                "InstanceType": endpoint.instance_type,
-                                "InitialInstanceCount": endpoint.min_instances}],
+        "ProductionVariants": [
+            {
+                "VariantName": VARIANT,
+                "ModelName": model_name,
+                "InstanceType": endpoint.instance_type,
+                "InitialInstanceCount": endpoint.min_instances,
+            }
+        ],
         "DataCaptureConfig": data_capture_config(config, capture_bucket, key_arn),
     }
 
@@ -114,19 +140,25 @@ def endpoint_config_properties(config: EnvironmentConfig, model_name: str | None
 def inference_component_specification(model_name: str) -> dict:
     """The model's inference component (CloudFormation's Specification and UpdateInferenceComponent's take the same
     shape): the inference stack's first component and every model the pipeline promotes onto it."""
-    return {"ModelName": model_name,
-            "ComputeResourceRequirements": {"NumberOfAcceleratorDevicesRequired": 1,
-                                            "MinMemoryRequiredInMb": COMPONENT_MEMORY_MB}}
+    return {
+        "ModelName": model_name,
+        "ComputeResourceRequirements": {
+            "NumberOfAcceleratorDevicesRequired": 1,
+            "MinMemoryRequiredInMb": COMPONENT_MEMORY_MB,
+        },
+    }
 
 
-def component_deployment_config(config: EnvironmentConfig, names: "Names") -> dict:
+def component_deployment_config(config: EnvironmentConfig, names: Names) -> dict:
     """A component update rolls one copy at a time, waits `bake_minutes` under the rollback alarms, and rolls back
     when one fires (InferenceComponentDeploymentConfig)."""
     bake_s = config.endpoint.bake_minutes * 60
     return {
-        "RollingUpdatePolicy": {"MaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1},
-                                "WaitIntervalInSeconds": bake_s,
-                                "MaximumExecutionTimeoutInSeconds": max(600, bake_s + 1800)},
+        "RollingUpdatePolicy": {
+            "MaximumBatchSize": {"Type": "COPY_COUNT", "Value": 1},
+            "WaitIntervalInSeconds": bake_s,
+            "MaximumExecutionTimeoutInSeconds": max(600, bake_s + 1800),
+        },
         "AutoRollbackConfiguration": {"Alarms": [{"AlarmName": name} for name in names.rollback_alarms]},
     }
 

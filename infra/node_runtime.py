@@ -17,8 +17,12 @@ from golive.errors import UserError
 # Node releases jsii (as shipped with aws-cdk-lib 2.275) supports; the README's prerequisites say the same
 SUPPORTED_NODE_MAJORS = (22, 24)
 # jsii's own switches for its banners (it reads them in the Node process it starts)
-SILENCE = ("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION",
-           "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "JSII_SILENCE_WARNING_KNOWN_BROKEN_NODE_VERSION")
+SILENCE = (
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION",
+    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION",
+    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION",
+    "JSII_SILENCE_WARNING_KNOWN_BROKEN_NODE_VERSION",
+)
 SUPPORTED_TEXT = " or ".join(str(m) for m in SUPPORTED_NODE_MAJORS)
 
 
@@ -30,8 +34,10 @@ def check_node() -> str | None:
     node = os.environ.get("JSII_NODE", "node")
     path = shutil.which(node)
     if path is None:
-        raise UserError(f"the CDK app needs Node.js ({SUPPORTED_TEXT}) and `{node}` is not on PATH; install it from "
-                        "https://nodejs.org (or your package manager) and run again")
+        raise UserError(
+            f"the CDK app needs Node.js ({SUPPORTED_TEXT}) and `{node}` is not on PATH; install it from "
+            "https://nodejs.org (or your package manager) and run again"
+        )
     try:
         version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -42,5 +48,7 @@ def check_node() -> str | None:
     major = match.group(1)
     for name in SILENCE:
         os.environ.setdefault(name, major)  # END_OF_LIFE takes a list of majors; the others any value
-    return (f"note: Node {version} is not a release the CDK's jsii runtime supports ({SUPPORTED_TEXT}); synth works "
-            f"for now, but install Node {SUPPORTED_NODE_MAJORS[-1]} when you can")
+    return (
+        f"note: Node {version} is not a release the CDK's jsii runtime supports ({SUPPORTED_TEXT}); synth works "
+        f"for now, but install Node {SUPPORTED_NODE_MAJORS[-1]} when you can"
+    )

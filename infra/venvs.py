@@ -26,8 +26,11 @@ class VenvError(UserError):
 
 
 def pinned_lines(requirements: Path) -> list[str]:
-    return [line.strip() for line in Path(requirements).read_text().splitlines()
-            if line.strip() and not line.lstrip().startswith("#")]
+    return [
+        line.strip()
+        for line in Path(requirements).read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
 
 
 def venv_digest(requirements: Path, python: Path | str, pip_options: Sequence[str] = ()) -> str:
@@ -39,8 +42,15 @@ def venv_python(venv: Path) -> Path:
     return Path(venv) / "bin" / "python"
 
 
-def cached_venv(venv: Path, requirements: Path, python: Path | str = sys.executable, *,
-                pip_options: Sequence[str] = (), timeout_s: float | None = None, what: str = "") -> Path:
+def cached_venv(
+    venv: Path,
+    requirements: Path,
+    python: Path | str = sys.executable,
+    *,
+    pip_options: Sequence[str] = (),
+    timeout_s: float | None = None,
+    what: str = "",
+) -> Path:
     """`venv` holding a virtualenv of `python` with `requirements` installed, built now if it is missing or was
     made from something else; returns the virtualenv's python. `what` names it in the one line printed while
     it builds and in errors."""
@@ -62,17 +72,31 @@ def _built(venv: Path, digest: str) -> bool:
     return stamp.is_file() and stamp.read_text().strip() == digest and venv_python(venv).exists()
 
 
-def _build(venv: Path, requirements: Path, python: Path | str, pip_options: Sequence[str], timeout_s: float | None,
-           what: str) -> None:
+def _build(
+    venv: Path, requirements: Path, python: Path | str, pip_options: Sequence[str], timeout_s: float | None, what: str
+) -> None:
     print(f"installing {what} into {venv} with {python} (once; takes a few minutes)", file=sys.stderr, flush=True)
     shutil.rmtree(venv, ignore_errors=True)
-    for command in ([str(python), "-m", "venv", str(venv)],
-                    [str(venv_python(venv)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                     *pip_options, "-r", str(requirements)]):
+    for command in (
+        [str(python), "-m", "venv", str(venv)],
+        [
+            str(venv_python(venv)),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            *pip_options,
+            "-r",
+            str(requirements),
+        ],
+    ):
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             raise VenvError(f"installing {what} took over {timeout_s:.0f} s: {' '.join(command)}") from None
         if result.returncode:
-            raise VenvError(f"could not install {what} into {venv} ({' '.join(command)}):\n"
-                            f"{(result.stderr or result.stdout)[-3000:]}")
+            raise VenvError(
+                f"could not install {what} into {venv} ({' '.join(command)}):\n"
+                f"{(result.stderr or result.stdout)[-3000:]}"
+            )

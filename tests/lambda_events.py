@@ -24,9 +24,9 @@ class LambdaContext:
         return 25_000
 
 
-
-def api_event(version: str, method: str, path: str, body: object | None = None,
-              headers: dict[str, str] | None = None) -> dict:
+def api_event(
+    version: str, method: str, path: str, body: object | None = None, headers: dict[str, str] | None = None
+) -> dict:
     """A recorded API Gateway event for `method path`: `body` as JSON, or a str sent as is, or bytes (which
     API Gateway hands over base64-encoded); `headers` replace the recorded ones of the same name."""
     import base64

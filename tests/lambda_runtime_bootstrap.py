@@ -33,8 +33,9 @@ class Context:
         self.memory_limit_in_mb = os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]
         self.log_group_name = os.environ["AWS_LAMBDA_LOG_GROUP_NAME"]
         self.log_stream_name = os.environ["AWS_LAMBDA_LOG_STREAM_NAME"]
-        self.invoked_function_arn = (f"arn:aws:lambda:{os.environ['AWS_REGION']}:123456789012:function:"
-                                     f"{self.function_name}")
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:{os.environ['AWS_REGION']}:123456789012:function:{self.function_name}"
+        )
         self.aws_request_id = request_id
         self.identity = self.client_context = None
         self._deadline = time.monotonic() + timeout_s
@@ -61,14 +62,26 @@ def main() -> None:
         except Exception as exc:  # the runtime turns this into an error response; the test fails on it
             emit("error", error=f"{type(exc).__name__}: {exc}")
 
-    loaded = {name: {"origin": module.__spec__.origin, "cached": module.__spec__.cached}
-              for name, module in list(sys.modules.items())
-              if getattr(module, "__spec__", None) and (module.__spec__.origin or "").startswith(task_root + os.sep)}
-    emit("done", version=list(sys.version_info[:2]), implementation=sys.implementation.name,
-         flags={name: getattr(sys.flags, name) for name in ("isolated", "no_site", "no_user_site",
-                                                            "ignore_environment", "dont_write_bytecode")},
-         path=sys.path, base_prefix=sys.base_prefix, magic=importlib.util.MAGIC_NUMBER.hex(),
-         cache_tag=sys.implementation.cache_tag, loaded=loaded, all_modules=sorted(sys.modules))
+    loaded = {
+        name: {"origin": module.__spec__.origin, "cached": module.__spec__.cached}
+        for name, module in list(sys.modules.items())
+        if getattr(module, "__spec__", None) and (module.__spec__.origin or "").startswith(task_root + os.sep)
+    }
+    emit(
+        "done",
+        version=list(sys.version_info[:2]),
+        implementation=sys.implementation.name,
+        flags={
+            name: getattr(sys.flags, name)
+            for name in ("isolated", "no_site", "no_user_site", "ignore_environment", "dont_write_bytecode")
+        },
+        path=sys.path,
+        base_prefix=sys.base_prefix,
+        magic=importlib.util.MAGIC_NUMBER.hex(),
+        cache_tag=sys.implementation.cache_tag,
+        loaded=loaded,
+        all_modules=sorted(sys.modules),
+    )
 
 
 if __name__ == "__main__":

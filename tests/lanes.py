@@ -19,8 +19,10 @@ import pytest
 
 UNIT_DIR = Path("tests", "unit")  # below the rootdir (where pyproject.toml is)
 HEAVY = ("torch", "transformers")  # what the unit lane must never import
-MUST = ("unit tests run without torch and transformers; drive the code without them, or move the test to the "
-        "integration lane")
+MUST = (
+    "unit tests run without torch and transformers; drive the code without them, or move the test to the "
+    "integration lane"
+)
 
 
 def is_unit(item: pytest.Item) -> bool:

@@ -83,12 +83,14 @@ class Emulator:
 
         class SageMakerWithSync(StateTaskServiceUnsupported):  # shim 1
             def __init__(self) -> None:
-                StateTaskServiceCallback.__init__(self, supported_integration_patterns={
-                    ResourceCondition.WaitForTaskToken, ResourceCondition.Sync})
+                StateTaskServiceCallback.__init__(
+                    self, supported_integration_patterns={ResourceCondition.WaitForTaskToken, ResourceCondition.Sync}
+                )
 
             def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters, state_credentials):
-                return emulator._poll_training_job(self, env, resource_runtime_part, normalised_parameters,
-                                                   state_credentials)
+                return emulator._poll_training_job(
+                    self, env, resource_runtime_part, normalised_parameters, state_credentials
+                )
 
         def run_job(backend, *args, **kwargs):  # shim 2
             return emulator._end_job(create_training_job(backend, *args, **kwargs))
@@ -99,8 +101,13 @@ class Emulator:
 
         with contextlib.ExitStack() as stack:
             for target, name, value in [
-                (state_task_factory, "state_task_service_for",
-                 lambda service_name: SageMakerWithSync() if service_name == "sagemaker" else service_for(service_name)),
+                (
+                    state_task_factory,
+                    "state_task_service_for",
+                    lambda service_name: (
+                        SageMakerWithSync() if service_name == "sagemaker" else service_for(service_name)
+                    ),
+                ),
                 (SageMakerModelBackend, "create_training_job", run_job),
                 (SageMakerResponse, "update_endpoint", lambda response: emulator._update_endpoint(response)),  # 3
                 (WaitFunction, "_wait_interval", lambda function, env, wait_seconds: emulator._tick(wait_seconds)),  # 4
@@ -111,7 +118,9 @@ class Emulator:
 
     def _poll_training_job(self, task, env, resource_runtime_part, parameters, credentials):
         env.stack.pop()  # CreateTrainingJob's own response; the .sync result is the job's description
-        client = boto_client_for(region=resource_runtime_part.region, service="sagemaker", state_credentials=credentials)
+        client = boto_client_for(
+            region=resource_runtime_part.region, service="sagemaker", state_credentials=credentials
+        )
         name = parameters["TrainingJobName"]
 
         def resolve() -> dict | None:
@@ -121,20 +130,34 @@ class Emulator:
                 return None
             if job["TrainingJobStatus"] == "Completed":
                 return job
-            raise FailureEventException(FailureEvent(
-                env=env, error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
-                event_type=HistoryEventType.TaskFailed,
-                event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
-                    resource=task._get_sfn_resource(), resourceType=task._get_sfn_resource_type(),
-                    error=StatesErrorNameType.StatesTaskFailed.to_name(), cause=to_json_str(job)))))
+            raise FailureEventException(
+                FailureEvent(
+                    env=env,
+                    error_name=StatesErrorName(typ=StatesErrorNameType.StatesTaskFailed),
+                    event_type=HistoryEventType.TaskFailed,
+                    event_details=EventDetails(
+                        taskFailedEventDetails=TaskFailedEventDetails(
+                            resource=task._get_sfn_resource(),
+                            resourceType=task._get_sfn_resource_type(),
+                            error=StatesErrorNameType.StatesTaskFailed.to_name(),
+                            cause=to_json_str(job),
+                        )
+                    ),
+                )
+            )
 
         return resolve
 
     def _end_job(self, job):
         job.training_job_status = job.secondary_status = self.job.status
-        job.final_metric_data_list = None if self.job.metrics is None else [
-            {"MetricName": name, "Value": value, "Timestamp": job.training_end_time}
-            for name, value in self.job.metrics.items()]
+        job.final_metric_data_list = (
+            None
+            if self.job.metrics is None
+            else [
+                {"MetricName": name, "Value": value, "Timestamp": job.training_end_time}
+                for name, value in self.job.metrics.items()
+            ]
+        )
         if self.job.status == "Completed":
             job.billable_time_in_seconds = self.job.billable_seconds
         else:
@@ -148,8 +171,9 @@ class Emulator:
         backend.describe_endpoint_config(config_name)
         rollback = (response._get_param("DeploymentConfig") or {}).get("AutoRollbackConfiguration", {})
         alarms = {a["AlarmName"] for a in rollback.get("Alarms", [])}
-        found = boto3.client("cloudwatch", region_name=backend.region_name).describe_alarms(
-            AlarmNames=sorted(alarms))["MetricAlarms"]
+        found = boto3.client("cloudwatch", region_name=backend.region_name).describe_alarms(AlarmNames=sorted(alarms))[
+            "MetricAlarms"
+        ]
         if missing := alarms - {a["AlarmName"] for a in found}:
             raise ValidationError(message=f"rollback alarms do not exist: {', '.join(sorted(missing))}")
         self.updates.append(response._get_params())

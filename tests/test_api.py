@@ -21,8 +21,13 @@ from golive.onnx_classifier import OnnxClassifier
 
 @pytest.fixture()
 def settings(tiny_bundle, tmp_path) -> Settings:
-    return Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "feedback.sqlite3"), max_texts=8,
-                    max_chars=200, max_body_bytes=4096)
+    return Settings(
+        model_dir=str(tiny_bundle),
+        feedback_db=str(tmp_path / "feedback.sqlite3"),
+        max_texts=8,
+        max_chars=200,
+        max_body_bytes=4096,
+    )
 
 
 @pytest.fixture()
@@ -56,15 +61,25 @@ def test_top_k_lists_labels_by_score(client):
     assert prediction["top_k"][0]["label"] == prediction["label"]
     assert sum(scores) == pytest.approx(1.0, abs=1e-5)
     # a JSON Schema integer may be written 2.0; true or "2" are not integers
-    assert len(client.post("/v1/predict", json={"inputs": "great", "top_k": 1.0}).json()["predictions"][0]["top_k"]) == 1
+    assert (
+        len(client.post("/v1/predict", json={"inputs": "great", "top_k": 1.0}).json()["predictions"][0]["top_k"]) == 1
+    )
 
 
 def test_feedback_is_stored_once_per_prediction(client, settings):
     prediction = client.post("/v1/predict", json={"inputs": "lovely"}).json()["predictions"][0]
-    first = client.post("/v1/feedback", json={"prediction_id": prediction["prediction_id"], "label": prediction["label"]})
+    first = client.post(
+        "/v1/feedback", json={"prediction_id": prediction["prediction_id"], "label": prediction["label"]}
+    )
     assert first.status_code == 200 and first.json() == {
-        "prediction_id": prediction["prediction_id"], "label": prediction["label"], "correct": True, "status": "recorded"}
-    retry = client.post("/v1/feedback", json={"prediction_id": prediction["prediction_id"], "label": prediction["label"]})
+        "prediction_id": prediction["prediction_id"],
+        "label": prediction["label"],
+        "correct": True,
+        "status": "recorded",
+    }
+    retry = client.post(
+        "/v1/feedback", json={"prediction_id": prediction["prediction_id"], "label": prediction["label"]}
+    )
     assert retry.status_code == 200 and retry.json()["status"] == "already_recorded"
     other = "negative" if prediction["label"] == "positive" else "positive"
     conflict = client.post("/v1/feedback", json={"prediction_id": prediction["prediction_id"], "label": other})
@@ -81,11 +96,17 @@ def test_feedback_is_stored_once_per_prediction(client, settings):
 @mock_aws
 def test_feedback_in_dynamodb_is_idempotent(tiny_bundle, tmp_path):
     ddb = boto3.client("dynamodb", region_name="us-east-1")
-    ddb.create_table(TableName="feedback", KeySchema=[{"AttributeName": "prediction_id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "prediction_id", "AttributeType": "S"}],
-                     BillingMode="PAY_PER_REQUEST")
-    client = TestClient(create_local_app(Settings(model_dir=str(tiny_bundle), feedback_table="feedback",
-                                                  signing_key_file=str(tmp_path / "keys"))))
+    ddb.create_table(
+        TableName="feedback",
+        KeySchema=[{"AttributeName": "prediction_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "prediction_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client = TestClient(
+        create_local_app(
+            Settings(model_dir=str(tiny_bundle), feedback_table="feedback", signing_key_file=str(tmp_path / "keys"))
+        )
+    )
     assert isinstance(client.app.state.services.feedback, DynamoFeedbackStore)
     prediction = client.post("/v1/predict", json={"inputs": "great"}).json()["predictions"][0]
     body = {"prediction_id": prediction["prediction_id"], "label": "positive"}
@@ -100,7 +121,10 @@ def test_feedback_in_dynamodb_is_idempotent(tiny_bundle, tmp_path):
 def test_health_model_openapi_and_docs(client, tiny_bundle):
     health = client.get("/v1/health")
     assert health.status_code == 200
-    assert health.json().items() >= {"status": "ok", "model_loaded": True, "backend": "onnx", "backend_reachable": True}.items()
+    assert (
+        health.json().items()
+        >= {"status": "ok", "model_loaded": True, "backend": "onnx", "backend_reachable": True}.items()
+    )
     model = client.get("/v1/model").json()
     assert model["manifest"]["version_id"] == bundle.read_manifest(tiny_bundle).version_id
     assert "baseline" in model["metrics"]
@@ -147,13 +171,18 @@ def test_incomplete_bundle_is_refused_at_start(tmp_path):
         create_local_app(Settings(model_dir=str(tmp_path / "half"), feedback_db=str(tmp_path / "f.db")))
 
 
-@pytest.mark.parametrize("env,message", [
-    ({"GOLIVE_BACKEND": "gpu"}, "backend"),
-    ({"GOLIVE_BACKEND": "sagemaker"}, "GOLIVE_ENDPOINT_NAME must be set"),
-    ({"GOLIVE_MAX_TEXTS": "0"}, "max_texts"),
-    ({"GOLIVE_SAGEMAKER_READ_TIMEOUT_S": "20", "GOLIVE_ENDPOINT_NAME": "e", "GOLIVE_BACKEND": "sagemaker"},
-     "over API Gateway's 29 s"),
-])
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"GOLIVE_BACKEND": "gpu"}, "backend"),
+        ({"GOLIVE_BACKEND": "sagemaker"}, "GOLIVE_ENDPOINT_NAME must be set"),
+        ({"GOLIVE_MAX_TEXTS": "0"}, "max_texts"),
+        (
+            {"GOLIVE_SAGEMAKER_READ_TIMEOUT_S": "20", "GOLIVE_ENDPOINT_NAME": "e", "GOLIVE_BACKEND": "sagemaker"},
+            "over API Gateway's 29 s",
+        ),
+    ],
+)
 def test_bad_settings_name_the_variable(monkeypatch, env, message):
     from pydantic import ValidationError
 
@@ -192,8 +221,11 @@ def test_model_calls_are_bounded_and_the_server_answers_while_they_run(tiny_bund
 
     from tests.conftest import running_server
 
-    app = create_local_app(Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "f.db"),
-                                    inference_workers=2, intra_op_threads=1))
+    app = create_local_app(
+        Settings(
+            model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "f.db"), inference_workers=2, intra_op_threads=1
+        )
+    )
     backend = app.state.services.backend
     real, lock, release = backend.predict_logits, threading.Lock(), threading.Event()
     running, peak = [0], [0]
@@ -214,7 +246,9 @@ def test_model_calls_are_bounded_and_the_server_answers_while_they_run(tiny_bund
         results: list[int] = []
 
         def call(i: int) -> None:
-            results.append(requests.post(f"{url}/v1/predict", json={"inputs": f"text number {i}"}, timeout=60).status_code)
+            results.append(
+                requests.post(f"{url}/v1/predict", json={"inputs": f"text number {i}"}, timeout=60).status_code
+            )
 
         callers = [threading.Thread(target=call, args=(i,)) for i in range(8)]
         for caller in callers:

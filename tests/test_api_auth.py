@@ -60,8 +60,11 @@ def assert_lint_clean(outdir: Path) -> None:
 
     from infra.checkov import scan
 
-    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), *map(str, outdir.glob("*.template.json"))],
-                          capture_output=True, text=True)
+    lint = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), *map(str, outdir.glob("*.template.json"))],
+        capture_output=True,
+        text=True,
+    )
     assert lint.returncode == 0, lint.stdout + lint.stderr
     report = scan(outdir)
     assert not report.failed, report.summary()
@@ -77,19 +80,33 @@ def methods(template: Template) -> dict[str, dict]:
         props = resources[ref["Ref"]]["Properties"]
         return path(props["ParentId"]) + "/" + props["PathPart"]
 
-    return {f"{m['Properties']['HttpMethod']} {path(m['Properties']['ResourceId']) or '/'}": m["Properties"]
-            for m in template.find_resources("AWS::ApiGateway::Method").values()}
+    return {
+        f"{m['Properties']['HttpMethod']} {path(m['Properties']['ResourceId']) or '/'}": m["Properties"]
+        for m in template.find_resources("AWS::ApiGateway::Method").values()
+    }
 
 
 # --- per-client keys --------------------------------------------------------------------------------------------
 
+
 def test_each_client_gets_its_own_key_usage_plan_and_output_and_default_keeps_its_key(tmp_path):
-    template = synth_api(tmp_path, {"throttle_rate_per_second": 10, "throttle_burst": 20, "quota_per_day": 10_000,
-                                    "clients": [{"name": "default"},
-                                                {"name": "mobile-app", "throttle_rate_per_second": 5, "quota_per_day": 500},
-                                                {"name": "batch", "quota_per_day": None}]})
+    template = synth_api(
+        tmp_path,
+        {
+            "throttle_rate_per_second": 10,
+            "throttle_burst": 20,
+            "quota_per_day": 10_000,
+            "clients": [
+                {"name": "default"},
+                {"name": "mobile-app", "throttle_rate_per_second": 5, "quota_per_day": 500},
+                {"name": "batch", "quota_per_day": None},
+            ],
+        },
+    )
     keys = template.find_resources("AWS::ApiGateway::ApiKey")
-    plans = {p["Properties"]["UsagePlanName"]: p for p in template.find_resources("AWS::ApiGateway::UsagePlan").values()}
+    plans = {
+        p["Properties"]["UsagePlanName"]: p for p in template.find_resources("AWS::ApiGateway::UsagePlan").values()
+    }
     assert len(keys) == 3 and set(plans) == {"golive-dev-default", "golive-dev-mobile-app", "golive-dev-batch"}
     assert plans["golive-dev-default"]["Properties"]["Throttle"] == {"RateLimit": 10, "BurstLimit": 20}
     assert plans["golive-dev-default"]["Properties"]["Quota"] == {"Limit": 10_000, "Period": "DAY"}
@@ -98,10 +115,15 @@ def test_each_client_gets_its_own_key_usage_plan_and_output_and_default_keeps_it
     assert "Quota" not in plans["golive-dev-batch"]["Properties"]  # an explicit null: no quota for this client
 
     # every key in exactly one plan, each plan on the stage, and an output naming each key
-    plan_ids = {name: logical for logical, p in template.find_resources("AWS::ApiGateway::UsagePlan").items()
-                for name in [p["Properties"]["UsagePlanName"]]}
-    links = {link["Properties"]["KeyId"]["Ref"]: link["Properties"]["UsagePlanId"]["Ref"]
-             for link in template.find_resources("AWS::ApiGateway::UsagePlanKey").values()}
+    plan_ids = {
+        name: logical
+        for logical, p in template.find_resources("AWS::ApiGateway::UsagePlan").items()
+        for name in [p["Properties"]["UsagePlanName"]]
+    }
+    links = {
+        link["Properties"]["KeyId"]["Ref"]: link["Properties"]["UsagePlanId"]["Ref"]
+        for link in template.find_resources("AWS::ApiGateway::UsagePlanKey").values()
+    }
     assert set(links) == set(keys) and sorted(links.values()) == sorted(plan_ids.values())
     outputs = template.find_outputs("*")
     for client in ("default", "mobile-app", "batch"):
@@ -125,12 +147,17 @@ def test_client_keys_construct_in_a_bare_stack():
     ClientKeys(stack, "Keys", api=api, settings=settings, environment="dev")
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::ApiGateway::ApiKey", 1)
-    template.has_resource_properties("AWS::ApiGateway::UsagePlan", {
-        "UsagePlanName": "golive-dev-web", "ApiStages": [Match.object_like({"Stage": Match.any_value()})]})
-    assert {o for o in template.find_outputs("*") if o.startswith("ApiKeyId")} == {"ApiKeyIdWeb"}  # no "default": no ApiKeyId
+    template.has_resource_properties(
+        "AWS::ApiGateway::UsagePlan",
+        {"UsagePlanName": "golive-dev-web", "ApiStages": [Match.object_like({"Stage": Match.any_value()})]},
+    )
+    assert {o for o in template.find_outputs("*") if o.startswith("ApiKeyId")} == {
+        "ApiKeyIdWeb"
+    }  # no "default": no ApiKeyId
 
 
 # --- authorizers ------------------------------------------------------------------------------------------------
+
 
 def test_iam_authorizer_signs_every_keyed_method_and_ships_the_policy_clients_need(tmp_path):
     template = synth_api(tmp_path, {"authorizer": "iam"})
@@ -148,16 +175,22 @@ def test_iam_authorizer_signs_every_keyed_method_and_ships_the_policy_clients_ne
     resource = json.dumps(statement["Resource"])
     assert ":execute-api:" in resource and "/dev/*/*" in resource  # this stage only
     assert "InvokePolicyArn" in template.find_outputs("*")
-    variables = next(iter(template.find_resources("AWS::Lambda::Function", {
-        "Properties": {"Handler": "functions.lambda_handler.handler"}}).values()))["Properties"]["Environment"]["Variables"]
+    variables = next(
+        iter(
+            template.find_resources(
+                "AWS::Lambda::Function", {"Properties": {"Handler": "functions.lambda_handler.handler"}}
+            ).values()
+        )
+    )["Properties"]["Environment"]["Variables"]
     assert variables["GOLIVE_AUTHORIZER"] == "iam" and variables["GOLIVE_API_KEY_REQUIRED"] == "true"
     assert_lint_clean(tmp_path / "out")
 
 
 def test_cognito_authorizer_checks_the_pools_tokens_and_scopes(tmp_path):
-    template = synth_api(tmp_path, {"authorizer": "cognito",
-                                    "cognito": {"user_pool_arn": POOL_ARN, "scopes": ["golive/predict"]}})
-    (authorizer_id, authorizer), = template.find_resources("AWS::ApiGateway::Authorizer").items()
+    template = synth_api(
+        tmp_path, {"authorizer": "cognito", "cognito": {"user_pool_arn": POOL_ARN, "scopes": ["golive/predict"]}}
+    )
+    ((authorizer_id, authorizer),) = template.find_resources("AWS::ApiGateway::Authorizer").items()
     assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
     assert authorizer["Properties"]["ProviderARNs"] == [POOL_ARN]
     assert authorizer["Properties"]["IdentitySource"] == "method.request.header.Authorization"
@@ -182,11 +215,12 @@ def test_no_authorizer_keeps_keys_alone(synthesized):
 
 # --- WAF --------------------------------------------------------------------------------------------------------
 
+
 def test_prod_puts_a_web_acl_with_managed_rules_and_a_rate_limit_on_its_stage(synthesized):
     settings = load_config("prod").api.waf
     assert settings.enabled and not load_config("dev").api.waf.enabled
     api = synthesized["prod"]["api"]
-    (acl_id, acl), = api.find_resources("AWS::WAFv2::WebACL").items()
+    ((acl_id, acl),) = api.find_resources("AWS::WAFv2::WebACL").items()
     props = acl["Properties"]
     assert props["Scope"] == "REGIONAL" and props["DefaultAction"] == {"Allow": {}}
     rules = {rule["Name"]: rule for rule in props["Rules"]}
@@ -196,8 +230,11 @@ def test_prod_puts_a_web_acl_with_managed_rules_and_a_rate_limit_on_its_stage(sy
     # bodies up to the API's 1 MB must pass: the 8 KB body-size rule only counts
     assert common["RuleActionOverrides"] == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
     rate = rules["RateLimitPerIp"]
-    assert rate["Statement"]["RateBasedStatement"] == {"AggregateKeyType": "IP", "Limit": settings.rate_limit,
-                                                       "EvaluationWindowSec": settings.rate_window_seconds}
+    assert rate["Statement"]["RateBasedStatement"] == {
+        "AggregateKeyType": "IP",
+        "Limit": settings.rate_limit,
+        "EvaluationWindowSec": settings.rate_window_seconds,
+    }
     response = rate["Action"]["Block"]["CustomResponse"]
     assert response["ResponseCode"] == 429
     assert response["ResponseHeaders"] == [{"Name": "Retry-After", "Value": str(settings.rate_window_seconds)}]
@@ -226,7 +263,9 @@ def test_with_waf_on_nothing_accepts_the_missing_waf_finding(tmp_path):
     synth fails, so no acceptance is left standing where WAF is on."""
     synth_api(tmp_path / "on", {"waf": {"enabled": True}})
     with pytest.raises(Exception, match="ValidationFailed"):
-        synth_api(tmp_path / "off", {"waf": {"enabled": True}}, remove="Default/WebAcl/Association")  # in the RestApi unit
+        synth_api(
+            tmp_path / "off", {"waf": {"enabled": True}}, remove="Default/WebAcl/Association"
+        )  # in the RestApi unit
     report = json.loads((tmp_path / "off" / "out" / "validation-report.json").read_text())
     rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
     assert {"AwsSolutions-APIG3", "NIST.800.53.R5-APIGWAssociatedWithWAF"} <= rules
@@ -238,8 +277,11 @@ def test_nothing_accepts_an_unrotated_signing_key(tmp_path, synthesized):
         synth_api(tmp_path, {}, remove="ApiFunction/SigningKey/Default/Schedule")  # in the ApiFunction unit
     report = json.loads((tmp_path / "out" / "validation-report.json").read_text())
     rules = {v["ruleName"] for plugin in report["pluginReports"] for v in plugin["violations"]}
-    assert {"AwsSolutions-SMG4", "HIPAA.Security-SecretsManagerRotationEnabled",
-            "NIST.800.53.R5-SecretsManagerRotationEnabled"} <= rules
+    assert {
+        "AwsSolutions-SMG4",
+        "HIPAA.Security-SecretsManagerRotationEnabled",
+        "NIST.800.53.R5-SecretsManagerRotationEnabled",
+    } <= rules
     for env in ("dev", "prod"):  # and checkov's rotation check (CKV2_AWS_57) runs unskipped
         (secret,) = synthesized[env]["api"].find_resources("AWS::SecretsManager::Secret").values()
         assert "CKV2_AWS_57" not in json.dumps(secret.get("Metadata", {}))
@@ -247,11 +289,18 @@ def test_nothing_accepts_an_unrotated_signing_key(tmp_path, synthesized):
 
 def test_web_acl_construct_in_a_bare_stack_counts_the_rules_it_is_told_to():
     stack = cdk.Stack(cdk.App(), "bare")
-    settings = load_config("prod").api.waf.model_copy(update={"count_only_rules": ["SizeRestrictions_BODY",
-                                                                                   "CrossSiteScripting_BODY"]})
-    WebAcl(stack, "Waf", name="bare", settings=settings, logs_key=kms.Key(stack, "Key"),
-           stage_arn="arn:aws:apigateway:us-east-1::/restapis/abc/stages/dev",
-           retention=cdk.aws_logs.RetentionDays.ONE_WEEK)
+    settings = load_config("prod").api.waf.model_copy(
+        update={"count_only_rules": ["SizeRestrictions_BODY", "CrossSiteScripting_BODY"]}
+    )
+    WebAcl(
+        stack,
+        "Waf",
+        name="bare",
+        settings=settings,
+        logs_key=kms.Key(stack, "Key"),
+        stage_arn="arn:aws:apigateway:us-east-1::/restapis/abc/stages/dev",
+        retention=cdk.aws_logs.RetentionDays.ONE_WEEK,
+    )
     acl = next(iter(Template.from_stack(stack).find_resources("AWS::WAFv2::WebACL").values()))
     overrides = acl["Properties"]["Rules"][0]["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"]
     assert [o["Name"] for o in overrides] == ["SizeRestrictions_BODY", "CrossSiteScripting_BODY"]
@@ -259,26 +308,41 @@ def test_web_acl_construct_in_a_bare_stack_counts_the_rules_it_is_told_to():
 
 # --- the combinations that are refused ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("api,message", [
-    ({"authorizer": "cognito"}, 'authorizer "cognito" needs "cognito": {"user_pool_arn"'),
-    ({"authorizer": "iam", "cognito": {"user_pool_arn": POOL_ARN}}, '"cognito" is set but authorizer is \'iam\''),
-    ({"authorizer": "jwt"}, "api.authorizer: Input should be 'none', 'iam' or 'cognito'"),
-    ({"authorizer": "cognito", "cognito": {"user_pool_arn": "arn:aws:cognito-idp:us-east-1:1:pool/x"}},
-     "api.cognito.user_pool_arn: String should match pattern"),
-    ({"authorizer": "cognito", "cognito": {"user_pool_arn": POOL_ARN, "scopes": ["golive predict"]}},
-     "scopes are single words such as 'golive/predict'"),
-    ({"clients": []}, "api.clients: List should have at least 1 item"),
-    ({"clients": [{"name": "web"}, {"name": "web"}]}, "clients: web listed more than once"),
-    ({"clients": [{"name": "Mobile App"}]}, "api.clients.0.name: String should match pattern"),
-    ({"clients": [{"name": "web", "throttle_rate_per_second": 500}]},
-     "client 'web': throttle 500/s burst 100 is above the stage's 50/s burst 100"),
-    ({"clients": [{"name": "web", "quota": 5}]}, "api.clients.0.quota: unknown key"),
-    ({"waf": {"enabled": True, "rate_limit": 5}}, "api.waf.rate_limit: Input should be greater than or equal to 10"),
-    ({"waf": {"rate_window_seconds": 90}}, "api.waf.rate_window_seconds: Input should be 60, 120, 300 or 600"),
-    ({"waf": {"count_only_rules": ["SizeRestrictions_Body"]}},
-     "'SizeRestrictions_Body' is not a rule of AWSManagedRulesCommonRuleSet; did you mean 'SizeRestrictions_BODY'?"),
-    ({"signing_key_rotation_days": 0}, "api.signing_key_rotation_days: Input should be greater than or equal to 1"),
-])
+
+@pytest.mark.parametrize(
+    "api,message",
+    [
+        ({"authorizer": "cognito"}, 'authorizer "cognito" needs "cognito": {"user_pool_arn"'),
+        ({"authorizer": "iam", "cognito": {"user_pool_arn": POOL_ARN}}, "\"cognito\" is set but authorizer is 'iam'"),
+        ({"authorizer": "jwt"}, "api.authorizer: Input should be 'none', 'iam' or 'cognito'"),
+        (
+            {"authorizer": "cognito", "cognito": {"user_pool_arn": "arn:aws:cognito-idp:us-east-1:1:pool/x"}},
+            "api.cognito.user_pool_arn: String should match pattern",
+        ),
+        (
+            {"authorizer": "cognito", "cognito": {"user_pool_arn": POOL_ARN, "scopes": ["golive predict"]}},
+            "scopes are single words such as 'golive/predict'",
+        ),
+        ({"clients": []}, "api.clients: List should have at least 1 item"),
+        ({"clients": [{"name": "web"}, {"name": "web"}]}, "clients: web listed more than once"),
+        ({"clients": [{"name": "Mobile App"}]}, "api.clients.0.name: String should match pattern"),
+        (
+            {"clients": [{"name": "web", "throttle_rate_per_second": 500}]},
+            "client 'web': throttle 500/s burst 100 is above the stage's 50/s burst 100",
+        ),
+        ({"clients": [{"name": "web", "quota": 5}]}, "api.clients.0.quota: unknown key"),
+        (
+            {"waf": {"enabled": True, "rate_limit": 5}},
+            "api.waf.rate_limit: Input should be greater than or equal to 10",
+        ),
+        ({"waf": {"rate_window_seconds": 90}}, "api.waf.rate_window_seconds: Input should be 60, 120, 300 or 600"),
+        (
+            {"waf": {"count_only_rules": ["SizeRestrictions_Body"]}},
+            "'SizeRestrictions_Body' is not a rule of AWSManagedRulesCommonRuleSet; did you mean 'SizeRestrictions_BODY'?",
+        ),
+        ({"signing_key_rotation_days": 0}, "api.signing_key_rotation_days: Input should be greater than or equal to 1"),
+    ],
+)
 def test_an_invalid_auth_combination_fails_saying_what_to_change(tmp_path, api, message):
     with pytest.raises(ConfigError) as err:
         load_config("dev", write_env(tmp_path, api))

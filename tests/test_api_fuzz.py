@@ -34,14 +34,20 @@ CONFIG = {
     "checks": {"enabled": True},  # all of them: server errors, status codes, content types, response
     # schemas and headers, positive data accepted, negative data rejected, unsupported methods, ...
     "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
-    "operations": [{
-        "include-path": "/v1/feedback",
-        "checks": {"positive_data_acceptance": {
-            "expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429", "5xx"]}},
-    }, {
-        "include-path": "/v1/explain",
-        "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "422", "5xx"]}},
-    }],
+    "operations": [
+        {
+            "include-path": "/v1/feedback",
+            "checks": {
+                "positive_data_acceptance": {
+                    "expected-statuses": ["2xx", "401", "403", "404", "409", "422", "429", "5xx"]
+                }
+            },
+        },
+        {
+            "include-path": "/v1/explain",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "422", "5xx"]}},
+        },
+    ],
 }
 
 
@@ -49,8 +55,13 @@ def test_schemathesis_finds_nothing(tiny_bundle, tmp_path):
     from aws_lambda_powertools import Logger
 
     # one ONNX Runtime thread per call: requests come one at a time, and spinning threads only burn the CPU
-    settings = Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "feedback.sqlite3"), max_texts=8,
-                        max_chars=200, intra_op_threads=1)
+    settings = Settings(
+        model_dir=str(tiny_bundle),
+        feedback_db=str(tmp_path / "feedback.sqlite3"),
+        max_texts=8,
+        max_chars=200,
+        intra_op_threads=1,
+    )
     app = create_app(build_services(settings, PrometheusTelemetry(), Logger(service="fuzz", level="ERROR")))
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=SchemathesisConfig.from_dict(CONFIG))
 
@@ -63,8 +74,10 @@ def test_schemathesis_finds_nothing(tiny_bundle, tmp_path):
                 for check in checks:
                     if check.status == Status.FAILURE:
                         case = event.recorder.cases[case_id].value
-                        failures.append(f"{event.recorder.label}: {check.name}: {check.failure_info.failure.title} "
-                                        f"({case.method} {case.path} body={case.body!r})")
+                        failures.append(
+                            f"{event.recorder.label}: {check.name}: {check.failure_info.failure.title} "
+                            f"({case.method} {case.path} body={case.body!r})"
+                        )
         elif isinstance(event, (events.NonFatalError, events.FatalError)):
             errors.append(repr(getattr(event, "value", None) or getattr(event, "exception", None)))
     elapsed, cpu = time.monotonic() - started, time.process_time() - cpu
@@ -74,5 +87,11 @@ def test_schemathesis_finds_nothing(tiny_bundle, tmp_path):
     assert not errors, errors
     assert not failures, "\n".join(sorted(set(failures)))
     assert total >= MIN_CASES, dict(cases)
-    assert {"POST /v1/predict", "POST /v1/classify", "POST /v1/explain", "POST /v1/feedback", "GET /v1/health",
-            "GET /v1/model"} <= set(cases)
+    assert {
+        "POST /v1/predict",
+        "POST /v1/classify",
+        "POST /v1/explain",
+        "POST /v1/feedback",
+        "GET /v1/health",
+        "GET /v1/model",
+    } <= set(cases)

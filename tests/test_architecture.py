@@ -32,8 +32,16 @@ ALLOWED = {
     "functions.endpoint": {"golive", "functions.common"},
     "functions.rotation": {"golive", "functions.common"},
     "infra": {"golive"},
-    "cli": {"golive", "training", "functions", "functions.common", "functions.api", "functions.endpoint",
-            "functions.rotation", "infra"},
+    "cli": {
+        "golive",
+        "training",
+        "functions",
+        "functions.common",
+        "functions.api",
+        "functions.endpoint",
+        "functions.rotation",
+        "infra",
+    },
 }
 ENTRY_POINTS = {"functions.lambda_handler": "functions.api"}  # modules that belong to a layer outside its folder
 SCANNED = (*PROJECT_PACKAGES, "tests", "benchmarks")  # imports of these count; tests and benchmarks are no layer
@@ -126,6 +134,7 @@ def layer_cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
 
 # --- the project ------------------------------------------------------------------------------------------------
 
+
 def test_every_import_follows_the_layer_rule():
     graph = import_graph(ROOT)
     assert {module.split(".")[0] for module in graph} == set(PROJECT_PACKAGES)  # every layer was read
@@ -149,10 +158,20 @@ def test_nothing_imports_the_cli_and_the_core_imports_only_itself():
 
 # --- the checker on planted trees ---------------------------------------------------------------------------------
 
+
 def plant(root: Path, files: dict[str, str]) -> Path:
     """A tree with every layer's package, plus `files` (path -> source)."""
-    for package in ("golive", "training", "functions", "functions/common", "functions/api", "functions/endpoint",
-                    "functions/rotation", "infra", "cli"):
+    for package in (
+        "golive",
+        "training",
+        "functions",
+        "functions/common",
+        "functions/api",
+        "functions/endpoint",
+        "functions/rotation",
+        "infra",
+        "cli",
+    ):
         (root / package).mkdir(parents=True, exist_ok=True)
         (root / package / "__init__.py").write_text("")
     for path, source in files.items():
@@ -162,16 +181,19 @@ def plant(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_the_checker_finds_each_kind_of_violation(tmp_path):
-    root = plant(tmp_path, {
-        "golive/core.py": "def load():\n    from training import loop  # function-level: still an import\n",
-        "training/loop.py": "import numpy\n\nimport cli.main\n",
-        "cli/main.py": "from training import loop\n",
-        "functions/api/routes.py": "TOP = 1\n",
-        "functions/endpoint/app.py": "from functions.api.routes import TOP\nfrom functions.common import http\n",
-        "functions/common/http.py": "from golive import core\n",
-        "infra/stack.py": "from functions.rotation.handler import KEY\nfrom golive.core import load\n",
-        "functions/rotation/handler.py": "KEY = 64\n",
-    })
+    root = plant(
+        tmp_path,
+        {
+            "golive/core.py": "def load():\n    from training import loop  # function-level: still an import\n",
+            "training/loop.py": "import numpy\n\nimport cli.main\n",
+            "cli/main.py": "from training import loop\n",
+            "functions/api/routes.py": "TOP = 1\n",
+            "functions/endpoint/app.py": "from functions.api.routes import TOP\nfrom functions.common import http\n",
+            "functions/common/http.py": "from golive import core\n",
+            "infra/stack.py": "from functions.rotation.handler import KEY\nfrom golive.core import load\n",
+            "functions/rotation/handler.py": "KEY = 64\n",
+        },
+    )
     graph = import_graph(root)
     assert violations(graph) == [
         "functions.endpoint.app:1 imports functions.api.routes (functions.endpoint -> functions.api)",
@@ -186,13 +208,16 @@ def test_the_checker_finds_each_kind_of_violation(tmp_path):
 
 
 def test_the_checker_finds_a_cycle_inside_one_layer_and_an_import_of_the_tests(tmp_path):
-    root = plant(tmp_path, {
-        "golive/a.py": "from golive import b\n",
-        "golive/b.py": "def later():\n    import golive.a\n",
-        "golive/c.py": "from tests.helpers import fixture\n",
-        "tests/__init__.py": "",
-        "tests/helpers.py": "fixture = 1\n",
-    })
+    root = plant(
+        tmp_path,
+        {
+            "golive/a.py": "from golive import b\n",
+            "golive/b.py": "def later():\n    import golive.a\n",
+            "golive/c.py": "from tests.helpers import fixture\n",
+            "tests/__init__.py": "",
+            "tests/helpers.py": "fixture = 1\n",
+        },
+    )
     graph = import_graph(root)
     assert violations(graph) == ["golive.c:1 imports tests.helpers (golive -> tests)"]
     assert module_cycles(graph) == [["golive.a", "golive.b"]]

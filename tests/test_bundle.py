@@ -12,13 +12,20 @@ from golive.errors import UserError
 
 
 def make_manifest() -> bundle.Manifest:
-    return bundle.Manifest(version_id=bundle.new_version_id(), created_at="2026-11-22T00:00:00+00:00",
-                           base_model="tiny", data_sha256="ab" * 32, labels=["neg", "pos"], max_length=32)
+    return bundle.Manifest(
+        version_id=bundle.new_version_id(),
+        created_at="2026-11-22T00:00:00+00:00",
+        base_model="tiny",
+        data_sha256="ab" * 32,
+        labels=["neg", "pos"],
+        max_length=32,
+    )
 
 
 def write_small_bundle(out):
-    return bundle.write_bundle(out, {bundle.TOKENIZER: "{}", bundle.METRICS: b"{}", "extra.bin": b"\x00\x01"},
-                               make_manifest())
+    return bundle.write_bundle(
+        out, {bundle.TOKENIZER: "{}", bundle.METRICS: b"{}", "extra.bin": b"\x00\x01"}, make_manifest()
+    )
 
 
 def test_write_then_verify_records_every_file_hash(tmp_path):
@@ -93,6 +100,7 @@ def test_unknown_variant_is_a_clear_error(tmp_path):
 
 # --- metrics.json: one typed reader and writer -------------------------------------------------------------------
 
+
 def test_trained_metrics_read_typed_and_write_back_unchanged(tiny_bundle):
     raw = json.loads((tiny_bundle / bundle.METRICS).read_text())
     metrics = bundle.read_metrics(tiny_bundle)
@@ -111,19 +119,28 @@ def test_metrics_without_sections_are_a_bundle_without_a_baseline(tmp_path):
     assert bundle.BundleMetrics.from_dict({"baseline": {}}).baseline is None  # how older bundles said "none"
 
 
-@pytest.mark.parametrize("content,message", [
-    ("not json", "is not valid JSON"),
-    ("[]", "(top level) must be an object, got []"),
-    ('{"baseline": {"predicted_label_distribution": {"a": 1.0}}}', "baseline.mean_confidence is missing"),
-    ('{"baseline": {"predicted_label_distribution": {"a": "most"}, "mean_confidence": 0.9}}',
-     "baseline.predicted_label_distribution['a'] must be a number, got \"most\""),
-    ('{"baseline": {"predicted_label_distribution": {}, "mean_confidence": "high"}}',
-     'baseline.mean_confidence must be a number, got "high"'),
-    ('{"validation": {"int8": {"accuracy": 0.9}}}', "validation.int8.macro_f1 is missing"),
-    ('{"data": {"train_rows": 1.5, "validation_rows": 1, "validation_source": "file"}}',
-     "data.train_rows must be a whole number, got 1.5"),
-    ('{"training": null, "onnx": 3}', "onnx must be an object, got 3"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("not json", "is not valid JSON"),
+        ("[]", "(top level) must be an object, got []"),
+        ('{"baseline": {"predicted_label_distribution": {"a": 1.0}}}', "baseline.mean_confidence is missing"),
+        (
+            '{"baseline": {"predicted_label_distribution": {"a": "most"}, "mean_confidence": 0.9}}',
+            "baseline.predicted_label_distribution['a'] must be a number, got \"most\"",
+        ),
+        (
+            '{"baseline": {"predicted_label_distribution": {}, "mean_confidence": "high"}}',
+            'baseline.mean_confidence must be a number, got "high"',
+        ),
+        ('{"validation": {"int8": {"accuracy": 0.9}}}', "validation.int8.macro_f1 is missing"),
+        (
+            '{"data": {"train_rows": 1.5, "validation_rows": 1, "validation_source": "file"}}',
+            "data.train_rows must be a whole number, got 1.5",
+        ),
+        ('{"training": null, "onnx": 3}', "onnx must be an object, got 3"),
+    ],
+)
 def test_a_malformed_metrics_file_names_the_field(tmp_path, content, message):
     write_small_bundle(tmp_path / "b")
     (tmp_path / "b" / bundle.METRICS).write_text(content)

@@ -31,14 +31,23 @@ SAMPLE_VALIDATION = str(SAMPLE / "validation.tsv")
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without AWS credentials or GOLIVE_* settings, and no instance metadata lookups."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GOLIVE_", "SM_"))}
-    env.update(PYTHONPATH=str(REPO), AWS_SHARED_CREDENTIALS_FILE="/nonexistent/credentials",
-               AWS_CONFIG_FILE="/nonexistent/config", AWS_EC2_METADATA_DISABLED="true", PYTHONUNBUFFERED="1", **extra)
+    env.update(
+        PYTHONPATH=str(REPO),
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent/credentials",
+        AWS_CONFIG_FILE="/nonexistent/config",
+        AWS_EC2_METADATA_DISABLED="true",
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
     return env
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        cmd, cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +70,20 @@ def stand_in_bundle(tmp_path_factory) -> Path:
     """A folder that verifies as a bundle (manifest, matching hashes) without a usable model: enough for every
     check that runs before a model is loaded."""
     folder = tmp_path_factory.mktemp("stand-in") / "bundle"
-    manifest = bundle.Manifest(version_id=bundle.new_version_id(), created_at="2026-11-23T00:00:00+00:00",
-                               base_model="none", data_sha256="0" * 64, labels=["negative", "positive"], max_length=32)
-    files = {bundle.MODEL_INT8: b"not a model", bundle.MODEL_FP32: b"not a model", bundle.TOKENIZER: "{}",
-             bundle.METRICS: "{}"}
+    manifest = bundle.Manifest(
+        version_id=bundle.new_version_id(),
+        created_at="2026-11-23T00:00:00+00:00",
+        base_model="none",
+        data_sha256="0" * 64,
+        labels=["negative", "positive"],
+        max_length=32,
+    )
+    files = {
+        bundle.MODEL_INT8: b"not a model",
+        bundle.MODEL_FP32: b"not a model",
+        bundle.TOKENIZER: "{}",
+        bundle.METRICS: "{}",
+    }
     bundle.write_bundle(folder, files, manifest)
     return folder
 
@@ -82,49 +101,97 @@ def last_month() -> tuple[str, str]:
 # (id, argv after `python -m cli`, the message stderr must hold); {bundle}, {busy}, {closed}, {eight},
 # {tmp} are filled in per test
 CLI_CASES = [
-    ("costs report without credentials", ["costs", "report", "--start", "{last_month_start}", "--end", "{last_month_end}"],
-     "cannot read spend from Cost Explorer: no AWS credentials found; configure them with `aws configure`"),
+    (
+        "costs report without credentials",
+        ["costs", "report", "--start", "{last_month_start}", "--end", "{last_month_end}"],
+        "cannot read spend from Cost Explorer: no AWS credentials found; configure them with `aws configure`",
+    ),
     ("costs estimate, empty env", ["costs", "estimate", "--env", ""], "unknown environment ''"),
-    ("costs report, empty env", ["costs", "report", "--start", "{last_month_start}", "--end", "{last_month_end}",
-                                 "--env", ""], "unknown environment ''"),
-    ("costs estimate, impossible discount", ["costs", "estimate", "--spot-discount", "2"],
-     "--spot-discount must be between 0 and 0.9"),
+    (
+        "costs report, empty env",
+        ["costs", "report", "--start", "{last_month_start}", "--end", "{last_month_end}", "--env", ""],
+        "unknown environment ''",
+    ),
+    (
+        "costs estimate, impossible discount",
+        ["costs", "estimate", "--spot-discount", "2"],
+        "--spot-discount must be between 0 and 0.9",
+    ),
     ("serve, port too large", ["serve", "--port", "99999"], "99999 is not a port number; use 1 to 65535"),
     ("serve, port not a number", ["serve", "--port", "http"], "'http' is not a port number"),
     ("serve, negative port", ["serve", "--port", "-1"], "-1 is not a port number"),
     ("serve, no bundle", ["serve", "--model", "{tmp}/none"], "model bundle folder {tmp}/none does not exist"),
-    ("serve in a fresh clone, before training", ["serve"],
-     "`golive train --out model_artifacts`"),
-    ("serve, port taken", ["serve", "--model", "{bundle}", "--port", "{busy}"], "port {busy} on 127.0.0.1 is already in use"),
-    ("serve, unknown host", ["serve", "--model", "{bundle}", "--host", "no-such-host.invalid"],
-     "cannot listen on host 'no-such-host.invalid'"),
-    ("quickstart, port taken (before training)", ["quickstart", "--port", "{busy}", "--out", "{tmp}/qs"],
-     "port {busy} on 127.0.0.1 is already in use"),
+    ("serve in a fresh clone, before training", ["serve"], "`golive train --out model_artifacts`"),
+    (
+        "serve, port taken",
+        ["serve", "--model", "{bundle}", "--port", "{busy}"],
+        "port {busy} on 127.0.0.1 is already in use",
+    ),
+    (
+        "serve, unknown host",
+        ["serve", "--model", "{bundle}", "--host", "no-such-host.invalid"],
+        "cannot listen on host 'no-such-host.invalid'",
+    ),
+    (
+        "quickstart, port taken (before training)",
+        ["quickstart", "--port", "{busy}", "--out", "{tmp}/qs"],
+        "port {busy} on 127.0.0.1 is already in use",
+    ),
     ("quickstart, zero epochs", ["quickstart", "--epochs", "0"], "argument --epochs: must be above 0"),
-    ("evaluate, a file for the bundle", ["evaluate", "--model", "{bundle}/model.int8.onnx", "--data", SAMPLE_VALIDATION],
-     "{bundle}/model.int8.onnx is a file; a model bundle is the folder that holds it: pass {bundle}"),
+    (
+        "evaluate, a file for the bundle",
+        ["evaluate", "--model", "{bundle}/model.int8.onnx", "--data", SAMPLE_VALIDATION],
+        "{bundle}/model.int8.onnx is a file; a model bundle is the folder that holds it: pass {bundle}",
+    ),
     ("evaluate, no --data", ["evaluate"], "the following arguments are required: --data"),
     ("synth, empty env", ["synth", "--env", ""], "unknown environment ''"),
     ("synth, unknown env", ["synth", "--env", "production"], "unknown environment 'production'"),
     ("synth before any training", ["synth", "--model", "{tmp}/none"], "model bundle folder {tmp}/none does not exist"),
-    ("train, impossible validation fraction on the sample", ["train", "--validation-fraction", "1.5"],
-     "--validation-fraction must be between 0 and 1"),
-    ("train, 8 rows", ["train", "--data", "{eight}", "--export", "false"],
-     "has 8 usable rows; holding out 10% leaves 7 to train on and 1 to validate with, and golive needs at least 10"),
+    (
+        "train, impossible validation fraction on the sample",
+        ["train", "--validation-fraction", "1.5"],
+        "--validation-fraction must be between 0 and 1",
+    ),
+    (
+        "train, 8 rows",
+        ["train", "--data", "{eight}", "--export", "false"],
+        "has 8 usable rows; holding out 10% leaves 7 to train on and 1 to validate with, and golive needs at least 10",
+    ),
     ("train, negative GPUs", ["train", "--num-gpus", "-1"], "--num-gpus must be 0 or more"),
     ("train, no parity rows", ["train", "--parity-rows", "0"], "--parity-rows must be at least 1"),
-    ("train, bundle folder is a file", ["train", "--out", "{bundle}/metrics.json"],
-     "cannot write the bundle to --out {bundle}/metrics.json"),
-    ("train, data that is not there", ["train", "--data", "{tmp}/reviews.csv"], "data file {tmp}/reviews.csv does not exist"),
-    ("train, S3 without credentials", ["train", "--data", "s3://golive-no-such-bucket/train.tsv"],
-     "cannot read s3://golive-no-such-bucket/train.tsv: no AWS credentials found"),
+    (
+        "train, bundle folder is a file",
+        ["train", "--out", "{bundle}/metrics.json"],
+        "cannot write the bundle to --out {bundle}/metrics.json",
+    ),
+    (
+        "train, data that is not there",
+        ["train", "--data", "{tmp}/reviews.csv"],
+        "data file {tmp}/reviews.csv does not exist",
+    ),
+    (
+        "train, S3 without credentials",
+        ["train", "--data", "s3://golive-no-such-bucket/train.tsv"],
+        "cannot read s3://golive-no-such-bucket/train.tsv: no AWS credentials found",
+    ),
     ("train, epochs not a number", ["train", "--epochs", "five"], "argument --epochs: invalid float value: 'five'"),
     ("unknown command", ["deploy"], "invalid choice: 'deploy'"),
-    ("monitor, nothing listening", ["monitor", "--url", "http://127.0.0.1:{closed}"], "start the server with `golive serve`"),
-    ("endpoint-image, unwritable folder", ["endpoint-image", "--out", "/proc/golive-image"], "cannot use /proc/golive-image"),
+    (
+        "monitor, nothing listening",
+        ["monitor", "--url", "http://127.0.0.1:{closed}"],
+        "start the server with `golive serve`",
+    ),
+    (
+        "endpoint-image, unwritable folder",
+        ["endpoint-image", "--out", "/proc/golive-image"],
+        "cannot use /proc/golive-image",
+    ),
     ("package, no bundle", ["package", "--model", "{tmp}/none"], "model bundle folder {tmp}/none does not exist"),
-    ("package-lambda, bad Python version", ["package-lambda", "--python-version", "three"],
-     "'three' is not a Python version like 3.14"),
+    (
+        "package-lambda, bad Python version",
+        ["package-lambda", "--python-version", "three"],
+        "'three' is not a Python version like 3.14",
+    ),
 ]
 
 
@@ -143,10 +210,19 @@ def assert_clear_failure(result: subprocess.CompletedProcess, message: str) -> N
 
 
 @pytest.mark.parametrize("argv,message", [pytest.param(argv, message, id=name) for name, argv, message in CLI_CASES])
-def test_careless_cli_invocation_gets_one_clear_message(argv, message, tmp_path, stand_in_bundle, busy_port, eight_rows):
+def test_careless_cli_invocation_gets_one_clear_message(
+    argv, message, tmp_path, stand_in_bundle, busy_port, eight_rows
+):
     start, end = last_month()
-    values = {"tmp": str(tmp_path), "bundle": str(stand_in_bundle), "busy": str(busy_port), "closed": str(closed_port()),
-              "eight": str(eight_rows), "last_month_start": start, "last_month_end": end}
+    values = {
+        "tmp": str(tmp_path),
+        "bundle": str(stand_in_bundle),
+        "busy": str(busy_port),
+        "closed": str(closed_port()),
+        "eight": str(eight_rows),
+        "last_month_start": start,
+        "last_month_end": end,
+    }
     (tmp_path / "model_artifacts").mkdir()  # as a fresh clone has it: only its README
     (tmp_path / "model_artifacts" / "README.md").write_text("the bundle goes here\n")
     result = run([PYTHON, "-m", "cli", *[fill(a, values) for a in argv]], cwd=tmp_path)
@@ -157,43 +233,64 @@ def test_careless_cli_invocation_gets_one_clear_message(argv, message, tmp_path,
 
 def test_bad_serving_settings_name_the_variable(tmp_path, stand_in_bundle):
     env = clean_env(GOLIVE_INTRA_OP_THREADS="two", GOLIVE_MAX_TEXTS="0")
-    result = run([PYTHON, "-m", "cli", "serve", "--model", str(stand_in_bundle), "--port", str(closed_port())],
-                 cwd=tmp_path, env=env)
+    result = run(
+        [PYTHON, "-m", "cli", "serve", "--model", str(stand_in_bundle), "--port", str(closed_port())],
+        cwd=tmp_path,
+        env=env,
+    )
     assert_clear_failure(result, "the serving settings from the environment are not valid")
     assert "GOLIVE_INTRA_OP_THREADS" in result.stderr and "GOLIVE_MAX_TEXTS" in result.stderr
 
 
-@pytest.mark.parametrize("env,message", [
-    ({"GOLIVE_ENDPOINT_PORT": "99999"}, "bad endpoint configuration"),
-    ({"SAGEMAKER_BIND_TO_PORT": "{busy}", "GOLIVE_ENDPOINT_HOST": "127.0.0.1"}, "port {busy} on 127.0.0.1 is already in use"),
-])
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"GOLIVE_ENDPOINT_PORT": "99999"}, "bad endpoint configuration"),
+        (
+            {"SAGEMAKER_BIND_TO_PORT": "{busy}", "GOLIVE_ENDPOINT_HOST": "127.0.0.1"},
+            "port {busy} on 127.0.0.1 is already in use",
+        ),
+    ],
+)
 def test_endpoint_container_entry_point(env, message, tmp_path, busy_port):
     values = {"busy": str(busy_port)}
-    result = run([PYTHON, "-m", "functions.endpoint.serve"], cwd=tmp_path,
-                 env=clean_env(**{k: fill(v, values) for k, v in env.items()}))
+    result = run(
+        [PYTHON, "-m", "functions.endpoint.serve"],
+        cwd=tmp_path,
+        env=clean_env(**{k: fill(v, values) for k, v in env.items()}),
+    )
     assert_clear_failure(result, fill(message, values))
 
 
-@pytest.mark.parametrize("context,message", [
-    ('{"env": ""}', "unknown environment ''"),
-    ('{"env": "dev", "model": "/nonexistent/bundle"}', "model bundle folder /nonexistent/bundle does not exist"),
-])
+@pytest.mark.parametrize(
+    "context,message",
+    [
+        ('{"env": ""}', "unknown environment ''"),
+        ('{"env": "dev", "model": "/nonexistent/bundle"}', "model bundle folder /nonexistent/bundle does not exist"),
+    ],
+)
 def test_cdk_synth_through_cdk_json_reports_user_mistakes(context, message, tmp_path):
     """What `cdk synth -c env=` runs: cdk.json's app command with the context in CDK_CONTEXT_JSON."""
     import json
 
     command = json.loads((REPO / "cdk.json").read_text())["app"].split()
     assert command == ["bash", "scripts/cdk-app.sh"]  # which runs `python -m infra.cdk_entry` in the active virtualenv
-    result = run(command, cwd=REPO, env=clean_env(CDK_CONTEXT_JSON=context, CDK_OUTDIR=str(tmp_path / "cdk.out"),
-                                                  VIRTUAL_ENV=sys.prefix))
+    result = run(
+        command,
+        cwd=REPO,
+        env=clean_env(CDK_CONTEXT_JSON=context, CDK_OUTDIR=str(tmp_path / "cdk.out"), VIRTUAL_ENV=sys.prefix),
+    )
     assert_clear_failure(result, message)
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--port", "99999"], "99999 is not a port number"),
-    (["--port", "{busy}"], "port {busy} on 127.0.0.1 is already in use"),
-    (["--epochs", "-1"], "must be above 0"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--port", "99999"], "99999 is not a port number"),
+        (["--port", "{busy}"], "port {busy} on 127.0.0.1 is already in use"),
+        (["--epochs", "-1"], "must be above 0"),
+    ],
+)
 def test_quickstart_script_checks_flags_and_port_before_installing(args, message, busy_port, tmp_path):
     if subprocess.run(["python3", "-c", "import sys; sys.exit(sys.version_info < (3, 11))"]).returncode:
         pytest.skip("python3 here is older than 3.11: the script would stop at its Python check instead")
@@ -204,9 +301,15 @@ def test_quickstart_script_checks_flags_and_port_before_installing(args, message
 
 
 def test_ctrl_c_during_training_says_interrupted(tmp_path):
-    proc = subprocess.Popen([PYTHON, "-m", "cli", "train", "--epochs", "50", "--out", str(tmp_path / "b")],
-                            cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "cli", "train", "--epochs", "50", "--out", str(tmp_path / "b")],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     for line in proc.stdout:  # wait until the training loop runs
         if line.startswith("rank=0 world_size=1"):
             break
@@ -217,15 +320,46 @@ def test_ctrl_c_during_training_says_interrupted(tmp_path):
 
 
 def test_validation_fraction_with_validation_data_says_it_is_unused(tiny_base_model, tmp_path):
-    result = run([PYTHON, "-m", "cli", "train", "--base-model", str(tiny_base_model), "--epochs", "0.1",
-                  "--validation-fraction", "0.2", "--export", "false", "--max-length", "32"], cwd=tmp_path)
+    result = run(
+        [
+            PYTHON,
+            "-m",
+            "cli",
+            "train",
+            "--base-model",
+            str(tiny_base_model),
+            "--epochs",
+            "0.1",
+            "--validation-fraction",
+            "0.2",
+            "--export",
+            "false",
+            "--max-length",
+            "32",
+        ],
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "note: --validation-fraction 0.2 is not used: the validation rows come from" in result.stdout
 
 
 def test_progress_bar_on_a_terminal_and_metric_lines_in_logs(tiny_base_model, tmp_path):
-    args = [PYTHON, "-m", "cli", "train", "--base-model", str(tiny_base_model), "--epochs", "1", "--export", "false",
-            "--max-length", "32", "--logging-steps", "2"]
+    args = [
+        PYTHON,
+        "-m",
+        "cli",
+        "train",
+        "--base-model",
+        str(tiny_base_model),
+        "--epochs",
+        "1",
+        "--export",
+        "false",
+        "--max-length",
+        "32",
+        "--logging-steps",
+        "2",
+    ]
     # stderr is a terminal (one that reports no size, like some CI runners), stdout a pipe (`golive train | tee log`)
     primary, secondary = pty.openpty()
     screen = bytearray()
@@ -257,6 +391,7 @@ def test_progress_bar_on_a_terminal_and_metric_lines_in_logs(tiny_base_model, tm
 
 # --- help -------------------------------------------------------------------------------------------------------
 
+
 def every_option(parser: argparse.ArgumentParser, path: str = "golive"):
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -274,8 +409,9 @@ def test_every_option_of_every_command_has_help_and_shows_its_default():
     for path, action in options:
         where = f"{path} {action.option_strings[-1]}"
         assert action.help, f"{where} has no help"
-        assert "(default: " in action.help or (action.required and "(required)" in action.help), \
+        assert "(default: " in action.help or (action.required and "(required)" in action.help), (
             f"{where} shows no default: {action.help!r}"
+        )
 
 
 def test_train_flags_come_from_the_dataclass_with_its_defaults():
@@ -289,11 +425,18 @@ def test_train_flags_come_from_the_dataclass_with_its_defaults():
         if f.metadata["env"] is None:
             assert flags[f.name].default == f.default, f.name
     help_text = parser.format_help()
-    for flag, default in [("--epochs", "5.0"), ("--seed", "42"), ("--weight-decay", "0.01"), ("--warmup-ratio", "0.06"),
-                          ("--logging-steps", "50"), ("--checkpoint-steps", "200"), ("--num-gpus", "SM_NUM_GPUS, else 0")]:
+    for flag, default in [
+        ("--epochs", "5.0"),
+        ("--seed", "42"),
+        ("--weight-decay", "0.01"),
+        ("--warmup-ratio", "0.06"),
+        ("--logging-steps", "50"),
+        ("--checkpoint-steps", "200"),
+        ("--num-gpus", "SM_NUM_GPUS, else 0"),
+    ]:
         text = " ".join(help_text.split("options:")[1].split())  # argparse wraps lines
         start = text.index(f"{flag} ")
-        assert f"(default: {default})" in text[start:start + 400], flag
+        assert f"(default: {default})" in text[start : start + 400], flag
 
 
 def test_sagemaker_environment_sets_train_defaults(monkeypatch):
@@ -306,10 +449,15 @@ def test_sagemaker_environment_sets_train_defaults(monkeypatch):
     add_train_arguments(parser)
     ns = parser.parse_args([])
     assert (ns.out, ns.data, ns.num_gpus, ns.checkpoint_dir) == (
-        "/opt/ml/model", "/opt/ml/input/data/train", 4, SAGEMAKER_CHECKPOINT_DIR)
+        "/opt/ml/model",
+        "/opt/ml/input/data/train",
+        4,
+        SAGEMAKER_CHECKPOINT_DIR,
+    )
 
 
 # --- Node for the CDK app ---------------------------------------------------------------------------------------
+
 
 def fake_node(tmp_path: Path, version: str) -> str:
     script = tmp_path / "node"

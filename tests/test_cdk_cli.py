@@ -26,8 +26,13 @@ def test_cli_is_pinned_exactly_to_a_2x_release_in_package_json_and_the_lockfile(
 
 
 def test_cdk_app_without_a_python_environment_says_what_to_do(tmp_path):
-    result = subprocess.run(["bash", "scripts/cdk-app.sh"], cwd=REPO, capture_output=True, text=True,
-                            env={"PATH": os.environ["PATH"], "VIRTUAL_ENV": str(tmp_path / "no-venv")})
+    result = subprocess.run(
+        ["bash", "scripts/cdk-app.sh"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], "VIRTUAL_ENV": str(tmp_path / "no-venv")},
+    )
     assert result.returncode == 2
     assert "run 'bash scripts/quickstart.sh' first" in result.stderr and "Traceback" not in result.stderr
 
@@ -40,8 +45,9 @@ def npx_cdk(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
         pytest.fail("the pinned CDK CLI is not installed: run `npm ci` (scripts/env.sh does)")
     env = {**os.environ, "VIRTUAL_ENV": sys.prefix, "CDK_DISABLE_CLI_TELEMETRY": "true"}
     # --no-install: never fetch a CLI from the registry (that would be the latest, 3.x, not the pinned one)
-    return subprocess.run(["npx", "--no-install", "cdk", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        ["npx", "--no-install", "cdk", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.slow
@@ -51,15 +57,31 @@ def test_pinned_cli_synthesises_prod_through_cdk_json(tiny_bundle, tmp_path):
     package = tmp_path / "lambda"
     build_lambda_package(tiny_bundle, package, install=False)  # code + bundle: wheels do not change templates
     out = tmp_path / "cdk.out"
-    result = npx_cdk("synth", "--quiet", "--no-notices", "-c", "env=prod", "-c", f"lambda_package={package}",
-                     "-c", f"model={tiny_bundle}", "-c", f"build_dir={tmp_path / 'build'}",
-                     "-c", f"alarm_email={ALARM_EMAIL}", "--output", str(out))
+    result = npx_cdk(
+        "synth",
+        "--quiet",
+        "--no-notices",
+        "-c",
+        "env=prod",
+        "-c",
+        f"lambda_package={package}",
+        "-c",
+        f"model={tiny_bundle}",
+        "-c",
+        f"build_dir={tmp_path / 'build'}",
+        "-c",
+        f"alarm_email={ALARM_EMAIL}",
+        "--output",
+        str(out),
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     manifest = json.loads((out / "manifest.json").read_text())
-    stacks = sorted(name for name, artifact in manifest["artifacts"].items()
-                    if artifact["type"] == "aws:cloudformation:stack")
-    assert stacks == ["golive-account"] + [f"golive-prod-{s}" for s in
-                                           ("alerts", "api", "costs", "data", "inference", "monitoring", "training")]
+    stacks = sorted(
+        name for name, artifact in manifest["artifacts"].items() if artifact["type"] == "aws:cloudformation:stack"
+    )
+    assert stacks == ["golive-account"] + [
+        f"golive-prod-{s}" for s in ("alerts", "api", "costs", "data", "inference", "monitoring", "training")
+    ]
     for stack in stacks:
         template = json.loads((out / f"{stack}.template.json").read_text())
         assert template["Resources"], stack
@@ -72,8 +94,19 @@ def test_cli_synth_before_any_training_is_one_clear_error(tmp_path):
     fresh = tmp_path / "model_artifacts"  # as in a fresh clone: the folder and its README, no bundle
     fresh.mkdir()
     (fresh / "README.md").write_text("the bundle goes here")
-    result = npx_cdk("synth", "--quiet", "--no-notices", "-c", "env=dev", "-c", f"model={fresh}",
-                     "-c", f"build_dir={tmp_path / 'build'}", "--output", str(tmp_path / "cdk.out"))
+    result = npx_cdk(
+        "synth",
+        "--quiet",
+        "--no-notices",
+        "-c",
+        "env=dev",
+        "-c",
+        f"model={fresh}",
+        "-c",
+        f"build_dir={tmp_path / 'build'}",
+        "--output",
+        str(tmp_path / "cdk.out"),
+    )
     assert result.returncode != 0
     assert f"error: {fresh} holds no model bundle yet (no manifest.json): train one with" in result.stderr
     assert "golive quickstart --serve false" in result.stderr

@@ -17,18 +17,39 @@ import httpx
 import pytest
 from fastapi.responses import JSONResponse
 
-from functions.common.http import error_response
 from functions.api.local import create_local_app
 from functions.api.settings import Settings
+from functions.common.http import error_response
 from golive import bundle
-from golive.client import (AsyncClient, Client, DeadlineExceeded, Feedback, GoliveError, LabelScore, Prediction,
-                           PredictResult, error_from_response, retry_after_seconds)
+from golive.client import (
+    AsyncClient,
+    Client,
+    DeadlineExceeded,
+    Feedback,
+    GoliveError,
+    LabelScore,
+    Prediction,
+    PredictResult,
+    error_from_response,
+    retry_after_seconds,
+)
 from golive.onnx_classifier import OnnxClassifier
 from tests.conftest import running_server
 
 SERVER_MAX_TEXTS = 4
-TEXTS = ["a wonderful, moving film", "cold food and rude staff", "it was fine", "never again", "loved every minute",
-         "the battery died in a day", "great value", "arrived broken", "would buy again", "meh", "five stars"]
+TEXTS = [
+    "a wonderful, moving film",
+    "cold food and rude staff",
+    "it was fine",
+    "never again",
+    "loved every minute",
+    "the battery died in a day",
+    "great value",
+    "arrived broken",
+    "would buy again",
+    "meh",
+    "five stars",
+]
 
 
 class Gate:
@@ -58,8 +79,15 @@ class Gate:
 @pytest.fixture(scope="module")
 def server(tiny_bundle, tmp_path_factory):
     # fp32: its scores do not depend on which texts share a request (int8's dynamic quantisation does)
-    app = create_local_app(Settings(model_dir=str(tiny_bundle), model_variant="fp32", max_texts=SERVER_MAX_TEXTS, max_chars=200,
-                                    feedback_db=str(tmp_path_factory.mktemp("client") / "feedback.sqlite3")))
+    app = create_local_app(
+        Settings(
+            model_dir=str(tiny_bundle),
+            model_variant="fp32",
+            max_texts=SERVER_MAX_TEXTS,
+            max_chars=200,
+            feedback_db=str(tmp_path_factory.mktemp("client") / "feedback.sqlite3"),
+        )
+    )
     gate = Gate(app)
     with running_server(gate) as url:
         yield url, gate
@@ -93,7 +121,9 @@ def assert_matches(result: PredictResult, expected: list[tuple[str, float]]) -> 
 
 
 def warming(retry_after: int):
-    return error_response(503, "model_waking_up", "the model is waking up after a quiet period; retry shortly", retry_after)
+    return error_response(
+        503, "model_waking_up", "the model is waking up after a quiet period; retry shortly", retry_after
+    )
 
 
 def test_predict_one_text_and_a_short_list(url, gate, tiny_bundle, expected):
@@ -145,14 +175,18 @@ def test_feedback_is_recorded_once(url, tiny_bundle):
     assert repeat.status == "already_recorded"
 
 
-@pytest.mark.parametrize("call,status,error_type,fragment", [
-    (lambda api: api.feedback("0123", "positive"), 422, "unknown_prediction_id", "prediction"),
-    (lambda api: api.predict("x" * 500), 422, "text_too_long", "200"),
-    (lambda api: api.predict([]), 422, "invalid_request", "empty"),
-    (lambda api: api.predict("fine", top_k=0), 422, "invalid_request", "top_k"),
-])
-def test_errors_carry_the_servers_type_message_and_status_and_are_not_retried(url, gate, call, status, error_type,
-                                                                               fragment):
+@pytest.mark.parametrize(
+    "call,status,error_type,fragment",
+    [
+        (lambda api: api.feedback("0123", "positive"), 422, "unknown_prediction_id", "prediction"),
+        (lambda api: api.predict("x" * 500), 422, "text_too_long", "200"),
+        (lambda api: api.predict([]), 422, "invalid_request", "empty"),
+        (lambda api: api.predict("fine", top_k=0), 422, "invalid_request", "top_k"),
+    ],
+)
+def test_errors_carry_the_servers_type_message_and_status_and_are_not_retried(
+    url, gate, call, status, error_type, fragment
+):
     with Client(url) as api, pytest.raises(GoliveError) as raised:
         call(api)
     assert (raised.value.status, raised.value.type) == (status, error_type)
@@ -181,6 +215,7 @@ def test_the_api_key_goes_in_x_api_key_and_api_gateways_403_is_explained(url, ga
 
 def test_an_authorizers_credentials_go_with_every_request_and_every_retry(url, gate):
     """headers= (a Cognito token) and auth= (an httpx.Auth, as a SigV4 signer is) reach the server on each attempt."""
+
     class Signer(httpx.Auth):
         requires_request_body = True
 
@@ -214,8 +249,10 @@ def test_503_with_retry_after_is_ridden_out_waiting_as_told(url, gate, expected)
 
 
 def test_api_gateway_timeouts_and_bad_gateways_are_retried_but_500_is_not(url, gate):
-    gate.answers += [JSONResponse({"message": "Endpoint request timed out"}, 504),
-                     JSONResponse({"message": "Internal server error"}, 502)]
+    gate.answers += [
+        JSONResponse({"message": "Endpoint request timed out"}, 504),
+        JSONResponse({"message": "Internal server error"}, 502),
+    ]
     with Client(url, backoff=0.05) as api:
         assert len(api.predict("fine").predictions) == 1
         assert len(gate.seen) == 3
@@ -268,8 +305,12 @@ def test_client_types_match_the_servers_openapi_schema(server):
     """The client's dataclasses name the same fields, required the same way, as the server's response schemas.
     (Request bodies need no such check: the server forbids unknown fields, so the live tests above would fail.)"""
     spec = server[1].app.openapi()["components"]["schemas"]
-    for client_type, schema_name in [(Prediction, "Prediction"), (PredictResult, "PredictResponse"),
-                                     (LabelScore, "LabelScore"), (Feedback, "FeedbackResponse")]:
+    for client_type, schema_name in [
+        (Prediction, "Prediction"),
+        (PredictResult, "PredictResponse"),
+        (LabelScore, "LabelScore"),
+        (Feedback, "FeedbackResponse"),
+    ]:
         schema = spec[schema_name]
         fields = dataclasses.fields(client_type)
         assert {f.name for f in fields} == set(schema["properties"]), schema_name
@@ -283,8 +324,9 @@ def test_client_types_match_the_servers_openapi_schema(server):
                 assert python[kind] in (typing.get_args(hints[name]) or (hints[name],)), f"{schema_name}.{name}"
 
 
-@pytest.mark.parametrize("header,seconds", [("7", 7.0), ("", None), ("soon", None),
-                                            ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)])
+@pytest.mark.parametrize(
+    "header,seconds", [("7", 7.0), ("", None), ("soon", None), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)]
+)
 def test_retry_after_takes_seconds_or_an_http_date(header, seconds):
     assert retry_after_seconds(header) == seconds
 

@@ -12,8 +12,8 @@ import pytest
 
 cdk = pytest.importorskip("aws_cdk")
 
-from infra.assets.lambda_package import build_lambda_package  # noqa: E402
 from infra.app import build_app  # noqa: E402
+from infra.assets.lambda_package import build_lambda_package  # noqa: E402
 from infra.checkov import scan  # noqa: E402
 from infra.compliance import ComplianceError, accept, optional_packs  # noqa: E402
 from infra.config import ConfigError, load_config  # noqa: E402
@@ -60,13 +60,18 @@ def test_scan_of_a_folder_without_templates_is_a_clear_error(tmp_path):
 
 # --- cdk-nag: the opt-in packs, and what an acceptance must say ----------------------------------------------------
 
+
 @pytest.mark.slow
 def test_prod_passes_the_hipaa_and_nist_packs(tiny_bundle, tmp_path):
     """dev under all four packs is checked by test_cdk_nag_fails_synth_on_an_unacknowledged_finding_of_every_pack."""
     package = tmp_path / "pkg"
     build_lambda_package(tiny_bundle, package, install=False)
-    app = build_app(cdk.App(outdir=str(tmp_path / "out"), context=synth_context(
-        "prod", package, tiny_bundle, tmp_path / "build", compliance="hipaa,nist")))
+    app = build_app(
+        cdk.App(
+            outdir=str(tmp_path / "out"),
+            context=synth_context("prod", package, tiny_bundle, tmp_path / "build", compliance="hipaa,nist"),
+        )
+    )
     app.synth()  # raises ValidationFailed on any unacknowledged finding
 
 
@@ -89,10 +94,16 @@ def test_an_acceptance_names_its_rules_and_says_why():
 
 def test_log_groups_are_kms_encrypted_and_prod_reserves_lambda_concurrency(synthesized):
     for env in ("dev", "prod"):
-        groups = {f"{name}/{logical}": r["Properties"] for name, template in synthesized[env].items()
-                  if not name.startswith("_") for logical, r in template.find_resources("AWS::Logs::LogGroup").items()}
+        groups = {
+            f"{name}/{logical}": r["Properties"]
+            for name, template in synthesized[env].items()
+            if not name.startswith("_")
+            for logical, r in template.find_resources("AWS::Logs::LogGroup").items()
+        }
         # the API function, its access logs, the key-rotation function, the pipeline; prod: the WAF's blocked requests
-        assert len(groups) == {"dev": 5, "prod": 6}[env] and all("KmsKeyId" in props for props in groups.values()), groups
+        assert len(groups) == {"dev": 5, "prod": 6}[env] and all("KmsKeyId" in props for props in groups.values()), (
+            groups
+        )
         policy = json.dumps(synthesized[env]["alerts"].find_resources("AWS::KMS::Key"))
         assert "kms:EncryptionContext:aws:logs:arn" in policy
     api_function = {"Properties": {"Handler": "functions.lambda_handler.handler"}}
@@ -104,16 +115,22 @@ def test_log_groups_are_kms_encrypted_and_prod_reserves_lambda_concurrency(synth
 
 def test_training_alerts_eventbridge_cannot_deliver_are_kept_and_alarmed(synthesized):
     monitoring = synthesized["dev"]["monitoring"]
-    (queue_id, queue), = monitoring.find_resources("AWS::SQS::Queue").items()
+    ((queue_id, queue),) = monitoring.find_resources("AWS::SQS::Queue").items()
     assert "KmsMasterKeyId" in queue["Properties"]
     for rule in monitoring.find_resources("AWS::Events::Rule").values():
         assert rule["Properties"]["Targets"][0]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
-    monitoring.has_resource_properties("AWS::CloudWatch::Alarm", {
-        "AlarmName": "golive-dev-undelivered-alerts", "MetricName": "ApproximateNumberOfMessagesVisible",
-        "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]})
+    monitoring.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "AlarmName": "golive-dev-undelivered-alerts",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}],
+        },
+    )
 
 
 # --- API Gateway's account-wide logging role ---------------------------------------------------------------------
+
 
 def test_api_gateway_account_setting_belongs_to_no_environment(synthesized):
     """Destroying one environment must not delete the role every API in the region logs through."""
@@ -121,7 +138,9 @@ def test_api_gateway_account_setting_belongs_to_no_environment(synthesized):
         api = synthesized[env]["api"].to_json()["Resources"]
         assert not [r for r in api.values() if r["Type"] == "AWS::ApiGateway::Account"]
         roles = [r for r in api.values() if r["Type"] == "AWS::IAM::Role"]
-        assert not [r for r in roles if "apigateway.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])]
+        assert not [
+            r for r in roles if "apigateway.amazonaws.com" in json.dumps(r["Properties"]["AssumeRolePolicyDocument"])
+        ]
 
         account = synthesized[env]["account"].to_json()["Resources"]
         (setting,) = [r for r in account.values() if r["Type"] == "AWS::ApiGateway::Account"]
@@ -132,12 +151,15 @@ def test_api_gateway_account_setting_belongs_to_no_environment(synthesized):
         manifest = json.loads((Path(synthesized[env]["_outdir"]) / "manifest.json").read_text())
         assert "golive-account" in manifest["artifacts"][f"golive-{env}-api"]["dependencies"]
     # one stack, the same from every environment: deploying dev then prod changes nothing
-    dev, prod = (json.loads((Path(synthesized[env]["_outdir"]) / "golive-account.template.json").read_text())
-                 for env in ("dev", "prod"))
+    dev, prod = (
+        json.loads((Path(synthesized[env]["_outdir"]) / "golive-account.template.json").read_text())
+        for env in ("dev", "prod")
+    )
     assert dev == prod
 
 
 # --- alarm_email --------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_staging_and_prod_refuse_to_synth_without_an_alarm_email(env):
@@ -151,8 +173,17 @@ def test_staging_and_prod_refuse_to_synth_without_an_alarm_email(env):
     assert load_config("dev", for_deploy=True).alarm_email is None  # dev may page nobody
 
 
-@pytest.mark.parametrize("address", ["ml-oncall@example.com", "a@mail.example.org", "x@example.net", "ops@corp.test",
-                                     "ops@nowhere.invalid", "root@box.localhost"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "ml-oncall@example.com",
+        "a@mail.example.org",
+        "x@example.net",
+        "ops@corp.test",
+        "ops@nowhere.invalid",
+        "root@box.localhost",
+    ],
+)
 def test_reserved_example_domains_are_refused_as_alarm_email(tmp_path, address):
     (tmp_path / "prod.json").write_text(json.dumps({"name": "prod", "alarm_email": address}))
     with pytest.raises(ConfigError, match=r"prod.json has invalid values:\n  alarm_email: .*reserved example domain"):
@@ -179,16 +210,26 @@ def test_cdk_synth_of_prod_without_alarm_email_is_one_clear_line(tmp_path):
 
     from tests.conftest import REPO
 
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "prod"}), "CDK_OUTDIR": str(tmp_path),
-           "PYTHONPATH": str(REPO)}
-    result = subprocess.run([sys.executable, "-m", "infra.cdk_entry"], cwd=REPO, env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": json.dumps({"env": "prod"}),
+        "CDK_OUTDIR": str(tmp_path),
+        "PYTHONPATH": str(REPO),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.cdk_entry"], cwd=REPO, env=env, capture_output=True, text=True
+    )
     assert result.returncode == 2
     assert "error: " in result.stderr and "prod.json: alarm_email is not set" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_prod_alarms_and_budgets_write_to_the_given_address(synthesized):
-    subscribers = [s["Address"] for b in synthesized["prod"]["costs"].find_resources("AWS::Budgets::Budget").values()
-                   for n in b["Properties"]["NotificationsWithSubscribers"] for s in n["Subscribers"]
-                   if s["SubscriptionType"] == "EMAIL"]
+    subscribers = [
+        s["Address"]
+        for b in synthesized["prod"]["costs"].find_resources("AWS::Budgets::Budget").values()
+        for n in b["Properties"]["NotificationsWithSubscribers"]
+        for s in n["Subscribers"]
+        if s["SubscriptionType"] == "EMAIL"
+    ]
     assert subscribers and set(subscribers) == {ALARM_EMAIL}

@@ -54,11 +54,17 @@ def alarm_names(template: Template) -> set[str]:
 
 
 def function(stack: cdk.Stack) -> lambda_.Function:
-    return lambda_.Function(stack, "Fn", runtime=lambda_.Runtime.PYTHON_3_13, handler="index.handler",
-                            code=lambda_.Code.from_inline("def handler(event, context): pass"))
+    return lambda_.Function(
+        stack,
+        "Fn",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+    )
 
 
 # --- inline.py ------------------------------------------------------------------------------------------------
+
 
 def test_unique_id_is_cdks_own_logical_id_for_every_element():
     app = cdk.App()
@@ -70,7 +76,7 @@ def test_unique_id_is_cdks_own_logical_id_for_every_element():
     elements = [c for c in stack.node.find_all() if isinstance(c, cdk.CfnElement)]
     assert len(elements) >= 6
     for element in elements:
-        path = [s.node.id for s in element.node.scopes[1 + element.node.scopes.index(stack):]]
+        path = [s.node.id for s in element.node.scopes[1 + element.node.scopes.index(stack) :]]
         assert unique_id(path) == stack.resolve(element.logical_id), element.node.path
 
 
@@ -86,13 +92,26 @@ def test_an_inline_unit_keeps_its_resources_logical_ids_in_a_stable_id_stack():
 
 # --- the API ------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("retain, policy", [(True, "Retain"), (False, "Delete")])
 def test_feedback_table_is_keyed_by_prediction_id_with_point_in_time_recovery(stack, retain, policy):
     FeedbackTable(stack, "Feedback", retain=retain)
     template = Template.from_stack(stack)
-    template.has_resource("AWS::DynamoDB::GlobalTable", {"DeletionPolicy": policy, "Properties": Match.object_like({
-        "KeySchema": [{"AttributeName": "prediction_id", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST",
-        "Replicas": [Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})]})})
+    template.has_resource(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "DeletionPolicy": policy,
+            "Properties": Match.object_like(
+                {
+                    "KeySchema": [{"AttributeName": "prediction_id", "KeyType": "HASH"}],
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "Replicas": [
+                        Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})
+                    ],
+                }
+            ),
+        },
+    )
 
 
 def test_api_function_runs_the_handler_with_its_settings_and_reads_only_its_table(stack, tmp_path):
@@ -101,32 +120,66 @@ def test_api_function_runs_the_handler_with_its_settings_and_reads_only_its_tabl
     (package / "functions").mkdir(parents=True)
     (package / "functions" / "lambda_handler.py").write_text("def handler(event, context): pass\n")
     table = FeedbackTable(stack, "Feedback", retain=True).table
-    unit = ApiFunction(stack, "Api", config=config, package_dir=package, table=table,
-                       logs_key=kms.Key(stack, "Key"))
+    unit = ApiFunction(stack, "Api", config=config, package_dir=package, table=table, logs_key=kms.Key(stack, "Key"))
     template = Template.from_stack(stack)
-    template.has_resource_properties("AWS::Lambda::Function", {
-        "Handler": "functions.lambda_handler.handler", "Runtime": "python3.13", "Timeout": LAMBDA_TIMEOUT_S,
-        "MemorySize": config.api.lambda_memory_mb, "TracingConfig": {"Mode": "Active"},
-        "Environment": {"Variables": Match.object_like({"GOLIVE_BACKEND": config.api.backend,
-                                                        "GOLIVE_ENVIRONMENT": "dev"})}})
-    template.has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
-        Match.object_like({"Action": ["dynamodb:PutItem", "dynamodb:GetItem"]})])}})
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "functions.lambda_handler.handler",
+            "Runtime": "python3.13",
+            "Timeout": LAMBDA_TIMEOUT_S,
+            "MemorySize": config.api.lambda_memory_mb,
+            "TracingConfig": {"Mode": "Active"},
+            "Environment": {
+                "Variables": Match.object_like({"GOLIVE_BACKEND": config.api.backend, "GOLIVE_ENVIRONMENT": "dev"})
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with([Match.object_like({"Action": ["dynamodb:PutItem", "dynamodb:GetItem"]})])
+            }
+        },
+    )
     assert unit.signing_key.secret is not None
     prod, stack = load_config("prod"), bare_stack(tmp_path / "prod")  # the sagemaker backend: one endpoint
     table = FeedbackTable(stack, "Feedback", retain=True).table
     with pytest.raises(ValueError, match="endpoint's name"):
         ApiFunction(stack, "NoEndpoint", config=prod, package_dir=package, table=table, logs_key=kms.Key(stack, "K2"))
-    ApiFunction(stack, "Sagemaker", config=prod, package_dir=package, table=table, logs_key=kms.Key(stack, "K3"),
-                endpoint_name="golive-prod-endpoint")
-    Template.from_stack(stack).has_resource_properties("AWS::IAM::Policy", {"PolicyDocument": {"Statement": Match.array_with([
-        Match.object_like({"Action": "sagemaker:InvokeEndpoint", "Resource": Match.any_value()})])}})
+    ApiFunction(
+        stack,
+        "Sagemaker",
+        config=prod,
+        package_dir=package,
+        table=table,
+        logs_key=kms.Key(stack, "K3"),
+        endpoint_name="golive-prod-endpoint",
+    )
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Action": "sagemaker:InvokeEndpoint", "Resource": Match.any_value()})]
+                )
+            }
+        },
+    )
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_rest_api_opens_health_and_docs_and_keys_the_rest(stack, env):
     config = load_config(env)
-    unit = RestApi(stack, "Rest", config=config, function=function(stack), logs_key=kms.Key(stack, "Key"),
-                   retention=cdk.aws_logs.RetentionDays.ONE_MONTH)
+    unit = RestApi(
+        stack,
+        "Rest",
+        config=config,
+        function=function(stack),
+        logs_key=kms.Key(stack, "Key"),
+        retention=cdk.aws_logs.RetentionDays.ONE_MONTH,
+    )
     template = Template.from_stack(stack)
     template.has_resource_properties("AWS::ApiGateway::Stage", {"StageName": env, "TracingEnabled": True})
     methods = template.find_resources("AWS::ApiGateway::Method")
@@ -138,12 +191,20 @@ def test_rest_api_opens_health_and_docs_and_keys_the_rest(stack, env):
 
 # --- monitoring ---------------------------------------------------------------------------------------------
 
+
 def test_api_alarms_split_client_facing_from_capacity_and_notify_both_ways(stack):
     alarms_kit = kit(stack)
     handler = function(stack)
     rest = apigw.LambdaRestApi(stack, "Api", handler=handler)
-    unit = ApiAlarms(stack, "Alarms", kit=alarms_kit, function=handler, timeout_s=LAMBDA_TIMEOUT_S,
-                     stage=rest.deployment_stage, table_name="t")
+    unit = ApiAlarms(
+        stack,
+        "Alarms",
+        kit=alarms_kit,
+        function=handler,
+        timeout_s=LAMBDA_TIMEOUT_S,
+        stage=rest.deployment_stage,
+        table_name="t",
+    )
     assert [a.node.id for a in unit.client_facing] == [a.construct_id for a in catalog.API_ALARMS[:4]]
     assert [a.node.id for a in unit.capacity] == [a.construct_id for a in catalog.API_ALARMS[4:]]
     template = Template.from_stack(stack)
@@ -161,8 +222,11 @@ def test_quality_alarms_need_the_baseline_for_drift(stack, baseline, expected):
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::CloudWatch::Alarm", len(expected))
     if baseline:
-        [drop] = [r["Properties"] for r in template.find_resources("AWS::CloudWatch::Alarm").values()
-                  if r["Properties"]["AlarmName"] == "golive-prod-confidence-drop"]
+        [drop] = [
+            r["Properties"]
+            for r in template.find_resources("AWS::CloudWatch::Alarm").values()
+            if r["Properties"]["AlarmName"] == "golive-prod-confidence-drop"
+        ]
         assert drop["Threshold"] == pytest.approx(BASELINE.mean_confidence - 0.1)
 
 
@@ -181,8 +245,9 @@ def test_rollback_alarms_are_named_as_the_deployment_config_names_them(stack):
 
 
 def test_training_alerts_deliver_to_the_topic_or_their_dead_letter_queue(stack):
-    machine = sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(
-        sfn.Pass(stack, "Nothing")))
+    machine = sfn.StateMachine(
+        stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "Nothing"))
+    )
     unit = TrainingAlerts(stack, "Training", kit=kit(stack), state_machine=machine)
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::Events::Rule", 2)
@@ -197,11 +262,20 @@ def test_dashboard_shows_the_endpoint_only_when_there_is_one(stack, endpoint):
     alarms_kit = kit(stack)
     handler = function(stack)
     rest = apigw.LambdaRestApi(stack, "Api", handler=handler)
-    machine = sfn.StateMachine(stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(
-        sfn.Pass(stack, "Nothing")))
-    MonitoringDashboard(stack, "Board", kit=alarms_kit, alarms=[], state_machine=machine,
-                        function=handler,
-                        stage=rest.deployment_stage, endpoint=endpoint, baseline=BASELINE)
+    machine = sfn.StateMachine(
+        stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "Nothing"))
+    )
+    MonitoringDashboard(
+        stack,
+        "Board",
+        kit=alarms_kit,
+        alarms=[],
+        state_machine=machine,
+        function=handler,
+        stage=rest.deployment_stage,
+        endpoint=endpoint,
+        baseline=BASELINE,
+    )
     [board] = Template.from_stack(stack).find_resources("AWS::CloudWatch::Dashboard").values()
     assert board["Properties"]["DashboardName"] == "golive-prod"
     body = str(stack.resolve(board["Properties"]["DashboardBody"]))

@@ -7,19 +7,21 @@ import json
 import pytest
 
 from cli.main import main
-from infra.costs.estimate import Assumptions, estimate, load_prices
 from golive.contracts.telemetry import CLOUDWATCH_METRICS
 from infra.config import EnvironmentConfig
+from infra.costs.estimate import Assumptions, estimate, load_prices
 from infra.costs.serving_options import break_even
 
 
 def hand_config() -> EnvironmentConfig:
-    return EnvironmentConfig.model_validate({
-        "name": "staging",
-        "training": {"instance_type": "ml.g5.xlarge", "instance_count": 1, "use_spot": True},
-        "endpoint": {"enabled": True, "instance_type": "ml.g5.xlarge", "min_instances": 1, "max_instances": 2},
-        "api": {"backend": "onnx", "lambda_memory_mb": 2048, "lambda_architecture": "x86_64"},
-    })
+    return EnvironmentConfig.model_validate(
+        {
+            "name": "staging",
+            "training": {"instance_type": "ml.g5.xlarge", "instance_count": 1, "use_spot": True},
+            "endpoint": {"enabled": True, "instance_type": "ml.g5.xlarge", "min_instances": 1, "max_instances": 2},
+            "api": {"backend": "onnx", "lambda_memory_mb": 2048, "lambda_architecture": "x86_64"},
+        }
+    )
 
 
 def test_estimate_matches_hand_computed_figures():
@@ -42,17 +44,21 @@ def test_estimate_matches_hand_computed_figures():
     assert totals["inference"] == 1027.84 and set(totals) == {"training", "inference", "api", "data", "monitoring"}
     per_1000 = result.per_1000_predictions
     assert per_1000["lambda_onnx"] == pytest.approx(1000 * (3.7e-6 + 0.005 * 2 * 0.0000166667), abs=1e-4)
-    assert per_1000["gpu_endpoint"] == pytest.approx(1000 * (3.7e-6 + 0.03 * 2 * 0.0000166667 + 1027.84 / 2e6), abs=1e-4)
+    assert per_1000["gpu_endpoint"] == pytest.approx(
+        1000 * (3.7e-6 + 0.03 * 2 * 0.0000166667 + 1027.84 / 2e6), abs=1e-4
+    )
     assert per_1000["sagemaker_serverless"] == pytest.approx(1000 * (4.7e-6 + 0.005 * 2 * 0.00002), abs=1e-4)
     assert result.break_even_requests_per_month["lambda_onnx_vs_gpu_endpoint"] is None
     assert result.break_even_requests_per_month["sagemaker_serverless_vs_gpu_endpoint"] == pytest.approx(
-        1027.84 / 2e-7, rel=1e-3)
+        1027.84 / 2e-7, rel=1e-3
+    )
     assert all(line.assumption for line in result.lines)  # every figure says how it was made
 
 
 def test_on_demand_training_and_no_endpoint():
-    config = EnvironmentConfig.model_validate({"name": "dev", "training": {"use_spot": False},
-                                               "endpoint": {"enabled": False}})
+    config = EnvironmentConfig.model_validate(
+        {"name": "dev", "training": {"use_spot": False}, "endpoint": {"enabled": False}}
+    )
     lines = {line.item: line for line in estimate(config, Assumptions(training_runs=1, training_hours=2)).lines}
     assert lines["SageMaker training ml.g5.xlarge x1"].monthly_usd == pytest.approx(2 * 1.408, abs=0.005)
     assert "on-demand" in lines["SageMaker training ml.g5.xlarge x1"].assumption
@@ -62,11 +68,15 @@ def test_on_demand_training_and_no_endpoint():
 def test_waf_and_the_signing_secret_are_priced_where_they_are_deployed():
     prices = load_prices()
     assert (prices["waf_web_acl_per_month"], prices["waf_rule_per_month"], prices["waf_per_million_requests"]) == (
-        5.00, 1.00, 0.60)
+        5.00,
+        1.00,
+        0.60,
+    )
     assert (prices["secretsmanager_secret_per_month"], prices["secretsmanager_per_10k_api_calls"]) == (0.40, 0.05)
     a = Assumptions(requests_per_month=2_000_000, cold_start_share=0.002)
-    waf_on = EnvironmentConfig.model_validate({"name": "prod", "api": {"waf": {"enabled": True},
-                                                                       "signing_key_rotation_days": 30}})
+    waf_on = EnvironmentConfig.model_validate(
+        {"name": "prod", "api": {"waf": {"enabled": True}, "signing_key_rotation_days": 30}}
+    )
     lines = {line.item: line for line in estimate(waf_on, a, prices).lines}
     assert lines["AWS WAF web ACL"].monthly_usd == pytest.approx(5 + 3 * 1 + 2 * 0.60)  # 9.20
     assert lines["AWS WAF web ACL"].stage == "api" and "3 rules" in lines["AWS WAF web ACL"].assumption
@@ -92,6 +102,7 @@ def test_cli_formats_and_errors(capsys):
 
 # --- the report, against Cost Explorer results configured in moto -------------------------------------------
 
+
 def _month(offset: int) -> str:
     """The first day of the month `offset` months before this one (reports must stay within a year)."""
     from datetime import date
@@ -102,6 +113,7 @@ def _month(offset: int) -> str:
 
 
 SEP, OCT, NOV = _month(2), _month(1), _month(0)
+
 
 def _group(stage: str, usd: str) -> dict:
     return {"Keys": [f"Stage${stage}"], "Metrics": {"UnblendedCost": {"Amount": usd, "Unit": "USD"}}}
@@ -116,20 +128,29 @@ def cost_explorer(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with moto.mock_aws():
+
         def queue(*results):
-            response = requests.post("http://motoapi.amazonaws.com/moto-api/static/ce/cost-and-usage-results",
-                                     json={"results": list(results)})
+            response = requests.post(
+                "http://motoapi.amazonaws.com/moto-api/static/ce/cost-and-usage-results",
+                json={"results": list(results)},
+            )
             assert response.status_code == 201, response.text
+
         yield queue
 
 
 def test_report_groups_spend_by_stage_with_untagged_as_its_own_line(cost_explorer, capsys, tmp_path):
-    month = lambda start, groups: {"TimePeriod": {"Start": start, "End": start}, "Groups": groups, "Total": {},
-                                   "Estimated": False}
-    results = {"ResultsByTime": [
-        month(SEP, [_group("training", "12.5"), _group("inference", "1020.00"), _group("", "3.25")]),
-        month(OCT, [_group("training", "7.5"), _group("api", "4.10")]),
-    ], "GroupDefinitions": [{"Type": "TAG", "Key": "Stage"}], "DimensionValueAttributes": []}
+    def month(start, groups):
+        return {"TimePeriod": {"Start": start, "End": start}, "Groups": groups, "Total": {}, "Estimated": False}
+
+    results = {
+        "ResultsByTime": [
+            month(SEP, [_group("training", "12.5"), _group("inference", "1020.00"), _group("", "3.25")]),
+            month(OCT, [_group("training", "7.5"), _group("api", "4.10")]),
+        ],
+        "GroupDefinitions": [{"Type": "TAG", "Key": "Stage"}],
+        "DimensionValueAttributes": [],
+    }
     cost_explorer(results, results, results)
     assert main(["costs", "report", "--start", SEP, "--end", NOV, "--format", "json"]) == 0
     payload = json.loads(capsys.readouterr().out)
@@ -139,24 +160,27 @@ def test_report_groups_spend_by_stage_with_untagged_as_its_own_line(cost_explore
     table = capsys.readouterr().out
     assert "untagged" in table and "total $1,047.35" in table
     png = tmp_path / "spend.png"
-    assert main(["costs", "report", "--start", SEP, "--end", NOV, "--format", "png",
-                 "--out", str(png)]) == 0
+    assert main(["costs", "report", "--start", SEP, "--end", NOV, "--format", "png", "--out", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_report_says_so_for_an_empty_month(cost_explorer, capsys):
-    cost_explorer({"ResultsByTime": [{"TimePeriod": {"Start": OCT, "End": NOV}, "Groups": [],
-                                      "Total": {}, "Estimated": True}]})
+    cost_explorer(
+        {"ResultsByTime": [{"TimePeriod": {"Start": OCT, "End": NOV}, "Groups": [], "Total": {}, "Estimated": True}]}
+    )
     assert main(["costs", "report", "--start", OCT, "--end", NOV, "--env", "dev"]) == 0
     assert "no spend recorded for environment dev" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--start", "2026-13-01", "--end", NOV], "YYYY-MM-DD"),
-    (["--start", NOV, "--end", OCT], "must be after --start"),
-    (["--start", OCT, "--end", NOV, "--env", "qa"], "unknown environment 'qa'"),
-    (["--start", OCT, "--end", NOV, "--format", "png"], "needs --out"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--start", "2026-13-01", "--end", NOV], "YYYY-MM-DD"),
+        (["--start", NOV, "--end", OCT], "must be after --start"),
+        (["--start", OCT, "--end", NOV, "--env", "qa"], "unknown environment 'qa'"),
+        (["--start", OCT, "--end", NOV, "--format", "png"], "needs --out"),
+    ],
+)
 def test_report_input_errors_are_clear(argv, message, capsys):
     assert main(["costs", "report", *argv]) == 2
     assert message in capsys.readouterr().err
@@ -164,18 +188,35 @@ def test_report_input_errors_are_clear(argv, message, capsys):
 
 # --- --refresh-prices: moto has no Pricing API, so botocore's Stubber answers with the API's own shapes -----------
 
+
 def _price_item(instance: str, component: str, usd: str, unit: str = "Hrs") -> str:
-    return json.dumps({
-        "product": {"productFamily": "ML Instance", "attributes": {"instanceName": instance, "component": component,
-                                                                    "regionCode": "eu-west-1"}},
-        "terms": {"OnDemand": {"SKU.JRTCKXETXF": {"priceDimensions": {"SKU.JRTCKXETXF.6YS6EN2CT7": {
-            "unit": unit, "pricePerUnit": {"USD": usd}}}}}},
-    })
+    return json.dumps(
+        {
+            "product": {
+                "productFamily": "ML Instance",
+                "attributes": {"instanceName": instance, "component": component, "regionCode": "eu-west-1"},
+            },
+            "terms": {
+                "OnDemand": {
+                    "SKU.JRTCKXETXF": {
+                        "priceDimensions": {"SKU.JRTCKXETXF.6YS6EN2CT7": {"unit": unit, "pricePerUnit": {"USD": usd}}}
+                    }
+                }
+            },
+        }
+    )
 
 
 def _filters(instance: str, component: str) -> list[dict]:
-    return [{"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in (
-        ("productFamily", "ML Instance"), ("regionCode", "eu-west-1"), ("instanceName", instance), ("component", component))]
+    return [
+        {"Type": "TERM_MATCH", "Field": f, "Value": v}
+        for f, v in (
+            ("productFamily", "ML Instance"),
+            ("regionCode", "eu-west-1"),
+            ("instanceName", instance),
+            ("component", component),
+        )
+    ]
 
 
 def test_refresh_prices_replaces_the_configs_sagemaker_prices_and_says_so():
@@ -187,13 +228,29 @@ def test_refresh_prices_replaces_the_configs_sagemaker_prices_and_says_so():
     config = EnvironmentConfig.model_validate({**hand_config().model_dump(), "region": "eu-west-1"})
     client = boto3.client("pricing", region_name="us-east-1")
     with Stubber(client) as stub:
-        stub.add_response("get_products", {"PriceList": [_price_item("ml.g5.xlarge", "Training", "1.5800000000"),
-                                                         _price_item("ml.g5.xlarge", "Training", "0", "Quantity")]},
-                          {"ServiceCode": "AmazonSageMaker", "Filters": _filters("ml.g5.xlarge", "Training"),
-                           "FormatVersion": "aws_v1"})
-        stub.add_response("get_products", {"PriceList": [_price_item("ml.g5.xlarge", "Hosting", "1.5900000000")]},
-                          {"ServiceCode": "AmazonSageMaker", "Filters": _filters("ml.g5.xlarge", "Hosting"),
-                           "FormatVersion": "aws_v1"})
+        stub.add_response(
+            "get_products",
+            {
+                "PriceList": [
+                    _price_item("ml.g5.xlarge", "Training", "1.5800000000"),
+                    _price_item("ml.g5.xlarge", "Training", "0", "Quantity"),
+                ]
+            },
+            {
+                "ServiceCode": "AmazonSageMaker",
+                "Filters": _filters("ml.g5.xlarge", "Training"),
+                "FormatVersion": "aws_v1",
+            },
+        )
+        stub.add_response(
+            "get_products",
+            {"PriceList": [_price_item("ml.g5.xlarge", "Hosting", "1.5900000000")]},
+            {
+                "ServiceCode": "AmazonSageMaker",
+                "Filters": _filters("ml.g5.xlarge", "Hosting"),
+                "FormatVersion": "aws_v1",
+            },
+        )
         prices = refresh_prices(load_prices(), config, client)
         stub.assert_no_pending_responses()
     assert prices["sagemaker_training_per_hour"]["ml.g5.xlarge"] == 1.58
@@ -205,23 +262,27 @@ def test_refresh_prices_replaces_the_configs_sagemaker_prices_and_says_so():
     assert any("refreshed from the AWS Pricing API" in note and "eu-west-1" in note for note in result.notes)
 
 
-@pytest.mark.parametrize("answer,message", [
-    ({"PriceList": []}, "lists no on-demand training price for ml.g5.xlarge in eu-west-1"),
-    ("AccessDeniedException", "refused: AccessDeniedException"),
-])
+@pytest.mark.parametrize(
+    "answer,message",
+    [
+        ({"PriceList": []}, "lists no on-demand training price for ml.g5.xlarge in eu-west-1"),
+        ("AccessDeniedException", "refused: AccessDeniedException"),
+    ],
+)
 def test_refresh_prices_errors_are_clear(answer, message):
     import boto3
     from botocore.stub import Stubber
 
-    from infra.costs.pricing import refresh_prices
     from golive.errors import UserError
+    from infra.costs.pricing import refresh_prices
 
     config = EnvironmentConfig.model_validate({"name": "dev", "region": "eu-west-1", "endpoint": {"enabled": False}})
     client = boto3.client("pricing", region_name="us-east-1")
     with Stubber(client) as stub:
         if isinstance(answer, str):
-            stub.add_client_error("get_products", service_error_code=answer, service_message="not allowed",
-                                  http_status_code=400)
+            stub.add_client_error(
+                "get_products", service_error_code=answer, service_message="not allowed", http_status_code=400
+            )
         else:
             stub.add_response("get_products", answer)
         with pytest.raises(UserError, match=message):
@@ -253,10 +314,14 @@ def test_serving_options_from_the_price_table(hours):
     snap = p["lambda_snapstart"]
     expected = {
         "lambda_onnx": (0.0, requests + a.onnx_ms / 1000 * gb * gbs + a.cold_start_share * a.init_s * gb * gbs),
-        "lambda_onnx_snapstart": (gb * p["hours_per_month"] * 3600 * snap["cache_per_gb_second"],
-                                  requests + a.onnx_ms / 1000 * gb * gbs + a.cold_start_share * gb * snap["restore_per_gb"]),
-        "sagemaker_serverless": (0.0, proxied + a.onnx_ms / 1000 * a.serverless_memory_gb
-                                 * p["sagemaker_serverless_per_gb_second"]),
+        "lambda_onnx_snapstart": (
+            gb * p["hours_per_month"] * 3600 * snap["cache_per_gb_second"],
+            requests + a.onnx_ms / 1000 * gb * gbs + a.cold_start_share * gb * snap["restore_per_gb"],
+        ),
+        "sagemaker_serverless": (
+            0.0,
+            proxied + a.onnx_ms / 1000 * a.serverless_memory_gb * p["sagemaker_serverless_per_gb_second"],
+        ),
         "gpu_endpoint": (p["hours_per_month"] * hosting, proxied),
         "gpu_scale_to_zero": (hours * p["hours_per_month"] / 24 * hosting, proxied),
     }
@@ -276,7 +341,9 @@ def test_serving_options_from_the_price_table(hours):
             assert cost(first, at) == pytest.approx(cost(second, at), rel=1e-6), pair
             assert (cost(first, at / 2) < cost(second, at / 2)) != (cost(first, at * 2) < cost(second, at * 2)), pair
     # a whole day up is the always-on endpoint
-    assert (options["gpu_scale_to_zero"]["fixed_usd"] == pytest.approx(options["gpu_endpoint"]["fixed_usd"])) is (hours == 24)
+    assert (options["gpu_scale_to_zero"]["fixed_usd"] == pytest.approx(options["gpu_endpoint"]["fixed_usd"])) is (
+        hours == 24
+    )
 
 
 def test_break_even_of_parallel_or_dominated_options_is_none():

@@ -12,7 +12,12 @@ from golive.errors import UserError
 from tests.conftest import write_rows
 from training.data import load_datasets
 
-GOOD = [("great film", "positive"), ("awful food", "negative"), ("lovely hotel", "positive"), ("rude staff", "negative")]
+GOOD = [
+    ("great film", "positive"),
+    ("awful food", "negative"),
+    ("lovely hotel", "positive"),
+    ("rude staff", "negative"),
+]
 
 
 def test_tsv_with_string_labels_keeps_names_in_sorted_order(tmp_path):
@@ -81,7 +86,7 @@ def test_data_hash_changes_with_the_data(tmp_path):
 def test_reads_from_s3_file_and_prefix(tmp_path):
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="golive-data")
-    body = "text\tlabel\n" + "".join(f"{t}\t{l}\n" for t, l in GOOD)
+    body = "text\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in GOOD)
     s3.put_object(Bucket="golive-data", Key="sst/train.tsv", Body=body.encode())
     s3.put_object(Bucket="golive-data", Key="sst/val.jsonl", Body=b'{"text": "nice", "label": "positive"}\n')
     data = load_datasets("s3://golive-data/sst/train.tsv", "s3://golive-data/sst/val.jsonl")
@@ -99,20 +104,40 @@ def test_missing_s3_object_is_a_clear_error():
 
 BAD_CASES = [
     # (file name, content, kwargs, expected message pattern)
-    ("missing_col.tsv", "sentence\tlabel\nok\tpositive\n", {"text_column": "text"},
-     r"missing_col.tsv: no text column 'text'; the columns are 'sentence', 'label'"),
+    (
+        "missing_col.tsv",
+        "sentence\tlabel\nok\tpositive\n",
+        {"text_column": "text"},
+        r"missing_col.tsv: no text column 'text'; the columns are 'sentence', 'label'",
+    ),
     ("no_guess.tsv", "body\ty\nok\tpositive\n", {}, r"cannot tell which column holds the text.*--text-column"),
-    ("empty_text.tsv", "text\tlabel\ngood\tpositive\n   \tnegative\nbad\tnegative\n", {},
-     r"empty_text.tsv:3: empty text"),
+    (
+        "empty_text.tsv",
+        "text\tlabel\ngood\tpositive\n   \tnegative\nbad\tnegative\n",
+        {},
+        r"empty_text.tsv:3: empty text",
+    ),
     ("empty_label.tsv", "text\tlabel\ngood\tpositive\nbad\t\n", {}, r"empty_label.tsv:3: empty label"),
-    ("fields.tsv", "text\tlabel\ngood\tpositive\nbad\tnegative\textra\n", {},
-     r"fields.tsv:3: expected 2 TSV fields \(text, label\), found 3"),
+    (
+        "fields.tsv",
+        "text\tlabel\ngood\tpositive\nbad\tnegative\textra\n",
+        {},
+        r"fields.tsv:3: expected 2 TSV fields \(text, label\), found 3",
+    ),
     ("bad.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "label": 0\n', {}, r"bad.jsonl:2: invalid JSON"),
     ("array.jsonl", '["a", 1]\n', {}, r"array.jsonl:1: each line must be a JSON object"),
-    ("float_label.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "label": 0.5}\n', {},
-     r"float_label.jsonl:2: label must be a string or an integer, not 0.5"),
-    ("nontext.jsonl", '{"text": "a", "label": 1}\n{"text": 7, "label": 0}\n', {},
-     r"nontext.jsonl:2: text is not a string \(int\)"),
+    (
+        "float_label.jsonl",
+        '{"text": "a", "label": 1}\n{"text": "b", "label": 0.5}\n',
+        {},
+        r"float_label.jsonl:2: label must be a string or an integer, not 0.5",
+    ),
+    (
+        "nontext.jsonl",
+        '{"text": "a", "label": 1}\n{"text": 7, "label": 0}\n',
+        {},
+        r"nontext.jsonl:2: text is not a string \(int\)",
+    ),
     ("empty.tsv", "", {}, r"empty.tsv is empty; the first line must be a header"),
     ("header_only.csv", "text,label\n", {}, r"header_only.csv has a header but no rows"),
     ("data.parquet", "x", {}, r"unsupported file type .parquet"),

@@ -25,9 +25,17 @@ def tiny_teacher(tmp_path_factory, tiny_base_model):
     folder = tmp_path_factory.mktemp("tiny-teacher")
     for name in TOKENIZER_FILES:
         shutil.copy(tiny_base_model / name, folder / name)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128, num_labels=2,
-                        id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1})
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=2,
+        id2label={0: "negative", 1: "positive"},
+        label2id={"negative": 0, "positive": 1},
+    )
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(folder)
     return folder
@@ -44,16 +52,46 @@ def test_distill_writes_a_bundle_with_the_layers_asked_for(tiny_teacher, tmp_pat
     train = write_rows(tmp_path / "train.tsv", sample_rows("train")[:40])
     val = write_rows(tmp_path / "validation.tsv", sample_rows("validation")[:16])
     out = tmp_path / "student"
-    code = main(["distill", "--teacher", str(tiny_teacher), "--layers", "2", "--data", str(train), "--validation",
-                 str(val), "--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-length", "32",
-                 "--int8-min-agreement", "0", "--temperature", "3", "--alpha", "0.7"])
+    code = main(
+        [
+            "distill",
+            "--teacher",
+            str(tiny_teacher),
+            "--layers",
+            "2",
+            "--data",
+            str(train),
+            "--validation",
+            str(val),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--max-length",
+            "32",
+            "--int8-min-agreement",
+            "0",
+            "--temperature",
+            "3",
+            "--alpha",
+            "0.7",
+        ]
+    )
     log = capsys.readouterr().out
     assert code == 0, log
     assert "student: layers 0, 3 of the teacher's 4" in log and "parity_max_logit_diff=" in log
 
     manifest = bundle.verify_bundle(out)
-    assert manifest.distillation == {"teacher": str(tiny_teacher), "teacher_layers": 4, "layers_kept": [0, 3],
-                                     "layer_choice": "spread", "temperature": 3.0, "alpha": 0.7}
+    assert manifest.distillation == {
+        "teacher": str(tiny_teacher),
+        "teacher_layers": 4,
+        "layers_kept": [0, 3],
+        "layer_choice": "spread",
+        "temperature": 3.0,
+        "alpha": 0.7,
+    }
     assert manifest.labels == ["negative", "positive"]
     assert encoder_layers(out / bundle.MODEL_FP32) == {"layer.0", "layer.1"}  # the student's two, renumbered
 

@@ -24,17 +24,32 @@ from infra.constructs.gateway_responses import GATEWAY_ERRORS
 from tests.conftest import LambdaContext, api_event, fresh_lambda_module
 
 KEY = "k3y-for-the-fuzzer"
-KEYED = {("post", "/v1/predict"), ("post", "/v1/classify"), ("post", "/v1/explain"), ("post", "/v1/feedback"),
-         ("get", "/v1/model")}
+KEYED = {
+    ("post", "/v1/predict"),
+    ("post", "/v1/classify"),
+    ("post", "/v1/explain"),
+    ("post", "/v1/feedback"),
+    ("get", "/v1/model"),
+}
 
 
 def make_app(tiny_bundle, tmp_path, **settings):
     from aws_lambda_powertools import Logger
 
-    return create_app(build_services(
-        Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "feedback.sqlite3"), max_texts=8,
-                 max_chars=200, intra_op_threads=1, **settings),
-        PrometheusTelemetry(), Logger(service="docs-test", level="ERROR")))
+    return create_app(
+        build_services(
+            Settings(
+                model_dir=str(tiny_bundle),
+                feedback_db=str(tmp_path / "feedback.sqlite3"),
+                max_texts=8,
+                max_chars=200,
+                intra_op_threads=1,
+                **settings,
+            ),
+            PrometheusTelemetry(),
+            Logger(service="docs-test", level="ERROR"),
+        )
+    )
 
 
 def operations(document: dict) -> dict[tuple[str, str], dict]:
@@ -47,15 +62,21 @@ def test_locally_the_document_asks_for_no_key(tiny_bundle, tmp_path):
     assert not any("security" in op for op in operations(document).values())
 
 
-@pytest.mark.parametrize("authorizer,schemes", [("none", {"apiKey"}), ("iam", {"apiKey", "sigv4"}),
-                                                ("cognito", {"apiKey", "cognito"})])
+@pytest.mark.parametrize(
+    "authorizer,schemes", [("none", {"apiKey"}), ("iam", {"apiKey", "sigv4"}), ("cognito", {"apiKey", "cognito"})]
+)
 def test_deployed_the_document_declares_the_key_and_the_authorizer_on_every_keyed_operation(
-        tiny_bundle, tmp_path, authorizer, schemes):
+    tiny_bundle, tmp_path, authorizer, schemes
+):
     document = make_app(tiny_bundle, tmp_path, api_key_required=True, authorizer=authorizer).openapi()
     declared = document["components"]["securitySchemes"]
     assert set(declared) == schemes
-    assert declared["apiKey"] == {"type": "apiKey", "in": "header", "name": "x-api-key",
-                                  "description": declared["apiKey"]["description"]}
+    assert declared["apiKey"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+        "description": declared["apiKey"]["description"],
+    }
     found = operations(document)
     assert set(found) == KEYED | {("get", "/v1/health")}
     for key, op in found.items():
@@ -63,7 +84,8 @@ def test_deployed_the_document_declares_the_key_and_the_authorizer_on_every_keye
             assert op["security"] == [{name: [] for name in schemes}], key  # all of them, together
             assert {"403", "429"} <= set(op["responses"])
             assert op["responses"]["403"]["content"]["application/json"]["schema"] == {
-                "$ref": "#/components/schemas/ErrorResponse"}
+                "$ref": "#/components/schemas/ErrorResponse"
+            }
         else:
             assert "security" not in op, key
 
@@ -78,8 +100,15 @@ def test_the_keyless_routes_are_the_same_in_the_app_and_in_api_gateway(synthesiz
     for env in ("dev", "prod"):
         public = sorted(route for route, m in methods(synthesized[env]["api"]).items() if not m.get("ApiKeyRequired"))
         assert public == sorted(f"ANY {path}" for path in PUBLIC_ROUTES)
-        variables = next(iter(synthesized[env]["api"].find_resources("AWS::Lambda::Function", {
-            "Properties": {"Handler": "functions.lambda_handler.handler"}}).values()))["Properties"]["Environment"]["Variables"]
+        variables = next(
+            iter(
+                synthesized[env]["api"]
+                .find_resources(
+                    "AWS::Lambda::Function", {"Properties": {"Handler": "functions.lambda_handler.handler"}}
+                )
+                .values()
+            )
+        )["Properties"]["Environment"]["Variables"]
         assert variables["GOLIVE_API_KEY_REQUIRED"] == "true" and variables["GOLIVE_AUTHORIZER"] == "none"
     client = TestClient(make_app(tiny_bundle, tmp_path))
     for path in PUBLIC_ROUTES:  # each one a GET the app answers (no model call); other methods get its 405
@@ -94,8 +123,12 @@ def test_through_the_lambda_the_document_declares_the_key_and_docs_are_served(ti
     """The function as deployed (GOLIVE_API_KEY_REQUIRED from the stack), driven with real API Gateway events."""
     import sys
 
-    for name, value in {"GOLIVE_MODEL_DIR": str(tiny_bundle), "GOLIVE_FEEDBACK_DB": str(tmp_path / "f.sqlite3"),
-                        "POWERTOOLS_TRACE_DISABLED": "true", "GOLIVE_API_KEY_REQUIRED": "true"}.items():
+    for name, value in {
+        "GOLIVE_MODEL_DIR": str(tiny_bundle),
+        "GOLIVE_FEEDBACK_DB": str(tmp_path / "f.sqlite3"),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "GOLIVE_API_KEY_REQUIRED": "true",
+    }.items():
         monkeypatch.setenv(name, value)
     handler = fresh_lambda_module().handler
     try:
@@ -126,8 +159,9 @@ class KeyCheck:
             public = any(p.match(scope["path"]) for p in self.public)
             self.seen["public" if public else "with key" if key == KEY.encode() else "refused"] += 1
             if not public and key != KEY.encode():
-                await send({"type": "http.response.start", "status": 403,
-                            "headers": [(b"content-type", b"application/json")]})
+                await send(
+                    {"type": "http.response.start", "status": 403, "headers": [(b"content-type", b"application/json")]}
+                )
                 return await send({"type": "http.response.body", "body": self.refusal})
         await self.app(scope, receive, send)
 
@@ -139,21 +173,33 @@ def test_an_openapi_client_sends_the_key_where_the_document_says_and_keyless_cal
 
     app = make_app(tiny_bundle, tmp_path, api_key_required=True)
     gate = KeyCheck(app)
-    config = SchemathesisConfig.from_dict({
-        "seed": 20261124, "checks": {"enabled": True},
-        "generation": {"max-examples": 15, "deterministic": True, "database": "none"},
-        "auth": {"openapi": {"apiKey": {"api_key": KEY}}},
-        "operations": [{"include-path": "/v1/feedback", "checks": {"positive_data_acceptance": {
-            "expected-statuses": ["2xx", "403", "409", "422", "429", "5xx"]}}}],  # unsigned ids: see test_api_fuzz
-    })
+    config = SchemathesisConfig.from_dict(
+        {
+            "seed": 20261124,
+            "checks": {"enabled": True},
+            "generation": {"max-examples": 15, "deterministic": True, "database": "none"},
+            "auth": {"openapi": {"apiKey": {"api_key": KEY}}},
+            "operations": [
+                {
+                    "include-path": "/v1/feedback",
+                    "checks": {
+                        "positive_data_acceptance": {"expected-statuses": ["2xx", "403", "409", "422", "429", "5xx"]}
+                    },
+                }
+            ],  # unsigned ids: see test_api_fuzz
+        }
+    )
     schema = schemathesis.openapi.from_asgi("/openapi.json", gate, config=config)
     cases, failures, errors, checked = 0, [], [], set()
     for event in from_schema(schema).execute():
         if isinstance(event, events.ScenarioFinished):
             cases += len(event.recorder.cases)
-            for case_id, checks in event.recorder.checks.items():
-                failures += [f"{event.recorder.label}: {c.name}: {c.failure_info.failure.title}"
-                             for c in checks if c.status == Status.FAILURE]
+            for checks in event.recorder.checks.values():
+                failures += [
+                    f"{event.recorder.label}: {c.name}: {c.failure_info.failure.title}"
+                    for c in checks
+                    if c.status == Status.FAILURE
+                ]
                 checked.update(c.name for c in checks)
         elif isinstance(event, (events.NonFatalError, events.FatalError)):
             errors.append(repr(getattr(event, "value", None) or getattr(event, "exception", None)))

@@ -21,21 +21,41 @@ from tests.conftest import golive_process, running_server
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="Debian's chromium is not installed (`apt-get install -y chromium`; "
-                             "scripts/test.sh installs it when run as root)")
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed (`apt-get install -y chromium`; "
+    "scripts/test.sh installs it when run as root)",
+)
 
 
 def render(url: str, profile: Path, output: str = "--dump-dom") -> str:
     """The DOM after the page's scripts ran (virtual time lets them finish without a fixed sleep), or with
     `output="--screenshot=FILE"` a picture of the page."""
     result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--user-data-dir={profile}",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-domain-reliability",
-         # every host name but loopback fails to resolve: nothing can come from a CDN
-         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--no-proxy-server",
-         "--virtual-time-budget=20000", "--window-size=1280,1400", output, url],
-        capture_output=True, text=True, timeout=120)
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={profile}",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-default-apps",
+            "--disable-domain-reliability",
+            # every host name but loopback fails to resolve: nothing can come from a CDN
+            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+            "--no-proxy-server",
+            "--virtual-time-budget=20000",
+            "--window-size=1280,1400",
+            output,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
@@ -58,8 +78,9 @@ def page_urls(html: str) -> list[str]:
 
 
 def test_docs_render_in_chromium_from_golive_serve(tiny_bundle, tmp_path):
-    with golive_process("serve", "--model", str(tiny_bundle), "--feedback-db", str(tmp_path / "feedback.sqlite3"),
-                        cwd=tmp_path) as base:
+    with golive_process(
+        "serve", "--model", str(tiny_bundle), "--feedback-db", str(tmp_path / "feedback.sqlite3"), cwd=tmp_path
+    ) as base:
         html = requests.get(f"{base}/docs", timeout=10).text
         urls = page_urls(html)
         assert urls and all(u.startswith(("/", "data:")) for u in urls), f"the page loads from elsewhere: {urls}"
@@ -93,8 +114,9 @@ def test_deployed_docs_offer_authorize_and_lock_every_keyed_operation(tiny_bundl
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    app = create_local_app(Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "feedback.sqlite3"),
-                                    api_key_required=True))
+    app = create_local_app(
+        Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "feedback.sqlite3"), api_key_required=True)
+    )
     with running_server(Starlette(routes=[Mount("/dev", app)])) as url:
         base = f"{url}/dev"
         dom = render(f"{base}/docs", tmp_path / "profile")
@@ -104,6 +126,8 @@ def test_deployed_docs_offer_authorize_and_lock_every_keyed_operation(tiny_bundl
         for path, operations in spec["paths"].items():
             for method, operation in operations.items():
                 tag = operation["tags"][0].strip().replace(" ", "_")
-                block = dom.split(f'id="operations-{tag}-{operation["operationId"]}"', 1)[1].split('id="operations-', 1)[0]
+                block = dom.split(f'id="operations-{tag}-{operation["operationId"]}"', 1)[1].split(
+                    'id="operations-', 1
+                )[0]
                 locked = "authorization__btn" in block
                 assert locked is ("security" in operation), f"{method.upper()} {path}: lock shown {locked}"

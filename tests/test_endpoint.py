@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -11,7 +10,6 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,11 +24,20 @@ from golive import bundle
 from golive.onnx_classifier import OnnxClassifier
 from tests.conftest import REPO, free_port, wait_ready
 
-TEXTS = ["a lovely hotel", "rude staff and a cold room", "fine", "the best pasta I have had in years, truly",
-         "never again", "ok I guess", "the view from the balcony was stunning at sunset", "noisy"]
+TEXTS = [
+    "a lovely hotel",
+    "rude staff and a cold room",
+    "fine",
+    "the best pasta I have had in years, truly",
+    "never again",
+    "ok I guess",
+    "the view from the balcony was stunning at sunset",
+    "noisy",
+]
 
 
 # --- the batcher on its own: answers go to the right callers ------------------------------------------------
+
 
 def test_batcher_routes_each_callers_rows_back_under_concurrency():
     calls = []
@@ -94,14 +101,18 @@ def test_unbatched_setting_sends_one_request_per_model_call():
 
 # --- providers and variants ------------------------------------------------------------------------------
 
+
 def test_cpu_fallback_when_onnx_runtime_has_no_gpu_provider(caplog):
     with caplog.at_level(logging.WARNING, logger="golive.endpoint"):
         assert choose_providers("auto", ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]
     assert "running on CPU" in caplog.text
     assert choose_providers("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"]) == [
-        "CUDAExecutionProvider", "CPUExecutionProvider"]
-    assert choose_providers("tensorrt", ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]) == [
-        "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+        "CUDAExecutionProvider",
+        "CPUExecutionProvider",
+    ]
+    assert choose_providers(
+        "tensorrt", ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    ) == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     assert choose_providers("cpu", ["CUDAExecutionProvider", "CPUExecutionProvider"]) == ["CPUExecutionProvider"]
 
 
@@ -115,6 +126,7 @@ def test_variant_is_fp16_on_a_gpu_and_the_bundle_default_on_cpu(tiny_bundle):
 
 
 # --- the app in process: contract and bad input -------------------------------------------------------------
+
 
 def test_ping_is_503_until_the_model_is_loaded_and_warmed(tiny_bundle):
     app = create_app(EndpointSettings(model_dir=str(tiny_bundle)))
@@ -170,22 +182,32 @@ def test_invocations_return_the_logits_when_asked(endpoint, tiny_bundle):
     assert refused.status_code == 422 and "`return_logits` must be true or false" in refused.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("kwargs, status, message", [
-    ({"content": b"{oops", "headers": {"content-type": "application/json"}}, 422, "not valid JSON"),
-    ({"json": {"inputs": "x", "extra": 1}}, 422, "unknown field `extra`"),
-    ({"json": {"inputs": []}}, 422, "empty list"),
-    ({"json": {"inputs": ["ok", ""]}}, 422, "`inputs[1]` is empty"),
-    ({"json": {"inputs": [1, 2]}}, 422, "must be a string"),
-    ({"json": {"inputs": ["t"] * 9}}, 422, "send at most 8"),
-    ({"json": {"inputs": "x" * 101}}, 422, "the limit is 100"),
-    ({"json": {"inputs": "x", "top_k": 0}}, 422, "top_k"),
-    ({"json": ["not", "an", "object"]}, 422, "JSON object"),
-    ({"content": b'{"inputs": "x\\udbb1"}', "headers": {"content-type": "application/json"}}, 422, "lone UTF-16 surrogate"),
-    ({"content": b'{"inputs": "\xff"}', "headers": {"content-type": "application/json"}}, 422, "not valid UTF-8"),
-    ({"json": {"inputs": "x", "top_k": True}}, 422, "`top_k` must be an integer"),
-    ({"content": b"x" * (SAGEMAKER_MAX_PAYLOAD_BYTES + 1), "headers": {"content-type": "application/json"}}, 413,
-     "6 MB payload limit"),
-])
+@pytest.mark.parametrize(
+    "kwargs, status, message",
+    [
+        ({"content": b"{oops", "headers": {"content-type": "application/json"}}, 422, "not valid JSON"),
+        ({"json": {"inputs": "x", "extra": 1}}, 422, "unknown field `extra`"),
+        ({"json": {"inputs": []}}, 422, "empty list"),
+        ({"json": {"inputs": ["ok", ""]}}, 422, "`inputs[1]` is empty"),
+        ({"json": {"inputs": [1, 2]}}, 422, "must be a string"),
+        ({"json": {"inputs": ["t"] * 9}}, 422, "send at most 8"),
+        ({"json": {"inputs": "x" * 101}}, 422, "the limit is 100"),
+        ({"json": {"inputs": "x", "top_k": 0}}, 422, "top_k"),
+        ({"json": ["not", "an", "object"]}, 422, "JSON object"),
+        (
+            {"content": b'{"inputs": "x\\udbb1"}', "headers": {"content-type": "application/json"}},
+            422,
+            "lone UTF-16 surrogate",
+        ),
+        ({"content": b'{"inputs": "\xff"}', "headers": {"content-type": "application/json"}}, 422, "not valid UTF-8"),
+        ({"json": {"inputs": "x", "top_k": True}}, 422, "`top_k` must be an integer"),
+        (
+            {"content": b"x" * (SAGEMAKER_MAX_PAYLOAD_BYTES + 1), "headers": {"content-type": "application/json"}},
+            413,
+            "6 MB payload limit",
+        ),
+    ],
+)
 def test_bad_input_is_a_clear_4xx(endpoint, kwargs, status, message):
     response = endpoint.post("/invocations", **kwargs)
     assert response.status_code == status, response.text
@@ -213,17 +235,28 @@ def test_fp16_variant_runs_and_agrees_with_fp32(tiny_bundle):
 
 # --- the real server process --------------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def server(tiny_bundle, tmp_path):
     started = []
 
     def start(**env_overrides) -> str:
         port = free_port()
-        env = {**os.environ, "GOLIVE_ENDPOINT_MODEL_DIR": str(tiny_bundle), "GOLIVE_ENDPOINT_HOST": "127.0.0.1",
-               "SAGEMAKER_BIND_TO_PORT": str(port), **env_overrides}
+        env = {
+            **os.environ,
+            "GOLIVE_ENDPOINT_MODEL_DIR": str(tiny_bundle),
+            "GOLIVE_ENDPOINT_HOST": "127.0.0.1",
+            "SAGEMAKER_BIND_TO_PORT": str(port),
+            **env_overrides,
+        }
         log = open(tmp_path / f"serve-{port}.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "functions.endpoint.serve", "serve"], cwd=REPO, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "functions.endpoint.serve", "serve"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         started.append(proc)
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -244,12 +277,13 @@ def server(tiny_bundle, tmp_path):
 
 
 def test_server_process_batches_concurrent_requests_with_the_same_answers_as_unbatched(server, tiny_bundle):
-    base = server(GOLIVE_ENDPOINT_MODEL_VARIANT="fp32", GOLIVE_ENDPOINT_MAX_BATCH_SIZE="16",
-                  GOLIVE_ENDPOINT_MAX_WAIT_MS="50")
+    base = server(
+        GOLIVE_ENDPOINT_MODEL_VARIANT="fp32", GOLIVE_ENDPOINT_MAX_BATCH_SIZE="16", GOLIVE_ENDPOINT_MAX_WAIT_MS="50"
+    )
     ping = requests.get(f"{base}/ping", timeout=5).json()
     assert ping["provider"] == "CPUExecutionProvider" and ping["variant"] == "fp32"
     before = ping["batches"]
-    requests_ = [TEXTS[i % len(TEXTS): i % len(TEXTS) + 1 + i % 3] for i in range(48)]
+    requests_ = [TEXTS[i % len(TEXTS) : i % len(TEXTS) + 1 + i % 3] for i in range(48)]
 
     def call(texts):
         response = requests.post(f"{base}/invocations", json={"inputs": texts, "top_k": 2}, timeout=30)

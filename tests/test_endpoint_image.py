@@ -50,8 +50,11 @@ def image_platforms(glibc_minor: int) -> list[str]:
     """Every manylinux tag pip inside the image accepts (x86_64, glibc 2.<glibc_minor>); pip does not widen
     a single `--platform` to older glibc versions itself."""
     tags = [f"manylinux_2_{minor}_x86_64" for minor in range(glibc_minor, 4, -1)]
-    return [option for tag in tags + ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
-            for option in ("--platform", tag)]
+    return [
+        option
+        for tag in tags + ["manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"]
+        for option in ("--platform", tag)
+    ]
 
 
 def pins(text: str) -> dict[str, str]:
@@ -61,10 +64,27 @@ def pins(text: str) -> dict[str, str]:
 def test_requirements_resolve_for_the_image_python_and_platform(tmp_path):
     python, glibc = image_python_and_glibc()
     report = tmp_path / "report.json"
-    run(pip("install", "--dry-run", "--ignore-installed", "--only-binary=:all:", "--implementation", "cp",
-            "--python-version", python, *image_platforms(glibc), "--target", str(tmp_path / "target"),
-            "--report", str(report), "--quiet", "-r", str(REQUIREMENTS)),
-        f"resolving {REQUIREMENTS.name} for the image's Python {python} (manylinux, glibc 2.{glibc}, x86_64)")
+    run(
+        pip(
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--only-binary=:all:",
+            "--implementation",
+            "cp",
+            "--python-version",
+            python,
+            *image_platforms(glibc),
+            "--target",
+            str(tmp_path / "target"),
+            "--report",
+            str(report),
+            "--quiet",
+            "-r",
+            str(REQUIREMENTS),
+        ),
+        f"resolving {REQUIREMENTS.name} for the image's Python {python} (manylinux, glibc 2.{glibc}, x86_64)",
+    )
     resolved = {item["metadata"]["name"].lower(): item for item in json.loads(report.read_text())["install"]}
     wanted = pins(REQUIREMENTS.read_text())
     assert GPU_RUNTIME in wanted
@@ -82,8 +102,10 @@ def image_venv() -> Path:
     python_version, _ = image_python_and_glibc()
     python = find_python(python_version)
     if python is None:
-        pytest.fail(f"Python {python_version}, the endpoint image's, is not on this machine (PATH or pyenv): "
-                    f"install it (`pyenv install {python_version}`)")
+        pytest.fail(
+            f"Python {python_version}, the endpoint image's, is not on this machine (PATH or pyenv): "
+            f"install it (`pyenv install {python_version}`)"
+        )
     text = REQUIREMENTS.read_text()
     cpu = re.sub(rf"^{GPU_RUNTIME}==", "onnxruntime==", text, flags=re.MULTILINE)
     assert cpu != text, f"no {GPU_RUNTIME} pin in {REQUIREMENTS}"
@@ -91,8 +113,13 @@ def image_venv() -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     requirements = CACHE / f"endpoint-requirements-cpu-py{python_version}.txt"
     requirements.write_text(cpu)
-    python = cached_venv(CACHE / f"endpoint-venv-py{python_version}", requirements, python,
-                         pip_options=["--only-binary=:all:"], what="the image's requirements (CPU ONNX Runtime)")
+    python = cached_venv(
+        CACHE / f"endpoint-venv-py{python_version}",
+        requirements,
+        python,
+        pip_options=["--only-binary=:all:"],
+        what="the image's requirements (CPU ONNX Runtime)",
+    )
     return python.parent.parent
 
 
@@ -107,13 +134,26 @@ def test_image_server_answers_ping_and_invocations_under_the_image_python(image_
     (entrypoint,), (cmd,) = dockerfile_instruction("ENTRYPOINT"), dockerfile_instruction("CMD")
     argv = json.loads(entrypoint) + json.loads(cmd)
     port = free_port()
-    env = {"PATH": f"{image_venv / 'bin'}:/usr/local/bin:/usr/bin:/bin", "VIRTUAL_ENV": str(image_venv),
-           "HOME": str(tmp_path), "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
-           "SAGEMAKER_BIND_TO_PORT": str(port), "GOLIVE_ENDPOINT_MODEL_DIR": str(model_dir), "GOLIVE_ENDPOINT_HOST": "127.0.0.1"}
+    env = {
+        "PATH": f"{image_venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "VIRTUAL_ENV": str(image_venv),
+        "HOME": str(tmp_path),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "SAGEMAKER_BIND_TO_PORT": str(port),
+        "GOLIVE_ENDPOINT_MODEL_DIR": str(model_dir),
+        "GOLIVE_ENDPOINT_HOST": "127.0.0.1",
+    }
     assert Path(shutil.which(argv[0], path=env["PATH"])).parent == image_venv / "bin"
-    versions = run([image_venv / "bin" / "python", "-I", "-c",
-                    "import sys, onnxruntime; print('%d.%d' % sys.version_info[:2], onnxruntime.__version__)"],
-                   "the venv's versions").stdout.split()
+    versions = run(
+        [
+            image_venv / "bin" / "python",
+            "-I",
+            "-c",
+            "import sys, onnxruntime; print('%d.%d' % sys.version_info[:2], onnxruntime.__version__)",
+        ],
+        "the venv's versions",
+    ).stdout.split()
     assert versions == [python_version, pins(REQUIREMENTS.read_text())[GPU_RUNTIME]]
 
     log = tmp_path / "serve.log"
@@ -137,14 +177,16 @@ def test_image_server_answers_ping_and_invocations_under_the_image_python(image_
         assert health["provider"] == "CPUExecutionProvider" and health["variant"] == "int8", health
         assert health["model_version"] == bundle.read_manifest(tiny_bundle).version_id
 
-        answered = requests.post(f"{base}/invocations", json={"inputs": ["a lovely hotel", "rude staff"], "top_k": 2},
-                                 timeout=30)
+        answered = requests.post(
+            f"{base}/invocations", json={"inputs": ["a lovely hotel", "rude staff"], "top_k": 2}, timeout=30
+        )
         assert answered.status_code == 200, answered.text
         labels = bundle.read_manifest(tiny_bundle).labels
         predictions = answered.json()["predictions"]
         assert len(predictions) == 2 and all(p["label"] in labels and len(p["top_k"]) == 2 for p in predictions)
-        refused = requests.post(f"{base}/invocations", data="{oops", headers={"content-type": "application/json"},
-                                timeout=10)
+        refused = requests.post(
+            f"{base}/invocations", data="{oops", headers={"content-type": "application/json"}, timeout=10
+        )
         assert refused.status_code == 422 and "not valid JSON" in refused.json()["error"]["message"], refused.text
         assert "no GPU execution provider" in log.read_text()  # the CPU fallback is said, not silent
     finally:

@@ -15,15 +15,27 @@ from tests.conftest import running_server
 
 # what API Gateway may put in $context.error.message, quotes, newlines and all (it substitutes the JSON-quoted form)
 SAMPLE_MESSAGES = [
-    "Forbidden", "Too Many Requests", "Limit Exceeded", "Internal server error", "Unauthorized",
+    "Forbidden",
+    "Too Many Requests",
+    "Limit Exceeded",
+    "Internal server error",
+    "Unauthorized",
     "User: arn:aws:sts::123456789012:assumed-role/app/i-0abc is not authorized to perform: execute-api:Invoke on "
     "resource: arn:aws:execute-api:us-east-1:123456789012:abc123/dev/POST/v1/predict with an explicit deny",
-    'The request signature we calculated does not match.\n\nThe Canonical String was\n\'POST\n/dev/v1/predict\n"x"\'',
-    "Jeton expiré \u2014 \\ \t \u0000 \U0001F600",
+    "The request signature we calculated does not match.\n\nThe Canonical String was\n'POST\n/dev/v1/predict\n\"x\"'",
+    "Jeton expiré \u2014 \\ \t \u0000 \U0001f600",
 ]
 # what the client does with each: its type, and whether it retries
-CLIENT_VIEW = {"forbidden": False, "unauthorized": False, "bad_request": False, "throttled": True,
-               "quota_exceeded": False, "body_too_large": False, "gateway_timeout": True, "bad_gateway": True}
+CLIENT_VIEW = {
+    "forbidden": False,
+    "unauthorized": False,
+    "bad_request": False,
+    "throttled": True,
+    "quota_exceeded": False,
+    "body_too_large": False,
+    "gateway_timeout": True,
+    "bad_gateway": True,
+}
 
 
 def render(template: str, message: str) -> str:
@@ -32,16 +44,27 @@ def render(template: str, message: str) -> str:
 
 
 def gateway_responses(template) -> dict[str, dict]:
-    return {r["Properties"]["ResponseType"]: r["Properties"]
-            for r in template.find_resources("AWS::ApiGateway::GatewayResponse").values()}
+    return {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in template.find_resources("AWS::ApiGateway::GatewayResponse").values()
+    }
 
 
 def test_every_gateway_error_answers_the_error_shape_for_any_message(synthesized):
     deployed = gateway_responses(synthesized["dev"]["api"])
     assert set(deployed) == {e.response_type for e in GATEWAY_ERRORS}
     assert gateway_responses(synthesized["prod"]["api"]) == deployed
-    assert {"DEFAULT_4XX", "DEFAULT_5XX", "INVALID_API_KEY", "MISSING_AUTHENTICATION_TOKEN", "THROTTLED",
-            "QUOTA_EXCEEDED", "REQUEST_TOO_LARGE", "INTEGRATION_TIMEOUT", "WAF_FILTERED"} <= set(deployed)
+    assert {
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+        "INVALID_API_KEY",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "THROTTLED",
+        "QUOTA_EXCEEDED",
+        "REQUEST_TOO_LARGE",
+        "INTEGRATION_TIMEOUT",
+        "WAF_FILTERED",
+    } <= set(deployed)
     for error in GATEWAY_ERRORS:
         props = deployed[error.response_type]
         template = props["ResponseTemplates"]["application/json"]
@@ -83,14 +106,17 @@ def test_the_client_reads_each_gateway_error_and_retries_only_what_waiting_fixes
     assert retryable(read) is CLIENT_VIEW[error.error_type]
 
 
-@pytest.mark.parametrize("status,body,error_type,retried", [
-    (403, {"message": "Forbidden"}, "forbidden", False),
-    (429, {"message": "Too Many Requests"}, "throttled", True),
-    (429, {"message": "Limit Exceeded"}, "quota_exceeded", False),
-    (500, {"message": "Internal server error"}, "bad_gateway", True),
-    (504, {"message": "Endpoint request timed out"}, "gateway_timeout", True),
-    (500, {"error": {"type": "internal_error", "message": "a bug of ours"}}, "internal_error", False),
-])
+@pytest.mark.parametrize(
+    "status,body,error_type,retried",
+    [
+        (403, {"message": "Forbidden"}, "forbidden", False),
+        (429, {"message": "Too Many Requests"}, "throttled", True),
+        (429, {"message": "Limit Exceeded"}, "quota_exceeded", False),
+        (500, {"message": "Internal server error"}, "bad_gateway", True),
+        (504, {"message": "Endpoint request timed out"}, "gateway_timeout", True),
+        (500, {"error": {"type": "internal_error", "message": "a bug of ours"}}, "internal_error", False),
+    ],
+)
 def test_the_client_still_reads_api_gateways_old_bodies(status, body, error_type, retried):
     read = error_from_response(httpx.Response(status, json=body))
     assert (read.status, read.type, retryable(read)) == (status, error_type, retried)
@@ -112,9 +138,16 @@ def test_a_function_throttled_at_its_reserved_concurrency_is_ridden_out_and_a_qu
             seen.append(scope["path"])
             if queued:
                 status, template = queued.pop(0)
-                await send({"type": "http.response.start", "status": status,
-                            "headers": [(b"content-type", b"application/json")]})
-                return await send({"type": "http.response.body", "body": render(template, "Internal server error").encode()})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": status,
+                        "headers": [(b"content-type", b"application/json")],
+                    }
+                )
+                return await send(
+                    {"type": "http.response.body", "body": render(template, "Internal server error").encode()}
+                )
         await app(scope, receive, send)
 
     with running_server(gateway) as url, Client(url, backoff=0.01, max_backoff=0.05) as api:

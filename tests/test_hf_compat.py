@@ -70,8 +70,9 @@ def assert_same(got, want) -> None:
 
 @pytest.fixture(scope="module")
 def server(tiny_bundle, tmp_path_factory):
-    app = create_local_app(Settings(model_dir=str(tiny_bundle),
-                                    feedback_db=str(tmp_path_factory.mktemp("hf") / "feedback.sqlite3")))
+    app = create_local_app(
+        Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path_factory.mktemp("hf") / "feedback.sqlite3"))
+    )
     with running_server(app) as url:
         yield url
 
@@ -109,8 +110,11 @@ def test_plain_requests_in_the_hugging_face_shape(server, tiny_bundle):
     texts = ["a wonderful, moving film", "cold food and rude staff", "it was fine"]
     classifier = OnnxClassifier.from_bundle(tiny_bundle)
     logits = classifier.predict_logits(texts)
-    response = requests.post(f"{server}/v1/classify", timeout=30, json={
-        "inputs": texts, "parameters": {"top_k": 1, "function_to_apply": "none"}})
+    response = requests.post(
+        f"{server}/v1/classify",
+        timeout=30,
+        json={"inputs": texts, "parameters": {"top_k": 1, "function_to_apply": "none"}},
+    )
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     body = response.json()
     assert [len(row) for row in body] == [1, 1, 1]
@@ -119,10 +123,14 @@ def test_plain_requests_in_the_hugging_face_shape(server, tiny_bundle):
 
     single = requests.post(f"{server}/v1/classify", json={"inputs": texts[0]}, timeout=30).json()
     assert len(single) == 1 and [item["label"] for item in single[0]] == [
-        label for label, _ in ranked(logits[0], classifier.labels)]
+        label for label, _ in ranked(logits[0], classifier.labels)
+    ]
     # the older Inference API's options are accepted (and have nothing to do here)
-    legacy = requests.post(f"{server}/v1/classify", timeout=30,
-                           json={"inputs": texts[0], "options": {"wait_for_model": True, "use_cache": False}})
+    legacy = requests.post(
+        f"{server}/v1/classify",
+        timeout=30,
+        json={"inputs": texts[0], "options": {"wait_for_model": True, "use_cache": False}},
+    )
     assert legacy.status_code == 200 and legacy.json() == single
 
 
@@ -135,6 +143,7 @@ def test_predict_route_keeps_its_richer_answer_and_points_hf_requests_to_classif
 
 # --- through the Lambda handler -----------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def lambda_handler(lambda_module):
     return lambda_module.handler
@@ -142,8 +151,10 @@ def lambda_handler(lambda_module):
 
 # the URL a client is given: the REST API's stage `prod` is in it (API Gateway drops it from the event's
 # `path`); the HTTP API's `$default` stage is not
-INVOKE_URLS = {"rest_v1": "https://abc123.execute-api.us-east-1.amazonaws.com/prod",
-               "http_v2": "https://r3pmxmplak.execute-api.us-east-1.amazonaws.com"}
+INVOKE_URLS = {
+    "rest_v1": "https://abc123.execute-api.us-east-1.amazonaws.com/prod",
+    "http_v2": "https://r3pmxmplak.execute-api.us-east-1.amazonaws.com",
+}
 
 
 def api_gateway_transport(handler, version: str):
@@ -170,13 +181,18 @@ def test_inference_client_through_the_lambda_handler(lambda_handler, expected, v
     import httpx2
 
     logits, labels = expected
-    hf_http.set_client_factory(lambda: httpx2.Client(transport=api_gateway_transport(lambda_handler, version),
-                                                     event_hooks={"request": [hf_http.hf_request_event_hook]}))
+    hf_http.set_client_factory(
+        lambda: httpx2.Client(
+            transport=api_gateway_transport(lambda_handler, version),
+            event_hooks={"request": [hf_http.hf_request_event_hook]},
+        )
+    )
     try:
         client = InferenceClient(model=f"{INVOKE_URLS[version]}/v1/classify", headers={"x-api-key": "example-key"})
         assert_same(as_pairs(client.text_classification(TEXT)), ranked(softmax(logits), labels))
-        assert_same(as_pairs(client.text_classification(TEXT, top_k=1, function_to_apply="none")),
-                    ranked(logits, labels, 1))
+        assert_same(
+            as_pairs(client.text_classification(TEXT, top_k=1, function_to_apply="none")), ranked(logits, labels, 1)
+        )
     finally:
         hf_http.set_client_factory(hf_http.default_client_factory)
 
@@ -196,21 +212,33 @@ def test_a_list_in_the_hugging_face_shape_through_the_lambda_handler(lambda_hand
 
 # --- on the SageMaker backend: the endpoint is asked for logits -----------------------------------------------
 
+
 def test_classify_on_the_sagemaker_backend_uses_the_endpoints_logits(tiny_bundle, tmp_path):
     runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
-    answer = json.dumps({"model_version": "gpu-1", "predictions": [
-        {"label": "positive", "score": 0.7, "logits": [-1.25, 2.5]}]}).encode()
+    answer = json.dumps(
+        {"model_version": "gpu-1", "predictions": [{"label": "positive", "score": 0.7, "logits": [-1.25, 2.5]}]}
+    ).encode()
     stubber = Stubber(runtime)
-    stubber.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(answer), len(answer)),
-                                             "ContentType": "application/json"},
-                         expected_params={"EndpointName": "golive-dev", "ContentType": "application/json",
-                                          "Accept": "application/json",
-                                          "Body": json.dumps({"inputs": [TEXT], "return_logits": True})})
-    settings = Settings(backend="sagemaker", endpoint_name="golive-dev", model_dir=str(tiny_bundle),
-                        feedback_db=str(tmp_path / "f.db"))
-    app = create_app(build_services(settings, PrometheusTelemetry(), backend=SageMakerBackend(settings, client=runtime)))
+    stubber.add_response(
+        "invoke_endpoint",
+        {"Body": StreamingBody(io.BytesIO(answer), len(answer)), "ContentType": "application/json"},
+        expected_params={
+            "EndpointName": "golive-dev",
+            "ContentType": "application/json",
+            "Accept": "application/json",
+            "Body": json.dumps({"inputs": [TEXT], "return_logits": True}),
+        },
+    )
+    settings = Settings(
+        backend="sagemaker", endpoint_name="golive-dev", model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "f.db")
+    )
+    app = create_app(
+        build_services(settings, PrometheusTelemetry(), backend=SageMakerBackend(settings, client=runtime))
+    )
     with stubber:
-        response = TestClient(app).post("/v1/classify", json={"inputs": TEXT, "parameters": {"function_to_apply": "none"}})
+        response = TestClient(app).post(
+            "/v1/classify", json={"inputs": TEXT, "parameters": {"function_to_apply": "none"}}
+        )
     assert response.status_code == 200, response.text
     assert response.json() == [[{"label": "positive", "score": 2.5}, {"label": "negative", "score": -1.25}]]
     stubber.assert_no_pending_responses()

@@ -47,29 +47,49 @@ def train_flags(*argv: str) -> TrainArguments:
     return arguments_from(parser.parse_args(list(argv)))
 
 
-@pytest.mark.parametrize("key,value,problem", [
-    ("epochs", "0", "must be positive, got 0.0"),
-    ("warmup-ratio", "1", "must be in [0, 1), got 1.0"),
-    ("label-names", "one", "needs at least two non-empty names, got 'one'"),
-    ("max-length", "1024", "must be between 8 and 512, got 1024"),
-])
+@pytest.mark.parametrize(
+    "key,value,problem",
+    [
+        ("epochs", "0", "must be positive, got 0.0"),
+        ("warmup-ratio", "1", "must be in [0, 1), got 1.0"),
+        ("label-names", "one", "needs at least two non-empty names, got 'one'"),
+        ("max-length", "1024", "must be between 8 and 512, got 1024"),
+    ],
+)
 def test_a_value_training_refuses_is_refused_at_synth_in_the_same_words(key, value, problem):
     assert hyperparameter_problems({key: value}) == [f"{key}: {problem}"]
     with pytest.raises(UserError, match=re.escape(f"--{key} {problem}")):
         train_flags(f"--{key}", value)
 
 
-@pytest.mark.parametrize("key,value,problem", [
-    ("batch-size", "2.5", "batch-size: expected an integer, got '2.5'"),
-    ("skip-invalid-rows", "maybe", "skip-invalid-rows: expected true or false, got 'maybe'"),
-    ("batch_size", "8", "'batch_size' is not a training flag a pipeline may set; did you mean 'batch-size'?"),
-    ("data", "s3://bucket/train.tsv", "'data' is not a training flag a pipeline may set"),  # the job's channel sets it
-])
+@pytest.mark.parametrize(
+    "key,value,problem",
+    [
+        ("batch-size", "2.5", "batch-size: expected an integer, got '2.5'"),
+        ("skip-invalid-rows", "maybe", "skip-invalid-rows: expected true or false, got 'maybe'"),
+        ("batch_size", "8", "'batch_size' is not a training flag a pipeline may set; did you mean 'batch-size'?"),
+        (
+            "data",
+            "s3://bucket/train.tsv",
+            "'data' is not a training flag a pipeline may set",
+        ),  # the job's channel sets it
+    ],
+)
 def test_a_typo_or_a_wrong_type_is_named(key, value, problem):
     problems = hyperparameter_problems({key: value})
     assert len(problems) == 1 and problems[0].startswith(problem)
 
 
 def test_good_hyperparameters_pass():
-    assert hyperparameter_problems({"epochs": "3", "batch-size": "32", "group-by-length": "true",
-                                    "label-names": "negative,positive", "lr": "2e-5"}) == []
+    assert (
+        hyperparameter_problems(
+            {
+                "epochs": "3",
+                "batch-size": "32",
+                "group-by-length": "true",
+                "label-names": "negative,positive",
+                "lr": "2e-5",
+            }
+        )
+        == []
+    )

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import boto3
 import pytest
@@ -32,8 +31,9 @@ from tests.conftest import REPO, LambdaContext, api_event
 
 @pytest.mark.parametrize("version", ["rest_v1", "http_v2"])
 def test_predict_through_mangum_with_real_api_gateway_events(lambda_module, version, capsys):
-    response = lambda_module.handler(api_event(version, "POST", "/v1/predict", {"inputs": ["great", "awful"]}),
-                                     LambdaContext())
+    response = lambda_module.handler(
+        api_event(version, "POST", "/v1/predict", {"inputs": ["great", "awful"]}), LambdaContext()
+    )
     assert response["statusCode"] == 200
     body = json.loads(response["body"])
     assert len(body["predictions"]) == 2
@@ -58,15 +58,18 @@ def test_logs_carry_the_request_id(lambda_module, version):
 
 
 @pytest.mark.parametrize("version", ["rest_v1", "http_v2"])
-@pytest.mark.parametrize("method,path,body,status", [
-    ("GET", "/v1/health", None, 200),
-    ("GET", "/v1/model", None, 200),
-    ("GET", "/openapi.json", None, 200),
-    ("POST", "/v1/predict", "{not json", 422),
-    ("POST", "/v1/predict", {"inputs": ""}, 422),
-    ("POST", "/v1/feedback", {"prediction_id": "nope", "label": "positive"}, 422),
-    ("GET", "/nowhere", None, 404),
-])
+@pytest.mark.parametrize(
+    "method,path,body,status",
+    [
+        ("GET", "/v1/health", None, 200),
+        ("GET", "/v1/model", None, 200),
+        ("GET", "/openapi.json", None, 200),
+        ("POST", "/v1/predict", "{not json", 422),
+        ("POST", "/v1/predict", {"inputs": ""}, 422),
+        ("POST", "/v1/feedback", {"prediction_id": "nope", "label": "positive"}, 422),
+        ("GET", "/nowhere", None, 404),
+    ],
+)
 def test_routes_and_errors_through_mangum(lambda_module, version, method, path, body, status):
     response = lambda_module.handler(api_event(version, method, path, body), LambdaContext())
     assert response["statusCode"] == status
@@ -92,16 +95,21 @@ def test_docs_links_carry_the_api_gateway_stage(lambda_module, version, prefix):
     # text, not base64: a REST API without binary media types would hand base64 to the browser as it is
     assert script["statusCode"] == 200 and not script["isBase64Encoded"]
     assert script["body"].encode() == (ASSETS / "swagger-ui-bundle.js").read_bytes()
-    assert lambda_module.handler(api_event(version, "GET", "/docs/assets/LICENSE"), LambdaContext())["statusCode"] == 404
+    assert (
+        lambda_module.handler(api_event(version, "GET", "/docs/assets/LICENSE"), LambdaContext())["statusCode"] == 404
+    )
 
 
-@pytest.mark.parametrize("public,path,prefix", [
-    ("/dev/v1/predict", "/v1/predict", "/dev"),  # execute-api URL: the stage first
-    ("/dev/", "/", "/dev"),
-    ("/v1/predict", "/v1/predict", ""),  # custom domain without a base path
-    (None, "/v1/predict", ""),
-    ("/dev/v1/other", "/v1/predict", ""),  # not a suffix: leave the path alone
-])
+@pytest.mark.parametrize(
+    "public,path,prefix",
+    [
+        ("/dev/v1/predict", "/v1/predict", "/dev"),  # execute-api URL: the stage first
+        ("/dev/", "/", "/dev"),
+        ("/v1/predict", "/v1/predict", ""),  # custom domain without a base path
+        (None, "/v1/predict", ""),
+        ("/dev/v1/other", "/v1/predict", ""),  # not a suffix: leave the path alone
+    ],
+)
 def test_stage_prefix_from_rest_events(public, path, prefix):
     from functions.api.api_gateway import public_prefix
 
@@ -132,12 +140,18 @@ def test_a_broken_bundle_fails_init_with_the_loader_threads_error(tiny_bundle, t
 
 def test_lambda_import_graph_has_no_torch_or_transformers(tiny_bundle, tmp_path):
     """Nor the test-only clients (huggingface_hub, schemathesis): the cold start pays for every import."""
-    code = ("import sys, functions.lambda_handler as h; "
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('torch', 'transformers', 'huggingface_hub', 'schemathesis', 'hypothesis')); "
-            "print('LOADED', bad)")
-    env = {**os.environ, "GOLIVE_MODEL_DIR": str(tiny_bundle), "GOLIVE_FEEDBACK_DB": str(tmp_path / "f.db"),
-           "POWERTOOLS_TRACE_DISABLED": "true"}
+    code = (
+        "import sys, functions.lambda_handler as h; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'transformers', 'huggingface_hub', 'schemathesis', 'hypothesis')); "
+        "print('LOADED', bad)"
+    )
+    env = {
+        **os.environ,
+        "GOLIVE_MODEL_DIR": str(tiny_bundle),
+        "GOLIVE_FEEDBACK_DB": str(tmp_path / "f.db"),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stdout
@@ -150,8 +164,11 @@ def test_model_loads_once_from_s3_at_cold_start(tiny_bundle, tmp_path, monkeypat
         tarball = bundle.pack_tarball(tiny_bundle, tmp_path / "model.tar.gz")
         s3.upload_file(str(tarball), "models", "runs/1/output/model.tar.gz")
         monkeypatch.setattr("tempfile.gettempdir", lambda: str(tmp_path / "tmp"))
-        settings = Settings(model_dir="/nonexistent", model_s3_uri="s3://models/runs/1/output/model.tar.gz",
-                            feedback_db=str(tmp_path / "f.db"))
+        settings = Settings(
+            model_dir="/nonexistent",
+            model_s3_uri="s3://models/runs/1/output/model.tar.gz",
+            feedback_db=str(tmp_path / "f.db"),
+        )
         client = TestClient(create_app(build_services(settings, PrometheusTelemetry())))
         assert client.post("/v1/predict", json={"inputs": "good"}).status_code == 200
     assert (tmp_path / "tmp" / "golive-model" / bundle.MANIFEST).exists()
@@ -161,8 +178,9 @@ def test_model_loads_once_from_s3_at_cold_start(tiny_bundle, tmp_path, monkeypat
 
 
 def sagemaker_app(tiny_bundle, tmp_path, client=None) -> TestClient:
-    settings = Settings(backend="sagemaker", endpoint_name="golive-dev", model_dir=str(tiny_bundle),
-                        feedback_db=str(tmp_path / "f.db"))
+    settings = Settings(
+        backend="sagemaker", endpoint_name="golive-dev", model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "f.db")
+    )
     backend = SageMakerBackend(settings, client=client) if client is not None else None
     return TestClient(create_app(build_services(settings, PrometheusTelemetry(), backend=backend)))
 
@@ -172,8 +190,13 @@ def endpoint_answer(rows: list[dict[str, float]]) -> str:
     predictions = []
     for scores in rows:
         best = max(scores, key=scores.get)
-        predictions.append({"label": best, "score": scores[best],
-                            "logits": [math.log(scores[label]) for label in ("negative", "positive")]})
+        predictions.append(
+            {
+                "label": best,
+                "score": scores[best],
+                "logits": [math.log(scores[label]) for label in ("negative", "positive")],
+            }
+        )
     return json.dumps({"model_version": "gpu-1", "predictions": predictions})
 
 
@@ -181,24 +204,46 @@ def endpoint_answer(rows: list[dict[str, float]]) -> str:
 def test_sagemaker_backend_maps_endpoint_answers(tiny_bundle, tmp_path):
     assert bundle.read_manifest(tiny_bundle).labels == ["negative", "positive"]
     answer = endpoint_answer([{"positive": 0.9, "negative": 0.1}, {"positive": 0.2, "negative": 0.8}])
-    requests.post("http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
-                  json={"results": [{"Body": answer, "ContentType": "application/json",
-                                     "InvokedProductionVariant": "AllTraffic", "CustomAttributes": ""}]})
+    requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
+        json={
+            "results": [
+                {
+                    "Body": answer,
+                    "ContentType": "application/json",
+                    "InvokedProductionVariant": "AllTraffic",
+                    "CustomAttributes": "",
+                }
+            ]
+        },
+    )
     client = sagemaker_app(tiny_bundle, tmp_path)
     response = client.post("/v1/predict", json={"inputs": ["great", "awful"], "top_k": 2})
     assert response.status_code == 200, response.text
     predictions = response.json()["predictions"]
     assert [p["label"] for p in predictions] == ["positive", "negative"]
     assert predictions[0]["score"] == pytest.approx(0.9)
-    assert predictions[1]["top_k"] == [{"label": "negative", "score": pytest.approx(0.8)},
-                                       {"label": "positive", "score": pytest.approx(0.2)}]
+    assert predictions[1]["top_k"] == [
+        {"label": "negative", "score": pytest.approx(0.8)},
+        {"label": "positive", "score": pytest.approx(0.2)},
+    ]
 
 
 @mock_aws
 def test_sagemaker_malformed_answer_is_502(tiny_bundle, tmp_path):
-    requests.post("http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
-                  json={"results": [{"Body": "not json", "ContentType": "text/plain",
-                                     "InvokedProductionVariant": "AllTraffic", "CustomAttributes": ""}]})
+    requests.post(
+        "http://motoapi.amazonaws.com/moto-api/static/sagemaker/endpoint-results",
+        json={
+            "results": [
+                {
+                    "Body": "not json",
+                    "ContentType": "text/plain",
+                    "InvokedProductionVariant": "AllTraffic",
+                    "CustomAttributes": "",
+                }
+            ]
+        },
+    )
     response = sagemaker_app(tiny_bundle, tmp_path).post("/v1/predict", json={"inputs": "x"})
     assert response.status_code == 502
     assert response.json()["error"]["type"] == "bad_endpoint_response"
@@ -221,8 +266,9 @@ def test_sagemaker_faults_map_to_statuses(tiny_bundle, tmp_path, code, sm_status
     runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
     stubber = Stubber(runtime)
     message = "Endpoint golive-dev of account 123456789012 not found." if code == "ValidationError" else "injected"
-    stubber.add_client_error("invoke_endpoint", service_error_code=code, service_message=message,
-                             http_status_code=sm_status)
+    stubber.add_client_error(
+        "invoke_endpoint", service_error_code=code, service_message=message, http_status_code=sm_status
+    )
     with stubber:
         response = sagemaker_app(tiny_bundle, tmp_path, client=runtime).post("/v1/predict", json={"inputs": "x"})
     assert response.status_code == status
@@ -231,7 +277,9 @@ def test_sagemaker_faults_map_to_statuses(tiny_bundle, tmp_path, code, sm_status
 
 
 def test_sagemaker_timeout_is_504(tiny_bundle, tmp_path):
-    runtime = boto3.client("sagemaker-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    runtime = boto3.client(
+        "sagemaker-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
 
     def time_out(**kwargs):
         raise ReadTimeoutError(endpoint_url="https://runtime.sagemaker.us-east-1.amazonaws.com")

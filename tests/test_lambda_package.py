@@ -32,8 +32,12 @@ def test_package_holds_serving_code_and_only_the_served_model(tiny_bundle, tmp_p
 
 
 def shipped_code(pkg) -> set[str]:
-    return {p.relative_to(pkg).as_posix() for top in ("functions", "golive") for p in (pkg / top).rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        p.relative_to(pkg).as_posix()
+        for top in ("functions", "golive")
+        for p in (pkg / top).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 def test_package_ships_only_the_modules_the_handler_imports(tiny_bundle, tmp_path):
@@ -41,15 +45,30 @@ def test_package_ships_only_the_modules_the_handler_imports(tiny_bundle, tmp_pat
     pkg = tmp_path / "lambda"
     code = shipped_code(pkg)
     assert sorted(p.name for p in pkg.iterdir()) == ["functions", "golive", lambda_package.PACKAGE_DIR]
-    never_run = ("golive/client", "golive/monitoring", "golive/contracts/alarms.py", "golive/contracts/training_metrics.py",
-                 "golive/archives.py" if False else "golive/classification_metrics.py" if False else "golive/ports.py",
-                 "functions/endpoint", "functions/rotation", "functions/api/local.py")
+    never_run = (
+        "golive/client",
+        "golive/monitoring",
+        "golive/contracts/alarms.py",
+        "golive/contracts/training_metrics.py",
+        "golive/archives.py" if False else "golive/classification_metrics.py" if False else "golive/ports.py",
+        "functions/endpoint",
+        "functions/rotation",
+        "functions/api/local.py",
+    )
     for absent in never_run:
         assert not [f for f in code if f == absent or f.startswith(absent + "/")], absent
-    runs = ("functions/lambda_handler.py", "functions/api/main.py", "functions/api/routers/predict.py",
-            "functions/common/http.py", "golive/bundle/store.py", "golive/onnx_classifier.py",
-            "golive/contracts/schemas.py", "golive/contracts/telemetry.py", "golive/contracts/signing_keys.py",
-            "functions/api/static/swagger-ui/swagger-ui-bundle.js")  # the last: what /docs serves
+    runs = (
+        "functions/lambda_handler.py",
+        "functions/api/main.py",
+        "functions/api/routers/predict.py",
+        "functions/common/http.py",
+        "golive/bundle/store.py",
+        "golive/onnx_classifier.py",
+        "golive/contracts/schemas.py",
+        "golive/contracts/telemetry.py",
+        "golive/contracts/signing_keys.py",
+        "functions/api/static/swagger-ui/swagger-ui-bundle.js",
+    )  # the last: what /docs serves
     for present in runs:
         assert present in code, present
 
@@ -59,8 +78,11 @@ def test_every_project_module_a_cold_start_and_its_requests_load_is_shipped(tiny
     source tree, against what the package ships: a module loaded some way the import reader cannot see (by
     name, at run time) would be missing from the package."""
     build_lambda_package(tiny_bundle, tmp_path / "lambda", variant="int8", install=False)
-    shipped = {f.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-               for f in shipped_code(tmp_path / "lambda") if f.endswith(".py")}
+    shipped = {
+        f.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        for f in shipped_code(tmp_path / "lambda")
+        if f.endswith(".py")
+    }
     script = """
 import json, sys
 from tests.lambda_events import LambdaContext, api_event
@@ -80,8 +102,13 @@ assert call("GET", "/docs")[0] == 200 and call("GET", "/openapi.json")[0] == 200
 assert call("POST", "/v1/predict", {"inputs": ""})[0] == 422 and call("GET", "/nowhere")[0] == 404
 print(json.dumps(sorted(name for name in sys.modules if name.split(".")[0] in ("functions", "golive"))))
 """
-    env = {**os.environ, "PYTHONPATH": str(REPO), "GOLIVE_MODEL_DIR": str(tiny_bundle), "POWERTOOLS_TRACE_DISABLED": "true",
-           "GOLIVE_FEEDBACK_DB": str(tmp_path / "feedback.sqlite3")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "GOLIVE_MODEL_DIR": str(tiny_bundle),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "GOLIVE_FEEDBACK_DB": str(tmp_path / "feedback.sqlite3"),
+    }
     env = {k: v for k, v in env.items() if k not in ("AWS_LAMBDA_FUNCTION_NAME", "GOLIVE_BACKEND")}
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]

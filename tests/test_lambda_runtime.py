@@ -23,7 +23,13 @@ import boto3
 import pytest
 
 from golive import bundle
-from infra.assets.lambda_package import LAMBDA_PYTHON_VERSION, PACKAGE_DIR, base_dependencies, find_python, wheel_options
+from infra.assets.lambda_package import (
+    LAMBDA_PYTHON_VERSION,
+    PACKAGE_DIR,
+    base_dependencies,
+    find_python,
+    wheel_options,
+)
 from tests.artifact_cache import cached, pip, run
 from tests.conftest import REPO, api_event
 from tests.lambda_runtime_bootstrap import MARK
@@ -39,8 +45,10 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 def runtime_python() -> Path:
     python = find_python(LAMBDA_PYTHON_VERSION)
     if python is None:
-        pytest.fail(f"Python {LAMBDA_PYTHON_VERSION}, the Lambda runtime's, is not on this machine (PATH or pyenv): "
-                    f"install it (`pyenv install {LAMBDA_PYTHON_VERSION}`) to test the package under it")
+        pytest.fail(
+            f"Python {LAMBDA_PYTHON_VERSION}, the Lambda runtime's, is not on this machine (PATH or pyenv): "
+            f"install it (`pyenv install {LAMBDA_PYTHON_VERSION}`) to test the package under it"
+        )
     return python
 
 
@@ -52,14 +60,33 @@ def shipped(tiny_bundle, tmp_path_factory) -> tuple[Path, dict]:
     runtime_python()
     options = wheel_options(LAMBDA_PYTHON_VERSION, ARCHITECTURE)
     requirements = base_dependencies()
-    wheels = cached(f"lambda-wheels-cp{LAMBDA_PYTHON_VERSION.replace('.', '')}-{ARCHITECTURE}",
-                    json.dumps([options, requirements]),
-                    lambda dest: run(pip("download", "--quiet", "--dest", str(dest), *options, *requirements),
-                                     "pip download of the Lambda's wheels"))
+    wheels = cached(
+        f"lambda-wheels-cp{LAMBDA_PYTHON_VERSION.replace('.', '')}-{ARCHITECTURE}",
+        json.dumps([options, requirements]),
+        lambda dest: run(
+            pip("download", "--quiet", "--dest", str(dest), *options, *requirements),
+            "pip download of the Lambda's wheels",
+        ),
+    )
     package = tmp_path_factory.mktemp("shipped") / "lambda"
     env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
-    built = run([sys.executable, "-m", "cli", "package-lambda", "--model", tiny_bundle, "--out", package,
-                 "--architecture", ARCHITECTURE], "golive package-lambda", env=env, cwd=REPO)
+    built = run(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "package-lambda",
+            "--model",
+            tiny_bundle,
+            "--out",
+            package,
+            "--architecture",
+            ARCHITECTURE,
+        ],
+        "golive package-lambda",
+        env=env,
+        cwd=REPO,
+    )
     print(built.stdout)
     return package, json.loads(package.with_name("lambda.size.json").read_text())
 
@@ -79,8 +106,9 @@ def moto_url():
 def deployed_function(synthesized) -> tuple[dict, dict]:
     """The dev API's function and feedback table as the template declares them."""
     api = synthesized["dev"]["api"]
-    (function,) = api.find_resources("AWS::Lambda::Function", {
-        "Properties": {"Handler": "functions.lambda_handler.handler"}}).values()
+    (function,) = api.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": "functions.lambda_handler.handler"}}
+    ).values()
     (table,) = api.find_resources("AWS::DynamoDB::GlobalTable").values()
     return function["Properties"], table["Properties"]
 
@@ -90,8 +118,9 @@ class LambdaProcess:
 
     def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, log: Path):
         self.stderr = log.open("w")
-        self.proc = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, text=True)
+        self.proc = subprocess.Popen(
+            argv, env=env, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True
+        )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.logs: list[str] = []
         self.log_path = log
@@ -110,10 +139,11 @@ class LambdaProcess:
                 raise AssertionError(f"the function did not answer in {timeout} s") from None
             if line is None:
                 self.proc.wait(10)
-                raise AssertionError(f"the function's interpreter exited ({self.proc.returncode}):\n"
-                                     + self.log_path.read_text()[-4000:])
+                raise AssertionError(
+                    f"the function's interpreter exited ({self.proc.returncode}):\n" + self.log_path.read_text()[-4000:]
+                )
             if line.startswith(MARK):
-                report = json.loads(line[len(MARK):])
+                report = json.loads(line[len(MARK) :])
                 assert report["kind"] != "error", report["error"] + "\n" + self.log_path.read_text()[-4000:]
                 return report
             self.logs.append(line)
@@ -137,7 +167,9 @@ class LambdaProcess:
 
 
 def files_in(folder: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_size) for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def test_package_runs_under_the_lambda_runtime_python_with_its_own_bytecode(shipped, moto_url, synthesized, tmp_path):
@@ -156,29 +188,53 @@ def test_package_runs_under_the_lambda_runtime_python_with_its_own_bytecode(ship
     pycs = list(package.rglob("*.pyc"))
     assert len(pycs) > 1000 and all(p.name.split(".")[-2] == tag for p in pycs), "bytecode of another Python shipped"
 
-    ddb = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1", **{
-        k.lower(): v for k, v in CREDENTIALS.items()})
-    ddb.create_table(TableName=TABLE, KeySchema=table["KeySchema"], AttributeDefinitions=table["AttributeDefinitions"],
-                     BillingMode=table["BillingMode"])
+    ddb = boto3.client(
+        "dynamodb", endpoint_url=moto_url, region_name="us-east-1", **{k.lower(): v for k, v in CREDENTIALS.items()}
+    )
+    ddb.create_table(
+        TableName=TABLE,
+        KeySchema=table["KeySchema"],
+        AttributeDefinitions=table["AttributeDefinitions"],
+        BillingMode=table["BillingMode"],
+    )
 
-    secret = boto3.client("secretsmanager", endpoint_url=moto_url, region_name="us-east-1", **{
-        k.lower(): v for k, v in CREDENTIALS.items()}).create_secret(Name="golive-dev-signing-key", SecretString="k" * 64)
+    secret = boto3.client(
+        "secretsmanager",
+        endpoint_url=moto_url,
+        region_name="us-east-1",
+        **{k.lower(): v for k, v in CREDENTIALS.items()},
+    ).create_secret(Name="golive-dev-signing-key", SecretString="k" * 64)
 
     variables = {k: v for k, v in function["Environment"]["Variables"].items() if isinstance(v, str)}
     assert set(function["Environment"]["Variables"]) - set(variables) == {  # Refs to the stack's table and secret
-        "GOLIVE_FEEDBACK_TABLE", "GOLIVE_SIGNING_SECRET_ARN"}
+        "GOLIVE_FEEDBACK_TABLE",
+        "GOLIVE_SIGNING_SECRET_ARN",
+    }
     function_name = "golive-dev-api"
     env = {
         # what the Lambda runtime sets (docs: "Defined runtime environment variables")
-        "LAMBDA_TASK_ROOT": str(package), "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent), "_HANDLER": function["Handler"],
-        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}", "AWS_LAMBDA_FUNCTION_NAME": function_name,
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function["MemorySize"]),
-        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}", "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/23/[$LATEST]0123",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000", "TZ": ":UTC",
-        "LANG": "en_US.UTF-8", "PATH": "/usr/local/bin:/usr/bin:/bin", **CREDENTIALS,
+        "LAMBDA_TASK_ROOT": str(package),
+        "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
+        "_HANDLER": function["Handler"],
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+        "AWS_LAMBDA_FUNCTION_NAME": function_name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function["MemorySize"]),
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function_name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/23/[$LATEST]0123",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "TZ": ":UTC",
+        "LANG": "en_US.UTF-8",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        **CREDENTIALS,
         # the function's own environment, from the template
-        **variables, "GOLIVE_FEEDBACK_TABLE": TABLE, "GOLIVE_SIGNING_SECRET_ARN": secret["ARN"],
+        **variables,
+        "GOLIVE_FEEDBACK_TABLE": TABLE,
+        "GOLIVE_SIGNING_SECRET_ARN": secret["ARN"],
         # moto, outside the sandbox
         "AWS_ENDPOINT_URL": moto_url,
     }
@@ -190,8 +246,9 @@ def test_package_runs_under_the_lambda_runtime_python_with_its_own_bytecode(ship
     for version in ("rest_v1", "http_v2"):
         status, health = sandbox.invoke(api_event(version, "GET", "/v1/health"))
         assert status == 200 and health["status"] == "ok" and health["backend"] == "onnx", health
-        status, predicted = sandbox.invoke(api_event(version, "POST", "/v1/predict",
-                                                     {"inputs": ["a lovely hotel", "rude staff"]}))
+        status, predicted = sandbox.invoke(
+            api_event(version, "POST", "/v1/predict", {"inputs": ["a lovely hotel", "rude staff"]})
+        )
         assert status == 200 and len(predicted["predictions"]) == 2, predicted
         prediction = predicted["predictions"][0]
         assert prediction["label"] in labels
@@ -201,7 +258,9 @@ def test_package_runs_under_the_lambda_runtime_python_with_its_own_bytecode(ship
         status, error = sandbox.invoke(api_event(version, "POST", "/v1/predict", "{oops"))
         assert status == 422 and "not valid JSON" in error["error"]["message"], error
         status, script = sandbox.invoke_raw(api_event(version, "GET", "/docs/assets/swagger-ui-bundle.js"))
-        assert status == 200 and script == (package / "functions/api/static/swagger-ui/swagger-ui-bundle.js").read_text()
+        assert (
+            status == 200 and script == (package / "functions/api/static/swagger-ui/swagger-ui-bundle.js").read_text()
+        )
         stored = ddb.get_item(TableName=TABLE, Key={"prediction_id": {"S": prediction["prediction_id"]}})["Item"]
         assert stored["label"]["S"] == labels[0] and stored["predicted_label"]["S"] == prediction["label"]
     done = sandbox.finish()
@@ -209,11 +268,18 @@ def test_package_runs_under_the_lambda_runtime_python_with_its_own_bytecode(ship
 
     # the interpreter was the runtime's, isolated, and took every module of the package from the shipped .pyc
     assert (done["implementation"], done["version"]) == ("cpython", [int(n) for n in LAMBDA_PYTHON_VERSION.split(".")])
-    assert done["flags"] == {"isolated": 1, "no_site": 1, "no_user_site": 1, "ignore_environment": 1,
-                             "dont_write_bytecode": 0}, done["flags"]  # it would write any .pyc it had to compile
+    assert done["flags"] == {
+        "isolated": 1,
+        "no_site": 1,
+        "no_user_site": 1,
+        "ignore_environment": 1,
+        "dont_write_bytecode": 0,
+    }, done["flags"]  # it would write any .pyc it had to compile
     assert done["path"][0] == str(package)
     assert all(p.startswith(done["base_prefix"]) and "site-packages" not in p for p in done["path"][1:]), done["path"]
-    assert not [m for m in done["all_modules"] if m.split(".")[0] in ("torch", "transformers", "huggingface_hub", "httpx")]
+    assert not [
+        m for m in done["all_modules"] if m.split(".")[0] in ("torch", "transformers", "huggingface_hub", "httpx")
+    ]
     loaded = {name: m for name, m in done["loaded"].items() if m["origin"].endswith(".py")}
     assert {"functions.lambda_handler", "fastapi", "mangum", "pydantic", "onnxruntime", "boto3"} <= set(loaded)
     for name, module in loaded.items():
@@ -228,6 +294,7 @@ def test_package_runs_under_the_lambda_runtime_python_with_its_own_bytecode(ship
     # what CloudWatch would get: Powertools JSON logs with the Lambda context, and EMF metric lines
     records = [json.loads(line) for line in sandbox.logs if line.startswith("{")]
     predicted = [r for r in records if r.get("message") == "predicted"]
-    assert len(predicted) == 2 and all(r["function_name"] == function_name and r["function_request_id"].startswith("00000000-")
-                                       for r in predicted), "".join(sandbox.logs)[-3000:]
+    assert len(predicted) == 2 and all(
+        r["function_name"] == function_name and r["function_request_id"].startswith("00000000-") for r in predicted
+    ), "".join(sandbox.logs)[-3000:]
     assert any("_aws" in r for r in records), "no EMF metrics were flushed"

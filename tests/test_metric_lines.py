@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from golive.contracts.training_metrics import captured_by_sagemaker, SAGEMAKER_METRIC_DEFINITIONS, format_metrics
+from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS, captured_by_sagemaker, format_metrics
 from tests.conftest import REPO, tiny_train_args
 
 NUMBER = re.compile(r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?|nan")
@@ -31,8 +31,14 @@ def metric_lines(output: str) -> list[tuple[str, dict[str, str]]]:
 def test_a_training_run_prints_what_the_definitions_capture(tiny_base_model, small_data, tmp_path):
     train, val = small_data
     script_args = tiny_train_args(tiny_base_model, train, val, tmp_path / "bundle", "--epochs", "1")[1:]
-    result = subprocess.run([sys.executable, str(REPO / "training" / "cli.py"), *script_args], cwd=REPO,
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "training" / "cli.py"), *script_args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = metric_lines(result.stdout)
     assert lines, result.stdout
@@ -54,12 +60,21 @@ def test_regexes_capture_what_format_metrics_writes():
     line = format_metrics({"step": 50, "epoch": 1.5, "train_loss": 0.000012345, "learning_rate": 2.5e-5})
     assert captured_by_sagemaker(line) == {"epoch": 1.5, "train_loss": 1.2345e-05, "learning_rate": 2.5e-05}
     line = format_metrics({"epoch": 2, "eval_loss": 0.31, "eval_accuracy": 0.875, "eval_macro_f1": 0.8749})
-    assert captured_by_sagemaker(line) == {"epoch": 2.0, "eval_loss": 0.31, "eval_accuracy": 0.875, "eval_macro_f1": 0.8749}
+    assert captured_by_sagemaker(line) == {
+        "epoch": 2.0,
+        "eval_loss": 0.31,
+        "eval_accuracy": 0.875,
+        "eval_macro_f1": 0.8749,
+    }
 
 
 def test_names_do_not_capture_each_other():
     # "parity_int8_label_agreement" must not be read as "parity_label_agreement", nor eval_loss as train_loss
-    assert captured_by_sagemaker("parity_int8_label_agreement=0.5 eval_loss=0.2") == {"parity_int8_label_agreement": 0.5,
-                                                                         "eval_loss": 0.2}
-    assert captured_by_sagemaker("parity_label_agreement=1 train_examples_per_second=3") == {"parity_label_agreement": 1.0,
-                                                                                 "train_examples_per_second": 3.0}
+    assert captured_by_sagemaker("parity_int8_label_agreement=0.5 eval_loss=0.2") == {
+        "parity_int8_label_agreement": 0.5,
+        "eval_loss": 0.2,
+    }
+    assert captured_by_sagemaker("parity_label_agreement=1 train_examples_per_second=3") == {
+        "parity_label_agreement": 1.0,
+        "train_examples_per_second": 3.0,
+    }

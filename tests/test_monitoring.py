@@ -11,12 +11,21 @@ import sys
 import pytest
 import requests
 
-from golive import bundle
 from cli.main import main
-from golive.errors import UserError
-from golive.monitoring.local import monitor, parse
-from golive.monitoring.conditions import ALARM, NO_DATA, OK, Baseline, Window, evaluate, label_share_drift, latency_quantile_ms
+from golive import bundle
 from golive.contracts.alarms import MonitoringSettings
+from golive.errors import UserError
+from golive.monitoring.conditions import (
+    ALARM,
+    NO_DATA,
+    OK,
+    Baseline,
+    Window,
+    evaluate,
+    label_share_drift,
+    latency_quantile_ms,
+)
+from golive.monitoring.local import monitor, parse
 from infra.config import load_config
 from tests.conftest import LambdaContext, api_event, running_server, sample_rows
 
@@ -24,6 +33,7 @@ SETTINGS = MonitoringSettings()
 
 
 # --- the conditions, on windows computed by hand -----------------------------------------------------------------
+
 
 def test_label_share_drift_is_total_variation_distance_including_unseen_labels():
     baseline = Baseline({"a": 0.5, "b": 0.5}, 0.9)
@@ -34,13 +44,29 @@ def test_label_share_drift_is_total_variation_distance_including_unseen_labels()
 
 def test_every_condition_fires_on_its_own_signal():
     baseline = Baseline({"neg": 0.5, "pos": 0.5}, mean_confidence=0.9, mean_input_chars=100)
-    healthy = Window(predictions={"neg": 100, "pos": 100}, confidence_sum=180, input_chars_sum=20_000, feedback=40,
-                     feedback_correct=36, requests=200, server_errors=1, latency_buckets={0.01: 150, 0.1: 199, 1.0: 200})
+    healthy = Window(
+        predictions={"neg": 100, "pos": 100},
+        confidence_sum=180,
+        input_chars_sum=20_000,
+        feedback=40,
+        feedback_correct=36,
+        requests=200,
+        server_errors=1,
+        latency_buckets={0.01: 150, 0.1: 199, 1.0: 200},
+    )
     states = {c.name: c.state for c in evaluate(healthy, baseline, SETTINGS)}
     assert set(states.values()) == {OK}, states
 
-    broken = Window(predictions={"neg": 190, "pos": 10}, confidence_sum=120, input_chars_sum=70_000, feedback=40,
-                    feedback_correct=20, requests=200, server_errors=10, latency_buckets={0.01: 10, 5.0: 200})
+    broken = Window(
+        predictions={"neg": 190, "pos": 10},
+        confidence_sum=120,
+        input_chars_sum=70_000,
+        feedback=40,
+        feedback_correct=20,
+        requests=200,
+        server_errors=10,
+        latency_buckets={0.01: 10, 5.0: 200},
+    )
     conditions = {c.name: c for c in evaluate(broken, baseline, SETTINGS)}
     assert {name: c.state for name, c in conditions.items()} == dict.fromkeys(conditions, ALARM)
     assert conditions["online accuracy"].value == 0.5
@@ -67,6 +93,7 @@ def test_a_window_is_the_difference_of_two_running_totals():
 
 # --- the alarms as synthesised -----------------------------------------------------------------------------------
 
+
 def _alarms(template) -> dict[str, dict]:
     """Alarm properties by construct id (the logical id without CDK's hash suffix)."""
     return {logical[:-8]: r["Properties"] for logical, r in template.find_resources("AWS::CloudWatch::Alarm").items()}
@@ -86,8 +113,22 @@ DEV_ALARMS = {
     "ApiLatency": ("AWS/ApiGateway", "Latency", "p99", 3000, 300, "GreaterThanThreshold"),
 }
 PROD_ENDPOINT_ALARMS = {
-    "EndpointGpuUtilization": ("/aws/sagemaker/Endpoints", "GPUUtilization", "Average", 90, 300, "GreaterThanThreshold"),
-    "EndpointGpuMemory": ("/aws/sagemaker/Endpoints", "GPUMemoryUtilization", "Average", 90, 300, "GreaterThanThreshold"),
+    "EndpointGpuUtilization": (
+        "/aws/sagemaker/Endpoints",
+        "GPUUtilization",
+        "Average",
+        90,
+        300,
+        "GreaterThanThreshold",
+    ),
+    "EndpointGpuMemory": (
+        "/aws/sagemaker/Endpoints",
+        "GPUMemoryUtilization",
+        "Average",
+        90,
+        300,
+        "GreaterThanThreshold",
+    ),
 }
 # construct id: the expression's metrics (name, statistic), threshold, comparison
 MATH_ALARMS = {
@@ -101,7 +142,14 @@ MATH_ALARMS = {
 
 def _metric_stat(props: dict) -> tuple:
     stat = props.get("Statistic") or props.get("ExtendedStatistic")
-    return props["Namespace"], props["MetricName"], stat, props["Threshold"], props["Period"], props["ComparisonOperator"]
+    return (
+        props["Namespace"],
+        props["MetricName"],
+        stat,
+        props["Threshold"],
+        props["Period"],
+        props["ComparisonOperator"],
+    )
 
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
@@ -112,14 +160,21 @@ def test_every_alarm_has_its_metric_threshold_period_and_notifies_on_alarm_and_o
         assert _metric_stat(alarms[name]) == spec, name
     for name, (metrics, threshold, comparison) in MATH_ALARMS.items():
         props = alarms[name]
-        used = {(m["MetricStat"]["Metric"]["MetricName"], m["MetricStat"]["Stat"]) for m in props["Metrics"]
-                if "MetricStat" in m}
+        used = {
+            (m["MetricStat"]["Metric"]["MetricName"], m["MetricStat"]["Stat"])
+            for m in props["Metrics"]
+            if "MetricStat" in m
+        }
         assert used == metrics, name
         assert props["ComparisonOperator"] == comparison and props["TreatMissingData"] == "notBreaching"
         if threshold is not None:
             assert props["Threshold"] == threshold, name
-    quality_periods = {m["MetricStat"]["Period"] for name in ("OnlineAccuracy", "LabelShareDrift")
-                       for m in alarms[name]["Metrics"] if "MetricStat" in m}
+    quality_periods = {
+        m["MetricStat"]["Period"]
+        for name in ("OnlineAccuracy", "LabelShareDrift")
+        for m in alarms[name]["Metrics"]
+        if "MetricStat" in m
+    }
     assert quality_periods == {3600}
     assert alarms["ConfidenceAnomaly"]["ComparisonOperator"] == "LessThanLowerThreshold"
     assert "ANOMALY_DETECTION_BAND" in json.dumps(alarms["ConfidenceAnomaly"]["Metrics"])
@@ -160,8 +215,10 @@ def test_composite_alarm_covers_client_facing_alarms_and_dashboard_references_ev
 
 
 def test_training_failures_reach_the_alert_topic_through_eventbridge(synthesized):
-    rules = {r["Properties"]["Name"]: r["Properties"] for r in synthesized["dev"]["monitoring"]
-             .find_resources("AWS::Events::Rule").values()}
+    rules = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in synthesized["dev"]["monitoring"].find_resources("AWS::Events::Rule").values()
+    }
     job = rules["golive-dev-training-job-failed"]["EventPattern"]
     assert job["source"] == ["aws.sagemaker"] and job["detail-type"] == ["SageMaker Training Job State Change"]
     assert job["detail"] == {"TrainingJobStatus": ["Failed", "Stopped"], "TrainingJobName": [{"prefix": "golive-dev-"}]}
@@ -173,6 +230,7 @@ def test_training_failures_reach_the_alert_topic_through_eventbridge(synthesized
 
 
 # --- Lambda mode: EMF lines from the real handler, evaluated by the synthesised alarms -----------------------------
+
 
 def _emf_records(stdout: str) -> list[tuple[str, str, dict, list[float]]]:
     """(namespace, metric, dimensions, values) from the EMF lines Powertools printed, as CloudWatch reads them."""
@@ -186,15 +244,20 @@ def _emf_records(stdout: str) -> list[tuple[str, str, dict, list[float]]]:
                 dims = {name: doc[name] for name in dimension_set}
                 for metric in directive["Metrics"]:
                     value = doc[metric["Name"]]
-                    records.append((directive["Namespace"], metric["Name"], dims,
-                                    value if isinstance(value, list) else [value]))
+                    records.append(
+                        (directive["Namespace"], metric["Name"], dims, value if isinstance(value, list) else [value])
+                    )
     return records
 
 
 def _statistic(records, metric: dict, stat: str) -> float | None:
     dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
-    values = [v for ns, name, d, vs in records if (ns, name, d) == (metric["Namespace"], metric["MetricName"], dims)
-              for v in vs]
+    values = [
+        v
+        for ns, name, d, vs in records
+        if (ns, name, d) == (metric["Namespace"], metric["MetricName"], dims)
+        for v in vs
+    ]
     if not values:
         return None
     return {"Sum": sum, "Average": statistics.fmean, "SampleCount": len}[stat](values)
@@ -202,15 +265,22 @@ def _statistic(records, metric: dict, stat: str) -> float | None:
 
 def _alarm_value(props: dict, records) -> float | None:
     """What CloudWatch would compute for this alarm over one period holding exactly these records."""
-    ids = {m["Id"]: _statistic(records, m["MetricStat"]["Metric"], m["MetricStat"]["Stat"])
-           for m in props["Metrics"] if "MetricStat" in m}
+    ids = {
+        m["Id"]: _statistic(records, m["MetricStat"]["Metric"], m["MetricStat"]["Stat"])
+        for m in props["Metrics"]
+        if "MetricStat" in m
+    }
     (expression,) = [m["Expression"] for m in props["Metrics"] if "Expression" in m]
     functions = {"IF": lambda cond, a, b: a if cond else b, "ABS": abs, "FILL": lambda x, v: v if x is None else x}
     return eval(expression, {"__builtins__": {}, **functions}, ids)  # noqa: S307 - our own synthesised expression
 
 
 def _fires(props: dict, value: float) -> bool:
-    return value > props["Threshold"] if props["ComparisonOperator"] == "GreaterThanThreshold" else value < props["Threshold"]
+    return (
+        value > props["Threshold"]
+        if props["ComparisonOperator"] == "GreaterThanThreshold"
+        else value < props["Threshold"]
+    )
 
 
 @pytest.fixture()
@@ -234,8 +304,9 @@ def _call(module, method: str, path: str, body) -> dict:
     return json.loads(response["body"])
 
 
-def test_emf_from_real_traffic_drives_the_quality_alarms_and_accuracy_drop_fires(lambda_dev, synthesized, tiny_bundle,
-                                                                                 capsys):
+def test_emf_from_real_traffic_drives_the_quality_alarms_and_accuracy_drop_fires(
+    lambda_dev, synthesized, tiny_bundle, capsys
+):
     alarms = _alarms(synthesized["dev"]["monitoring"])
     baseline = bundle.read_metrics(tiny_bundle).baseline
     labels = bundle.read_manifest(tiny_bundle).labels
@@ -243,23 +314,37 @@ def test_emf_from_real_traffic_drives_the_quality_alarms_and_accuracy_drop_fires
     capsys.readouterr()
 
     # one period: 120 predictions, 25 feedback of which 10 say the prediction was right
-    predictions = [p for _ in range(20) for p in _call(lambda_dev, "POST", "/v1/predict", {"inputs": texts})["predictions"]]
+    predictions = [
+        p for _ in range(20) for p in _call(lambda_dev, "POST", "/v1/predict", {"inputs": texts})["predictions"]
+    ]
     for i, p in enumerate(predictions[:25]):
         truth = p["label"] if i < 10 else next(label for label in labels if label != p["label"])
-        assert _call(lambda_dev, "POST", "/v1/feedback", {"prediction_id": p["prediction_id"], "label": truth})["correct"] == (i < 10)
+        assert _call(lambda_dev, "POST", "/v1/feedback", {"prediction_id": p["prediction_id"], "label": truth})[
+            "correct"
+        ] == (i < 10)
     records = _emf_records(capsys.readouterr().out)
     assert {dims["environment"] for *_, dims, _ in records} == {"dev"}
 
     # the same window, computed from the responses by hand
     counts = {label: sum(p["label"] == label for p in predictions) for label in labels}
-    by_hand = Window(predictions=counts, confidence_sum=sum(p["score"] for p in predictions),
-                     input_chars_sum=20 * sum(map(len, texts)), feedback=25, feedback_correct=10)
+    by_hand = Window(
+        predictions=counts,
+        confidence_sum=sum(p["score"] for p in predictions),
+        input_chars_sum=20 * sum(map(len, texts)),
+        feedback=25,
+        feedback_correct=10,
+    )
     expected = {c.name: c for c in evaluate(by_hand, baseline, load_config("dev").monitoring)}
     assert expected["online accuracy"].value == 0.4 and expected["online accuracy"].state == ALARM
-    assert expected["input length drift"].value == pytest.approx(abs(sum(map(len, texts)) / len(texts)
-                                                                     / baseline.mean_input_chars - 1))
-    for alarm, condition in [("OnlineAccuracy", "online accuracy"), ("ConfidenceDrop", "mean confidence"),
-                             ("LabelShareDrift", "label share drift"), ("InputLengthDrift", "input length drift")]:
+    assert expected["input length drift"].value == pytest.approx(
+        abs(sum(map(len, texts)) / len(texts) / baseline.mean_input_chars - 1)
+    )
+    for alarm, condition in [
+        ("OnlineAccuracy", "online accuracy"),
+        ("ConfidenceDrop", "mean confidence"),
+        ("LabelShareDrift", "label share drift"),
+        ("InputLengthDrift", "input length drift"),
+    ]:
         value = _alarm_value(alarms[alarm], records)
         assert value == pytest.approx(expected[condition].value, abs=1e-5), alarm
         assert _fires(alarms[alarm], value) == (expected[condition].state == ALARM), alarm
@@ -271,32 +356,46 @@ def test_emf_from_real_traffic_drives_the_quality_alarms_and_accuracy_drop_fires
     recovered = _emf_records(capsys.readouterr().out)
     assert _alarm_value(alarms["OnlineAccuracy"], recovered) == 1.0  # 20 right out of 20
     for p in predictions[45:50]:
-        _call(lambda_dev, "POST", "/v1/feedback", {"prediction_id": p["prediction_id"],
-                                                   "label": next(label for label in labels if label != p["label"])})
+        _call(
+            lambda_dev,
+            "POST",
+            "/v1/feedback",
+            {"prediction_id": p["prediction_id"], "label": next(label for label in labels if label != p["label"])},
+        )
     sparse = _emf_records(capsys.readouterr().out)
     assert not _fires(alarms["OnlineAccuracy"], _alarm_value(alarms["OnlineAccuracy"], sparse))  # 5 < min_feedback
 
 
 # --- local mode: /metrics and `golive monitor` against a real server ----------------------------------------------
 
+
 @pytest.fixture()
 def local_server(tiny_bundle, tmp_path):
     from functions.api.local import create_local_app
     from functions.api.settings import Settings
 
-    app = create_local_app(Settings(backend="onnx", model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "fb.sqlite3")))
+    app = create_local_app(
+        Settings(backend="onnx", model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "fb.sqlite3"))
+    )
     with running_server(app) as url:
         yield url
 
 
 def _traffic(url: str, texts: list[str], rounds: int, right: int, wrong: int) -> list[dict]:
-    predictions = [p for _ in range(rounds)
-                   for p in requests.post(f"{url}/v1/predict", json={"inputs": texts}, timeout=10).json()["predictions"]]
+    predictions = [
+        p
+        for _ in range(rounds)
+        for p in requests.post(f"{url}/v1/predict", json={"inputs": texts}, timeout=10).json()["predictions"]
+    ]
     labels = requests.get(f"{url}/v1/model", timeout=10).json()["manifest"]["labels"]
     for i, p in enumerate(predictions[: right + wrong]):
         truth = p["label"] if i < right else next(label for label in labels if label != p["label"])
-        assert requests.post(f"{url}/v1/feedback", json={"prediction_id": p["prediction_id"], "label": truth},
-                             timeout=10).status_code == 200
+        assert (
+            requests.post(
+                f"{url}/v1/feedback", json={"prediction_id": p["prediction_id"], "label": truth}, timeout=10
+            ).status_code
+            == 200
+        )
     return predictions
 
 
@@ -323,8 +422,14 @@ def test_golive_monitor_reports_ok_then_the_accuracy_alarm(local_server, capsys)
     # a window in which the model is mostly wrong: `--watch` reports only that window's traffic
     settings = load_config("dev").monitoring
     lines: list[str] = []
-    code = monitor(local_server, settings, watch_s=1, count=1, out=lines.append,
-                   sleep=lambda _: _traffic(local_server, texts, rounds=10, right=5, wrong=20))
+    code = monitor(
+        local_server,
+        settings,
+        watch_s=1,
+        count=1,
+        out=lines.append,
+        sleep=lambda _: _traffic(local_server, texts, rounds=10, right=5, wrong=20),
+    )
     assert code == 1
     (table,) = lines
     assert "40 predictions, 25 feedback" in table

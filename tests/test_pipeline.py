@@ -38,8 +38,12 @@ class StandIns:
     def __init__(self, templates: dict[str, dict]):
         self.templates = templates
         self.values: dict[tuple[str, str, str | None], str] = {}  # (stack, logical id, attribute or None for Ref)
-        self.exports = {output["Export"]["Name"]: (stack, output["Value"]) for stack, template in templates.items()
-                        for output in template.get("Outputs", {}).values() if "Export" in output}
+        self.exports = {
+            output["Export"]["Name"]: (stack, output["Value"])
+            for stack, template in templates.items()
+            for output in template.get("Outputs", {}).values()
+            if "Export" in output
+        }
 
     def resolve(self, stack: str, node):
         if isinstance(node, list):
@@ -47,7 +51,7 @@ class StandIns:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (function, argument), = node.items()
+            ((function, argument),) = node.items()
             if function == "Ref":
                 return PSEUDO.get(argument) or self.attribute(stack, argument, None)
             if function == "Fn::GetAtt":
@@ -80,7 +84,8 @@ class StandIns:
             values = {None: name, "Arn": f"arn:aws:s3:::{name}"}
         elif kind == "AWS::IAM::Role":
             role = boto3.client("iam").create_role(
-                RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))["Role"]
+                RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
+            )["Role"]
             values = {None: name, "Arn": role["Arn"]}
         elif kind == "AWS::KMS::Key":
             key = boto3.client("kms", region_name=REGION).create_key(Description=name)["KeyMetadata"]
@@ -133,12 +138,17 @@ def run_pipeline(templates: dict[str, dict], env: str, emulator: Emulator) -> Ru
             for alarm in stand_ins.of_type("inference", "AWS::CloudWatch::Alarm"):
                 stand_ins.create("inference", alarm)
             stand_ins.create("inference", stand_ins.of_type("inference", "AWS::SageMaker::Endpoint")[0])
-        machine = templates["training"]["Resources"][stand_ins.of_type("training", "AWS::StepFunctions::StateMachine")[0]]
+        machine = templates["training"]["Resources"][
+            stand_ins.of_type("training", "AWS::StepFunctions::StateMachine")[0]
+        ]
         role_arn = stand_ins.resolve("training", machine["Properties"]["RoleArn"])
         policy = _policy_of(stand_ins, role_name=role_arn.rsplit("/", 1)[1])
         sfn = boto3.client("stepfunctions", region_name=REGION)
-        arn = sfn.create_state_machine(name=f"{names.prefix}-training", roleArn=role_arn, definition=stand_ins.resolve(
-            "training", machine["Properties"]["DefinitionString"]))["stateMachineArn"]
+        arn = sfn.create_state_machine(
+            name=f"{names.prefix}-training",
+            roleArn=role_arn,
+            definition=stand_ins.resolve("training", machine["Properties"]["DefinitionString"]),
+        )["stateMachineArn"]
         execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
         deadline = time.monotonic() + 60
         while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
@@ -146,24 +156,42 @@ def run_pipeline(templates: dict[str, dict], env: str, emulator: Emulator) -> Ru
             time.sleep(0.1)
         events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
         sagemaker = boto3.client("sagemaker", region_name=REGION)
-        packages = [sagemaker.describe_model_package(ModelPackageName=p["ModelPackageArn"]) for p in
-                    sagemaker.list_model_packages(ModelPackageGroupName=names.model_package_group)["ModelPackageSummaryList"]]
+        packages = [
+            sagemaker.describe_model_package(ModelPackageName=p["ModelPackageArn"])
+            for p in sagemaker.list_model_packages(ModelPackageGroupName=names.model_package_group)[
+                "ModelPackageSummaryList"
+            ]
+        ]
         models = [sagemaker.describe_model(ModelName=m["ModelName"]) for m in sagemaker.list_models()["Models"]]
         endpoints = sagemaker.list_endpoints()["Endpoints"]
         endpoint = sagemaker.describe_endpoint(EndpointName=names.endpoint) if endpoints else None
     entered = [e for e in events if e["type"].endswith("StateEntered")]
     details = [next(v for k, v in e.items() if k.endswith("EventDetails")) for e in entered]
-    return Run(status=described["status"], final_state=details[-1]["name"], error=described.get("error"),
-               output=json.loads(described["output"]) if "output" in described else None,
-               calls=_task_calls(events), emulator=emulator, policy=policy, packages=packages, models=models,
-               endpoint=endpoint)
+    return Run(
+        status=described["status"],
+        final_state=details[-1]["name"],
+        error=described.get("error"),
+        output=json.loads(described["output"]) if "output" in described else None,
+        calls=_task_calls(events),
+        emulator=emulator,
+        policy=policy,
+        packages=packages,
+        models=models,
+        endpoint=endpoint,
+    )
 
 
 def _policy_of(stand_ins: StandIns, role_name: str) -> dict:
     """The training stack's policy attached to this role, resolved."""
-    [policy] = [stand_ins.resolve("training", p["PolicyDocument"]) for p in
-                (r["Properties"] for r in stand_ins.templates["training"]["Resources"].values()
-                 if r["Type"] == "AWS::IAM::Policy") if stand_ins.resolve("training", p["Roles"]) == [role_name]]
+    [policy] = [
+        stand_ins.resolve("training", p["PolicyDocument"])
+        for p in (
+            r["Properties"]
+            for r in stand_ins.templates["training"]["Resources"].values()
+            if r["Type"] == "AWS::IAM::Policy"
+        )
+        if stand_ins.resolve("training", p["Roles"]) == [role_name]
+    ]
     return policy
 
 
@@ -181,8 +209,10 @@ def _task_calls(events: list[dict]) -> list[tuple[str, dict, dict | None]]:
 
 @pytest.fixture(scope="module")
 def templates(synthesized) -> dict[str, dict[str, dict]]:
-    return {env: {name: t.to_json() for name, t in stacks.items() if not name.startswith("_")}
-            for env, stacks in synthesized.items()}
+    return {
+        env: {name: t.to_json() for name, t in stacks.items() if not name.startswith("_")}
+        for env, stacks in synthesized.items()
+    }
 
 
 APPROVED = JobRun(metrics={"train_loss": 0.21, "eval_loss": 0.3, "eval_accuracy": 0.93})
@@ -224,8 +254,9 @@ def test_approved_model_is_registered_and_promoted_blue_green(promoted):
     assert run.endpoint["EndpointConfigName"] == new and run.endpoint["EndpointStatus"] == "InService"
     [update] = run.emulator.updates
     assert update["RetainAllVariantProperties"] is True
-    assert [a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]] == \
-        names.rollback_alarms
+    assert [
+        a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
+    ] == names.rollback_alarms
     assert run.emulator.waits == [60]  # polled once a minute until the endpoint settled
 
 
@@ -266,7 +297,9 @@ def test_dev_registers_the_approved_model_without_an_endpoint_or_an_image(templa
     assert package["ModelApprovalStatus"] == "Approved" and "InferenceSpecification" not in package
     job = run.output["training"]["TrainingJobName"]  # nothing is lost: the artefact is on the package
     assert package["CustomerMetadataProperties"] == {
-        "TrainingJobName": job, "ModelDataUrl": run.output["training"]["ModelArtifacts"]}
+        "TrainingJobName": job,
+        "ModelDataUrl": run.output["training"]["ModelArtifacts"],
+    }
     assert run.endpoint is None and not run.models
 
 
@@ -284,24 +317,33 @@ def required_permissions(resource: str, params: dict, result: dict | None) -> li
     tagged = lambda arn: [("sagemaker:AddTags", arn)] if params.get("Tags") else []  # noqa: E731
     if resource == "createTrainingJob.sync":
         job = _arn("sagemaker", f"training-job/{params['TrainingJobName']}")
-        return [(f"sagemaker:{a}", job) for a in ("CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob",
-                                                  "ListTags")] + tagged(job) + \
-            [("iam:PassRole", params["RoleArn"])] + [(f"events:{a}", EVENTS_RULE) for a in
-                                                     ("PutTargets", "PutRule", "DescribeRule")]
+        return (
+            [
+                (f"sagemaker:{a}", job)
+                for a in ("CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob", "ListTags")
+            ]
+            + tagged(job)
+            + [("iam:PassRole", params["RoleArn"])]
+            + [(f"events:{a}", EVENTS_RULE) for a in ("PutTargets", "PutRule", "DescribeRule")]
+        )
     if resource == "createModelPackage":
         return [("sagemaker:CreateModelPackage", result["ModelPackageArn"])] + tagged(result["ModelPackageArn"])
     if resource == "createModel":
         model = _arn("sagemaker", f"model/{params['ModelName']}")
-        return [("sagemaker:CreateModel", model), ("iam:PassRole", params["ExecutionRoleArn"]),
-                ("sagemaker:DescribeModelPackage", params["PrimaryContainer"]["ModelPackageName"])] + tagged(model)
+        return [
+            ("sagemaker:CreateModel", model),
+            ("iam:PassRole", params["ExecutionRoleArn"]),
+            ("sagemaker:DescribeModelPackage", params["PrimaryContainer"]["ModelPackageName"]),
+        ] + tagged(model)
     if resource == "createEndpointConfig":
         config = _arn("sagemaker", f"endpoint-config/{params['EndpointConfigName']}")
         return [("sagemaker:CreateEndpointConfig", config)] + tagged(config)
     if resource == "updateEndpoint":
         alarms = params["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]
-        return [("sagemaker:UpdateEndpoint", _arn("sagemaker", f"endpoint/{params['EndpointName']}")),
-                ("sagemaker:UpdateEndpoint", _arn("sagemaker", f"endpoint-config/{params['EndpointConfigName']}"))] + \
-            [("cloudwatch:DescribeAlarms", _arn("cloudwatch", f"alarm:{a['AlarmName']}")) for a in alarms]
+        return [
+            ("sagemaker:UpdateEndpoint", _arn("sagemaker", f"endpoint/{params['EndpointName']}")),
+            ("sagemaker:UpdateEndpoint", _arn("sagemaker", f"endpoint-config/{params['EndpointConfigName']}")),
+        ] + [("cloudwatch:DescribeAlarms", _arn("cloudwatch", f"alarm:{a['AlarmName']}")) for a in alarms]
     if resource == "describeEndpoint":
         return [("sagemaker:DescribeEndpoint", _arn("sagemaker", f"endpoint/{params['EndpointName']}"))]
     raise AssertionError(f"no documented permissions listed for {resource}")
@@ -314,15 +356,35 @@ def test_the_pipeline_role_grants_every_call_the_pipeline_makes_and_nothing_else
     needed = [(action.lower(), arn) for call in run.calls for action, arn in required_permissions(*call)]
     statements = [{**s, "Action": [a.lower() for a in _actions(s)]} for s in run.policy["Statement"]]
     policy = IAMPolicy(json.dumps({**run.policy, "Statement": statements}))  # IAM matches actions case-blind
-    denied = [(action, arn) for action, arn in needed if policy.is_action_permitted(
-        action, arn, incoming_condition_values=PASSED_TO_SAGEMAKER if action == "iam:passrole" else None)
-        != PermissionResult.PERMITTED]
+    denied = [
+        (action, arn)
+        for action, arn in needed
+        if policy.is_action_permitted(
+            action, arn, incoming_condition_values=PASSED_TO_SAGEMAKER if action == "iam:passrole" else None
+        )
+        != PermissionResult.PERMITTED
+    ]
     assert not denied, f"the pipeline role lacks: {denied}"
-    unused = [(action, resource) for s in statements if s["Resource"] != "*"  # X-Ray and log delivery (CDK's)
-              for action in s["Action"] for resource in _listed(s["Resource"])
-              if not any(IAMPolicy(json.dumps({"Version": "2012-10-17", "Statement": [
-                  {"Effect": "Allow", "Action": action, "Resource": resource}]})).is_action_permitted(action, arn)
-                  == PermissionResult.PERMITTED for needed_action, arn in needed if needed_action == action)]
+    unused = [
+        (action, resource)
+        for s in statements
+        if s["Resource"] != "*"  # X-Ray and log delivery (CDK's)
+        for action in s["Action"]
+        for resource in _listed(s["Resource"])
+        if not any(
+            IAMPolicy(
+                json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}],
+                    }
+                )
+            ).is_action_permitted(action, arn)
+            == PermissionResult.PERMITTED
+            for needed_action, arn in needed
+            if needed_action == action
+        )
+    ]
     assert not unused, f"the pipeline role grants what no call needs: {unused}"
 
 

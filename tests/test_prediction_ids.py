@@ -27,6 +27,7 @@ KEY_A, KEY_B, KEY_C = (secrets.token_urlsafe(48).encode() for _ in range(3))
 
 # --- the id on its own ------------------------------------------------------------------------------------
 
+
 def test_an_issued_id_verifies_and_says_what_was_predicted():
     ids = PredictionIds(KeyRing([KEY_A]), "20261123-101010-abc123")
     issued = ids.issue(1)
@@ -44,15 +45,19 @@ def tamper(prediction_id: str, part: int, value: str) -> str:
     return ".".join(parts)
 
 
-@pytest.mark.parametrize("change", [
-    lambda pid: tamper(pid, 1, "0"),  # claim the other label: `correct` would flip
-    lambda pid: tamper(pid, 4, "20991231-000000-ffffff"),  # claim another model version
-    lambda pid: tamper(pid, 2, "A" * 22),  # another nonce: a "new" prediction to give feedback on
-    lambda pid: tamper(pid, 3, ("B" if pid.split(".")[3][0] != "B" else "C") + pid.split(".")[3][1:]),  # the tag
-    lambda pid: tamper(pid, 0, key_id(KEY_B)),  # another key's id
-    lambda pid: pid + "\n",
-    lambda pid: pid.upper(),
-], ids=["label", "model-version", "nonce", "tag", "key-id", "trailing-newline", "case"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda pid: tamper(pid, 1, "0"),  # claim the other label: `correct` would flip
+        lambda pid: tamper(pid, 4, "20991231-000000-ffffff"),  # claim another model version
+        lambda pid: tamper(pid, 2, "A" * 22),  # another nonce: a "new" prediction to give feedback on
+        lambda pid: tamper(pid, 3, ("B" if pid.split(".")[3][0] != "B" else "C") + pid.split(".")[3][1:]),  # the tag
+        lambda pid: tamper(pid, 0, key_id(KEY_B)),  # another key's id
+        lambda pid: pid + "\n",
+        lambda pid: pid.upper(),
+    ],
+    ids=["label", "model-version", "nonce", "tag", "key-id", "trailing-newline", "case"],
+)
 def test_a_tampered_id_is_refused(change):
     ids = PredictionIds(KeyRing([KEY_A, KEY_B]), "20261123-101010-abc123")
     issued = ids.issue(1)
@@ -87,6 +92,7 @@ def test_short_keys_are_refused():
 
 # --- through the API --------------------------------------------------------------------------------------
 
+
 @pytest.fixture()
 def key_file(tmp_path):
     return tmp_path / "keys"
@@ -96,8 +102,13 @@ def app_with_keys(tiny_bundle, tmp_path, key_file, *keys: bytes) -> TestClient:
     if keys:
         key_file.write_bytes(b"\n".join(keys) + b"\n")
         key_file.chmod(0o600)
-    return TestClient(create_local_app(Settings(model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "f.sqlite3"),
-                                                signing_key_file=str(key_file))))
+    return TestClient(
+        create_local_app(
+            Settings(
+                model_dir=str(tiny_bundle), feedback_db=str(tmp_path / "f.sqlite3"), signing_key_file=str(key_file)
+            )
+        )
+    )
 
 
 def predict_id(client: TestClient) -> tuple[str, str]:
@@ -120,9 +131,14 @@ def test_feedback_refuses_forged_and_tampered_ids_and_records_nothing(tiny_bundl
         response = feedback(client, bad, other)
         assert response.status_code == 422 and response.json()["error"]["type"] == "unknown_prediction_id"
     assert "golive_feedback_total" not in "".join(
-        line for line in client.get("/metrics").text.splitlines() if not line.startswith("#"))
-    assert feedback(client, pid, other).json() == {"prediction_id": pid, "label": other, "correct": False,
-                                                   "status": "recorded"}
+        line for line in client.get("/metrics").text.splitlines() if not line.startswith("#")
+    )
+    assert feedback(client, pid, other).json() == {
+        "prediction_id": pid,
+        "label": other,
+        "correct": False,
+        "status": "recorded",
+    }
 
 
 def test_feedback_for_another_model_versions_prediction_is_422(tiny_bundle, tmp_path, key_file):
@@ -170,6 +186,7 @@ def test_a_key_file_others_can_read_is_refused(tmp_path):
 
 
 # --- Secrets Manager (moto) ---------------------------------------------------------------------------------
+
 
 class CountingClient:
     """A real (moto-backed) boto3 client that counts GetSecretValue calls by version stage."""

@@ -11,15 +11,25 @@ pytestmark = pytest.mark.slow
 
 
 def test_quickstart_trains_exports_and_serves_over_http(tiny_base_model, tmp_path):
-    with golive_process("quickstart", "--base-model", str(tiny_base_model), "--epochs", "1",
-                        "--out", str(tmp_path / "bundle"), cwd=tmp_path, start_timeout=240) as base:
+    with golive_process(
+        "quickstart",
+        "--base-model",
+        str(tiny_base_model),
+        "--epochs",
+        "1",
+        "--out",
+        str(tmp_path / "bundle"),
+        cwd=tmp_path,
+        start_timeout=240,
+    ) as base:
         docs = requests.get(f"{base}/docs", timeout=5)
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
         predicted = requests.post(f"{base}/v1/predict", json={"inputs": ["a lovely hotel", "rude staff"]}, timeout=5)
         assert predicted.status_code == 200
         prediction = predicted.json()["predictions"][0]
-        feedback = requests.post(f"{base}/v1/feedback", timeout=5,
-                                 json={"prediction_id": prediction["prediction_id"], "label": "positive"})
+        feedback = requests.post(
+            f"{base}/v1/feedback", timeout=5, json={"prediction_id": prediction["prediction_id"], "label": "positive"}
+        )
         assert feedback.status_code == 200
         bad = requests.post(f"{base}/v1/predict", data="{oops", timeout=5)
         assert bad.status_code == 422 and "not valid JSON" in bad.json()["error"]["message"]

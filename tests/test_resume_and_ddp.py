@@ -14,7 +14,7 @@ from golive import bundle
 from tests.conftest import REPO, tiny_train_args
 
 pytestmark = pytest.mark.slow
-TRAIN_SCRIPT = str(REPO / "training" / "cli.py")  
+TRAIN_SCRIPT = str(REPO / "training" / "cli.py")
 
 
 def run(cmd: list[str], env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -30,13 +30,24 @@ def test_killed_run_resumes_from_checkpoint_and_matches_an_uninterrupted_run(tin
     train, val = small_data
     script_args = tiny_train_args(tiny_base_model, train, val, tmp_path / "bundle", "--checkpoint-steps", "2")[1:]
 
-    reference = run([sys.executable, TRAIN_SCRIPT, *script_args, "--checkpoint-dir", str(tmp_path / "ref-ckpt"),
-                     "--out", str(tmp_path / "ref-bundle")])
+    reference = run(
+        [
+            sys.executable,
+            TRAIN_SCRIPT,
+            *script_args,
+            "--checkpoint-dir",
+            str(tmp_path / "ref-ckpt"),
+            "--out",
+            str(tmp_path / "ref-bundle"),
+        ]
+    )
     assert reference.returncode == 0, reference.stderr
 
     ckpt = tmp_path / "ckpt"
-    killed = run([sys.executable, TRAIN_SCRIPT, *script_args, "--checkpoint-dir", str(ckpt)],
-                 {"GOLIVE_TEST_KILL_AFTER_STEP": "4"})
+    killed = run(
+        [sys.executable, TRAIN_SCRIPT, *script_args, "--checkpoint-dir", str(ckpt)],
+        {"GOLIVE_TEST_KILL_AFTER_STEP": "4"},
+    )
     assert killed.returncode == -signal.SIGKILL
     assert "weights_sha256" not in killed.stdout  # it really died mid-training
     assert not (tmp_path / "bundle" / bundle.MANIFEST).exists()
@@ -53,8 +64,18 @@ def test_killed_run_resumes_from_checkpoint_and_matches_an_uninterrupted_run(tin
 
 def test_checkpoints_of_another_run_are_not_resumed(tiny_base_model, small_data, tmp_path):
     train, val = small_data
-    args = tiny_train_args(tiny_base_model, train, val, tmp_path / "b", "--checkpoint-dir", str(tmp_path / "ckpt"),
-                           "--export", "false", "--epochs", "1")[1:]
+    args = tiny_train_args(
+        tiny_base_model,
+        train,
+        val,
+        tmp_path / "b",
+        "--checkpoint-dir",
+        str(tmp_path / "ckpt"),
+        "--export",
+        "false",
+        "--epochs",
+        "1",
+    )[1:]
     first = run([sys.executable, TRAIN_SCRIPT, *args])
     assert first.returncode == 0, first.stderr
     other = run([sys.executable, TRAIN_SCRIPT, *args, "--lr", "3e-4"])
@@ -66,8 +87,10 @@ def test_checkpoints_of_another_run_are_not_resumed(tiny_base_model, small_data,
 def test_two_gloo_ranks_under_torchrun_end_with_identical_weights(tiny_base_model, small_data, tmp_path):
     train, val = small_data
     args = tiny_train_args(tiny_base_model, train, val, tmp_path / "bundle")[1:]
-    result = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                  TRAIN_SCRIPT, *args], {"OMP_NUM_THREADS": "1"})
+    result = run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", TRAIN_SCRIPT, *args],
+        {"OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     hashes = weight_hashes(result.stdout)
     assert set(hashes) == {0, 1}

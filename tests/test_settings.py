@@ -37,13 +37,24 @@ def test_sagemaker_variables_win_over_ours(monkeypatch):
     assert (settings.port, settings.timeout_s, settings.workers) == (8081, 30, 1)
 
 
-@pytest.mark.parametrize("cls,env,expected", [
-    (Settings, {"GOLIVE_MAX_TEXTS": "0"}, "GOLIVE_MAX_TEXTS='0': Input should be greater than or equal to 1"),
-    (Settings, {"GOLIVE_INTRA_OP_THREADS": "two"}, "GOLIVE_INTRA_OP_THREADS='two': Input should be a valid integer"),
-    (Settings, {"GOLIVE_BACKEND": "sagemaker"}, "GOLIVE_ENDPOINT_NAME must be set when GOLIVE_BACKEND=sagemaker"),
-    (EndpointSettings, {"SAGEMAKER_BIND_TO_PORT": "99999"}, "SAGEMAKER_BIND_TO_PORT='99999': Input should be less"),
-    (EndpointSettings, {"GOLIVE_ENDPOINT_PROVIDER": "gpu"}, "GOLIVE_ENDPOINT_PROVIDER='gpu': Input should be 'auto'"),
-])
+@pytest.mark.parametrize(
+    "cls,env,expected",
+    [
+        (Settings, {"GOLIVE_MAX_TEXTS": "0"}, "GOLIVE_MAX_TEXTS='0': Input should be greater than or equal to 1"),
+        (
+            Settings,
+            {"GOLIVE_INTRA_OP_THREADS": "two"},
+            "GOLIVE_INTRA_OP_THREADS='two': Input should be a valid integer",
+        ),
+        (Settings, {"GOLIVE_BACKEND": "sagemaker"}, "GOLIVE_ENDPOINT_NAME must be set when GOLIVE_BACKEND=sagemaker"),
+        (EndpointSettings, {"SAGEMAKER_BIND_TO_PORT": "99999"}, "SAGEMAKER_BIND_TO_PORT='99999': Input should be less"),
+        (
+            EndpointSettings,
+            {"GOLIVE_ENDPOINT_PROVIDER": "gpu"},
+            "GOLIVE_ENDPOINT_PROVIDER='gpu': Input should be 'auto'",
+        ),
+    ],
+)
 def test_a_bad_setting_names_its_variable_and_value(cls, env, expected, monkeypatch):
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -59,8 +70,12 @@ def test_the_endpoint_names_its_old_variables_instead_of_ignoring_them_quietly(m
     monkeypatch.setenv("GOLIVE_MAX_BATCH_SIZE", "8")  # the name before GOLIVE_ENDPOINT_
     assert EndpointSettings.old_names_set() == ["GOLIVE_MAX_BATCH_SIZE"]
     assert EndpointSettings().max_batch_size == 32
-    monkeypatch.setattr("golive.ports.require_free_port",  # stop main() before it serves
-                        lambda *a: (_ for _ in ()).throw(SettingsError("stop")))
+    monkeypatch.setattr(
+        "golive.ports.require_free_port",  # stop main() before it serves
+        lambda *a: (_ for _ in ()).throw(SettingsError("stop")),
+    )
     with caplog.at_level("WARNING"):
         assert main(["serve"]) == 2
-    assert "GOLIVE_MAX_BATCH_SIZE is not read: the endpoint's settings are GOLIVE_ENDPOINT_MAX_BATCH_SIZE" in caplog.text
+    assert (
+        "GOLIVE_MAX_BATCH_SIZE is not read: the endpoint's settings are GOLIVE_ENDPOINT_MAX_BATCH_SIZE" in caplog.text
+    )

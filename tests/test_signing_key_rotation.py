@@ -45,8 +45,12 @@ class Rotation:
     fail_before: str | None = None  # ... or before the function runs it
 
     def rotate(self, days: int, immediately: bool = True) -> None:
-        self.sm.rotate_secret(SecretId=self.arn, RotationLambdaARN=self.function_arn,
-                              RotationRules={"AutomaticallyAfterDays": days}, RotateImmediately=immediately)
+        self.sm.rotate_secret(
+            SecretId=self.arn,
+            RotationLambdaARN=self.function_arn,
+            RotationRules={"AutomaticallyAfterDays": days},
+            RotateImmediately=immediately,
+        )
 
     def stages(self) -> dict[str, list[str]]:
         return {v: sorted(s) for v, s in self.sm.describe_secret(SecretId=self.arn)["VersionIdsToStages"].items() if s}
@@ -77,8 +81,12 @@ def moto_rotation(monkeypatch, rotation_code):
             for path in sorted(rotation_code.rglob("*.py")):
                 archive.write(path, path.relative_to(rotation_code).as_posix())
         function_arn = boto3.client("lambda", region_name=REGION).create_function(
-            FunctionName="golive-dev-signing-key-rotation", Runtime="python3.13", Role=role, Handler=HANDLER,
-            Code={"ZipFile": code.getvalue()})["FunctionArn"]
+            FunctionName="golive-dev-signing-key-rotation",
+            Runtime="python3.13",
+            Role=role,
+            Handler=HANDLER,
+            Code={"ZipFile": code.getvalue()},
+        )["FunctionArn"]
         state = Rotation(sm, arn, function_arn)
         original = LambdaSimpleBackend.invoke
 
@@ -198,8 +206,14 @@ def test_the_deployed_code_holds_what_its_handler_imports(rotation_code):
     """The asset alone on sys.path, as /var/task is, under the Lambda's Python (boto3 is the runtime's own)."""
     from infra.assets.lambda_package import LAMBDA_PYTHON_VERSION, find_python
 
-    expected = ["functions/__init__.py", "functions/rotation/__init__.py", "functions/rotation/handler.py",
-                "golive/__init__.py", "golive/contracts/__init__.py", "golive/contracts/signing_keys.py"]
+    expected = [
+        "functions/__init__.py",
+        "functions/rotation/__init__.py",
+        "functions/rotation/handler.py",
+        "golive/__init__.py",
+        "golive/contracts/__init__.py",
+        "golive/contracts/signing_keys.py",
+    ]
     assert sorted(p.relative_to(rotation_code).as_posix() for p in rotation_code.rglob("*") if p.is_file()) == expected
     python = find_python(LAMBDA_PYTHON_VERSION)
     if python is None:
@@ -208,9 +222,11 @@ def test_the_deployed_code_holds_what_its_handler_imports(rotation_code):
     # boto3 is not installed for that Python here: a stand-in module, as the runtime provides the real one
     (stand_in := rotation_code.parent / "runtime").mkdir(exist_ok=True)
     (stand_in / "boto3.py").write_text("def client(*args, **kwargs):\n    raise RuntimeError('not in this test')\n")
-    probe = (f"import sys; sys.path[:0] = [{str(rotation_code)!r}, {str(stand_in)!r}]; import {module} as m; "
-             f"print(callable(m.{function}), *sorted(n.__file__ for n in list(sys.modules.values()) "
-             f"if (getattr(n, '__file__', None) or '').startswith({str(rotation_code)!r})))")
+    probe = (
+        f"import sys; sys.path[:0] = [{str(rotation_code)!r}, {str(stand_in)!r}]; import {module} as m; "
+        f"print(callable(m.{function}), *sorted(n.__file__ for n in list(sys.modules.values()) "
+        f"if (getattr(n, '__file__', None) or '').startswith({str(rotation_code)!r})))"
+    )
     result = subprocess.run([str(python), "-I", "-S", "-B", "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     callable_, *files = result.stdout.split()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -36,23 +35,37 @@ def templates(tmp_path_factory) -> dict[str, dict[str, dict]]:
     """dev and prod synthesised in a subprocess without torch; stacks by name without `golive-<env>-`."""
     tmp = tmp_path_factory.mktemp("synth-without-training")
     bundle = write_handmade_bundle(tmp / "bundle")
-    contexts = {env: {**synth_context(env, tmp / "package", bundle, tmp / f"build-{env}"), "outdir": str(tmp / env)}
-                for env in ENVS}
-    result = subprocess.run([sys.executable, "-c", SYNTH, json.dumps(contexts, default=str)], cwd=REPO,
-                            capture_output=True, text=True)
+    contexts = {
+        env: {**synth_context(env, tmp / "package", bundle, tmp / f"build-{env}"), "outdir": str(tmp / env)}
+        for env in ENVS
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", SYNTH, json.dumps(contexts, default=str)], cwd=REPO, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-4000:]
-    return {env: {path.name.removesuffix(".template.json").removeprefix(f"golive-{env}-").removeprefix("golive-"):
-                  json.loads(path.read_text()) for path in (tmp / env).glob("*.template.json")} for env in ENVS}
+    return {
+        env: {
+            path.name.removesuffix(".template.json").removeprefix(f"golive-{env}-").removeprefix("golive-"): json.loads(
+                path.read_text()
+            )
+            for path in (tmp / env).glob("*.template.json")
+        }
+        for env in ENVS
+    }
 
 
 def test_every_stack_synthesises_without_torch_or_a_trained_bundle(templates):
     assert set(templates["dev"]) == {"account", "alerts", "data", "costs", "training", "api", "monitoring"}
     assert set(templates["prod"]) == set(templates["staging"]) == set(templates["dev"]) | {"inference"}
     # the hand-written bundle's baseline reached the quality alarms
-    alarms = [r["Properties"] for r in templates["prod"]["monitoring"]["Resources"].values()
-              if r["Type"] == "AWS::CloudWatch::Alarm"]
-    assert any(a.get("AlarmName") == "golive-prod-confidence-drop" and a["Threshold"] == pytest.approx(0.72)
-               for a in alarms)
+    alarms = [
+        r["Properties"]
+        for r in templates["prod"]["monitoring"]["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    assert any(
+        a.get("AlarmName") == "golive-prod-confidence-drop" and a["Threshold"] == pytest.approx(0.72) for a in alarms
+    )
 
 
 def rendered(node) -> object:
@@ -63,7 +76,7 @@ def rendered(node) -> object:
     if not isinstance(node, dict):
         return node
     if len(node) == 1:
-        (function, argument), = node.items()
+        ((function, argument),) = node.items()
         if function == "Fn::Join":
             return argument[0].join(str(rendered(part)) for part in argument[1])
         if function.startswith(("Fn::", "Ref")):
@@ -75,10 +88,16 @@ def rendered(node) -> object:
 def test_the_promote_step_creates_the_endpoint_config_cloudformation_creates(templates):
     """infra/naming.py writes the properties once; this checks both users of them end up with the same."""
     prod = templates["prod"]
-    [initial] = [r["Properties"] for r in prod["inference"]["Resources"].values()
-                 if r["Type"] == "AWS::SageMaker::EndpointConfig"]
-    [machine] = [r["Properties"] for r in prod["training"]["Resources"].values()
-                 if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    [initial] = [
+        r["Properties"]
+        for r in prod["inference"]["Resources"].values()
+        if r["Type"] == "AWS::SageMaker::EndpointConfig"
+    ]
+    [machine] = [
+        r["Properties"]
+        for r in prod["training"]["Resources"].values()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
     states = json.loads(rendered(machine["DefinitionString"]))["States"]
     promoted = states["CreateEndpointConfig"]["Parameters"]
     initial, promoted = rendered(initial), dict(promoted)
@@ -100,10 +119,16 @@ def test_staging_promotes_by_updating_its_inference_component(templates):
     specification (infra/naming.py) and rollback alarms as the inference stack's component. moto has no inference
     components, so this path is checked here, on the definition, not executed in tests/test_pipeline.py."""
     staging = templates["staging"]
-    [component] = [r["Properties"] for r in staging["inference"]["Resources"].values()
-                   if r["Type"] == "AWS::SageMaker::InferenceComponent"]
-    [machine] = [r["Properties"] for r in staging["training"]["Resources"].values()
-                 if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    [component] = [
+        r["Properties"]
+        for r in staging["inference"]["Resources"].values()
+        if r["Type"] == "AWS::SageMaker::InferenceComponent"
+    ]
+    [machine] = [
+        r["Properties"]
+        for r in staging["training"]["Resources"].values()
+        if r["Type"] == "AWS::StepFunctions::StateMachine"
+    ]
     states = json.loads(rendered(machine["DefinitionString"]))["States"]
     assert "CreateEndpointConfig" not in states and "BlueGreenUpdate" not in states
     update = states["UpdateComponent"]
@@ -118,14 +143,24 @@ def test_staging_promotes_by_updating_its_inference_component(templates):
     describe = states["DescribeComponent"]
     assert describe["Resource"].endswith(":describeInferenceComponent") and describe["Next"] == "ComponentSettled"
     choices = states["ComponentSettled"]
-    assert choices["Default"] == "RolledBack" and {c["Next"] for c in choices["Choices"]} == {"WaitForComponent",
-                                                                                                "Promoted"}
+    assert choices["Default"] == "RolledBack" and {c["Next"] for c in choices["Choices"]} == {
+        "WaitForComponent",
+        "Promoted",
+    }
     # least privilege: the component's two calls on the component alone; no endpoint or endpoint-config rights
-    [policy] = [r["Properties"]["PolicyDocument"] for r in staging["training"]["Resources"].values()
-                if r["Type"] == "AWS::IAM::Policy"]
+    [policy] = [
+        r["Properties"]["PolicyDocument"]
+        for r in staging["training"]["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy"
+    ]
     statements = rendered(policy["Statement"])
-    component_arn = [s["Resource"] for s in statements
-                     if s["Action"] in ("sagemaker:updateInferenceComponent", "sagemaker:describeInferenceComponent")]
-    assert len(component_arn) == 2 and all(r.endswith(":inference-component/golive-staging-model") for r in component_arn)
+    component_arn = [
+        s["Resource"]
+        for s in statements
+        if s["Action"] in ("sagemaker:updateInferenceComponent", "sagemaker:describeInferenceComponent")
+    ]
+    assert len(component_arn) == 2 and all(
+        r.endswith(":inference-component/golive-staging-model") for r in component_arn
+    )
     actions = {a.lower() for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert not {"sagemaker:updateendpoint", "sagemaker:createendpointconfig"} & actions

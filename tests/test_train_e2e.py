@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from golive import bundle
 from cli.main import main
+from golive import bundle
 from golive.onnx_classifier import OnnxClassifier
 from tests.conftest import REPO, sample_rows, tiny_train_args
 
@@ -32,8 +32,13 @@ def trained(tmp_path_factory, tiny_base_model):
 def test_bundle_has_every_file_and_verifies(trained):
     out, *_ = trained
     manifest = bundle.verify_bundle(out)
-    assert set(manifest.files) == {bundle.MODEL_FP32, bundle.MODEL_INT8, bundle.TOKENIZER,
-                                   bundle.METRICS, bundle.MODEL_CARD}
+    assert set(manifest.files) == {
+        bundle.MODEL_FP32,
+        bundle.MODEL_INT8,
+        bundle.TOKENIZER,
+        bundle.METRICS,
+        bundle.MODEL_CARD,
+    }
     assert manifest.labels == ["negative", "positive"]
     assert manifest.max_length == 32 and len(manifest.data_sha256) == 64
     assert manifest.version_id in (out / bundle.MODEL_CARD).read_text()
@@ -131,8 +136,10 @@ def test_int8_agreement_gate_refuses_a_model_that_disagrees(tiny_base_model, tmp
         flipped.classifier.weight.neg_()
         flipped.classifier.bias.neg_()
     export_onnx(flipped, names, tmp_path / "flipped.onnx")
-    classifiers = {name: OnnxClassifier(tmp_path / f"{file}.onnx", tmp_path / "tokenizer.json", ["a", "b"], 32)
-                   for name, file in (("fp32", "good"), ("int8", "flipped"))}
+    classifiers = {
+        name: OnnxClassifier(tmp_path / f"{file}.onnx", tmp_path / "tokenizer.json", ["a", "b"], 32)
+        for name, file in (("fp32", "good"), ("int8", "flipped"))
+    }
     texts = ["great film", "awful food", "the hotel was fine", "never again"]
     with pytest.raises(ParityError, match=r"int8 model agrees with torch on only 0.0% of 4 held-out rows"):
         check_parity(model, classifiers, texts, tolerance=1e-3, int8_min_agreement=0.5)
@@ -141,12 +148,15 @@ def test_int8_agreement_gate_refuses_a_model_that_disagrees(tiny_base_model, tmp
     assert report["int8"]["label_agreement"] == 1.0 and report["fp32"]["max_logit_diff"] < 1e-4
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--data", "/no/such/file.tsv"], "data file /no/such/file.tsv does not exist"),
-    (["--epochs", "0"], "--epochs must be positive"),
-    (["--base-model", "/tmp"], "is not a Hugging Face model folder"),
-    (["--label-names", "one"], "--label-names needs at least two non-empty names"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--data", "/no/such/file.tsv"], "data file /no/such/file.tsv does not exist"),
+        (["--epochs", "0"], "--epochs must be positive"),
+        (["--base-model", "/tmp"], "is not a Hugging Face model folder"),
+        (["--label-names", "one"], "--label-names needs at least two non-empty names"),
+    ],
+)
 def test_cli_user_errors_are_one_line_messages(args, message):
     result = subprocess.run([sys.executable, "-m", "cli", "train", *args], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2

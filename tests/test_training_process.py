@@ -22,18 +22,22 @@ def snapshot():
             "transformers": hf_logging.get_verbosity()}
 """
 
-IMPORT_ALL = SNAPSHOT + """
+IMPORT_ALL = (
+    SNAPSHOT
+    + """
 before = snapshot()
 import pkgutil, importlib, training
 for module in pkgutil.iter_modules(training.__path__):
     importlib.import_module(f"training.{module.name}")
 print(json.dumps({"before": before, "after": snapshot()}))
 """
+)
 
 
 def run_python(code: str, env: dict[str, str]) -> dict:
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.splitlines()[-1])
 
@@ -53,16 +57,20 @@ def test_importing_every_training_module_has_no_side_effects():
 def test_the_entry_point_sets_the_environment_and_logs_lines_as_they_are():
     from training.cli import PROCESS_ENVIRONMENT
 
-    code = SNAPSHOT + """
+    code = (
+        SNAPSHOT
+        + """
 from training.cli import prepare_process
 prepare_process()
 logging.getLogger("training.loop").info("epoch=1 eval_loss=0.5")
 logging.getLogger("training.cli").error("export failed: why")
 print(json.dumps(snapshot()))
 """
+    )
     env = clean_environment() | {"OMP_WAIT_POLICY": "ACTIVE"}  # an explicit setting wins
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     stdout = result.stdout.splitlines()
     assert stdout[0] == "epoch=1 eval_loss=0.5"  # the line alone: SageMaker's regexes read it

@@ -22,8 +22,12 @@ def write_wheel(folder: Path, version: str) -> Path:
 
 
 def probe_version(python: Path) -> str:
-    return subprocess.run([str(python), "-c", "import golive_probe; print(golive_probe.VERSION)"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [str(python), "-c", "import golive_probe; print(golive_probe.VERSION)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def test_a_venv_is_built_once_and_again_only_when_its_pins_change(tmp_path):

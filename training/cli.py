@@ -97,8 +97,9 @@ def run(ns: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="training/cli.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="training/cli.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_train_arguments(parser)
     return parser
 

@@ -29,7 +29,6 @@ class Datasets:
     validation_source: str  # a path, or a note saying it was carved from train
 
 
-
 def label_names_from(rows: list[Row], explicit: list[str] | None) -> tuple[list[str], dict[str, int]]:
     """Class order: integer labels by value, string labels alphabetically.
 
@@ -107,7 +106,9 @@ def load_datasets(
     train = to_labelled(train_rows, index, skipped, skip_invalid)
 
     if validation_path:
-        validation = to_labelled(read_rows(validation_path, text_column, label_column, skipped, skip_invalid), index, skipped, skip_invalid)
+        validation = to_labelled(
+            read_rows(validation_path, text_column, label_column, skipped, skip_invalid), index, skipped, skip_invalid
+        )
         validation_source = validation_path
     else:
         if not 0 < validation_fraction < 1:
@@ -116,7 +117,9 @@ def load_datasets(
         random.Random(seed).shuffle(order)
         n_val = max(1, round(len(order) * validation_fraction))
         if len(order) - n_val < 1:
-            raise UserError(f"{train_path} has too few rows ({len(order)}) to carve out a validation split; pass --validation")
+            raise UserError(
+                f"{train_path} has too few rows ({len(order)}) to carve out a validation split; pass --validation"
+            )
         val_idx, train_idx = order[:n_val], sorted(order[n_val:])
         validation = LabelledData([train.texts[i] for i in val_idx], [train.labels[i] for i in val_idx])
         train = LabelledData([train.texts[i] for i in train_idx], [train.labels[i] for i in train_idx])
@@ -157,10 +160,12 @@ def require_enough_rows(data: Datasets, carved_from: str | None = None, validati
         raise UserError(
             f"{carved_from} has {n_train + n_val} usable rows; holding out {validation_fraction:.0%} leaves {n_train} to "
             f"train on and {n_val} to validate with, and {minimum}. Add rows, raise --validation-fraction, or pass "
-            "--validation FILE")
+            "--validation FILE"
+        )
     which = "training" if n_train < MIN_TRAIN_ROWS else "validation"
-    raise UserError(f"the {which} data has {n_train if which == 'training' else n_val} usable rows and {minimum}; "
-                    "add rows")
+    raise UserError(
+        f"the {which} data has {n_train if which == 'training' else n_val} usable rows and {minimum}; add rows"
+    )
 
 
 def label_counts(data: LabelledData, names: list[str]) -> dict[str, int]:

@@ -68,8 +68,13 @@ class DistillationModel(torch.nn.Module):
         with torch.no_grad():
             teacher_logits = self._teacher[0](**inputs).logits
         t = self.temperature
-        soft = F.kl_div(F.log_softmax(out.logits / t, dim=-1), F.softmax(teacher_logits / t, dim=-1),
-                        reduction="batchmean") * t * t
+        soft = (
+            F.kl_div(
+                F.log_softmax(out.logits / t, dim=-1), F.softmax(teacher_logits / t, dim=-1), reduction="batchmean"
+            )
+            * t
+            * t
+        )
         out.loss = self.alpha * soft + (1 - self.alpha) * out.loss
         return out
 
@@ -79,10 +84,14 @@ def prune_layers(model: PreTrainedModel, keep: list[int]) -> PreTrainedModel:
     `transformer.layer`)."""
     student = copy.deepcopy(model)
     base: Any = student.base_model  # its layer stack's attribute depends on the architecture (below)
-    stack = getattr(getattr(base, "encoder", None), "layer", None) or getattr(getattr(base, "transformer", None), "layer", None)
+    stack = getattr(getattr(base, "encoder", None), "layer", None) or getattr(
+        getattr(base, "transformer", None), "layer", None
+    )
     if not isinstance(stack, torch.nn.ModuleList):
-        raise UserError(f"cannot prune a {student.config.model_type} model: its layers are not where BERT-family and "
-                        "DistilBERT models keep them (encoder.layer, transformer.layer)")
+        raise UserError(
+            f"cannot prune a {student.config.model_type} model: its layers are not where BERT-family and "
+            "DistilBERT models keep them (encoder.layer, transformer.layer)"
+        )
     kept = torch.nn.ModuleList([stack[i] for i in keep])
     (base.encoder if hasattr(base, "encoder") else base.transformer).layer = kept
     key = "num_hidden_layers" if hasattr(student.config, "num_hidden_layers") else "n_layers"
@@ -93,9 +102,11 @@ def prune_layers(model: PreTrainedModel, keep: list[int]) -> PreTrainedModel:
 def load_teacher(settings: DistillSettings, data: Datasets) -> PreTrainedModel:
     teacher = AutoModelForSequenceClassification.from_pretrained(settings.teacher.path)
     if teacher.config.num_labels != len(data.label_names):
-        raise UserError(f"the teacher classifies into {teacher.config.num_labels} labels "
-                        f"({', '.join(settings.teacher.labels)}) and the data has {len(data.label_names)} "
-                        f"({', '.join(data.label_names)}); distill on the teacher's task")
+        raise UserError(
+            f"the teacher classifies into {teacher.config.num_labels} labels "
+            f"({', '.join(settings.teacher.labels)}) and the data has {len(data.label_names)} "
+            f"({', '.join(data.label_names)}); distill on the teacher's task"
+        )
     return teacher.eval()
 
 
@@ -111,8 +122,10 @@ def distill(args: TrainArguments, settings: DistillSettings) -> dict[str, Any]:
     tokenizer = load_tokenizer(settings.teacher.path)
     teacher = load_teacher(settings, data)
     keep = layers_to_keep(settings.teacher.layers, settings.layers, settings.layer_choice)
-    ctx.log(f"student: layers {', '.join(map(str, keep))} of the teacher's {settings.teacher.layers}; temperature "
-            f"{settings.temperature:g}, soft loss share {settings.alpha:g}")
+    ctx.log(
+        f"student: layers {', '.join(map(str, keep))} of the teacher's {settings.teacher.layers}; temperature "
+        f"{settings.temperature:g}, soft loss share {settings.alpha:g}"
+    )
     with tempfile.TemporaryDirectory(prefix="golive-student-") as student_dir:
         student = prune_layers(teacher, keep)
         student.config.id2label = dict(enumerate(data.label_names))
@@ -120,16 +133,27 @@ def distill(args: TrainArguments, settings: DistillSettings) -> dict[str, Any]:
         student.save_pretrained(student_dir)
         run = build_run(args, ctx, data, tokenizer, student_dir)  # the optimiser and schedule `golive train` builds
     # transformers wraps PreTrainedModel.to in a decorator whose stub drops `self` (the device reads as the model)
-    run.model = DistillationModel(run.model, teacher.to(ctx.device),  # type: ignore[arg-type]
-                                  settings.temperature, settings.alpha)
+    run.model = DistillationModel(
+        run.model,
+        teacher.to(ctx.device),  # type: ignore[arg-type]
+        settings.temperature,
+        settings.alpha,
+    )
     describe(run)
     summary = summarise(run, data, run_training(run))
     ctx.finish()
     summary["layers_kept"] = keep
     if args.export:
         provenance = Provenance(settings, keep, teacher.float().cpu().eval(), tokenizer, args.max_length, data)
-        manifest = export_bundle(run.model.student.float().cpu().eval(), tokenizer, data, args, settings.teacher.path,
-                                 summary, distillation=provenance)
+        manifest = export_bundle(
+            run.model.student.float().cpu().eval(),
+            tokenizer,
+            data,
+            args,
+            settings.teacher.path,
+            summary,
+            distillation=provenance,
+        )
         summary["bundle"] = str(Path(args.out))
         summary["version_id"] = manifest.version_id
     return summary
@@ -149,9 +173,14 @@ class Provenance:
 
     @property
     def manifest_entry(self) -> dict[str, Any]:
-        return {"teacher": self.settings.teacher.path, "teacher_layers": self.settings.teacher.layers,
-                "layers_kept": self.keep, "layer_choice": self.settings.layer_choice,
-                "temperature": self.settings.temperature, "alpha": self.settings.alpha}
+        return {
+            "teacher": self.settings.teacher.path,
+            "teacher_layers": self.settings.teacher.layers,
+            "layers_kept": self.keep,
+            "layer_choice": self.settings.layer_choice,
+            "temperature": self.settings.temperature,
+            "alpha": self.settings.alpha,
+        }
 
     def compare(self, student: OnnxClassifier) -> dict[str, Any]:
         """Teacher and student, both int8 ONNX: validation accuracy and per-text latency (batch 1)."""
@@ -160,15 +189,20 @@ class Provenance:
             progress = Progress(sys.stdout)
             progress("exporting the teacher too, to compare it with the student ...")
             paths, _ = write_onnx_files(self.teacher, self.tokenizer, Path(tmp), progress)
-            teacher = OnnxClassifier(paths[bundle.MODEL_INT8], paths[bundle.TOKENIZER], self.data.label_names,
-                                     self.max_length)
+            teacher = OnnxClassifier(
+                paths[bundle.MODEL_INT8], paths[bundle.TOKENIZER], self.data.label_names, self.max_length
+            )
             models = {"teacher": teacher, "student": student}
-            accuracy = {name: classification_report(truth, clf.predict_proba(texts), self.data.label_names)["accuracy"]
-                        for name, clf in models.items()}
+            accuracy = {
+                name: classification_report(truth, clf.predict_proba(texts), self.data.label_names)["accuracy"]
+                for name, clf in models.items()
+            }
             latency = batch1_latency_ms(models, texts[:LATENCY_TEXTS])
         layers = {"teacher": self.settings.teacher.layers, "student": len(self.keep)}
-        return {name: {"layers": layers[name], "int8_accuracy": accuracy[name], "int8_latency_ms_p50": latency[name]}
-                for name in models} | {"validation_rows": len(texts), "latency_texts": len(texts[:LATENCY_TEXTS])}
+        return {
+            name: {"layers": layers[name], "int8_accuracy": accuracy[name], "int8_latency_ms_p50": latency[name]}
+            for name in models
+        } | {"validation_rows": len(texts), "latency_texts": len(texts[:LATENCY_TEXTS])}
 
     def card(self, comparison: dict[str, Any]) -> str:
         s, teacher, student = self.settings, comparison["teacher"], comparison["student"]
@@ -200,4 +234,3 @@ def batch1_latency_ms(models: dict[str, OnnxClassifier], texts: list[str]) -> di
             clf.logits([text])
             times[name].append((time.perf_counter() - started) * 1000)
     return {name: statistics.median(values) for name, values in times.items()}
-

@@ -29,7 +29,9 @@ def evaluate(
     index = {name: i for i, name in enumerate(names)}
     index.update({str(i): i for i in range(len(names)) if str(i) not in index})
     skipped = SkipReport()
-    data = to_labelled(read_rows(data_path, text_column, label_column, skipped, skip_invalid), index, skipped, skip_invalid)
+    data = to_labelled(
+        read_rows(data_path, text_column, label_column, skipped, skip_invalid), index, skipped, skip_invalid
+    )
     report = classification_report(np.array(data.labels), classifier.predict_proba(data.texts), names)
     report.update(
         model_version=classifier.manifest.version_id,
@@ -52,8 +54,14 @@ def format_report(report: dict[str, Any]) -> str:
         f"{'label':<{width}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
     ]
     for name, row in report["per_class"].items():
-        lines.append(f"{name:<{width}}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['support']:>10}")
-    lines += ["", "confusion matrix (rows: true label, columns: predicted)", " " * width + "".join(f"{n:>{width}}" for n in labels)]
+        lines.append(
+            f"{name:<{width}}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['support']:>10}"
+        )
+    lines += [
+        "",
+        "confusion matrix (rows: true label, columns: predicted)",
+        " " * width + "".join(f"{n:>{width}}" for n in labels),
+    ]
     for name, row in zip(labels, report["confusion_matrix"]["rows_true_columns_predicted"]):
         lines.append(f"{name:<{width}}" + "".join(f"{v:>{width}}" for v in row))
     if report["skipped_rows"]:

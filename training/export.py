@@ -11,7 +11,7 @@ import logging
 import sys
 import tempfile
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -93,8 +93,13 @@ def quantize_int8(fp32: Path, out: Path) -> None:
     level = root.level
     root.setLevel(logging.ERROR)  # its "consider pre-processing" advice is for static quantisation
     try:
-        quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,
-                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        quantize_dynamic(
+            str(fp32),
+            str(out),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
     finally:
         root.setLevel(level)
 
@@ -133,9 +138,15 @@ def check_parity(
             "label_agreement": float((got.argmax(1) == expected.argmax(1)).mean()),
         }
     fp32, int8 = report["fp32"], report["int8"]
-    logger.info(format_metrics({"parity_max_logit_diff": fp32["max_logit_diff"],
-                                "parity_label_agreement": fp32["label_agreement"],
-                                "parity_int8_label_agreement": int8["label_agreement"]}))
+    logger.info(
+        format_metrics(
+            {
+                "parity_max_logit_diff": fp32["max_logit_diff"],
+                "parity_label_agreement": fp32["label_agreement"],
+                "parity_int8_label_agreement": int8["label_agreement"],
+            }
+        )
+    )
     if fp32["max_logit_diff"] > tolerance:
         raise ParityError(
             f"ONNX fp32 logits differ from torch by up to {fp32['max_logit_diff']:.2e} on {len(texts)} held-out rows "
@@ -169,12 +180,14 @@ against the baseline in `metrics.json` and retrain when they drift.
 """
 
 
-def write_onnx_files(model: torch.nn.Module, tokenizer, folder: Path, progress: Progress) -> tuple[dict[str, Path], str]:
+def write_onnx_files(
+    model: torch.nn.Module, tokenizer, folder: Path, progress: Progress
+) -> tuple[dict[str, Path], str]:
     """The fp32 (optimised) and int8 models and the tokenizer in `folder`: their paths by bundle file name, and
     what the optimiser did."""
     input_names = [n for n in bundle.ONNX_INPUTS if n in tokenizer.model_input_names]
     paths = {name: folder / name for name in (bundle.MODEL_FP32, bundle.MODEL_INT8, bundle.TOKENIZER)}
-    progress("exporting ONNX (fp32, opset %d) ..." % ONNX_OPSET)
+    progress(f"exporting ONNX (fp32, opset {ONNX_OPSET}) ...")
     export_onnx(model, input_names, folder / "raw.onnx")
     progress("fusing attention, LayerNorm and GELU with ONNX Runtime's transformer optimiser ...")
     optimisation = optimize_onnx(folder / "raw.onnx", paths[bundle.MODEL_FP32], model.config)
@@ -187,12 +200,14 @@ def write_onnx_files(model: torch.nn.Module, tokenizer, folder: Path, progress: 
 def new_manifest(data: Datasets, args: TrainArguments, base_model: str) -> bundle.Manifest:
     return bundle.Manifest(
         version_id=bundle.new_version_id(),
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         base_model=describe_base_model(base_model),
         data_sha256=data.sha256,
         labels=list(data.label_names),
         max_length=args.max_length,
-        training={k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "seed", "max_length", "max_train_samples")}
+        training={
+            k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "seed", "max_length", "max_train_samples")
+        }
         | {"data": args.data, "base_model_path": base_model},
     )
 
@@ -223,8 +238,11 @@ def export_bundle(
             variant: classification_report(y_true, clf.predict_proba(data.validation.texts), data.label_names)
             for variant, clf in classifiers.items()
         }
-        logger.info(format_metrics({"onnx_accuracy": validation["fp32"]["accuracy"],
-                                    "onnx_int8_accuracy": validation["int8"]["accuracy"]}))
+        logger.info(
+            format_metrics(
+                {"onnx_accuracy": validation["fp32"]["accuracy"], "onnx_int8_accuracy": validation["int8"]["accuracy"]}
+            )
+        )
         default = validation[bundle.DEFAULT_VARIANT]
         metrics = bundle.BundleMetrics(
             validation=validation,
@@ -246,8 +264,12 @@ def export_bundle(
                 validation_label_counts=label_counts(data.validation, data.label_names),
                 skipped_rows=data.skipped.as_dict(),
             ),
-            training=bundle.TrainingSummary(**{k: training_summary[k] for k in (
-                "global_step", "train_examples_per_second", "train_seconds", "train_rows")}),
+            training=bundle.TrainingSummary(
+                **{
+                    k: training_summary[k]
+                    for k in ("global_step", "train_examples_per_second", "train_seconds", "train_rows")
+                }
+            ),
             onnx={"opset": ONNX_OPSET, "optimisation": optimisation},
         )
         if distillation:
@@ -257,7 +279,8 @@ def export_bundle(
         files: dict[str, Path | str | bytes] = {name: path for name, path in paths.items()}
         files[bundle.METRICS] = metrics.to_json()
         files[bundle.MODEL_CARD] = model_card(manifest, metrics) + (
-            distillation.card(dict(metrics.distillation)) if distillation else "")
+            distillation.card(dict(metrics.distillation)) if distillation else ""
+        )
         bundle.write_bundle(Path(args.out), files, manifest)
     progress(f"bundle written to {args.out} (version {manifest.version_id})")
     return manifest

@@ -67,16 +67,27 @@ class Run:
         return epoch_batches(self.train_enc, self.args, epoch, self.ctx)
 
     def state(self, epoch: int, step_in_epoch: int) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "rng": torch.get_rng_state(), "epoch": epoch,
-                "step_in_epoch": step_in_epoch, "global_step": self.global_step, "history": self.history}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+            "epoch": epoch,
+            "step_in_epoch": step_in_epoch,
+            "global_step": self.global_step,
+            "history": self.history,
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
-        self.start_epoch, self.skip_batches, self.global_step = state["epoch"], state["step_in_epoch"], state["global_step"]
+        self.start_epoch, self.skip_batches, self.global_step = (
+            state["epoch"],
+            state["step_in_epoch"],
+            state["global_step"],
+        )
         self.history = state["history"]
 
 
@@ -151,8 +162,15 @@ def run_training(run: Run) -> LoopResult:
 def progress_bar(run: Run, show: bool) -> Iterator[tqdm]:
     """tqdm on stderr when `show`; log lines are written around it meanwhile."""
     size = os.get_terminal_size(sys.stderr.fileno()) if show else os.terminal_size((0, 0))
-    bar = tqdm(total=run.total_steps, initial=run.global_step, desc="training", unit="step", disable=not show,
-               ncols=size.columns or 100, nrows=size.lines or 24)  # some terminals report no size (CI runners)
+    bar = tqdm(
+        total=run.total_steps,
+        initial=run.global_step,
+        desc="training",
+        unit="step",
+        disable=not show,
+        ncols=size.columns or 100,
+        nrows=size.lines or 24,
+    )  # some terminals report no size (CI runners)
     package_logger = logging.getLogger(__name__.partition(".")[0])
     redirect = logging_redirect_tqdm([package_logger], tqdm_class=tqdm) if show else contextlib.nullcontext()
     with redirect:
@@ -162,8 +180,9 @@ def progress_bar(run: Run, show: bool) -> Iterator[tqdm]:
             bar.close()
 
 
-def train_epoch(run: Run, ddp_model: torch.nn.Module, epoch: int, meter: Meter, progress: tqdm,
-                step_lines: bool) -> None:
+def train_epoch(
+    run: Run, ddp_model: torch.nn.Module, epoch: int, meter: Meter, progress: tqdm, step_lines: bool
+) -> None:
     for step_in_epoch, batch_idx in enumerate(run.batches(epoch)):
         if epoch == run.start_epoch and step_in_epoch < run.skip_batches:
             continue
@@ -173,9 +192,12 @@ def train_epoch(run: Run, ddp_model: torch.nn.Module, epoch: int, meter: Meter, 
         progress.set_postfix_str(f"{meter.throughput:.1f} examples/s, loss {step_loss:.3f}", refresh=False)
         progress.update(1)
         if run.global_step % run.args.logging_steps == 0 or run.global_step == run.total_steps:
-            record = {"step": run.global_step, "epoch": round(run.global_step / run.steps_per_epoch, 4),
-                      "train_loss": meter.window_loss / meter.window_steps,
-                      "learning_rate": run.scheduler.get_last_lr()[0]}
+            record = {
+                "step": run.global_step,
+                "epoch": round(run.global_step / run.steps_per_epoch, 4),
+                "train_loss": meter.window_loss / meter.window_steps,
+                "learning_rate": run.scheduler.get_last_lr()[0],
+            }
             run.history.append(record)
             if step_lines:
                 run.ctx.log(format_metrics(record))
@@ -209,8 +231,12 @@ def evaluate_epoch(run: Run, val_batches: list[list[int]]) -> dict[str, Any]:
     """Score the validation rows with the torch model; log and record the eval_* metrics."""
     eval_loss, probs = predict_torch(run.model, run.val_enc, run.val_labels, val_batches, run.ctx.device, run.pad_id)
     report = classification_report(np.array(run.val_labels), probs, run.label_names)
-    record = {"epoch": round(run.global_step / run.steps_per_epoch, 4), "eval_loss": eval_loss,
-              "eval_accuracy": report["accuracy"], "eval_macro_f1": report["macro_f1"]}
+    record = {
+        "epoch": round(run.global_step / run.steps_per_epoch, 4),
+        "eval_loss": eval_loss,
+        "eval_accuracy": report["accuracy"],
+        "eval_macro_f1": report["macro_f1"],
+    }
     run.history.append(record)
     logger.info(format_metrics(record))
     return report

@@ -150,15 +150,20 @@ def _records(text: str, fmt: str, source: str) -> Iterator[tuple[int, dict]]:
             except json.JSONDecodeError as exc:
                 raise UserError(f"{source}:{number}: invalid JSON ({exc.msg})") from exc
             if not isinstance(record, dict):
-                raise UserError(f"{source}:{number}: each line must be a JSON object like {{\"text\": ..., \"label\": ...}}")
+                raise UserError(
+                    f'{source}:{number}: each line must be a JSON object like {{"text": ..., "label": ...}}'
+                )
             yield number, record
         return
 
     if csv.field_size_limit() < MAX_FIELD_BYTES:
         csv.field_size_limit(MAX_FIELD_BYTES)
     delimiter = "\t" if fmt == "tsv" else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
-                        quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL)
+    reader = csv.reader(
+        io.StringIO(text, newline=""),
+        delimiter=delimiter,
+        quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL,
+    )
     header: list[str] | None = None
     for fields in reader:
         if not fields or all(not f.strip() for f in fields):
@@ -217,7 +222,9 @@ def read_rows(
             problem = _row_problem(record, text_col, label_col)
             if problem:
                 if not skip_invalid:
-                    raise UserError(f"{where}: {problem}. Fix the row, or pass --skip-invalid-rows to skip and count such rows")
+                    raise UserError(
+                        f"{where}: {problem}. Fix the row, or pass --skip-invalid-rows to skip and count such rows"
+                    )
                 skipped.add(problem if not problem.startswith("label must") else "invalid label", where)
                 continue
             rows.append(Row(text=record[text_col].strip(), label=str(record[label_col]).strip(), where=where))
@@ -226,5 +233,3 @@ def read_rows(
     if not rows:
         raise UserError(f"{path}: no usable rows")
     return rows
-
-

@@ -17,7 +17,12 @@ from pathlib import Path
 from golive import bundle
 from golive.errors import UserError
 
-WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 LAYER_CHOICES = ("spread", "first")
 GENERIC_LABEL = re.compile(r"LABEL_\d+")
 
@@ -49,33 +54,40 @@ class DistillSettings:
             raise UserError(f"--alpha is the soft loss's share of the loss: 0 to 1, got {self.alpha}")
 
 
-
 def read_teacher(path: str) -> Teacher:
     """The teacher folder's layer count and labels; a UserError saying what to pass when it is not one."""
     folder = Path(path)
-    pass_this = ("pass the Hugging Face folder of the fine-tuned teacher (config.json and its weights, as "
-                 "save_pretrained() writes them)")
+    pass_this = (
+        "pass the Hugging Face folder of the fine-tuned teacher (config.json and its weights, as "
+        "save_pretrained() writes them)"
+    )
     if not folder.is_dir():
         raise UserError(f"--teacher {path} is not a folder; {pass_this}")
     if (folder / bundle.MANIFEST).is_file():
-        raise UserError(f"--teacher {path} is a golive bundle: it holds the exported ONNX model, not the torch "
-                        f"weights the student is built from; {pass_this}")
+        raise UserError(
+            f"--teacher {path} is a golive bundle: it holds the exported ONNX model, not the torch "
+            f"weights the student is built from; {pass_this}"
+        )
     config_file = folder / "config.json"
     if not config_file.is_file():
-        raise UserError(f"--teacher {path} is neither a golive bundle nor a Hugging Face model folder (no config.json); "
-                        f"{pass_this}")
+        raise UserError(
+            f"--teacher {path} is neither a golive bundle nor a Hugging Face model folder (no config.json); {pass_this}"
+        )
     try:
         config = json.loads(config_file.read_text())
     except ValueError as exc:
         raise UserError(f"{config_file} is not valid JSON ({exc}); {pass_this}") from None
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
-        raise UserError(f"--teacher {path} has a config.json but no weights ({' or '.join(WEIGHT_FILES[::2])}); "
-                        f"{pass_this}")
+        raise UserError(
+            f"--teacher {path} has a config.json but no weights ({' or '.join(WEIGHT_FILES[::2])}); {pass_this}"
+        )
     architectures = config.get("architectures") or []
     if not any(name.endswith("ForSequenceClassification") for name in architectures):
-        raise UserError(f"--teacher {path} is not a fine-tuned text classifier (its config.json names "
-                        f"{', '.join(architectures) or 'no architecture'}): a teacher's soft labels come from its "
-                        "classification head. Fine-tune it first, and pass the folder save_pretrained() wrote")
+        raise UserError(
+            f"--teacher {path} is not a fine-tuned text classifier (its config.json names "
+            f"{', '.join(architectures) or 'no architecture'}): a teacher's soft labels come from its "
+            "classification head. Fine-tune it first, and pass the folder save_pretrained() wrote"
+        )
     layers = config.get("num_hidden_layers", config.get("n_layers"))
     if not isinstance(layers, int) or layers < 1:
         raise UserError(f"{config_file} says nothing of the model's layers (no num_hidden_layers); {pass_this}")
@@ -88,8 +100,10 @@ def check_layers(teacher: Teacher, layers: int) -> None:
     if layers < 1:
         raise UserError(f"--layers must be at least 1, got {layers}")
     if layers >= teacher.layers:
-        raise UserError(f"--layers {layers}, but the teacher has {teacher.layers} layers: a student keeps fewer, "
-                        f"pass 1 to {teacher.layers - 1}")
+        raise UserError(
+            f"--layers {layers}, but the teacher has {teacher.layers} layers: a student keeps fewer, "
+            f"pass 1 to {teacher.layers - 1}"
+        )
 
 
 def layers_to_keep(total: int, keep: int, choice: str = "spread") -> list[int]:

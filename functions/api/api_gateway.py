@@ -40,21 +40,34 @@ class StagePrefix:
 # --- what API Gateway asks of callers, declared in the OpenAPI document ----------------------------------------
 
 SECURITY_SCHEMES = {
-    "apiKey": {"type": "apiKey", "in": "header", "name": API_KEY_HEADER,
-               "description": "the client's API key (outputs ApiKeyId* of the golive-<env>-api stack; "
-                              "`aws apigateway get-api-key --include-value --api-key <id>`)"},
+    "apiKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": API_KEY_HEADER,
+        "description": "the client's API key (outputs ApiKeyId* of the golive-<env>-api stack; "
+        "`aws apigateway get-api-key --include-value --api-key <id>`)",
+    },
     # the form API Gateway itself exports for these authorizers; Swagger UI cannot sign SigV4 requests
-    "sigv4": {"type": "apiKey", "in": "header", "name": "Authorization", "x-amazon-apigateway-authtype": "awsSigv4",
-              "description": "a SigV4 signature (service execute-api) by a principal allowed execute-api:Invoke"},
-    "cognito": {"type": "apiKey", "in": "header", "name": "Authorization",
-                "x-amazon-apigateway-authtype": "cognito_user_pools",
-                "description": "a token of the API's Cognito user pool (an access token when scopes are required)"},
+    "sigv4": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "x-amazon-apigateway-authtype": "awsSigv4",
+        "description": "a SigV4 signature (service execute-api) by a principal allowed execute-api:Invoke",
+    },
+    "cognito": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "x-amazon-apigateway-authtype": "cognito_user_pools",
+        "description": "a token of the API's Cognito user pool (an access token when scopes are required)",
+    },
 }
 AUTHORIZER_SCHEMES = {"none": (), "iam": ("sigv4",), "cognito": ("cognito",)}
 GATEWAY_ERRORS = {
     403: "API Gateway refused the request: no or unknown API key, or credentials the authorizer rejects",
     429: "API Gateway throttled the request (the key's or the stage's rate, or its daily quota): retry after "
-         "`Retry-After` seconds when it is given",
+    "`Retry-After` seconds when it is given",
 }
 
 

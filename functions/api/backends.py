@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from functions.common.errors import ApiError
 from functions.api.settings import Settings
 from functions.api.warmup import ModelWakingUp, WarmupClock, is_waking_up
+from functions.common.errors import ApiError
 from golive import bundle
 
 WARMUP_POLL_S = 2.0  # between tries while waiting for a waking endpoint
@@ -76,8 +77,9 @@ class OnnxBackend:
         from golive.onnx_classifier import OnnxClassifier
 
         model_dir = resolve_model_dir(settings)
-        self.classifier = OnnxClassifier.from_bundle(model_dir, settings.model_variant,
-                                                     intra_op_threads=settings.intra_op_threads)
+        self.classifier = OnnxClassifier.from_bundle(
+            model_dir, settings.model_variant, intra_op_threads=settings.intra_op_threads
+        )
         assert self.classifier.manifest is not None  # from_bundle sets it
         self.manifest = self.classifier.manifest
         self.metrics = bundle.read_metrics(model_dir)
@@ -101,22 +103,29 @@ class SageMakerBackend:
 
     name = "sagemaker"
 
-    def __init__(self, settings: Settings, client=None, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        settings: Settings,
+        client=None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         model_dir = resolve_model_dir(settings)
         self.manifest = bundle.read_manifest(model_dir)  # metadata only: the model runs on the endpoint
         self.metrics = bundle.read_metrics(model_dir)
         self.settings = settings
         self.endpoint = settings.endpoint_name
         self.retry_after = settings.retry_after_s
-        self.target = ({"InferenceComponentName": settings.inference_component_name}
-                       if settings.inference_component_name else {})
+        self.target = (
+            {"InferenceComponentName": settings.inference_component_name} if settings.inference_component_name else {}
+        )
         self.warmup = WarmupClock(settings.expected_warmup_seconds, settings.retry_after_s, clock)
         self.on_wake_up: Callable[[float], None] = lambda seconds: None  # build_services: telemetry.record_wake_up
         self.wait_for_warmup_s = settings.wait_for_warmup_seconds
         # the longest one invoke_endpoint call (all botocore attempts) can take: a retry while waiting must fit too
-        self.worst_call_s = settings.sagemaker_max_attempts * (settings.sagemaker_connect_timeout_s
-                                                               + settings.sagemaker_read_timeout_s)
+        self.worst_call_s = settings.sagemaker_max_attempts * (
+            settings.sagemaker_connect_timeout_s + settings.sagemaker_read_timeout_s
+        )
         self.clock, self.sleep = clock, sleep
         self.client = client or self._new_client()
         self._control: Any = None  # a boto3 SageMaker client, made on the first health check
@@ -126,9 +135,14 @@ class SageMakerBackend:
         from botocore.config import Config
 
         s = self.settings
-        return boto3.client("sagemaker-runtime", config=Config(
-            connect_timeout=s.sagemaker_connect_timeout_s, read_timeout=s.sagemaker_read_timeout_s,
-            retries={"mode": "adaptive", "total_max_attempts": s.sagemaker_max_attempts}))
+        return boto3.client(
+            "sagemaker-runtime",
+            config=Config(
+                connect_timeout=s.sagemaker_connect_timeout_s,
+                read_timeout=s.sagemaker_read_timeout_s,
+                retries={"mode": "adaptive", "total_max_attempts": s.sagemaker_max_attempts},
+            ),
+        )
 
     def reconnect(self) -> None:
         """New AWS clients (new connections, the credentials of now): after a SnapStart restore."""
@@ -159,14 +173,19 @@ class SageMakerBackend:
 
         try:
             response = self.client.invoke_endpoint(
-                EndpointName=self.endpoint, ContentType="application/json", Accept="application/json", Body=body,
+                EndpointName=self.endpoint,
+                ContentType="application/json",
+                Accept="application/json",
+                Body=body,
                 **self.target,
             )
             return response["Body"].read()
         except (ReadTimeoutError, ConnectTimeoutError) as exc:
             raise ApiError(504, "endpoint_timeout", "the model endpoint did not answer in time; try again") from exc
         except EndpointConnectionError as exc:
-            raise ApiError(503, "endpoint_unreachable", "the model endpoint cannot be reached", self.retry_after) from exc
+            raise ApiError(
+                503, "endpoint_unreachable", "the model endpoint cannot be reached", self.retry_after
+            ) from exc
         except ClientError as exc:
             raise self._map_client_error(exc) from exc
 
@@ -179,19 +198,28 @@ class SageMakerBackend:
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         if code in ("ThrottlingException", "TooManyRequestsException"):
-            return ApiError(429, "throttled", "too many requests to the model endpoint; retry after the given delay",
-                            self.retry_after)
+            return ApiError(
+                429,
+                "throttled",
+                "too many requests to the model endpoint; retry after the given delay",
+                self.retry_after,
+            )
         if is_waking_up(code, exc.response.get("Error", {}).get("Message", "")):
             self.warmup.asleep()
             return ModelWakingUp(self.warmup.retry_after(), f"SageMaker: {code}")
         if code in ("ServiceUnavailable", "InternalDependencyException") or status in (503, 530):
-            return ApiError(503, "endpoint_unavailable", "the model endpoint is unavailable; retry shortly",
-                            self.retry_after)
+            return ApiError(
+                503, "endpoint_unavailable", "the model endpoint is unavailable; retry shortly", self.retry_after
+            )
         if code == "ModelError":
             return ApiError(502, "model_error", "the model endpoint failed on this request")
         if code == "ValidationError" and "not found" in str(exc).lower():
-            return ApiError(503, "endpoint_missing", f"the model endpoint {self.endpoint} does not exist or is switched off",
-                            self.retry_after)
+            return ApiError(
+                503,
+                "endpoint_missing",
+                f"the model endpoint {self.endpoint} does not exist or is switched off",
+                self.retry_after,
+            )
         return ApiError(502, "endpoint_error", f"the model endpoint returned {code or 'an error'}")
 
     def _parse(self, payload: bytes, expected: int) -> np.ndarray:
@@ -206,7 +234,9 @@ class SageMakerBackend:
                 raise ValueError(f"logits of shape {logits.shape}, expected {(expected, n_labels)}")
             return logits
         except (ValueError, KeyError, TypeError) as exc:
-            raise ApiError(502, "bad_endpoint_response", f"the model endpoint sent an unexpected answer ({exc})") from exc
+            raise ApiError(
+                502, "bad_endpoint_response", f"the model endpoint sent an unexpected answer ({exc})"
+            ) from exc
 
     def health(self) -> tuple[bool, str | None]:
         import boto3

@@ -31,5 +31,6 @@ def capture_texts(services: Services, prediction_ids: list[str], texts: list[str
     except Exception as exc:  # noqa: BLE001
         services.logger.warning("texts not captured", extra={"texts": len(captured), "error": type(exc).__name__})
         return
-    services.logger.info("texts captured", extra={"texts": len(captured) - not_stored, "not_stored": not_stored,
-                                                   "redacted": replaced})
+    services.logger.info(
+        "texts captured", extra={"texts": len(captured) - not_stored, "not_stored": not_stored, "redacted": replaced}
+    )

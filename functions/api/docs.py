@@ -37,10 +37,12 @@ def install_docs(app: FastAPI) -> None:
     def docs(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "").rstrip("/")
         return get_swagger_ui_html(
-            openapi_url=root + app.openapi_url, title=f"{app.title} - docs",
+            openapi_url=root + app.openapi_url,
+            title=f"{app.title} - docs",
             swagger_js_url=f"{root}{ASSETS_URL}/swagger-ui-bundle.js?v={SWAGGER_UI_VERSION}",
             swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css?v={SWAGGER_UI_VERSION}",
-            swagger_favicon_url=FAVICON, swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
+            swagger_favicon_url=FAVICON,
+            swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
         )
 
     @app.get(ASSETS_URL + "/{name}", include_in_schema=False)
@@ -48,5 +50,8 @@ def install_docs(app: FastAPI) -> None:
         if name not in MEDIA_TYPES:
             raise ApiError(404, "not_found", f"no docs asset {name!r}; the docs page is at {DOCS_URL}")
         # the URL carries the version, so a browser may keep the file until the version changes
-        return Response((ASSETS / name).read_bytes(), media_type=MEDIA_TYPES[name],
-                        headers={"Cache-Control": "public, max-age=604800, immutable"})
+        return Response(
+            (ASSETS / name).read_bytes(),
+            media_type=MEDIA_TYPES[name],
+            headers={"Cache-Control": "public, max-age=604800, immutable"},
+        )

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -52,7 +52,7 @@ BATCH_WRITE_LIMIT = 25  # items per DynamoDB BatchWriteItem
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class DynamoFeedbackStore:
@@ -83,26 +83,42 @@ class DynamoFeedbackStore:
             "received_at": {"S": _now()},
         }
         try:
-            self.client.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(prediction_id)",
-                                 ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            self.client.put_item(
+                TableName=self.table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(prediction_id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
             return None
         except self.client.exceptions.ConditionalCheckFailedException as exc:
-            old = exc.response.get("Item") or self.client.get_item(
-                TableName=self.table, Key={"prediction_id": {"S": record.prediction_id}}, ConsistentRead=True)["Item"]
-            return FeedbackRecord(old["prediction_id"]["S"], old["label"]["S"], old["predicted_label"]["S"],
-                                  old["model_version"]["S"])
+            old = (
+                exc.response.get("Item")
+                or self.client.get_item(
+                    TableName=self.table, Key={"prediction_id": {"S": record.prediction_id}}, ConsistentRead=True
+                )["Item"]
+            )
+            return FeedbackRecord(
+                old["prediction_id"]["S"], old["label"]["S"], old["predicted_label"]["S"], old["model_version"]["S"]
+            )
 
     def put_texts(self, texts: list[CapturedText], attempts: int = 3) -> int:
-        requests = [{"PutRequest": {"Item": {
-            "prediction_id": {"S": TEXT_KEY_PREFIX + t.prediction_id},
-            "text": {"S": t.text},
-            "model_version": {"S": t.model_version},
-            "captured_at": {"S": _now()},
-            "expires_at": {"N": str(t.expires_at)},
-        }}} for t in texts]
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "prediction_id": {"S": TEXT_KEY_PREFIX + t.prediction_id},
+                        "text": {"S": t.text},
+                        "model_version": {"S": t.model_version},
+                        "captured_at": {"S": _now()},
+                        "expires_at": {"N": str(t.expires_at)},
+                    }
+                }
+            }
+            for t in texts
+        ]
         left = 0
         for start in range(0, len(requests), BATCH_WRITE_LIMIT):
-            batch = requests[start:start + BATCH_WRITE_LIMIT]
+            batch = requests[start : start + BATCH_WRITE_LIMIT]
             for _ in range(attempts):  # throttled writes come back unprocessed: try those again
                 unprocessed = self.client.batch_write_item(RequestItems={self.table: batch}).get("UnprocessedItems", {})
                 batch = unprocessed.get(self.table, [])

@@ -34,13 +34,26 @@ def serving_threads(cores: int | None = None) -> dict[str, int]:
     return {k: v for k, v in defaults.items() if k not in configured}
 
 
-def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, variant: str | None = None,
-          feedback_db: str | None = None) -> None:
+def serve(
+    model_dir: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    variant: str | None = None,
+    feedback_db: str | None = None,
+) -> None:
     import uvicorn
 
-    settings = Settings.load(backend="onnx", model_dir=model_dir, model_variant=variant, **serving_threads(),
-                             **({"feedback_db": feedback_db} if feedback_db else {}))
+    settings = Settings.load(
+        backend="onnx",
+        model_dir=model_dir,
+        model_variant=variant,
+        **serving_threads(),
+        **({"feedback_db": feedback_db} if feedback_db else {}),
+    )
     app = create_local_app(settings)
-    print(f"serving model {app.state.services.backend.manifest.version_id} from {model_dir}: "
-          f"docs at http://{host}:{port}/docs, metrics at http://{host}:{port}/metrics", flush=True)
+    print(
+        f"serving model {app.state.services.backend.manifest.version_id} from {model_dir}: "
+        f"docs at http://{host}:{port}/docs, metrics at http://{host}:{port}/metrics",
+        flush=True,
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -9,29 +9,38 @@ from functions.api.backends import Backend, SageMakerBackend, make_backend
 from functions.api.dependencies import Services
 from functions.api.docs import install_docs
 from functions.api.feedback_store import DynamoFeedbackStore, SqliteFeedbackStore
-from functions.common.http import RequestBodyGuard, install_error_handlers
-from functions.common.limits import declare_limits
 from functions.api.prediction_ids import ID_PATTERN, KeyRing, PredictionIds
 from functions.api.routers import classify, explain, feedback, health, predict
 from functions.api.settings import Settings
 from functions.api.signing_keys import load_key_ring
 from functions.api.telemetry import Telemetry
+from functions.common.http import RequestBodyGuard, install_error_handlers
+from functions.common.limits import declare_limits
 from golive.contracts.telemetry import SERVICE
 
 
-def build_services(settings: Settings, telemetry: Telemetry, logger=None, backend: Backend | None = None,
-                   keys: KeyRing | None = None) -> Services:
+def build_services(
+    settings: Settings, telemetry: Telemetry, logger=None, backend: Backend | None = None, keys: KeyRing | None = None
+) -> Services:
     """`backend`, `keys`: already built (see `start_backend`, `load_key_ring`); by default they are built here."""
     from aws_lambda_powertools import Logger
 
-    store = (DynamoFeedbackStore(settings.feedback_table) if settings.feedback_table
-             else SqliteFeedbackStore(settings.feedback_db))
+    store = (
+        DynamoFeedbackStore(settings.feedback_table)
+        if settings.feedback_table
+        else SqliteFeedbackStore(settings.feedback_db)
+    )
     backend = backend or make_backend(settings)
     if isinstance(backend, SageMakerBackend):
         backend.on_wake_up = telemetry.record_wake_up  # each wake-up its WarmupClock measures, once: WakeUpSeconds
-    return Services(settings=settings, backend=backend, telemetry=telemetry, feedback=store,
-                    logger=logger or Logger(service=SERVICE),
-                    prediction_ids=PredictionIds(keys or load_key_ring(settings), backend.manifest.version_id))
+    return Services(
+        settings=settings,
+        backend=backend,
+        telemetry=telemetry,
+        feedback=store,
+        logger=logger or Logger(service=SERVICE),
+        prediction_ids=PredictionIds(keys or load_key_ring(settings), backend.manifest.version_id),
+    )
 
 
 def create_app(services: Services) -> FastAPI:
@@ -39,9 +48,10 @@ def create_app(services: Services) -> FastAPI:
         title="golive API",
         version="1",
         description="Text classification with the model bundle trained by golive. "
-                    "Send `{\"inputs\": \"text\"}` or `{\"inputs\": [\"a\", \"b\"]}` to /v1/predict (prediction ids "
-                    "for feedback), or Hugging Face's text-classification request to /v1/classify (its answer shape).",
-        docs_url=None, redoc_url=None,  # /docs is served from local files (functions/api/docs.py), not a CDN
+        'Send `{"inputs": "text"}` or `{"inputs": ["a", "b"]}` to /v1/predict (prediction ids '
+        "for feedback), or Hugging Face's text-classification request to /v1/classify (its answer shape).",
+        docs_url=None,
+        redoc_url=None,  # /docs is served from local files (functions/api/docs.py), not a CDN
     )
     app.state.services = services
     for router in (predict.router, classify.router, explain.router, feedback.router, health.router):
@@ -57,9 +67,12 @@ def create_app(services: Services) -> FastAPI:
 
     declare_limits(app, settings.max_texts, settings.max_chars, patch=patch)
     hf_shape = "Hugging Face's request shape (`parameters`, `options`) goes to /v1/classify"
-    install_error_handlers(app, services.telemetry.record_error, services.logger,
-                           field_hints={"parameters": hf_shape, "options": hf_shape})
-    app.add_middleware(RequestBodyGuard, max_bytes=settings.max_body_bytes, record_error=services.telemetry.record_error)
+    install_error_handlers(
+        app, services.telemetry.record_error, services.logger, field_hints={"parameters": hf_shape, "options": hf_shape}
+    )
+    app.add_middleware(
+        RequestBodyGuard, max_bytes=settings.max_body_bytes, record_error=services.telemetry.record_error
+    )
     return app
 
 

@@ -25,8 +25,8 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from golive.contracts.signing_keys import MIN_KEY_BYTES
 
@@ -59,8 +59,12 @@ class KeyRing:
     cannot turn into a stream of Secrets Manager calls.
     """
 
-    def __init__(self, keys: Sequence[bytes], reload: Callable[[], Sequence[bytes]] | None = None,
-                 reload_interval_s: float = 300.0):
+    def __init__(
+        self,
+        keys: Sequence[bytes],
+        reload: Callable[[], Sequence[bytes]] | None = None,
+        reload_interval_s: float = 300.0,
+    ):
         self._lock = threading.Lock()
         self._reload = reload
         self.source = reload  # where reloads come from (signing_keys.SecretReader in AWS)

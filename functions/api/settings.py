@@ -76,7 +76,7 @@ class Settings(EnvSettings, BaseModel):
         return self.tracing == "sdk" or (self.tracing == "auto" and self.backend == "sagemaker")
 
     @model_validator(mode="after")
-    def _check(self) -> "Settings":
+    def _check(self) -> Settings:
         if self.backend == "sagemaker" and not self.endpoint_name:
             raise ValueError("GOLIVE_ENDPOINT_NAME must be set when GOLIVE_BACKEND=sagemaker")
         worst = self.sagemaker_max_attempts * (self.sagemaker_connect_timeout_s + self.sagemaker_read_timeout_s)

@@ -15,6 +15,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
+
 from functions.api.prediction_ids import KeyRing
 from functions.api.settings import Settings
 from golive.errors import UserError
@@ -27,7 +28,9 @@ class SigningKeysUnavailable(RuntimeError):
 
 
 def key_file_path(settings: Settings) -> Path:
-    return Path(settings.signing_key_file) if settings.signing_key_file else Path(settings.feedback_db).parent / KEY_FILE
+    return (
+        Path(settings.signing_key_file) if settings.signing_key_file else Path(settings.feedback_db).parent / KEY_FILE
+    )
 
 
 def read_key_file(path: Path) -> list[bytes]:
@@ -41,8 +44,9 @@ def read_key_file(path: Path) -> list[bytes]:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48) + "\n")
     if os.name == "posix" and stat.S_IMODE(path.stat().st_mode) & 0o077:
-        raise UserError(f"{path} (the key that signs prediction ids) is readable by other users; "
-                        f"run `chmod 600 {path}`")
+        raise UserError(
+            f"{path} (the key that signs prediction ids) is readable by other users; run `chmod 600 {path}`"
+        )
     keys = [line.strip().encode() for line in path.read_text().splitlines() if line.strip()]
     if not keys:
         raise UserError(f"{path} holds no signing key; delete it and a new one is generated at the next start")

@@ -7,18 +7,43 @@ The metric names are the contract with the monitoring stack and `golive monitor`
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from golive.contracts.telemetry import (
-    BACKEND_ERRORS, BATCH_SIZE, CLIENT_ERRORS, CONFIDENCE, FEEDBACK, FEEDBACK_CORRECT, INPUT_CHARS, LATENCY, MODEL_WAKING_UP,
-    NAMESPACE, PREDICTED_LABEL, PREDICTIONS, PROM_BASELINE_LABEL_SHARE, PROM_BASELINE_MEAN_CONFIDENCE,
-    PROM_BASELINE_MEAN_INPUT_CHARS, PROM_BATCH_SIZE, PROM_CONFIDENCE, PROM_ERRORS, PROM_FEEDBACK, PROM_INPUT_CHARS,
-    PROM_LATENCY, PROM_MODEL_WAKING_UP, PROM_PREDICTIONS, PROM_WAKE_UP_SECONDS, SERVICE, WAKE_UP_SECONDS)
+    BACKEND_ERRORS,
+    BATCH_SIZE,
+    CLIENT_ERRORS,
+    CONFIDENCE,
+    FEEDBACK,
+    FEEDBACK_CORRECT,
+    INPUT_CHARS,
+    LATENCY,
+    MODEL_WAKING_UP,
+    NAMESPACE,
+    PREDICTED_LABEL,
+    PREDICTIONS,
+    PROM_BASELINE_LABEL_SHARE,
+    PROM_BASELINE_MEAN_CONFIDENCE,
+    PROM_BASELINE_MEAN_INPUT_CHARS,
+    PROM_BATCH_SIZE,
+    PROM_CONFIDENCE,
+    PROM_ERRORS,
+    PROM_FEEDBACK,
+    PROM_INPUT_CHARS,
+    PROM_LATENCY,
+    PROM_MODEL_WAKING_UP,
+    PROM_PREDICTIONS,
+    PROM_WAKE_UP_SECONDS,
+    SERVICE,
+    WAKE_UP_SECONDS,
+)
 
 
 class Telemetry(Protocol):
-    def record_prediction(self, latency_ms: float, labels: Sequence[str], confidences: Sequence[float],
-                          input_chars: Sequence[int]) -> None: ...
+    def record_prediction(
+        self, latency_ms: float, labels: Sequence[str], confidences: Sequence[float], input_chars: Sequence[int]
+    ) -> None: ...
 
     def record_feedback(self, correct: bool) -> None: ...
 
@@ -54,9 +79,13 @@ class EmfTelemetry:
             m.add_metric(name=CONFIDENCE, unit=MetricUnit.Percent, value=100 * confidence)
             m.add_metric(name=INPUT_CHARS, unit=MetricUnit.Count, value=chars)
         for label in sorted(set(labels)):
-            with single_metric(name=PREDICTED_LABEL, unit=MetricUnit.Count, value=labels.count(label),
-                               namespace=NAMESPACE,
-                               default_dimensions={"service": SERVICE, **m.default_dimensions}) as metric:
+            with single_metric(
+                name=PREDICTED_LABEL,
+                unit=MetricUnit.Count,
+                value=labels.count(label),
+                namespace=NAMESPACE,
+                default_dimensions={"service": SERVICE, **m.default_dimensions},
+            ) as metric:
                 metric.add_dimension(name="label", value=label)
 
     def record_feedback(self, correct: bool) -> None:
@@ -90,27 +119,39 @@ class PrometheusTelemetry:
 
         self.registry = CollectorRegistry()
         r = self.registry
-        self.latency = Histogram(PROM_LATENCY, "time to answer /v1/predict", registry=r,
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.latency = Histogram(
+            PROM_LATENCY,
+            "time to answer /v1/predict",
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
         self.batch = Histogram(PROM_BATCH_SIZE, "texts per request", registry=r, buckets=(1, 2, 4, 8, 16, 32, 64, 128))
         self.predictions = Counter(PROM_PREDICTIONS, "predictions by label", ["label"], registry=r)
-        self.confidence = Histogram(PROM_CONFIDENCE, "top-label probability", registry=r,
-                                    buckets=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0))
-        self.input_chars = Histogram(PROM_INPUT_CHARS, "characters per text", registry=r,
-                                     buckets=(16, 32, 64, 128, 256, 512, 1024, 2048, 5000))
-        self.feedback = Counter(PROM_FEEDBACK, "feedback received, by whether the prediction was right",
-                                ["correct"], registry=r)
+        self.confidence = Histogram(
+            PROM_CONFIDENCE, "top-label probability", registry=r, buckets=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+        )
+        self.input_chars = Histogram(
+            PROM_INPUT_CHARS, "characters per text", registry=r, buckets=(16, 32, 64, 128, 256, 512, 1024, 2048, 5000)
+        )
+        self.feedback = Counter(
+            PROM_FEEDBACK, "feedback received, by whether the prediction was right", ["correct"], registry=r
+        )
         self.errors = Counter(PROM_ERRORS, "error responses by status", ["status"], registry=r)
         self.waking_up = Counter(PROM_MODEL_WAKING_UP, "503s answered while the model endpoint wakes up", registry=r)
-        self.wake_up = Histogram(PROM_WAKE_UP_SECONDS, "seconds from the first 503 while waking to the first answer",
-                                 registry=r, buckets=(15, 30, 60, 120, 180, 300, 450, 600, 900, 1800, 3600))
+        self.wake_up = Histogram(
+            PROM_WAKE_UP_SECONDS,
+            "seconds from the first 503 while waking to the first answer",
+            registry=r,
+            buckets=(15, 30, 60, 120, 180, 300, 450, 600, 900, 1800, 3600),
+        )
         # the served bundle's baseline, so `golive monitor` needs nothing but the URL
-        self.baseline_share = Gauge(PROM_BASELINE_LABEL_SHARE, "predicted-label share on the validation set",
-                                    ["label"], registry=r)
-        self.baseline_confidence = Gauge(PROM_BASELINE_MEAN_CONFIDENCE,
-                                         "mean top-label probability on the validation set", registry=r)
-        self.baseline_chars = Gauge(PROM_BASELINE_MEAN_INPUT_CHARS, "mean characters per validation text",
-                                    registry=r)
+        self.baseline_share = Gauge(
+            PROM_BASELINE_LABEL_SHARE, "predicted-label share on the validation set", ["label"], registry=r
+        )
+        self.baseline_confidence = Gauge(
+            PROM_BASELINE_MEAN_CONFIDENCE, "mean top-label probability on the validation set", registry=r
+        )
+        self.baseline_chars = Gauge(PROM_BASELINE_MEAN_INPUT_CHARS, "mean characters per validation text", registry=r)
 
     def set_baseline(self, baseline) -> None:
         """Export a `golive.bundle.Baseline` (None: the bundle has none, and no gauge is set)."""

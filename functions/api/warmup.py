@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from functions.common.errors import ApiError
 
@@ -39,8 +39,12 @@ class ModelWakingUp(ApiError):
     counted_as_error = False  # a normal wake-up: ModelWakingUp, not BackendErrors
 
     def __init__(self, retry_after: int, detail: str):
-        super().__init__(503, ERROR_TYPE, f"the model is waking up after a quiet period ({detail}); retry in about "
-                                          f"{retry_after} s", retry_after)
+        super().__init__(
+            503,
+            ERROR_TYPE,
+            f"the model is waking up after a quiet period ({detail}); retry in about {retry_after} s",
+            retry_after,
+        )
 
 
 def is_waking_up(code: str, message: str) -> bool:

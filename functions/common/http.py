@@ -4,7 +4,8 @@ both refuse bad input the same way, and every error is counted."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,8 +22,14 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def error_response(status: int, type_: str, message: str, retry_after: int | None = None,
-                   details: list | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    type_: str,
+    message: str,
+    retry_after: int | None = None,
+    details: list | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body: dict[str, dict[str, Any]] = {"error": {"type": type_, "message": printable(message)}}
     if details:
         body["error"]["details"] = details
@@ -39,15 +46,14 @@ def describe_validation_error(err: dict) -> str:
         field += f"[{part}]" if isinstance(part, int) else f".{part}"
     kind = err.get("type", "")
     if kind == "json_invalid":
-        return f"request body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')}); send JSON like {{\"inputs\": \"text\"}}"
+        return f'request body is not valid JSON ({err.get("ctx", {}).get("error", "parse error")}); send JSON like {{"inputs": "text"}}'
     if kind == "extra_forbidden":
         return f"unknown field `{field}`; remove it"
     if kind == "missing":
         return f"`{field}` is required" if field else 'request body is required; send JSON like {"inputs": "text"}'
     if kind == "string_unicode":
         where = f"`{field}`" if field else "request body"
-        return (f"{where} holds a lone UTF-16 surrogate (an escape like \\udbb1 is half a character); "
-                "send valid Unicode")
+        return f"{where} holds a lone UTF-16 surrogate (an escape like \\udbb1 is half a character); send valid Unicode"
     if kind in ("model_attributes_type", "dict_type"):
         return 'request body must be a JSON object like {"inputs": "text"}'
     if field == "inputs" and kind in ("string_type", "list_type"):
@@ -114,8 +120,11 @@ class RequestBodyGuard:
 
     async def _refuse(self, scope, receive, send):
         self.record_error(413)
-        response = error_response(413, "body_too_large", f"request body is over {self.max_bytes} bytes{self.limit_note}; "
-                                                         "send fewer or shorter texts per request")
+        response = error_response(
+            413,
+            "body_too_large",
+            f"request body is over {self.max_bytes} bytes{self.limit_note}; send fewer or shorter texts per request",
+        )
         await response(scope, receive, send)
 
 
@@ -127,25 +136,40 @@ def describe_http_error(request: Request, exc: HTTPException) -> tuple[int, str,
     if exc.status_code == 404:
         # request.url.path is the public path: behind an API Gateway stage it carries the stage (/dev/...)
         root = request.scope.get("root_path", "").rstrip("/")
-        return 404, "not_found", f"no route {request.method} {request.url.path}; the routes are listed in {root}/openapi.json"
+        return (
+            404,
+            "not_found",
+            f"no route {request.method} {request.url.path}; the routes are listed in {root}/openapi.json",
+        )
     if exc.status_code == 405:
         allowed = (exc.headers or {}).get("Allow", "")
         return 405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}; use {allowed}"
     if exc.status_code == 400:  # FastAPI could not read the body; the reason is the exception's cause
         cause = exc.__cause__
         if isinstance(cause, UnicodeDecodeError):
-            return 422, "invalid_request", ("request body is not valid UTF-8 (byte "
-                                            f"{cause.object[cause.start:cause.start + 1]!r} at {cause.start}); send "
-                                            "JSON encoded as UTF-8")
+            return (
+                422,
+                "invalid_request",
+                (
+                    "request body is not valid UTF-8 (byte "
+                    f"{cause.object[cause.start : cause.start + 1]!r} at {cause.start}); send "
+                    "JSON encoded as UTF-8"
+                ),
+            )
         if isinstance(cause, RecursionError):
-            return 422, "invalid_request", "request body is nested too deeply to parse; send JSON like {\"inputs\": \"text\"}"
+            return (
+                422,
+                "invalid_request",
+                'request body is nested too deeply to parse; send JSON like {"inputs": "text"}',
+            )
         return 422, "invalid_request", 'request body could not be parsed; send JSON like {"inputs": "text"}'
     kind = HTTP_ERROR_TYPES.get(exc.status_code, "http_error")
     return exc.status_code, kind, str(exc.detail)
 
 
-def install_error_handlers(app: FastAPI, record_error: Callable[[int], None], logger,
-                           field_hints: dict[str, str] | None = None) -> None:
+def install_error_handlers(
+    app: FastAPI, record_error: Callable[[int], None], logger, field_hints: dict[str, str] | None = None
+) -> None:
     """Client mistakes become 4xx JSON bodies that say what to fix; only our own bugs are 500s.
 
     `field_hints`: what to add when a request carries a field this route does not take (where it belongs).

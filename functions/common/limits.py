@@ -7,7 +7,8 @@ Shared by the API and the endpoint container, so both refuse bad texts with the 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from functions.common.errors import ApiError
 
@@ -24,21 +25,32 @@ def check_texts(texts: Sequence[str], max_texts: int, max_chars: int) -> None:
     if not texts:
         raise ApiError(422, "invalid_request", "`inputs` is an empty list; send at least one text")
     if len(texts) > max_texts:
-        raise ApiError(422, "too_many_texts", f"{len(texts)} texts in one request; send at most {max_texts} "
-                                              "per request (split the list)")
+        raise ApiError(
+            422,
+            "too_many_texts",
+            f"{len(texts)} texts in one request; send at most {max_texts} per request (split the list)",
+        )
     for i, text in enumerate(texts):
         where = "`inputs`" if len(texts) == 1 else f"`inputs[{i}]`"
         if not _HAS_TEXT.search(text):
             raise ApiError(422, "empty_text", f"{where} is empty; send non-empty text")
         if len(text) > max_chars:
-            raise ApiError(422, "text_too_long", f"{where} has {len(text)} characters; the limit is "
-                                                 f"{max_chars} (longer texts are truncated by the model anyway)")
+            raise ApiError(
+                422,
+                "text_too_long",
+                f"{where} has {len(text)} characters; the limit is "
+                f"{max_chars} (longer texts are truncated by the model anyway)",
+            )
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:  # JSON's "\udbb1" escape decodes to half a character
-            raise ApiError(422, "invalid_text", f"{where} holds a lone UTF-16 surrogate ({text[exc.start]!r} at "
-                                                f"character {exc.start}), which is not a character; send valid "
-                                                "Unicode (a surrogate pair, or the character itself)") from None
+            raise ApiError(
+                422,
+                "invalid_text",
+                f"{where} holds a lone UTF-16 surrogate ({text[exc.start]!r} at "
+                f"character {exc.start}), which is not a character; send valid "
+                "Unicode (a surrogate pair, or the character itself)",
+            ) from None
 
 
 def text_schema(max_chars: int) -> dict[str, Any]:
@@ -46,15 +58,18 @@ def text_schema(max_chars: int) -> dict[str, Any]:
 
 
 def inputs_schema(max_texts: int, max_chars: int) -> dict[str, Any]:
-    return {"anyOf": [text_schema(max_chars),
-                      {"type": "array", "items": text_schema(max_chars), "minItems": 1, "maxItems": max_texts}],
-            "title": "Inputs",
-            "description": f"one text, or a list of at most {max_texts} texts; each text at most {max_chars} "
-                           "characters, not empty or blank"}
+    return {
+        "anyOf": [
+            text_schema(max_chars),
+            {"type": "array", "items": text_schema(max_chars), "minItems": 1, "maxItems": max_texts},
+        ],
+        "title": "Inputs",
+        "description": f"one text, or a list of at most {max_texts} texts; each text at most {max_chars} "
+        "characters, not empty or blank",
+    }
 
 
-def declare_limits(app, max_texts: int, max_chars: int,
-                   patch: Callable[[dict[str, Any]], None] | None = None) -> None:
+def declare_limits(app, max_texts: int, max_chars: int, patch: Callable[[dict[str, Any]], None] | None = None) -> None:
     """Make `app`'s OpenAPI document state the limits this app enforces (they are settings, so they are
     filled in when the document is first generated); `patch` may add more of the app's own facts."""
     generate = app.openapi

@@ -23,8 +23,13 @@ from functions.endpoint.batcher import MicroBatcher
 from functions.endpoint.model import load_classifier, warm_up
 from functions.endpoint.settings import SAGEMAKER_MAX_PAYLOAD_BYTES, EndpointSettings
 from golive.classification_metrics import softmax
-from golive.contracts.schemas import (COMMON_ERRORS, EndpointPrediction, EndpointRequest, EndpointResponse,
-                                      error_responses)
+from golive.contracts.schemas import (
+    COMMON_ERRORS,
+    EndpointPrediction,
+    EndpointRequest,
+    EndpointResponse,
+    error_responses,
+)
 from golive.onnx_classifier import OnnxClassifier
 
 log = logging.getLogger("golive.endpoint")
@@ -46,7 +51,9 @@ class ModelState:
             warm_up(classifier, self.settings.warmup_batches, self.settings.max_batch_size)
             self.batcher = MicroBatcher(
                 lambda texts: classifier.predict_logits(texts, batch_size=self.settings.max_batch_size),
-                self.settings.max_batch_size, self.settings.max_wait_ms)
+                self.settings.max_batch_size,
+                self.settings.max_wait_ms,
+            )
             self.classifier = classifier
             self.status = "ready"
         except Exception as exc:  # the container stays up to say why; SageMaker sees /ping fail
@@ -57,10 +64,14 @@ class ModelState:
         body: dict[str, Any] = {"status": self.status}
         if self.classifier is not None:
             assert self.batcher is not None and self.classifier.manifest is not None  # load() set them first
-            body.update(provider=self.classifier.provider, variant=self.classifier.variant,
-                        model_version=self.classifier.manifest.version_id,
-                        max_batch_size=self.settings.max_batch_size, max_wait_ms=self.settings.max_wait_ms,
-                        **self.batcher.stats.as_dict())
+            body.update(
+                provider=self.classifier.provider,
+                variant=self.classifier.variant,
+                model_version=self.classifier.manifest.version_id,
+                max_batch_size=self.settings.max_batch_size,
+                max_wait_ms=self.settings.max_wait_ms,
+                **self.batcher.stats.as_dict(),
+            )
         if self.detail:
             body["detail"] = self.detail
         return body
@@ -81,17 +92,30 @@ def create_app(settings: EndpointSettings | None = None) -> FastAPI:
         if state.batcher:
             state.batcher.close()
 
-    app = FastAPI(title="golive endpoint", version="1", lifespan=lifespan,
-                  description="SageMaker serving container: ONNX Runtime with dynamic micro-batching.")
+    app = FastAPI(
+        title="golive endpoint",
+        version="1",
+        lifespan=lifespan,
+        description="SageMaker serving container: ONNX Runtime with dynamic micro-batching.",
+    )
     app.state.model = state
 
-    @app.get("/ping", responses={**error_responses(*COMMON_ERRORS),
-                                 503: {"description": "the model is loading, or failed to load (`detail` says why)"}})
+    @app.get(
+        "/ping",
+        responses={
+            **error_responses(*COMMON_ERRORS),
+            503: {"description": "the model is loading, or failed to load (`detail` says why)"},
+        },
+    )
     def ping(state: ModelState = Depends(get_state)) -> JSONResponse:
         return JSONResponse(state.describe(), status_code=200 if state.status == "ready" else 503)
 
-    @app.post("/invocations", response_model=EndpointResponse, response_model_exclude_none=True,
-              responses=error_responses(*COMMON_ERRORS, 422, 503, 504))
+    @app.post(
+        "/invocations",
+        response_model=EndpointResponse,
+        response_model_exclude_none=True,
+        responses=error_responses(*COMMON_ERRORS, 422, 503, 504),
+    )
     async def invocations(body: EndpointRequest, state: ModelState = Depends(get_state)) -> EndpointResponse:
         if state.status != "ready":
             raise ApiError(503, "model_not_ready", f"the model is {state.status}; retry after /ping answers 200", 5)
@@ -101,7 +125,7 @@ def create_app(settings: EndpointSettings | None = None) -> FastAPI:
         check_texts(texts, settings.max_texts, settings.max_chars)
         try:
             logits = await asyncio.wait_for(state.batcher.submit(texts), timeout=settings.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise ApiError(504, "model_timeout", f"the model did not answer within {settings.timeout_s:g} s") from None
         labels = state.classifier.labels
         predictions = []
@@ -117,6 +141,9 @@ def create_app(settings: EndpointSettings | None = None) -> FastAPI:
 
     declare_limits(app, settings.max_texts, settings.max_chars)
     install_error_handlers(app, record_error=lambda status: None, logger=log)
-    app.add_middleware(RequestBodyGuard, max_bytes=SAGEMAKER_MAX_PAYLOAD_BYTES,
-                       limit_note=" (SageMaker InvokeEndpoint's 6 MB payload limit)")
+    app.add_middleware(
+        RequestBodyGuard,
+        max_bytes=SAGEMAKER_MAX_PAYLOAD_BYTES,
+        limit_note=" (SageMaker InvokeEndpoint's 6 MB payload limit)",
+    )
     return app

@@ -13,8 +13,8 @@ import asyncio
 import queue
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -34,7 +34,12 @@ class BatchStats:
 
     def as_dict(self) -> dict:
         mean = self.texts / self.batches if self.batches else 0.0
-        return {"batches": self.batches, "texts": self.texts, "mean_batch_size": round(mean, 2), "largest_batch": self.largest}
+        return {
+            "batches": self.batches,
+            "texts": self.texts,
+            "mean_batch_size": round(mean, 2),
+            "largest_batch": self.largest,
+        }
 
 
 @dataclass

@@ -21,8 +21,12 @@ WARMUP_TEXTS = ["warm up", "a somewhat longer sentence to warm up the kernels fo
 def choose_providers(setting: str, available: list[str] | None = None) -> list[str]:
     """Providers in preference order; CPU is always last, so ONNX Runtime can fall back to it."""
     available = list(available if available is not None else ort.get_available_providers())
-    wanted = {"auto": ["CUDAExecutionProvider"], "cuda": ["CUDAExecutionProvider"],
-              "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider"], "cpu": []}[setting]
+    wanted = {
+        "auto": ["CUDAExecutionProvider"],
+        "cuda": ["CUDAExecutionProvider"],
+        "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider"],
+        "cpu": [],
+    }[setting]
     chosen = [p for p in wanted if p in available]
     if wanted and not chosen:
         log.warning("no GPU execution provider in this ONNX Runtime (it has %s); running on CPU", ", ".join(available))
@@ -56,8 +60,9 @@ def load_classifier(settings: EndpointSettings) -> OnnxClassifier:
         fp32 = bundle.model_path(model_dir, manifest, "fp32")
         bundle.verify_bundle(model_dir, only=[fp32.name, bundle.TOKENIZER])
         fp16 = convert_to_fp16(fp32, Path(tempfile.mkdtemp(prefix="golive-")) / "model.fp16.onnx")
-        classifier = OnnxClassifier(fp16, model_dir / bundle.TOKENIZER, manifest.labels, manifest.max_length,
-                                    providers=providers)
+        classifier = OnnxClassifier(
+            fp16, model_dir / bundle.TOKENIZER, manifest.labels, manifest.max_length, providers=providers
+        )
         classifier.manifest, classifier.variant = manifest, "fp16"
     else:
         classifier = OnnxClassifier.from_bundle(model_dir, variant, providers=providers)

@@ -1,6 +1,6 @@
 """The container's entry point: SageMaker runs `docker run IMAGE serve`.
 
-    python -m functions.endpoint.serve [serve]
+python -m functions.endpoint.serve [serve]
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bad endpoint configuration: {exc}", file=sys.stderr)
         return 2
     for old in EndpointSettings.old_names_set():
-        logging.getLogger("golive.endpoint").warning("%s is not read: the endpoint's settings are %s", old,
-                                                     old.replace("GOLIVE_", EndpointSettings.env_prefix, 1))
+        logging.getLogger("golive.endpoint").warning(
+            "%s is not read: the endpoint's settings are %s",
+            old,
+            old.replace("GOLIVE_", EndpointSettings.env_prefix, 1),
+        )
     from golive.errors import UserError
     from golive.ports import require_free_port
 
@@ -36,8 +39,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import uvicorn
 
-    uvicorn.run("functions.endpoint.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, timeout_keep_alive=75, log_level="warning")
+    uvicorn.run(
+        "functions.endpoint.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        timeout_keep_alive=75,
+        log_level="warning",
+    )
     return 0
 
 

@@ -19,8 +19,10 @@ class EndpointSettings(EnvSettings, BaseModel):
     model_config = ConfigDict(extra="ignore")
     env_prefix: ClassVar[str] = "GOLIVE_ENDPOINT_"
     env_aliases: ClassVar[dict[str, tuple[str, ...]]] = {
-        "port": ("SAGEMAKER_BIND_TO_PORT",), "workers": ("SAGEMAKER_MODEL_SERVER_WORKERS",),
-        "timeout_s": ("SAGEMAKER_MODEL_SERVER_TIMEOUT",)}
+        "port": ("SAGEMAKER_BIND_TO_PORT",),
+        "workers": ("SAGEMAKER_MODEL_SERVER_WORKERS",),
+        "timeout_s": ("SAGEMAKER_MODEL_SERVER_TIMEOUT",),
+    }
     env_title: ClassVar[str] = "endpoint settings"
 
     model_dir: str = Field("/opt/ml/model", description="where SageMaker unpacks model.tar.gz")
@@ -51,8 +53,10 @@ class EndpointSettings(EnvSettings, BaseModel):
         return sorted(f"GOLIVE_{field.upper()}" for field in cls.model_fields if f"GOLIVE_{field.upper()}" in names)
 
     @model_validator(mode="after")
-    def _check(self) -> "EndpointSettings":
+    def _check(self) -> EndpointSettings:
         if self.model_variant == "int8" and self.provider in ("cuda", "tensorrt"):
-            raise ValueError("GOLIVE_ENDPOINT_MODEL_VARIANT=int8 runs its quantised MatMuls on the CPU even with a GPU "
-                             "provider; use fp16 or fp32 on a GPU")
+            raise ValueError(
+                "GOLIVE_ENDPOINT_MODEL_VARIANT=int8 runs its quantised MatMuls on the CPU even with a GPU "
+                "provider; use fp16 or fp32 on a GPU"
+            )
         return self

@@ -58,8 +58,9 @@ def handler(event: dict, context, client=None) -> None:
         return
     if "AWSPENDING" not in stages[token]:
         raise RotationError(f"version {token} of {arn} is not AWSPENDING")
-    {"createSecret": step_create, "setSecret": step_set, "testSecret": step_test,
-     "finishSecret": step_finish}[step](client, arn, token, stages)
+    {"createSecret": step_create, "setSecret": step_set, "testSecret": step_test, "finishSecret": step_finish}[step](
+        client, arn, token, stages
+    )
 
 
 def step_create(client, arn: str, token: str, stages: dict) -> None:
@@ -70,8 +71,9 @@ def step_create(client, arn: str, token: str, stages: dict) -> None:
         return
     except client.exceptions.ResourceNotFoundException:
         pass
-    client.put_secret_value(SecretId=arn, ClientRequestToken=token, SecretString=new_key(client),
-                            VersionStages=["AWSPENDING"])
+    client.put_secret_value(
+        SecretId=arn, ClientRequestToken=token, SecretString=new_key(client), VersionStages=["AWSPENDING"]
+    )
     logger.info("createSecret: a new key is version %s (AWSPENDING)", token)
 
 
@@ -94,8 +96,9 @@ def step_test(client, arn: str, token: str, stages: dict) -> None:
 
 def step_finish(client, arn: str, token: str, stages: dict) -> None:
     current = next(version for version, labels in stages.items() if "AWSCURRENT" in labels)
-    client.update_secret_version_stage(SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token,
-                                       RemoveFromVersionId=current)
+    client.update_secret_version_stage(
+        SecretId=arn, VersionStage="AWSCURRENT", MoveToVersionId=token, RemoveFromVersionId=current
+    )
     # a finished rotation leaves no AWSPENDING behind (else the next one could be taken for one in progress)
     client.update_secret_version_stage(SecretId=arn, VersionStage="AWSPENDING", RemoveFromVersionId=token)
     logger.info("finishSecret: version %s is AWSCURRENT, %s AWSPREVIOUS", token, current)

@@ -16,16 +16,61 @@ metrics.json and its monitoring baseline), `store` (write, read, verify, tarball
 `golive.bundle.X`.
 """
 
-from golive.bundle.format import (DEFAULT_VARIANT, FORMAT_VERSION, MANIFEST, METRICS, MODEL_CARD, MODEL_FP32,
-                                  MODEL_INT8, MODEL_VARIANTS, ONNX_INPUTS, ONNX_OUTPUT, TARBALL, TOKENIZER, Manifest,
-                                  new_version_id)
-from golive.bundle.metrics import (Baseline, BundleMetrics, DataSummary, MetricsError, TrainingSummary,
-                                   read_metrics)
-from golive.bundle.store import (model_path, pack_tarball, read_json, read_manifest, sha256_file, unpack_tarball,
-                                 verify_bundle, write_bundle)
+from golive.bundle.format import (
+    DEFAULT_VARIANT,
+    FORMAT_VERSION,
+    MANIFEST,
+    METRICS,
+    MODEL_CARD,
+    MODEL_FP32,
+    MODEL_INT8,
+    MODEL_VARIANTS,
+    ONNX_INPUTS,
+    ONNX_OUTPUT,
+    TARBALL,
+    TOKENIZER,
+    Manifest,
+    new_version_id,
+)
+from golive.bundle.metrics import Baseline, BundleMetrics, DataSummary, MetricsError, TrainingSummary, read_metrics
+from golive.bundle.store import (
+    model_path,
+    pack_tarball,
+    read_json,
+    read_manifest,
+    sha256_file,
+    unpack_tarball,
+    verify_bundle,
+    write_bundle,
+)
 
-__all__ = ["Baseline", "BundleMetrics", "DataSummary", "MetricsError", "TrainingSummary", "read_metrics",
-           "DEFAULT_VARIANT", "FORMAT_VERSION", "MANIFEST", "METRICS", "MODEL_CARD", "MODEL_FP32", "MODEL_INT8",
-           "MODEL_VARIANTS", "ONNX_INPUTS", "ONNX_OUTPUT", "TARBALL", "TOKENIZER", "Manifest", "model_path",
-           "new_version_id", "pack_tarball", "read_json", "read_manifest", "sha256_file", "unpack_tarball",
-           "verify_bundle", "write_bundle"]
+__all__ = [
+    "Baseline",
+    "BundleMetrics",
+    "DataSummary",
+    "MetricsError",
+    "TrainingSummary",
+    "read_metrics",
+    "DEFAULT_VARIANT",
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "METRICS",
+    "MODEL_CARD",
+    "MODEL_FP32",
+    "MODEL_INT8",
+    "MODEL_VARIANTS",
+    "ONNX_INPUTS",
+    "ONNX_OUTPUT",
+    "TARBALL",
+    "TOKENIZER",
+    "Manifest",
+    "model_path",
+    "new_version_id",
+    "pack_tarball",
+    "read_json",
+    "read_manifest",
+    "sha256_file",
+    "unpack_tarball",
+    "verify_bundle",
+    "write_bundle",
+]

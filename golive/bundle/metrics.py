@@ -41,19 +41,26 @@ class Baseline(NamedTuple):
         return Baseline(self.label_share, self.mean_confidence, self.mean_input_chars)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"variant": self.variant, "label_distribution": self.label_distribution,
-                "predicted_label_distribution": self.label_share, "mean_confidence": self.mean_confidence,
-                "mean_input_chars": self.mean_input_chars}
+        return {
+            "variant": self.variant,
+            "label_distribution": self.label_distribution,
+            "predicted_label_distribution": self.label_share,
+            "mean_confidence": self.mean_confidence,
+            "mean_input_chars": self.mean_input_chars,
+        }
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "baseline") -> "Baseline":
         raw = _mapping(raw, where)
-        return cls(label_share=_shares(_required(raw, "predicted_label_distribution", where),
-                                             f"{where}.predicted_label_distribution"),
-                   mean_confidence=_number(_required(raw, "mean_confidence", where), f"{where}.mean_confidence"),
-                   mean_input_chars=_optional(raw, "mean_input_chars", where, _number),
-                   variant=_optional(raw, "variant", where, _string),
-                   label_distribution=_optional(raw, "label_distribution", where, _shares))
+        return cls(
+            label_share=_shares(
+                _required(raw, "predicted_label_distribution", where), f"{where}.predicted_label_distribution"
+            ),
+            mean_confidence=_number(_required(raw, "mean_confidence", where), f"{where}.mean_confidence"),
+            mean_input_chars=_optional(raw, "mean_input_chars", where, _number),
+            variant=_optional(raw, "variant", where, _string),
+            label_distribution=_optional(raw, "label_distribution", where, _shares),
+        )
 
 
 class DataSummary(NamedTuple):
@@ -67,13 +74,14 @@ class DataSummary(NamedTuple):
     @classmethod
     def from_dict(cls, raw: Any, where: str = "data") -> "DataSummary":
         raw = _mapping(raw, where)
-        return cls(train_rows=_integer(_required(raw, "train_rows", where), f"{where}.train_rows"),
-                   validation_rows=_integer(_required(raw, "validation_rows", where), f"{where}.validation_rows"),
-                   validation_source=_string(_required(raw, "validation_source", where), f"{where}.validation_source"),
-                   train_label_counts=_counts(raw.get("train_label_counts", {}), f"{where}.train_label_counts"),
-                   validation_label_counts=_counts(raw.get("validation_label_counts", {}),
-                                                   f"{where}.validation_label_counts"),
-                   skipped_rows=_counts(raw.get("skipped_rows", {}), f"{where}.skipped_rows"))
+        return cls(
+            train_rows=_integer(_required(raw, "train_rows", where), f"{where}.train_rows"),
+            validation_rows=_integer(_required(raw, "validation_rows", where), f"{where}.validation_rows"),
+            validation_source=_string(_required(raw, "validation_source", where), f"{where}.validation_source"),
+            train_label_counts=_counts(raw.get("train_label_counts", {}), f"{where}.train_label_counts"),
+            validation_label_counts=_counts(raw.get("validation_label_counts", {}), f"{where}.validation_label_counts"),
+            skipped_rows=_counts(raw.get("skipped_rows", {}), f"{where}.skipped_rows"),
+        )
 
 
 class TrainingSummary(NamedTuple):
@@ -85,11 +93,14 @@ class TrainingSummary(NamedTuple):
     @classmethod
     def from_dict(cls, raw: Any, where: str = "training") -> "TrainingSummary":
         raw = _mapping(raw, where)
-        return cls(global_step=_integer(_required(raw, "global_step", where), f"{where}.global_step"),
-                   train_examples_per_second=_number(_required(raw, "train_examples_per_second", where),
-                                                     f"{where}.train_examples_per_second"),
-                   train_seconds=_number(_required(raw, "train_seconds", where), f"{where}.train_seconds"),
-                   train_rows=_integer(_required(raw, "train_rows", where), f"{where}.train_rows"))
+        return cls(
+            global_step=_integer(_required(raw, "global_step", where), f"{where}.global_step"),
+            train_examples_per_second=_number(
+                _required(raw, "train_examples_per_second", where), f"{where}.train_examples_per_second"
+            ),
+            train_seconds=_number(_required(raw, "train_seconds", where), f"{where}.train_seconds"),
+            train_rows=_integer(_required(raw, "train_rows", where), f"{where}.train_rows"),
+        )
 
 
 class BundleMetrics(NamedTuple):
@@ -106,11 +117,16 @@ class BundleMetrics(NamedTuple):
     distillation: Mapping[str, Any] = EMPTY  # a distilled student's teacher-vs-student figures (training/distill.py)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"validation": dict(self.validation), "torch_validation": dict(self.torch_validation),
-                "parity": dict(self.parity), "baseline": self.baseline.to_dict() if self.baseline else None,
-                "data": self.data._asdict() if self.data else None,
-                "training": self.training._asdict() if self.training else None, "onnx": dict(self.onnx),
-                **({"distillation": dict(self.distillation)} if self.distillation else {})}
+        return {
+            "validation": dict(self.validation),
+            "torch_validation": dict(self.torch_validation),
+            "parity": dict(self.parity),
+            "baseline": self.baseline.to_dict() if self.baseline else None,
+            "data": self.data._asdict() if self.data else None,
+            "training": self.training._asdict() if self.training else None,
+            "onnx": dict(self.onnx),
+            **({"distillation": dict(self.distillation)} if self.distillation else {}),
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -121,17 +137,21 @@ class BundleMetrics(NamedTuple):
         validation = _mapping(raw.get("validation") or {}, "validation")
         for variant, report in validation.items():
             for name in ("accuracy", "macro_f1"):
-                _number(_required(_mapping(report, f"validation.{variant}"), name, f"validation.{variant}"),
-                        f"validation.{variant}.{name}")
-        return cls(validation=dict(validation),
-                   torch_validation=dict(_mapping(raw.get("torch_validation") or {}, "torch_validation")),
-                   parity=dict(_mapping(raw.get("parity") or {}, "parity")),
-                   # an empty baseline is how bundles without one were written
-                   baseline=Baseline.from_dict(raw["baseline"]) if raw.get("baseline") else None,
-                   data=DataSummary.from_dict(raw["data"]) if raw.get("data") is not None else None,
-                   training=TrainingSummary.from_dict(raw["training"]) if raw.get("training") is not None else None,
-                   onnx=dict(_mapping(raw.get("onnx") or {}, "onnx")),
-                   distillation=dict(_mapping(raw.get("distillation") or {}, "distillation")))
+                _number(
+                    _required(_mapping(report, f"validation.{variant}"), name, f"validation.{variant}"),
+                    f"validation.{variant}.{name}",
+                )
+        return cls(
+            validation=dict(validation),
+            torch_validation=dict(_mapping(raw.get("torch_validation") or {}, "torch_validation")),
+            parity=dict(_mapping(raw.get("parity") or {}, "parity")),
+            # an empty baseline is how bundles without one were written
+            baseline=Baseline.from_dict(raw["baseline"]) if raw.get("baseline") else None,
+            data=DataSummary.from_dict(raw["data"]) if raw.get("data") is not None else None,
+            training=TrainingSummary.from_dict(raw["training"]) if raw.get("training") is not None else None,
+            onnx=dict(_mapping(raw.get("onnx") or {}, "onnx")),
+            distillation=dict(_mapping(raw.get("distillation") or {}, "distillation")),
+        )
 
 
 def read_metrics(bundle_dir: Path) -> BundleMetrics:
@@ -150,6 +170,7 @@ def read_metrics(bundle_dir: Path) -> BundleMetrics:
 
 
 # --- checks: each names the field it refuses ---------------------------------------------------------------------
+
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):

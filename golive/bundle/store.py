@@ -66,14 +66,20 @@ def read_manifest(bundle_dir: Path) -> Manifest:
     path = bundle_dir / MANIFEST
     if bundle_dir.is_file():
         folder = bundle_dir.parent
-        raise UserError(f"{bundle_dir} is a file; a model bundle is the folder that holds it"
-                        + (f": pass {folder}" if (folder / MANIFEST).is_file() else f" ({MANIFEST}, {MODEL_INT8}, ...)"))
+        raise UserError(
+            f"{bundle_dir} is a file; a model bundle is the folder that holds it"
+            + (f": pass {folder}" if (folder / MANIFEST).is_file() else f" ({MANIFEST}, {MODEL_INT8}, ...)")
+        )
     if not bundle_dir.is_dir():
-        raise UserError(f"model bundle folder {bundle_dir} does not exist; train one with `golive train --out {bundle_dir}`")
+        raise UserError(
+            f"model bundle folder {bundle_dir} does not exist; train one with `golive train --out {bundle_dir}`"
+        )
     bundle_files = (MANIFEST, TOKENIZER, *MODEL_VARIANTS.values())
     if not any((bundle_dir / name).exists() for name in bundle_files):  # e.g. model_artifacts/ in a fresh clone
-        raise UserError(f"{bundle_dir} holds no model bundle yet (no {MANIFEST}): train one with "
-                        f"`golive quickstart --serve false` (the shipped sample data) or `golive train --out {bundle_dir}`")
+        raise UserError(
+            f"{bundle_dir} holds no model bundle yet (no {MANIFEST}): train one with "
+            f"`golive quickstart --serve false` (the shipped sample data) or `golive train --out {bundle_dir}`"
+        )
     if not path.is_file():
         raise UserError(
             f"{bundle_dir} is not a complete model bundle (no {MANIFEST}); it may be from an interrupted run. "
@@ -103,7 +109,9 @@ def verify_bundle(bundle_dir: Path, only: list[str] | None = None) -> Manifest:
         if not path.is_file():
             raise UserError(f"model bundle {bundle_dir} is missing {name}; rebuild it with `golive train`")
         if sha256_file(path) != expected:
-            raise UserError(f"model bundle file {path} does not match its sha256 in {MANIFEST}; it was changed or truncated")
+            raise UserError(
+                f"model bundle file {path} does not match its sha256 in {MANIFEST}; it was changed or truncated"
+            )
     return manifest
 
 

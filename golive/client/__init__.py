@@ -27,16 +27,52 @@ infra.assets.lambda_package leaves it out).
 from __future__ import annotations
 
 from golive.client.aio import AsyncClient
-from golive.client.errors import (GATEWAY_ERROR_TYPES, DeadlineExceeded, GoliveError, error_from_response,
-                                  retry_after_seconds)
+from golive.client.errors import (
+    GATEWAY_ERROR_TYPES,
+    DeadlineExceeded,
+    GoliveError,
+    error_from_response,
+    retry_after_seconds,
+)
 from golive.client.models import Feedback, LabelScore, Prediction, PredictResult, parse_feedback, parse_predictions
 from golive.client.plans import learned_limit
-from golive.client.retry import (API_GATEWAY_TIMEOUT_S, CONNECT_TIMEOUT_S, DEFAULT_DEADLINE_S, DEFAULT_MAX_ATTEMPTS,
-                                 DEFAULT_MAX_TEXTS, DEFAULT_TIMEOUT_S, NO_RETRY_TYPES, RETRY_STATUSES, RETRY_TYPES,
-                                 retryable)
+from golive.client.retry import (
+    API_GATEWAY_TIMEOUT_S,
+    CONNECT_TIMEOUT_S,
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_TEXTS,
+    DEFAULT_TIMEOUT_S,
+    NO_RETRY_TYPES,
+    RETRY_STATUSES,
+    RETRY_TYPES,
+    retryable,
+)
 from golive.client.sync import Client
 
-__all__ = ["API_GATEWAY_TIMEOUT_S", "CONNECT_TIMEOUT_S", "DEFAULT_DEADLINE_S", "DEFAULT_MAX_ATTEMPTS", "DEFAULT_MAX_TEXTS",
-           "DEFAULT_TIMEOUT_S", "GATEWAY_ERROR_TYPES", "NO_RETRY_TYPES", "RETRY_STATUSES", "RETRY_TYPES", "AsyncClient",
-           "Client", "DeadlineExceeded", "Feedback", "GoliveError", "LabelScore", "PredictResult", "Prediction",
-           "error_from_response", "learned_limit", "parse_feedback", "parse_predictions", "retry_after_seconds", "retryable"]
+__all__ = [
+    "API_GATEWAY_TIMEOUT_S",
+    "CONNECT_TIMEOUT_S",
+    "DEFAULT_DEADLINE_S",
+    "DEFAULT_MAX_ATTEMPTS",
+    "DEFAULT_MAX_TEXTS",
+    "DEFAULT_TIMEOUT_S",
+    "GATEWAY_ERROR_TYPES",
+    "NO_RETRY_TYPES",
+    "RETRY_STATUSES",
+    "RETRY_TYPES",
+    "AsyncClient",
+    "Client",
+    "DeadlineExceeded",
+    "Feedback",
+    "GoliveError",
+    "LabelScore",
+    "PredictResult",
+    "Prediction",
+    "error_from_response",
+    "learned_limit",
+    "parse_feedback",
+    "parse_predictions",
+    "retry_after_seconds",
+    "retryable",
+]

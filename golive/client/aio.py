@@ -20,8 +20,9 @@ class AsyncClient(_ClientBase):
 
     _http_class = httpx.AsyncClient
 
-    async def predict(self, texts: str | Sequence[str], *, top_k: int | None = None,
-                      deadline: float | None = None) -> PredictResult:
+    async def predict(
+        self, texts: str | Sequence[str], *, top_k: int | None = None, deadline: float | None = None
+    ) -> PredictResult:
         return await self._run(self._logic.predict(texts, top_k, deadline))
 
     async def feedback(self, prediction_id: str, label: str, *, deadline: float | None = None) -> Feedback:
@@ -40,8 +41,9 @@ class AsyncClient(_ClientBase):
                 outcome = None
                 continue
             try:
-                outcome = await self._http.request(step.method, step.path, json=step.body,
-                                                   timeout=_timeout(step.timeout))
+                outcome = await self._http.request(
+                    step.method, step.path, json=step.body, timeout=_timeout(step.timeout)
+                )
             except httpx.TransportError as exc:
                 outcome = exc
 

@@ -9,12 +9,18 @@ import httpx
 
 from golive import __version__
 from golive.client.plans import _Logic
-from golive.client.retry import (CONNECT_TIMEOUT_S, DEFAULT_DEADLINE_S, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_TEXTS,
-                                 DEFAULT_TIMEOUT_S)
+from golive.client.retry import (
+    CONNECT_TIMEOUT_S,
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_TEXTS,
+    DEFAULT_TIMEOUT_S,
+)
 
 
-def _http_options(base_url: str, api_key: str | None, headers: Mapping[str, str] | None,
-                  auth: httpx.Auth | None) -> dict[str, Any]:
+def _http_options(
+    base_url: str, api_key: str | None, headers: Mapping[str, str] | None, auth: httpx.Auth | None
+) -> dict[str, Any]:
     merged = {"user-agent": f"golive-client/{__version__}", "accept": "application/json", **(headers or {})}
     if api_key:
         merged["x-api-key"] = api_key  # API Gateway's API key header; `golive serve` ignores it
@@ -28,10 +34,20 @@ def _timeout(seconds: float) -> httpx.Timeout:
 class _ClientBase:
     _http_class: type
 
-    def __init__(self, base_url: str, api_key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
-                 deadline: float = DEFAULT_DEADLINE_S, max_texts: int = DEFAULT_MAX_TEXTS,
-                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, backoff: float = 0.5, max_backoff: float = 8.0,
-                 headers: Mapping[str, str] | None = None, auth: httpx.Auth | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        deadline: float = DEFAULT_DEADLINE_S,
+        max_texts: int = DEFAULT_MAX_TEXTS,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        headers: Mapping[str, str] | None = None,
+        auth: httpx.Auth | None = None,
+    ):
         self._logic = _Logic(timeout, deadline, max_texts, max_attempts, backoff, max_backoff)
         self._http = self._http_class(**_http_options(base_url, api_key, headers, auth))
 

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 
 # API Gateway's own errors: golive's shape since its gateway responses (infra/constructs/gateway_responses.py),
 # `{"message": ...}` from an API deployed before them, or from a proxy in between; these name the latter
-GATEWAY_ERROR_TYPES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 413: "body_too_large",
-                       429: "throttled", 500: "bad_gateway", 502: "bad_gateway", 503: "service_unavailable",
-                       504: "gateway_timeout"}
+GATEWAY_ERROR_TYPES = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    413: "body_too_large",
+    429: "throttled",
+    500: "bad_gateway",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
 
 
 class GoliveError(Exception):
@@ -45,7 +53,7 @@ def retry_after_seconds(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def error_from_response(response: httpx.Response) -> GoliveError:
@@ -65,5 +73,9 @@ def error_from_response(response: httpx.Response) -> GoliveError:
         if response.status_code == 429 and message == "Limit Exceeded":  # what API Gateway says of a used-up quota
             error_type = "quota_exceeded"
         return GoliveError(error_type, message, response.status_code, retry_after)
-    return GoliveError(GATEWAY_ERROR_TYPES.get(response.status_code, f"http_{response.status_code}"),
-                       response.text[:300] or response.reason_phrase, response.status_code, retry_after)
+    return GoliveError(
+        GATEWAY_ERROR_TYPES.get(response.status_code, f"http_{response.status_code}"),
+        response.text[:300] or response.reason_phrase,
+        response.status_code,
+        retry_after,
+    )

@@ -40,10 +40,16 @@ class Feedback:
 def parse_predictions(data: Any, expected: int) -> PredictResult:
     try:
         predictions = tuple(
-            Prediction(prediction_id=p["prediction_id"], label=p["label"], score=float(p["score"]),
-                       top_k=None if p.get("top_k") is None else
-                       tuple(LabelScore(s["label"], float(s["score"])) for s in p["top_k"]))
-            for p in data["predictions"])
+            Prediction(
+                prediction_id=p["prediction_id"],
+                label=p["label"],
+                score=float(p["score"]),
+                top_k=None
+                if p.get("top_k") is None
+                else tuple(LabelScore(s["label"], float(s["score"])) for s in p["top_k"]),
+            )
+            for p in data["predictions"]
+        )
         result = PredictResult(model_version=data["model_version"], predictions=predictions)
     except (KeyError, TypeError, ValueError) as exc:
         raise GoliveError("bad_response", f"the server's answer is not a golive prediction ({exc!r})") from exc
@@ -54,7 +60,11 @@ def parse_predictions(data: Any, expected: int) -> PredictResult:
 
 def parse_feedback(data: Any) -> Feedback:
     try:
-        return Feedback(prediction_id=data["prediction_id"], label=data["label"], correct=bool(data["correct"]),
-                        status=data["status"])
+        return Feedback(
+            prediction_id=data["prediction_id"],
+            label=data["label"],
+            correct=bool(data["correct"]),
+            status=data["status"],
+        )
     except (KeyError, TypeError) as exc:
         raise GoliveError("bad_response", f"the server's answer is not a golive feedback record ({exc!r})") from exc

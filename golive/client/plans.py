@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import Any, TypeVar
 
 import httpx
 
@@ -29,9 +29,9 @@ class _Sleep:
     seconds: float
 
 
-Outcome = Union[httpx.Response, httpx.TransportError, None]
+Outcome = httpx.Response | httpx.TransportError | None
 _T = TypeVar("_T")
-Plan = Generator[Union[_Send, _Sleep], Outcome, _T]  # Plan[X]: a plan whose call returns an X
+Plan = Generator[_Send | _Sleep, Outcome, _T]  # Plan[X]: a plan whose call returns an X
 
 
 def learned_limit(error: GoliveError, sent: int) -> int | None:
@@ -48,13 +48,17 @@ class _Logic:
     """What to send and when to wait. Plans are generators: they yield `_Send` (and get back the response, or
     the httpx.TransportError) and `_Sleep` (and get back None), and return the call's result."""
 
-    def __init__(self, timeout: float, deadline: float, max_texts: int, max_attempts: int, backoff: float,
-                 max_backoff: float):
+    def __init__(
+        self, timeout: float, deadline: float, max_texts: int, max_attempts: int, backoff: float, max_backoff: float
+    ):
         if not 0 < timeout < API_GATEWAY_TIMEOUT_S:
-            raise ValueError(f"timeout must be over 0 and under API Gateway's {API_GATEWAY_TIMEOUT_S:.0f} s, not {timeout}")
+            raise ValueError(
+                f"timeout must be over 0 and under API Gateway's {API_GATEWAY_TIMEOUT_S:.0f} s, not {timeout}"
+            )
         if deadline <= 0 or max_texts < 1 or max_attempts < 1 or backoff < 0 or max_backoff < backoff:
-            raise ValueError("deadline must be positive, max_texts and max_attempts at least 1, "
-                             "and 0 <= backoff <= max_backoff")
+            raise ValueError(
+                "deadline must be positive, max_texts and max_attempts at least 1, and 0 <= backoff <= max_backoff"
+            )
         self.timeout, self.deadline, self.max_texts = timeout, deadline, max_texts
         self.max_attempts, self.backoff, self.max_backoff = max_attempts, backoff, max_backoff
 
@@ -87,8 +91,11 @@ class _Logic:
                 raise error
             wait = max(error.retry_after or 0.0, backoff_seconds(attempt, self.backoff, self.max_backoff))
             if time.monotonic() + wait >= deadline_at:
-                raise DeadlineExceeded(f"{method} {path}: the next attempt would start after the deadline "
-                                       f"(waiting {wait:.1f} s after {error})", error)
+                raise DeadlineExceeded(
+                    f"{method} {path}: the next attempt would start after the deadline "
+                    f"(waiting {wait:.1f} s after {error})",
+                    error,
+                )
             yield _Sleep(wait)
 
     def predict(self, texts: str | Sequence[str], top_k: int | None, deadline: float | None) -> Plan[PredictResult]:
@@ -100,7 +107,7 @@ class _Logic:
             versions: set[str] = set()
             position, size = 0, self.max_texts
             while True:
-                part = items[position:position + size]
+                part = items[position : position + size]
                 body: dict[str, Any] = {"inputs": texts if single else part}
                 if top_k is not None:
                     body["top_k"] = top_k
@@ -123,10 +130,14 @@ class _Logic:
                     break
             if len(versions) == 1:
                 return PredictResult(model_version=versions.pop(), predictions=tuple(predictions))
-        raise GoliveError("model_changed", f"parts of this list were answered by different models ({sorted(versions)}), "
-                                           "twice: a deployment is under way; call again shortly")
+        raise GoliveError(
+            "model_changed",
+            f"parts of this list were answered by different models ({sorted(versions)}), "
+            "twice: a deployment is under way; call again shortly",
+        )
 
     def feedback(self, prediction_id: str, label: str, deadline: float | None) -> Plan[Feedback]:
-        data = yield from self.call("POST", "/v1/feedback", {"prediction_id": prediction_id, "label": label},
-                                    self.deadline_at(deadline))
+        data = yield from self.call(
+            "POST", "/v1/feedback", {"prediction_id": prediction_id, "label": label}, self.deadline_at(deadline)
+        )
         return parse_feedback(data)

@@ -28,8 +28,9 @@ class Client(_ClientBase):
 
     _http_class = httpx.Client
 
-    def predict(self, texts: str | Sequence[str], *, top_k: int | None = None,
-                deadline: float | None = None) -> PredictResult:
+    def predict(
+        self, texts: str | Sequence[str], *, top_k: int | None = None, deadline: float | None = None
+    ) -> PredictResult:
         """Classify one text or any number of them; lists over the per-request limit are sent in parts."""
         return self._run(self._logic.predict(texts, top_k, deadline))
 

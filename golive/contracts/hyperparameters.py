@@ -70,8 +70,9 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     "label_column": Hyperparameter(str),
     "label_names": Hyperparameter(list[str], lambda v: len(v) >= 2 and all(v), "needs at least two non-empty names"),
     "skip_invalid_rows": Hyperparameter(bool),
-    "validation_fraction": Hyperparameter(float, lambda v: 0 < v < 1,
-                                          "must be between 0 and 1 (e.g. 0.1 holds out 10%)"),
+    "validation_fraction": Hyperparameter(
+        float, lambda v: 0 < v < 1, "must be between 0 and 1 (e.g. 0.1 holds out 10%)"
+    ),
     "epochs": Hyperparameter(float, lambda v: v > 0, "must be positive"),
     "max_train_samples": Hyperparameter(int, _at_least_one, AT_LEAST_ONE),
     "batch_size": Hyperparameter(int, _at_least_one, AT_LEAST_ONE),
@@ -107,8 +108,10 @@ def hyperparameter_problems(values: Mapping[str, str]) -> list[str]:
         if name is None:
             close = difflib.get_close_matches(key.replace("_", "-"), FLAGS, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            problems.append(f"{key!r} is not a training flag a pipeline may set; {hint}the flags are "
-                            f"{', '.join(FLAGS)} (`golive train --help` says what each does)")
+            problems.append(
+                f"{key!r} is not a training flag a pipeline may set; {hint}the flags are "
+                f"{', '.join(FLAGS)} (`golive train --help` says what each does)"
+            )
             continue
         try:
             problem = HYPERPARAMETERS[name].problem(HYPERPARAMETERS[name].parse(value))

@@ -29,8 +29,9 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     inputs: str | list[str] = Field(..., description="one text, or a list of texts")
-    top_k: TopK | None = Field(None, description="also return the k most likely labels with their scores (all of "
-                                                 "them when k is larger)")
+    top_k: TopK | None = Field(
+        None, description="also return the k most likely labels with their scores (all of them when k is larger)"
+    )
 
     def texts(self) -> list[str]:
         return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
@@ -47,11 +48,16 @@ class ClassifyParameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    top_k: TopK | None = Field(None, description="only the k most likely labels (default: all labels; a k "
-                                                 "larger than the number of labels gives all)")
+    top_k: TopK | None = Field(
+        None,
+        description="only the k most likely labels (default: all labels; a k "
+        "larger than the number of labels gives all)",
+    )
     function_to_apply: Literal["softmax", "sigmoid", "none"] | None = Field(
-        None, description="how logits become scores: softmax (the default for this single-label classifier), "
-                          "sigmoid (each label on its own), or none (the raw logits)")
+        None,
+        description="how logits become scores: softmax (the default for this single-label classifier), "
+        "sigmoid (each label on its own), or none (the raw logits)",
+    )
 
 
 class ClassifyOptions(BaseModel):
@@ -120,8 +126,11 @@ class AttributedToken(BaseModel):
     token: str = Field(..., description="the token as the tokenizer wrote it (`##` starts a word's continuation)")
     start: int = Field(..., description="the token was read from the input's characters [start, end)")
     end: int
-    attribution: float = Field(..., description="how much the label's probability drops when the model does not see "
-                                                "this token: positive pushed towards the label, negative away from it")
+    attribution: float = Field(
+        ...,
+        description="how much the label's probability drops when the model does not see "
+        "this token: positive pushed towards the label, negative away from it",
+    )
 
 
 class ExplainResponse(BaseModel):
@@ -135,8 +144,12 @@ class ExplainResponse(BaseModel):
 class FeedbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prediction_id: str = Field(..., min_length=1, max_length=256,
-                               description="the `prediction_id` /v1/predict returned (signed by this deployment)")
+    prediction_id: str = Field(
+        ...,
+        min_length=1,
+        max_length=256,
+        description="the `prediction_id` /v1/predict returned (signed by this deployment)",
+    )
     label: str = Field(..., min_length=1, max_length=256, description="the true label")
 
 
@@ -188,8 +201,14 @@ _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying"
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the error statuses a route can return, all with the one error body."""
-    return {status: {"model": ErrorResponse, "description": _ERROR_STATUSES[status],
-                     **({"headers": _RETRY_AFTER} if status in (429, 503) else {})} for status in statuses}
+    return {
+        status: {
+            "model": ErrorResponse,
+            "description": _ERROR_STATUSES[status],
+            **({"headers": _RETRY_AFTER} if status in (429, 503) else {}),
+        }
+        for status in statuses
+    }
 
 
 # every route: a body over the limit is refused before routing (413), and our own bugs are 500s

@@ -25,8 +25,19 @@ MODEL_WAKING_UP = "ModelWakingUp"
 # wake-up that instance measured (functions/api/warmup.py); the "wake-up too slow" alarm reads its Maximum
 WAKE_UP_SECONDS = "WakeUpSeconds"
 # one custom metric each per environment (PredictedLabel adds one per label)
-CLOUDWATCH_METRICS = (LATENCY, BATCH_SIZE, PREDICTIONS, CONFIDENCE, INPUT_CHARS, FEEDBACK, FEEDBACK_CORRECT,
-                      CLIENT_ERRORS, BACKEND_ERRORS, MODEL_WAKING_UP, WAKE_UP_SECONDS)
+CLOUDWATCH_METRICS = (
+    LATENCY,
+    BATCH_SIZE,
+    PREDICTIONS,
+    CONFIDENCE,
+    INPUT_CHARS,
+    FEEDBACK,
+    FEEDBACK_CORRECT,
+    CLIENT_ERRORS,
+    BACKEND_ERRORS,
+    MODEL_WAKING_UP,
+    WAKE_UP_SECONDS,
+)
 
 # Prometheus, for `golive serve`: family names. A counter is exposed as NAME_total, a histogram as NAME_bucket,
 # NAME_sum and NAME_count (prometheus_client's exposition).
@@ -38,7 +49,9 @@ PROM_INPUT_CHARS = "golive_input_chars"  # histogram, characters per text
 PROM_FEEDBACK = "golive_feedback"  # counter, label `correct` ("true"/"false")
 PROM_ERRORS = "golive_errors"  # counter, label `status`
 PROM_MODEL_WAKING_UP = "golive_model_waking_up"  # counter: 503s while the model endpoint wakes up
-PROM_WAKE_UP_SECONDS = "golive_wake_up_seconds"  # histogram, seconds from the first 503 while waking to the first answer
+PROM_WAKE_UP_SECONDS = (
+    "golive_wake_up_seconds"  # histogram, seconds from the first 503 while waking to the first answer
+)
 # gauges: the served bundle's baseline, so `golive monitor` needs nothing but the server's URL
 PROM_BASELINE_LABEL_SHARE = "golive_baseline_label_share"  # label `label`
 PROM_BASELINE_MEAN_CONFIDENCE = "golive_baseline_mean_confidence"

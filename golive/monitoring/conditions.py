@@ -19,8 +19,21 @@ from golive.bundle.metrics import Baseline
 if TYPE_CHECKING:
     from golive.contracts.alarms import MonitoringSettings
 
-__all__ = ["ALARM", "NO_DATA", "OK", "Baseline", "Condition", "Window", "error_rate", "evaluate", "input_length_drift",
-           "label_share_drift", "latency_quantile_ms", "mean_confidence", "online_accuracy"]  # Baseline: re-exported
+__all__ = [
+    "ALARM",
+    "NO_DATA",
+    "OK",
+    "Baseline",
+    "Condition",
+    "Window",
+    "error_rate",
+    "evaluate",
+    "input_length_drift",
+    "label_share_drift",
+    "latency_quantile_ms",
+    "mean_confidence",
+    "online_accuracy",
+]  # Baseline: re-exported
 
 OK, ALARM, NO_DATA = "OK", "ALARM", "INSUFFICIENT_DATA"
 
@@ -42,19 +55,22 @@ class Window:
     def prediction_count(self) -> float:
         return sum(self.predictions.values())
 
-    def minus(self, earlier: "Window") -> "Window":
+    def minus(self, earlier: Window) -> Window:
         """What happened between `earlier` and this window (both running totals since the server started)."""
         return Window(
             predictions={k: v - earlier.predictions.get(k, 0.0) for k, v in self.predictions.items()},
             confidence_sum=self.confidence_sum - earlier.confidence_sum,
             input_chars_sum=self.input_chars_sum - earlier.input_chars_sum,
-            feedback=self.feedback - earlier.feedback, feedback_correct=self.feedback_correct - earlier.feedback_correct,
-            requests=self.requests - earlier.requests, server_errors=self.server_errors - earlier.server_errors,
+            feedback=self.feedback - earlier.feedback,
+            feedback_correct=self.feedback_correct - earlier.feedback_correct,
+            requests=self.requests - earlier.requests,
+            server_errors=self.server_errors - earlier.server_errors,
             latency_buckets={k: v - earlier.latency_buckets.get(k, 0.0) for k, v in self.latency_buckets.items()},
         )
 
 
 # --- signals (None: not enough traffic in the window to say) ---------------------------------------------------
+
 
 def online_accuracy(w: Window, min_feedback: int) -> float | None:
     return w.feedback_correct / w.feedback if w.feedback >= min_feedback else None
@@ -100,6 +116,7 @@ def latency_quantile_ms(w: Window, q: float = 0.99) -> float | None:
 
 # --- conditions -------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Condition:
     name: str
@@ -109,8 +126,13 @@ class Condition:
     rule: str  # how value and threshold compare for the alarm to fire, in words
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "state": self.state, "value": self.value, "threshold": self.threshold,
-                "rule": self.rule}
+        return {
+            "name": self.name,
+            "state": self.state,
+            "value": self.value,
+            "threshold": self.threshold,
+            "rule": self.rule,
+        }
 
 
 def _check(name: str, value: float | None, threshold: float, fires_above: bool, rule: str) -> Condition:
@@ -120,25 +142,47 @@ def _check(name: str, value: float | None, threshold: float, fires_above: bool, 
     return Condition(name, ALARM if firing else OK, value, threshold, rule)
 
 
-def evaluate(w: Window, baseline: Baseline | None, s: "MonitoringSettings") -> list[Condition]:
+def evaluate(w: Window, baseline: Baseline | None, s: MonitoringSettings) -> list[Condition]:
     """Every condition for one window, in the order `golive monitor` prints them."""
     conditions = [
         _check("p99 latency (ms)", latency_quantile_ms(w), s.api_latency_p99_ms, True, "above threshold"),
         _check("5XX error rate", error_rate(w), s.api_5xx_rate, True, "above threshold"),
-        _check("online accuracy", online_accuracy(w, s.min_feedback), s.min_online_accuracy, False,
-               f"below threshold (needs {s.min_feedback} feedback)"),
+        _check(
+            "online accuracy",
+            online_accuracy(w, s.min_feedback),
+            s.min_online_accuracy,
+            False,
+            f"below threshold (needs {s.min_feedback} feedback)",
+        ),
     ]
     if baseline is None:
-        return conditions + [Condition(name, NO_DATA, None, 0.0, "the bundle has no baseline: retrain to record one")
-                             for name in ("mean confidence", "label share drift", "input length drift")]
+        return conditions + [
+            Condition(name, NO_DATA, None, 0.0, "the bundle has no baseline: retrain to record one")
+            for name in ("mean confidence", "label share drift", "input length drift")
+        ]
     confidence_floor = baseline.mean_confidence - s.max_confidence_drop
     return conditions + [
-        _check("mean confidence", mean_confidence(w, s.min_predictions), confidence_floor, False,
-               f"below baseline {baseline.mean_confidence:.3f} - {s.max_confidence_drop}"),
-        _check("label share drift", label_share_drift(w, baseline, s.min_predictions), s.max_label_share_drift, True,
-               "total variation distance from the baseline shares above threshold"),
-        _check("input length drift", input_length_drift(w, baseline, s.min_predictions), s.max_input_length_drift,
-               True, f"|mean chars / baseline {baseline.mean_input_chars:.0f} - 1| above threshold"
-               if baseline.mean_input_chars else "the bundle records no mean input length: retrain to record one"),
+        _check(
+            "mean confidence",
+            mean_confidence(w, s.min_predictions),
+            confidence_floor,
+            False,
+            f"below baseline {baseline.mean_confidence:.3f} - {s.max_confidence_drop}",
+        ),
+        _check(
+            "label share drift",
+            label_share_drift(w, baseline, s.min_predictions),
+            s.max_label_share_drift,
+            True,
+            "total variation distance from the baseline shares above threshold",
+        ),
+        _check(
+            "input length drift",
+            input_length_drift(w, baseline, s.min_predictions),
+            s.max_input_length_drift,
+            True,
+            f"|mean chars / baseline {baseline.mean_input_chars:.0f} - 1| above threshold"
+            if baseline.mean_input_chars
+            else "the bundle records no mean input length: retrain to record one",
+        ),
     ]
-

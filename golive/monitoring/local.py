@@ -10,11 +10,12 @@ import json
 import time
 import urllib.error
 import urllib.request
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from golive.errors import UserError
-from golive.contracts import telemetry as names
 from golive.bundle.metrics import Baseline
+from golive.contracts import telemetry as names
+from golive.errors import UserError
 from golive.monitoring.conditions import ALARM, Condition, Window, evaluate
 
 if TYPE_CHECKING:
@@ -30,12 +31,15 @@ def scrape(url: str, timeout_s: float = 5.0) -> str:
             body: bytes = response.read()
             return body.decode()
     except urllib.error.HTTPError as exc:
-        raise UserError(f"{metrics_url} answered {exc.code}: is this a `golive serve` server? (the Lambda has no "
-                        "/metrics; in AWS the CloudWatch alarms watch the same conditions)") from None
+        raise UserError(
+            f"{metrics_url} answered {exc.code}: is this a `golive serve` server? (the Lambda has no "
+            "/metrics; in AWS the CloudWatch alarms watch the same conditions)"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise UserError(f"cannot read {metrics_url}: {reason}; start the server with `golive serve` and check "
-                        "the port") from None
+        raise UserError(
+            f"cannot read {metrics_url}: {reason}; start the server with `golive serve` and check the port"
+        ) from None
 
 
 def parse(text: str) -> tuple[Window, Baseline | None]:
@@ -81,8 +85,15 @@ def parse(text: str) -> tuple[Window, Baseline | None]:
 
 def render(conditions: list[Condition], window: Window, heading: str, fmt: str = "table") -> str:
     if fmt == "json":
-        return json.dumps({"window": heading, "predictions": window.prediction_count, "feedback": window.feedback,
-                           "conditions": [c.as_dict() for c in conditions]}, indent=2)
+        return json.dumps(
+            {
+                "window": heading,
+                "predictions": window.prediction_count,
+                "feedback": window.feedback,
+                "conditions": [c.as_dict() for c in conditions],
+            },
+            indent=2,
+        )
     rows = [("condition", "state", "value", "threshold", "fires when")]
     for c in conditions:
         value = "-" if c.value is None else f"{c.value:.4g}"
@@ -93,8 +104,15 @@ def render(conditions: list[Condition], window: Window, heading: str, fmt: str =
     return "\n".join(lines)
 
 
-def monitor(url: str, settings: MonitoringSettings, watch_s: float | None = None, count: int | None = None, fmt: str = "table",
-            out: Callable[[str], None] = print, sleep: Callable[[float], None] = time.sleep) -> int:
+def monitor(
+    url: str,
+    settings: MonitoringSettings,
+    watch_s: float | None = None,
+    count: int | None = None,
+    fmt: str = "table",
+    out: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     """Report once (or every `watch_s` seconds, `count` times or until Ctrl-C); 1 if the last report has an alarm."""
     window, baseline = parse(scrape(url))
     if not watch_s:

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import tomllib
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from golive import bundle
 from golive.errors import UserError
@@ -37,8 +37,19 @@ PLATFORMS = {
 }
 # tokenizers depends on huggingface_hub (and it on these) only for Tokenizer.from_pretrained downloads;
 # the Lambda reads tokenizer.json from the bundle, so they are dead weight (about 17 MB).
-HUB_ONLY_DISTRIBUTIONS = ("huggingface_hub", "hf_xet", "click", "filelock", "fsspec", "httpx2", "httpcore2", "h11",
-                          "truststore", "pyyaml", "tqdm")
+HUB_ONLY_DISTRIBUTIONS = (
+    "huggingface_hub",
+    "hf_xet",
+    "click",
+    "filelock",
+    "fsspec",
+    "httpx2",
+    "httpcore2",
+    "h11",
+    "truststore",
+    "pyyaml",
+    "tqdm",
+)
 # ONNX Runtime's Python tooling (graph optimiser, quantiser): used by `golive train`, never by serving.
 ONNXRUNTIME_TOOLS = ("transformers", "quantization", "tools", "datasets")
 PACKAGE_DIR = "model_artifacts"  # the bundle inside the package: the API's default GOLIVE_MODEL_DIR
@@ -61,9 +72,12 @@ class PackageReport:
         mb = 1024 * 1024
         lines = [
             f"Lambda package {self.path} ({self.architecture}, Python {self.python_version}, model: {self.variant or 'none'}, "
-            + (f"bytecode precompiled by {self.compiled_by})" if self.bytecode_compiled else
-               f"NO BYTECODE: no Python {self.python_version} found on PATH or under pyenv; install it and rebuild "
-               f"to precompile the package and cut cold start)"),
+            + (
+                f"bytecode precompiled by {self.compiled_by})"
+                if self.bytecode_compiled
+                else f"NO BYTECODE: no Python {self.python_version} found on PATH or under pyenv; install it and rebuild "
+                f"to precompile the package and cut cold start)"
+            ),
             f"  unzipped {self.unzipped_bytes / mb:.1f} MB of Lambda's {self.limit_bytes / mb:.0f} MB limit"
             f" ({100 * self.unzipped_bytes / self.limit_bytes:.0f}%), zipped {self.zipped_bytes / mb:.1f} MB",
         ]
@@ -98,8 +112,17 @@ def wheel_options(python_version: str, architecture: str) -> list[str]:
 
 
 def install_dependencies(dest: Path, requirements: list[str], python_version: str, architecture: str) -> None:
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(dest), "--upgrade",
-           *wheel_options(python_version, architecture)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--target",
+        str(dest),
+        "--upgrade",
+        *wheel_options(python_version, architecture),
+    ]
     result = subprocess.run(cmd + requirements, capture_output=True, text=True)
     if result.returncode:
         raise UserError(f"pip could not fetch Linux wheels for the Lambda:\n{result.stderr.strip()[-2000:]}")
@@ -133,11 +156,15 @@ def find_python(version: str) -> Path | None:
     (a pyenv shim on PATH may exist and still fail)."""
     candidates: list[str | Path | None] = [sys.executable, shutil.which(f"python{version}")]
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    installs = [p for p in pyenv.glob(f"versions/{version}.*/bin/python{version}") if p.parts[-3].replace(".", "").isdigit()]
+    installs = [
+        p for p in pyenv.glob(f"versions/{version}.*/bin/python{version}") if p.parts[-3].replace(".", "").isdigit()
+    ]
     newest_first = sorted(installs, key=lambda p: [int(n) for n in p.parts[-3].split(".")], reverse=True)
     candidates += newest_first
-    probe = ("import sys, sysconfig; print(sys.implementation.name, '%d.%d' % sys.version_info[:2], "
-             "bool(sysconfig.get_config_var('Py_GIL_DISABLED')))")
+    probe = (
+        "import sys, sysconfig; print(sys.implementation.name, '%d.%d' % sys.version_info[:2], "
+        "bool(sysconfig.get_config_var('Py_GIL_DISABLED')))"
+    )
     for candidate in candidates:
         if not candidate:
             continue
@@ -156,8 +183,11 @@ def compile_bytecode(dest: Path, python: Path) -> None:
 
     unchecked-hash .pyc files are used without comparing them to the sources: the package never changes.
     """
-    result = subprocess.run([str(python), "-I", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
-                             "unchecked-hash", str(dest)], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(python), "-I", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(dest)],
+        capture_output=True,
+        text=True,
+    )
     if result.returncode:
         # a dependency's test or template file that is not valid Python for this version: its module is
         # never imported; report it and carry on
@@ -207,8 +237,19 @@ def build_lambda_package(
     staging = dest.with_name(dest.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        report = _build(staging, dest, bundle_dir, files, variant, python_version, architecture, requirements,
-                        install, top, progress or (lambda _message: None))
+        report = _build(
+            staging,
+            dest,
+            bundle_dir,
+            files,
+            variant,
+            python_version,
+            architecture,
+            requirements,
+            install,
+            top,
+            progress or (lambda _message: None),
+        )
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # a failed build leaves the previous package as it was
         raise
@@ -218,18 +259,32 @@ def build_lambda_package(
     return report
 
 
-def _build(staging: Path, dest: Path, bundle_dir: Path, files: list[str], variant: str | None, python_version: str,
-           architecture: str, requirements: list[str] | None, install: bool, top: int,
-           progress: Callable[[str], None]) -> PackageReport:
-    progress(f"Lambda package: copying the code the handler imports and the bundle's {variant or 'metadata'} files "
-             f"into {staging}")
+def _build(
+    staging: Path,
+    dest: Path,
+    bundle_dir: Path,
+    files: list[str],
+    variant: str | None,
+    python_version: str,
+    architecture: str,
+    requirements: list[str] | None,
+    install: bool,
+    top: int,
+    progress: Callable[[str], None],
+) -> PackageReport:
+    progress(
+        f"Lambda package: copying the code the handler imports and the bundle's {variant or 'metadata'} files "
+        f"into {staging}"
+    )
     stage_code([HANDLER_MODULE], staging)
     (staging / PACKAGE_DIR).mkdir()
     for name in files:
         shutil.copy2(bundle_dir / name, staging / PACKAGE_DIR / name)
     if install:
-        progress(f"Lambda package: fetching Linux wheels for Python {python_version} {architecture} with pip "
-                 "(minutes on a first run)")
+        progress(
+            f"Lambda package: fetching Linux wheels for Python {python_version} {architecture} with pip "
+            "(minutes on a first run)"
+        )
         install_dependencies(staging, requirements or base_dependencies(), python_version, architecture)
     python = find_python(python_version)
     if python is not None:
@@ -238,11 +293,19 @@ def _build(staging: Path, dest: Path, bundle_dir: Path, files: list[str], varian
     progress("Lambda package: measuring and zipping to check the size limits")
     total, ranked = measure(staging)
     report = PackageReport(
-        path=str(dest), python_version=python_version, architecture=architecture, variant=variant,
-        bytecode_compiled=python is not None, compiled_by=str(python) if python else None, unzipped_bytes=total,
-        zipped_bytes=zipped_size(staging), largest=dict(list(ranked.items())[:top]),
+        path=str(dest),
+        python_version=python_version,
+        architecture=architecture,
+        variant=variant,
+        bytecode_compiled=python is not None,
+        compiled_by=str(python) if python else None,
+        unzipped_bytes=total,
+        zipped_bytes=zipped_size(staging),
+        largest=dict(list(ranked.items())[:top]),
     )
     if total > LAMBDA_UNZIPPED_LIMIT:
-        raise UserError(report.summary() + "\nover Lambda's 250 MB unzipped limit: serve from the GPU endpoint "
-                        "(GOLIVE_BACKEND=sagemaker) or drop dependencies")
+        raise UserError(
+            report.summary() + "\nover Lambda's 250 MB unzipped limit: serve from the GPU endpoint "
+            "(GOLIVE_BACKEND=sagemaker) or drop dependencies"
+        )
     return report

@@ -18,9 +18,25 @@ from infra.config.api import COMMON_RULE_SET_RULES, ApiClient, ApiSettings, Cogn
 from infra.config.base import ConfigError, Strict
 from infra.config.compute import GPUS_PER_INSTANCE, EndpointSettings, ServerlessSettings, TrainingSettings
 
-__all__ = ["ALERTED_ENVIRONMENTS", "COMMON_RULE_SET_RULES", "ENVIRONMENTS_DIR", "GPUS_PER_INSTANCE", "ApiClient",
-           "ApiSettings", "CognitoSettings", "ConfigError", "CostSettings", "EndpointSettings", "EnvironmentConfig",
-           "MonitoringSettings", "ServerlessSettings", "TrainingSettings", "WafSettings", "load_config", "require_alerts"]
+__all__ = [
+    "ALERTED_ENVIRONMENTS",
+    "COMMON_RULE_SET_RULES",
+    "ENVIRONMENTS_DIR",
+    "GPUS_PER_INSTANCE",
+    "ApiClient",
+    "ApiSettings",
+    "CognitoSettings",
+    "ConfigError",
+    "CostSettings",
+    "EndpointSettings",
+    "EnvironmentConfig",
+    "MonitoringSettings",
+    "ServerlessSettings",
+    "TrainingSettings",
+    "WafSettings",
+    "load_config",
+    "require_alerts",
+]
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parents[1] / "environments"
 # these environments page someone: synth refuses them without a real alarm_email
@@ -32,7 +48,12 @@ RESERVED_EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "example"
 class CostSettings(Strict):
     # monthly budget per stage in USD; AWS Budgets alerts at 80% actual and 100% forecast
     monthly_budget_usd: dict[Literal["data", "training", "inference", "api", "monitoring"], float] = {
-        "data": 20, "training": 200, "inference": 1000, "api": 50, "monitoring": 20}
+        "data": 20,
+        "training": 200,
+        "inference": 1000,
+        "api": 50,
+        "monitoring": 20,
+    }
     anomaly_threshold_usd: float = Field(50, gt=0)  # anomaly alerts above this total impact
 
     @field_validator("monthly_budget_usd")
@@ -79,8 +100,10 @@ class EnvironmentConfig(Strict):
     def _deliverable(cls, value: str | None) -> str | None:
         domain = (value or "").rpartition("@")[2].lower()
         if any(domain == d or domain.endswith(f".{d}") for d in RESERVED_EMAIL_DOMAINS):
-            raise ValueError(f"{value!r} is a reserved example domain: mail sent there reaches nobody; "
-                             "use your team's on-call address")
+            raise ValueError(
+                f"{value!r} is a reserved example domain: mail sent there reaches nobody; "
+                "use your team's on-call address"
+            )
         return value
 
     @property
@@ -90,22 +113,30 @@ class EnvironmentConfig(Strict):
         return self.api.backend == "sagemaker" and self.endpoint.enabled and self.endpoint.scale_to_zero
 
     @model_validator(mode="after")
-    def _backend_needs_endpoint(self) -> "EnvironmentConfig":
+    def _backend_needs_endpoint(self) -> EnvironmentConfig:
         if self.api.backend == "sagemaker" and not self.endpoint.enabled:
-            raise ValueError("api.backend is 'sagemaker' but endpoint.enabled is false; enable the endpoint or "
-                             "serve in the Lambda with api.backend 'onnx'")
+            raise ValueError(
+                "api.backend is 'sagemaker' but endpoint.enabled is false; enable the endpoint or "
+                "serve in the Lambda with api.backend 'onnx'"
+            )
         if self.endpoint.scale_to_zero and not self.endpoint.enabled:
-            raise ValueError("endpoint.scale_to_zero is true but endpoint.enabled is false: there is no endpoint to "
-                             "scale; enable the endpoint or remove scale_to_zero")
-        if self.api.wait_for_warmup_seconds and not (self.api.backend == "sagemaker" and self.endpoint.enabled
-                                                     and self.endpoint.scale_to_zero):
-            raise ValueError("api.wait_for_warmup_seconds waits for a model endpoint that scales to zero: it needs "
-                             "api.backend 'sagemaker' and endpoint.scale_to_zero true; set it to 0 otherwise")
+            raise ValueError(
+                "endpoint.scale_to_zero is true but endpoint.enabled is false: there is no endpoint to "
+                "scale; enable the endpoint or remove scale_to_zero"
+            )
+        if self.api.wait_for_warmup_seconds and not (
+            self.api.backend == "sagemaker" and self.endpoint.enabled and self.endpoint.scale_to_zero
+        ):
+            raise ValueError(
+                "api.wait_for_warmup_seconds waits for a model endpoint that scales to zero: it needs "
+                "api.backend 'sagemaker' and endpoint.scale_to_zero true; set it to 0 otherwise"
+            )
         return self
 
 
-def load_config(env: str, directory: Path = ENVIRONMENTS_DIR, overrides: dict | None = None,
-                for_deploy: bool = False) -> EnvironmentConfig:
+def load_config(
+    env: str, directory: Path = ENVIRONMENTS_DIR, overrides: dict | None = None, for_deploy: bool = False
+) -> EnvironmentConfig:
     """The environment's settings; `overrides` (top-level keys, e.g. from `-c alarm_email=...`) win over
     the file. `for_deploy` also asks what a deployable environment needs (see `require_alerts`)."""
     path = Path(directory) / f"{env}.json"
@@ -140,4 +171,5 @@ def require_alerts(config: EnvironmentConfig, path: Path) -> None:
         raise ConfigError(
             f"{path}: alarm_email is not set, so {config.name}'s alarms and budgets would notify nobody. Set "
             f'"alarm_email" in that file to your on-call address, or pass it at synth: '
-            f"-c alarm_email=oncall@yourcompany.com (golive synth --alarm-email ...)")
+            f"-c alarm_email=oncall@yourcompany.com (golive synth --alarm-email ...)"
+        )

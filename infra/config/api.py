@@ -9,7 +9,6 @@ from pydantic import Field, field_validator, model_validator
 
 from infra.config.base import Strict
 
-
 # the API function's timeout, below API Gateway's 29 s integration timeout, so the client sees our error body
 LAMBDA_TIMEOUT_S = 28
 # what a request needs besides waiting for a model to wake up: one endpoint round trip and the answer
@@ -18,12 +17,29 @@ CLIENT_NAME = r"[a-z0-9]+(-[a-z0-9]+)*"
 COGNITO_POOL_ARN = r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[a-z0-9-]+_[A-Za-z0-9]+"
 # the rules of AWS's managed core rule set (AWSManagedRulesCommonRuleSet), for waf.count_only_rules
 COMMON_RULE_SET_RULES = (
-    "NoUserAgent_HEADER", "UserAgent_BadBots_HEADER", "SizeRestrictions_QUERYSTRING", "SizeRestrictions_Cookie_HEADER",
-    "SizeRestrictions_BODY", "SizeRestrictions_URIPATH", "EC2MetaDataSSRF_BODY", "EC2MetaDataSSRF_COOKIE",
-    "EC2MetaDataSSRF_URIPATH", "EC2MetaDataSSRF_QUERYARGUMENTS", "GenericLFI_QUERYARGUMENTS", "GenericLFI_URIPATH",
-    "GenericLFI_BODY", "RestrictedExtensions_URIPATH", "RestrictedExtensions_QUERYARGUMENTS",
-    "GenericRFI_QUERYARGUMENTS", "GenericRFI_BODY", "GenericRFI_URIPATH", "CrossSiteScripting_COOKIE",
-    "CrossSiteScripting_QUERYARGUMENTS", "CrossSiteScripting_BODY", "CrossSiteScripting_URIPATH")
+    "NoUserAgent_HEADER",
+    "UserAgent_BadBots_HEADER",
+    "SizeRestrictions_QUERYSTRING",
+    "SizeRestrictions_Cookie_HEADER",
+    "SizeRestrictions_BODY",
+    "SizeRestrictions_URIPATH",
+    "EC2MetaDataSSRF_BODY",
+    "EC2MetaDataSSRF_COOKIE",
+    "EC2MetaDataSSRF_URIPATH",
+    "EC2MetaDataSSRF_QUERYARGUMENTS",
+    "GenericLFI_QUERYARGUMENTS",
+    "GenericLFI_URIPATH",
+    "GenericLFI_BODY",
+    "RestrictedExtensions_URIPATH",
+    "RestrictedExtensions_QUERYARGUMENTS",
+    "GenericRFI_QUERYARGUMENTS",
+    "GenericRFI_BODY",
+    "GenericRFI_URIPATH",
+    "CrossSiteScripting_COOKIE",
+    "CrossSiteScripting_QUERYARGUMENTS",
+    "CrossSiteScripting_BODY",
+    "CrossSiteScripting_URIPATH",
+)
 
 
 class ApiClient(Strict):
@@ -35,11 +51,14 @@ class ApiClient(Strict):
     throttle_burst: int | None = Field(None, ge=1, le=5_000)
     quota_per_day: int | None = Field(None, ge=1)
 
-    def limits(self, api: "ApiSettings") -> tuple[float, int, int | None]:
+    def limits(self, api: ApiSettings) -> tuple[float, int, int | None]:
         """(rate per second, burst, quota per day or None) for this client's usage plan."""
         quota = self.quota_per_day if "quota_per_day" in self.model_fields_set else api.quota_per_day
-        return (self.throttle_rate_per_second or api.throttle_rate_per_second,
-                self.throttle_burst or api.throttle_burst, quota)
+        return (
+            self.throttle_rate_per_second or api.throttle_rate_per_second,
+            self.throttle_burst or api.throttle_burst,
+            quota,
+        )
 
 
 class CognitoSettings(Strict):
@@ -76,8 +95,10 @@ class WafSettings(Strict):
             if rule not in COMMON_RULE_SET_RULES:
                 close = difflib.get_close_matches(rule, COMMON_RULE_SET_RULES, n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
-                raise ValueError(f"{rule!r} is not a rule of AWSManagedRulesCommonRuleSet; {hint}see COMMON_RULE_SET_RULES "
-                                 "in infra/config/api.py")
+                raise ValueError(
+                    f"{rule!r} is not a rule of AWSManagedRulesCommonRuleSet; {hint}see COMMON_RULE_SET_RULES "
+                    "in infra/config/api.py"
+                )
         return value
 
 
@@ -117,12 +138,14 @@ class ApiSettings(Strict):
     def _within_timeout(cls, value: float) -> float:
         longest = LAMBDA_TIMEOUT_S - REQUEST_BUDGET_S
         if value > longest:
-            raise ValueError(f"{value:g} s is too long for the API function's {LAMBDA_TIMEOUT_S} s timeout (API "
-                             f"Gateway gives up at 29 s): at most {longest} s, leaving {REQUEST_BUDGET_S} s to answer")
+            raise ValueError(
+                f"{value:g} s is too long for the API function's {LAMBDA_TIMEOUT_S} s timeout (API "
+                f"Gateway gives up at 29 s): at most {longest} s, leaving {REQUEST_BUDGET_S} s to answer"
+            )
         return value
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ApiSettings":
+    def _consistent(self) -> ApiSettings:
         names = [client.name for client in self.clients]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -133,11 +156,16 @@ class ApiSettings(Strict):
                 raise ValueError(
                     f"client {client.name!r}: throttle {rate:g}/s burst {burst} is above the stage's "
                     f"{self.throttle_rate_per_second:g}/s burst {self.throttle_burst}, which caps every client; raise "
-                    "api.throttle_rate_per_second/throttle_burst too, or lower the client's")
+                    "api.throttle_rate_per_second/throttle_burst too, or lower the client's"
+                )
         if self.authorizer == "cognito" and self.cognito is None:
-            raise ValueError('authorizer "cognito" needs "cognito": {"user_pool_arn": "arn:aws:cognito-idp:...:'
-                             'userpool/..."}, the user pool whose tokens the API accepts')
+            raise ValueError(
+                'authorizer "cognito" needs "cognito": {"user_pool_arn": "arn:aws:cognito-idp:...:'
+                'userpool/..."}, the user pool whose tokens the API accepts'
+            )
         if self.cognito is not None and self.authorizer != "cognito":
-            raise ValueError(f'"cognito" is set but authorizer is {self.authorizer!r}; set authorizer to "cognito" to '
-                             "use the user pool, or remove the cognito block")
+            raise ValueError(
+                f'"cognito" is set but authorizer is {self.authorizer!r}; set authorizer to "cognito" to '
+                "use the user pool, or remove the cognito block"
+            )
         return self

@@ -18,13 +18,25 @@ def _sizes(family: str, gpus: dict[str, int]) -> dict[str, int]:
 # NVIDIA GPUs per SageMaker instance type (AWS's instance specifications): training switches torchrun on when a
 # job has more than one GPU in all; ml.inf/ml.trn need Neuron builds we do not ship. A type missing here is
 # refused with the list, so a new one is added here with its GPU count.
-_G_SIZES = {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4, "24xlarge": 4,
-            "48xlarge": 8}
+_G_SIZES = {
+    "xlarge": 1,
+    "2xlarge": 1,
+    "4xlarge": 1,
+    "8xlarge": 1,
+    "16xlarge": 1,
+    "12xlarge": 4,
+    "24xlarge": 4,
+    "48xlarge": 8,
+}
 GPUS_PER_INSTANCE: dict[str, int] = {
     **_sizes("ml.g4dn", {"xlarge": 1, "2xlarge": 1, "4xlarge": 1, "8xlarge": 1, "16xlarge": 1, "12xlarge": 4}),
-    **_sizes("ml.g5", _G_SIZES), **_sizes("ml.g6", _G_SIZES), **_sizes("ml.g6e", _G_SIZES),
+    **_sizes("ml.g5", _G_SIZES),
+    **_sizes("ml.g6", _G_SIZES),
+    **_sizes("ml.g6e", _G_SIZES),
     **_sizes("ml.p3", {"2xlarge": 1, "8xlarge": 4, "16xlarge": 8}),
-    "ml.p4d.24xlarge": 8, "ml.p4de.24xlarge": 8, "ml.p5.48xlarge": 8,
+    "ml.p4d.24xlarge": 8,
+    "ml.p4de.24xlarge": 8,
+    "ml.p5.48xlarge": 8,
 }
 
 
@@ -33,9 +45,11 @@ def _gpu_instance(value: str) -> str:
         families = ", ".join(dict.fromkeys(t.rsplit(".", 1)[0] for t in GPUS_PER_INSTANCE))
         close = difflib.get_close_matches(value, GPUS_PER_INSTANCE, n=1, cutoff=0.9)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ValueError(f"{value!r} is not a SageMaker GPU instance type; {hint}use a size of the {families} "
-                         "families, e.g. ml.g5.xlarge (a newer type: add it with its GPU count to GPUS_PER_INSTANCE "
-                         "in infra/config/compute.py)")
+        raise ValueError(
+            f"{value!r} is not a SageMaker GPU instance type; {hint}use a size of the {families} "
+            "families, e.g. ml.g5.xlarge (a newer type: add it with its GPU count to GPUS_PER_INSTANCE "
+            "in infra/config/compute.py)"
+        )
     return value
 
 
@@ -74,7 +88,7 @@ class TrainingSettings(Strict):
         return self.gpus > 1
 
     @model_validator(mode="after")
-    def _wait_covers_run(self) -> "TrainingSettings":
+    def _wait_covers_run(self) -> TrainingSettings:
         if self.use_spot and self.max_wait_hours < self.max_run_hours:
             raise ValueError("max_wait_hours must be at least max_run_hours when use_spot is true")
         return self
@@ -92,15 +106,19 @@ class ServerlessSettings(Strict):
     @classmethod
     def _gigabytes(cls, value: int) -> int:
         if value % 1024:
-            raise ValueError(f"{value} MB is not a whole number of GB; serverless endpoints take 1024, 2048, 3072, "
-                             "4096, 5120 or 6144")
+            raise ValueError(
+                f"{value} MB is not a whole number of GB; serverless endpoints take 1024, 2048, 3072, "
+                "4096, 5120 or 6144"
+            )
         return value
 
     @model_validator(mode="after")
-    def _provisioned_within_max(self) -> "ServerlessSettings":
+    def _provisioned_within_max(self) -> ServerlessSettings:
         if self.provisioned_concurrency is not None and self.provisioned_concurrency > self.max_concurrency:
-            raise ValueError(f"provisioned_concurrency ({self.provisioned_concurrency}) is above max_concurrency "
-                             f"({self.max_concurrency})")
+            raise ValueError(
+                f"provisioned_concurrency ({self.provisioned_concurrency}) is above max_concurrency "
+                f"({self.max_concurrency})"
+            )
         return self
 
 
@@ -131,26 +149,34 @@ class EndpointSettings(Strict):
     _instance = field_validator("instance_type")(_gpu_instance)
 
     @model_validator(mode="after")
-    def _bounds(self) -> "EndpointSettings":
+    def _bounds(self) -> EndpointSettings:
         if self.max_instances < self.min_instances and not self.scale_to_zero:
             raise ValueError(f"max_instances ({self.max_instances}) is below min_instances ({self.min_instances})")
         if self.scale_to_zero and self.kind == "serverless":
-            raise ValueError('scale_to_zero is for kind "instances" (an inference component on GPU instances); a '
-                             'serverless endpoint already bills nothing while idle: remove scale_to_zero or set kind '
-                             'to "instances"')
+            raise ValueError(
+                'scale_to_zero is for kind "instances" (an inference component on GPU instances); a '
+                "serverless endpoint already bills nothing while idle: remove scale_to_zero or set kind "
+                'to "instances"'
+            )
         # a key "set" is one away from its default, so a config dumped and read again (model_dump) is still valid
         changed = {key for key in self.model_fields_set if getattr(self, key) != type(self).model_fields[key].default}
         if self.scale_to_zero and "min_instances" in changed:
-            raise ValueError(f"min_instances ({self.min_instances}) does not apply with scale_to_zero: the endpoint "
-                             "scales between 0 and max_instances; remove min_instances (or set scale_to_zero to false)")
+            raise ValueError(
+                f"min_instances ({self.min_instances}) does not apply with scale_to_zero: the endpoint "
+                "scales between 0 and max_instances; remove min_instances (or set scale_to_zero to false)"
+            )
         if self.kind == "serverless":
             sized = [key for key in INSTANCE_KEYS if key in changed]
             if sized:
-                raise ValueError(f'{", ".join(sized)} size GPU instances and do not apply to kind "serverless"; remove '
-                                 'them and size the endpoint with serverless.memory_size_mb and max_concurrency')
+                raise ValueError(
+                    f'{", ".join(sized)} size GPU instances and do not apply to kind "serverless"; remove '
+                    "them and size the endpoint with serverless.memory_size_mb and max_concurrency"
+                )
             if "data_capture_percent" in changed and self.data_capture_percent:
-                raise ValueError('data_capture_percent: SageMaker Serverless Inference has no data capture; set it to 0 '
-                                 'or use kind "instances"')
+                raise ValueError(
+                    "data_capture_percent: SageMaker Serverless Inference has no data capture; set it to 0 "
+                    'or use kind "instances"'
+                )
         elif "serverless" in changed:
             raise ValueError('the serverless block applies only to kind "serverless"; set kind or remove the block')
         return self

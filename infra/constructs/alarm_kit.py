@@ -37,21 +37,41 @@ class AlarmKit:
     def name(self, spec: catalog.Alarm) -> str:
         return f"{self.names.prefix}-{spec.name}"
 
-    def alarm(self, scope: Construct, spec: catalog.Alarm, description: str, metric: cloudwatch.IMetric,
-              threshold: float, comparison: cloudwatch.ComparisonOperator,
-              evaluation_periods: int | None = None) -> cloudwatch.Alarm:
+    def alarm(
+        self,
+        scope: Construct,
+        spec: catalog.Alarm,
+        description: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        comparison: cloudwatch.ComparisonOperator,
+        evaluation_periods: int | None = None,
+    ) -> cloudwatch.Alarm:
         """A threshold alarm that fires when every one of `evaluation_periods` breaches; no data is not a breach."""
         periods = evaluation_periods or self.thresholds.evaluation_periods
         alarm = cloudwatch.Alarm(
-            scope, spec.construct_id, alarm_name=self.name(spec), alarm_description=description, metric=metric,
-            threshold=threshold, comparison_operator=comparison, evaluation_periods=periods,
-            datapoints_to_alarm=periods, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+            scope,
+            spec.construct_id,
+            alarm_name=self.name(spec),
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         self.notify(spec, alarm)
         return alarm
 
     def endpoint_metric(self, name: str, statistic: str, namespace: str = "AWS/SageMaker") -> cloudwatch.Metric:
-        return cloudwatch.Metric(namespace=namespace, metric_name=name, statistic=statistic, period=self.period,
-                                 dimensions_map={"EndpointName": self.names.endpoint, "VariantName": VARIANT})
+        return cloudwatch.Metric(
+            namespace=namespace,
+            metric_name=name,
+            statistic=statistic,
+            period=self.period,
+            dimensions_map={"EndpointName": self.names.endpoint, "VariantName": VARIANT},
+        )
 
     def model_dimensions(self) -> dict[str, str]:
         """The dimensions SageMaker reports the model's invocations, errors and latency under: the inference
@@ -61,20 +81,35 @@ class AlarmKit:
         return {"EndpointName": self.names.endpoint, "VariantName": VARIANT}
 
     def model_metric(self, name: str, statistic: str) -> cloudwatch.Metric:
-        return cloudwatch.Metric(namespace="AWS/SageMaker", metric_name=name, statistic=statistic, period=self.period,
-                                 dimensions_map=self.model_dimensions())
+        return cloudwatch.Metric(
+            namespace="AWS/SageMaker",
+            metric_name=name,
+            statistic=statistic,
+            period=self.period,
+            dimensions_map=self.model_dimensions(),
+        )
 
     def instance_count(self) -> cloudwatch.MathExpression:
         """SageMaker publishes no instance count; invocations over invocations per instance is one."""
         return cloudwatch.MathExpression(
-            expression="invocations / perInstance", label="instances serving", period=self.period,
-            using_metrics={"invocations": self.endpoint_metric("Invocations", "Sum"),
-                           "perInstance": self.endpoint_metric("InvocationsPerInstance", "Sum")})
+            expression="invocations / perInstance",
+            label="instances serving",
+            period=self.period,
+            using_metrics={
+                "invocations": self.endpoint_metric("Invocations", "Sum"),
+                "perInstance": self.endpoint_metric("InvocationsPerInstance", "Sum"),
+            },
+        )
 
-    def api_metric(self, name: str, statistic: str, period: cdk.Duration | None = None,
-                   **dimensions: str) -> cloudwatch.Metric:
+    def api_metric(
+        self, name: str, statistic: str, period: cdk.Duration | None = None, **dimensions: str
+    ) -> cloudwatch.Metric:
         """One of the API's own EMF metrics (golive/contracts/telemetry.py) in this environment, by default over
         the quality period."""
-        return cloudwatch.Metric(namespace=NAMESPACE, metric_name=name, statistic=statistic,
-                                 period=period or self.quality_period,
-                                 dimensions_map={"service": SERVICE, "environment": self.config.name, **dimensions})
+        return cloudwatch.Metric(
+            namespace=NAMESPACE,
+            metric_name=name,
+            statistic=statistic,
+            period=period or self.quality_period,
+            dimensions_map={"service": SERVICE, "environment": self.config.name, **dimensions},
+        )

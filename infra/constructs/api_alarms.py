@@ -16,39 +16,92 @@ from infra.constructs.inline import Inline
 
 
 class ApiAlarms(Inline):
-    def __init__(self, scope: Construct, construct_id: str, *, kit: AlarmKit, function: lambda_.IFunction,
-                 timeout_s: int, stage: apigw.Stage, table_name: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        kit: AlarmKit,
+        function: lambda_.IFunction,
+        timeout_s: int,
+        stage: apigw.Stage,
+        table_name: str,
+    ) -> None:
         super().__init__(scope, construct_id)
         t, period = kit.thresholds, kit.period
-        dynamo = {name: cloudwatch.Metric(namespace="AWS/DynamoDB", metric_name=name, statistic="Sum", period=period,
-                                          dimensions_map={"TableName": table_name})
-                  for name in ("ReadThrottleEvents", "WriteThrottleEvents")}
+        dynamo = {
+            name: cloudwatch.Metric(
+                namespace="AWS/DynamoDB",
+                metric_name=name,
+                statistic="Sum",
+                period=period,
+                dimensions_map={"TableName": table_name},
+            )
+            for name in ("ReadThrottleEvents", "WriteThrottleEvents")
+        }
         # the API answers 503 + Retry-After while a scale_to_zero endpoint wakes (minutes, every request): a normal
         # wake-up, counted as ModelWakingUp, not an error
         waking_up = kit.config.api_wakes_endpoint
         duration_ms = round(t.lambda_duration_p99_share * timeout_s * 1000)
         self.client_facing: list[cloudwatch.Alarm] = [
-            kit.alarm(self, catalog.LAMBDA_ERRORS, f"the API function failed {t.lambda_errors}+ times a period",
-                      function.metric_errors(statistic="Sum", period=period), t.lambda_errors - 0.5, GT),
-            kit.alarm(self, catalog.LAMBDA_THROTTLES,
-                      "the API function was throttled: raise its concurrency or lower API Gateway's rate",
-                      function.metric_throttles(statistic="Sum", period=period), 0, GT),
-            kit.alarm(self, catalog.API_5XX_RATE, f"more than {t.api_5xx_rate:.1%} of API requests answered 5XX"
-                      + (" (503s of a model waking up not counted)" if waking_up else ""),
-                      server_error_rate(kit, stage) if waking_up
-                      else stage.metric_server_error(statistic="Average", period=period), t.api_5xx_rate, GT),
-            kit.alarm(self, catalog.API_LATENCY, f"the API's p99 latency is above {t.api_latency_p99_ms:g} ms",
-                      stage.metric_latency(statistic="p99", period=period), t.api_latency_p99_ms, GT),
+            kit.alarm(
+                self,
+                catalog.LAMBDA_ERRORS,
+                f"the API function failed {t.lambda_errors}+ times a period",
+                function.metric_errors(statistic="Sum", period=period),
+                t.lambda_errors - 0.5,
+                GT,
+            ),
+            kit.alarm(
+                self,
+                catalog.LAMBDA_THROTTLES,
+                "the API function was throttled: raise its concurrency or lower API Gateway's rate",
+                function.metric_throttles(statistic="Sum", period=period),
+                0,
+                GT,
+            ),
+            kit.alarm(
+                self,
+                catalog.API_5XX_RATE,
+                f"more than {t.api_5xx_rate:.1%} of API requests answered 5XX"
+                + (" (503s of a model waking up not counted)" if waking_up else ""),
+                server_error_rate(kit, stage)
+                if waking_up
+                else stage.metric_server_error(statistic="Average", period=period),
+                t.api_5xx_rate,
+                GT,
+            ),
+            kit.alarm(
+                self,
+                catalog.API_LATENCY,
+                f"the API's p99 latency is above {t.api_latency_p99_ms:g} ms",
+                stage.metric_latency(statistic="p99", period=period),
+                t.api_latency_p99_ms,
+                GT,
+            ),
         ]
         self.capacity: list[cloudwatch.Alarm] = [
-            kit.alarm(self, catalog.LAMBDA_DURATION,
-                      f"the API function's p99 duration is above {duration_ms} ms, near its {timeout_s} s timeout",
-                      function.metric_duration(statistic="p99", period=period), duration_ms, GT),
-            kit.alarm(self, catalog.FEEDBACK_THROTTLES, "DynamoDB throttled the feedback table",
-                      cloudwatch.MathExpression(expression="FILL(reads, 0) + FILL(writes, 0)", label="throttle events",
-                                                using_metrics={"reads": dynamo["ReadThrottleEvents"],
-                                                               "writes": dynamo["WriteThrottleEvents"]},
-                                                period=period), 0, GT),
+            kit.alarm(
+                self,
+                catalog.LAMBDA_DURATION,
+                f"the API function's p99 duration is above {duration_ms} ms, near its {timeout_s} s timeout",
+                function.metric_duration(statistic="p99", period=period),
+                duration_ms,
+                GT,
+            ),
+            kit.alarm(
+                self,
+                catalog.FEEDBACK_THROTTLES,
+                "DynamoDB throttled the feedback table",
+                cloudwatch.MathExpression(
+                    expression="FILL(reads, 0) + FILL(writes, 0)",
+                    label="throttle events",
+                    using_metrics={"reads": dynamo["ReadThrottleEvents"], "writes": dynamo["WriteThrottleEvents"]},
+                    period=period,
+                ),
+                0,
+                GT,
+            ),
         ]
 
 
@@ -59,7 +112,11 @@ def server_error_rate(kit: AlarmKit, stage: apigw.Stage) -> cloudwatch.MathExpre
     p = kit.period
     return cloudwatch.MathExpression(
         expression="IF(FILL(errors, 0) > FILL(waking, 0), FILL(errors, 0) - FILL(waking, 0), 0) / requests",
-        label="5XX rate, wake-up 503s excluded", period=p,
-        using_metrics={"errors": stage.metric_server_error(statistic="Sum", period=p),
-                       "waking": kit.api_metric(MODEL_WAKING_UP, "Sum", period=p),
-                       "requests": stage.metric_count(statistic="Sum", period=p)})
+        label="5XX rate, wake-up 503s excluded",
+        period=p,
+        using_metrics={
+            "errors": stage.metric_server_error(statistic="Sum", period=p),
+            "waking": kit.api_metric(MODEL_WAKING_UP, "Sum", period=p),
+            "requests": stage.metric_count(statistic="Sum", period=p),
+        },
+    )

@@ -17,19 +17,36 @@ from constructs import Construct
 
 from golive.contracts.telemetry import NAMESPACE, SERVICE
 from infra.assets.lambda_package import HANDLER_MODULE, LAMBDA_PYTHON_VERSION
-from infra.compliance import (INLINE_POLICY, LAMBDA_CONCURRENCY, LAMBDA_DLQ, LAMBDA_ENV_KMS, LAMBDA_IN_VPC,
-                               LAMBDA_RUNTIME_NOT_NEWEST, accept)
+from infra.compliance import (
+    INLINE_POLICY,
+    LAMBDA_CONCURRENCY,
+    LAMBDA_DLQ,
+    LAMBDA_ENV_KMS,
+    LAMBDA_IN_VPC,
+    LAMBDA_RUNTIME_NOT_NEWEST,
+    accept,
+)
 from infra.config import EnvironmentConfig
 from infra.config.api import LAMBDA_TIMEOUT_S
 from infra.constructs.inline import Inline
 from infra.constructs.signing_key import SigningKey
 
 # SnapStart takes Python 3.12 and later (AWS Lambda's documentation); the runtime is named by version, so say so
-LAMBDA_RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON_VERSION}", lambda_.RuntimeFamily.PYTHON,
-                                 supports_snap_start=tuple(map(int, LAMBDA_PYTHON_VERSION.split("."))) >= (3, 12))
-RETENTION = {7: logs.RetentionDays.ONE_WEEK, 14: logs.RetentionDays.TWO_WEEKS, 30: logs.RetentionDays.ONE_MONTH,
-             60: logs.RetentionDays.TWO_MONTHS, 90: logs.RetentionDays.THREE_MONTHS, 180: logs.RetentionDays.SIX_MONTHS,
-             365: logs.RetentionDays.ONE_YEAR, 731: logs.RetentionDays.TWO_YEARS}
+LAMBDA_RUNTIME = lambda_.Runtime(
+    f"python{LAMBDA_PYTHON_VERSION}",
+    lambda_.RuntimeFamily.PYTHON,
+    supports_snap_start=tuple(map(int, LAMBDA_PYTHON_VERSION.split("."))) >= (3, 12),
+)
+RETENTION = {
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    731: logs.RetentionDays.TWO_YEARS,
+}
 
 
 class ApiFunction(Inline):
@@ -39,23 +56,44 @@ class ApiFunction(Inline):
     `target` is what API Gateway invokes: the function, or with api.snapstart the alias of its published version
     (SnapStart snapshots published versions only)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, package_dir: Path,
-                 table: dynamodb.ITableV2, logs_key: kms.IKey, endpoint_name: str | None = None,
-                 inference_component_name: str | None = None) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        package_dir: Path,
+        table: dynamodb.ITableV2,
+        logs_key: kms.IKey,
+        endpoint_name: str | None = None,
+        inference_component_name: str | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         if config.api.backend == "sagemaker" and not endpoint_name:
             raise ValueError("the sagemaker backend needs the endpoint's name")
         retention = RETENTION[config.api.log_retention_days]
-        log_group = logs.LogGroup(self, "FunctionLogs", retention=retention, encryption_key=logs_key,
-                                  removal_policy=cdk.RemovalPolicy.DESTROY)
-        self.role = iam.Role(self, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                             description="golive API Lambda: its own logs, the feedback table, the endpoint")
+        log_group = logs.LogGroup(
+            self, "FunctionLogs", retention=retention, encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY
+        )
+        self.role = iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="golive API Lambda: its own logs, the feedback table, the endpoint",
+        )
         log_group.grant_write(self.role)
         # signs prediction ids, so feedback counts only for predictions this deployment made
         # (functions/api/signing_keys.py reads AWSCURRENT at cold start and AWSPREVIOUS when an id needs it)
         self.signing_key = SigningKey(
-            self, "SigningKey", environment=config.name, rotation_days=config.api.signing_key_rotation_days,
-            retain=config.retain_feedback, runtime=LAMBDA_RUNTIME, logs_key=logs_key, retention=retention)
+            self,
+            "SigningKey",
+            environment=config.name,
+            rotation_days=config.api.signing_key_rotation_days,
+            retain=config.retain_feedback,
+            runtime=LAMBDA_RUNTIME,
+            logs_key=logs_key,
+            retention=retention,
+        )
         self.signing_key.secret.grant_read(self.role)
         environment = {
             "GOLIVE_BACKEND": config.api.backend,
@@ -70,57 +108,112 @@ class ApiFunction(Inline):
         }
         if config.api.backend == "sagemaker" and endpoint_name:  # (checked above: sagemaker has one)
             environment["GOLIVE_ENDPOINT_NAME"] = endpoint_name
-            invoked = [cdk.Stack.of(self).format_arn(service="sagemaker", resource="endpoint",
-                                                     resource_name=endpoint_name.lower())]
+            invoked = [
+                cdk.Stack.of(self).format_arn(
+                    service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower()
+                )
+            ]
             if config.endpoint.scale_to_zero:
                 if not inference_component_name:
                     raise ValueError("a scale_to_zero endpoint needs its inference component's name")
                 # functions/api/warmup.py: the 503 + Retry-After while the model wakes, and the optional wait
-                environment.update({
-                    "GOLIVE_INFERENCE_COMPONENT_NAME": inference_component_name,
-                    "GOLIVE_EXPECTED_WARMUP_SECONDS": str(config.endpoint.expected_warmup_seconds),
-                    "GOLIVE_WAIT_FOR_WARMUP_SECONDS": f"{config.api.wait_for_warmup_seconds:g}"})
+                environment.update(
+                    {
+                        "GOLIVE_INFERENCE_COMPONENT_NAME": inference_component_name,
+                        "GOLIVE_EXPECTED_WARMUP_SECONDS": str(config.endpoint.expected_warmup_seconds),
+                        "GOLIVE_WAIT_FOR_WARMUP_SECONDS": f"{config.api.wait_for_warmup_seconds:g}",
+                    }
+                )
                 # an InvokeEndpoint naming a component is authorised on the endpoint and on the component
-                invoked.append(cdk.Stack.of(self).format_arn(service="sagemaker", resource="inference-component",
-                                                             resource_name=inference_component_name.lower()))
+                invoked.append(
+                    cdk.Stack.of(self).format_arn(
+                        service="sagemaker",
+                        resource="inference-component",
+                        resource_name=inference_component_name.lower(),
+                    )
+                )
             self.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=invoked))
         self.function = lambda_.Function(
-            self, "Function", runtime=LAMBDA_RUNTIME, handler=f"{HANDLER_MODULE}.handler",
-            code=lambda_.Code.from_asset(str(package_dir)), memory_size=config.api.lambda_memory_mb,
-            architecture=lambda_.Architecture.ARM_64 if config.api.lambda_architecture == "arm64" else lambda_.Architecture.X86_64,
-            timeout=cdk.Duration.seconds(LAMBDA_TIMEOUT_S), environment=environment, role=self.role,
-            log_group=log_group, tracing=lambda_.Tracing.ACTIVE, description=f"golive API ({config.name})",
+            self,
+            "Function",
+            runtime=LAMBDA_RUNTIME,
+            handler=f"{HANDLER_MODULE}.handler",
+            code=lambda_.Code.from_asset(str(package_dir)),
+            memory_size=config.api.lambda_memory_mb,
+            architecture=lambda_.Architecture.ARM_64
+            if config.api.lambda_architecture == "arm64"
+            else lambda_.Architecture.X86_64,
+            timeout=cdk.Duration.seconds(LAMBDA_TIMEOUT_S),
+            environment=environment,
+            role=self.role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            description=f"golive API ({config.name})",
             reserved_concurrent_executions=config.api.reserved_concurrency,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.api.snapstart else None,
         )
         self.target: lambda_.IFunction = self.function
         if config.api.snapstart:  # the runtime hooks: functions/api/snapstart.py
-            self.target = lambda_.Alias(self, "Live", alias_name="live", version=self.function.current_version,
-                                        description="the published version API Gateway invokes (SnapStart)")
+            self.target = lambda_.Alias(
+                self,
+                "Live",
+                alias_name="live",
+                version=self.function.current_version,
+                description="the published version API Gateway invokes (SnapStart)",
+            )
         table.grant(self.role, "dynamodb:PutItem", "dynamodb:GetItem")
         # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
         # dependency that matters: the policy must exist before the first invocation
         policy = cast(cdk.CfnResource, self.role.node.find_child("DefaultPolicy").node.default_child)
-        cast(cdk.CfnResource, self.function.node.default_child).add_override("DependsOn", [cdk.Stack.of(self).get_logical_id(policy)])
+        cast(cdk.CfnResource, self.function.node.default_child).add_override(
+            "DependsOn", [cdk.Stack.of(self).get_logical_id(policy)]
+        )
         self._acknowledge(config)
 
     def _acknowledge(self, config: EnvironmentConfig) -> None:
         """The cdk-nag findings this function and its role have on purpose, with the reasons."""
-        accept(self.function, f"python{LAMBDA_PYTHON_VERSION} is a current Lambda runtime, chosen so the package's "
-                              "bytecode is compiled, and its tests run, by the Python it runs on "
-                              "(infra/assets/lambda_package.py)", *LAMBDA_RUNTIME_NOT_NEWEST)
-        accept(self.role, "X-Ray's PutTraceSegments/PutTelemetryRecords take no resource ARN; CDK adds them for active "
-                          "tracing", "AwsSolutions-IAM5[Resource::*]")
-        accept(self.role, "CDK's grants write the role's statements, each scoped to this stack's table, log group and "
-                          "endpoint (tests assert it); a managed policy would hold the same statements", *INLINE_POLICY)
-        accept(self.function, "API Gateway invokes the function synchronously and gets its error back; a "
-                              "dead-letter queue only receives failed asynchronous invocations", *LAMBDA_DLQ)
-        accept(self.function, "the function calls only AWS APIs (DynamoDB, SageMaker runtime, S3) over TLS with "
-                              "IAM; a VPC would need NAT or interface endpoints (~$7/month each per AZ) for no "
-                              "private resource to reach", *LAMBDA_IN_VPC)
-        accept(self.function, "its variables are names (table, endpoint, backend), no secrets; Lambda encrypts "
-                              "them at rest with its AWS-managed key", *LAMBDA_ENV_KMS)
+        accept(
+            self.function,
+            f"python{LAMBDA_PYTHON_VERSION} is a current Lambda runtime, chosen so the package's "
+            "bytecode is compiled, and its tests run, by the Python it runs on "
+            "(infra/assets/lambda_package.py)",
+            *LAMBDA_RUNTIME_NOT_NEWEST,
+        )
+        accept(
+            self.role,
+            "X-Ray's PutTraceSegments/PutTelemetryRecords take no resource ARN; CDK adds them for active tracing",
+            "AwsSolutions-IAM5[Resource::*]",
+        )
+        accept(
+            self.role,
+            "CDK's grants write the role's statements, each scoped to this stack's table, log group and "
+            "endpoint (tests assert it); a managed policy would hold the same statements",
+            *INLINE_POLICY,
+        )
+        accept(
+            self.function,
+            "API Gateway invokes the function synchronously and gets its error back; a "
+            "dead-letter queue only receives failed asynchronous invocations",
+            *LAMBDA_DLQ,
+        )
+        accept(
+            self.function,
+            "the function calls only AWS APIs (DynamoDB, SageMaker runtime, S3) over TLS with "
+            "IAM; a VPC would need NAT or interface endpoints (~$7/month each per AZ) for no "
+            "private resource to reach",
+            *LAMBDA_IN_VPC,
+        )
+        accept(
+            self.function,
+            "its variables are names (table, endpoint, backend), no secrets; Lambda encrypts "
+            "them at rest with its AWS-managed key",
+            *LAMBDA_ENV_KMS,
+        )
         if config.api.reserved_concurrency is None:
-            accept(self.function, f"api.reserved_concurrency is unset for {config.name}: a new account's Lambda "
-                                  "limit is 10 and AWS keeps the pool unreserved, so reserving fails there; API "
-                                  "Gateway's stage and usage-plan throttles bound the rate", *LAMBDA_CONCURRENCY)
+            accept(
+                self.function,
+                f"api.reserved_concurrency is unset for {config.name}: a new account's Lambda "
+                "limit is 10 and AWS keeps the pool unreserved, so reserving fails there; API "
+                "Gateway's stage and usage-plan throttles bound the rate",
+                *LAMBDA_CONCURRENCY,
+            )

@@ -27,8 +27,9 @@ def output_name(client: str) -> str:
 
 
 class ClientKeys(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, api: apigw.RestApi, settings: ApiSettings,
-                 environment: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, api: apigw.RestApi, settings: ApiSettings, environment: str
+    ) -> None:
         super().__init__(scope, construct_id)
         self.keys: dict[str, apigw.IApiKey] = {}
         self.plans: dict[str, apigw.UsagePlan] = {}
@@ -36,27 +37,37 @@ class ClientKeys(Construct):
             key, plan = self._key_and_plan(api, client, settings, environment)
             plan.add_api_key(key)
             self.keys[client.name], self.plans[client.name] = key, plan
-            output = cdk.CfnOutput(self, output_name(client.name), value=key.key_id,
-                                   description=f"API key of client {client.name!r}: aws apigateway get-api-key "
-                                               "--include-value --api-key <this id>")
+            output = cdk.CfnOutput(
+                self,
+                output_name(client.name),
+                value=key.key_id,
+                description=f"API key of client {client.name!r}: aws apigateway get-api-key "
+                "--include-value --api-key <this id>",
+            )
             output.override_logical_id(output_name(client.name))
 
-    def _key_and_plan(self, api: apigw.RestApi, client: ApiClient, settings: ApiSettings,
-                      environment: str) -> tuple[apigw.IApiKey, apigw.UsagePlan]:
+    def _key_and_plan(
+        self, api: apigw.RestApi, client: ApiClient, settings: ApiSettings, environment: str
+    ) -> tuple[apigw.IApiKey, apigw.UsagePlan]:
         rate, burst, quota = client.limits(settings)
         plan_props: dict[str, Any] = dict(
             name=f"golive-{environment}-{client.name}",
             description=f"golive {environment}: client {client.name!r}",
             throttle=apigw.ThrottleSettings(rate_limit=rate, burst_limit=burst),
-            quota=apigw.QuotaSettings(limit=quota, period=apigw.Period.DAY) if quota else None)
+            quota=apigw.QuotaSettings(limit=quota, period=apigw.Period.DAY) if quota else None,
+        )
         if client.name == DEFAULT_CLIENT:  # the ids of earlier releases' single key (see the module docstring)
             key = api.add_api_key("ClientKey", description=f"golive {environment} client key")
             plan = api.add_usage_plan("UsagePlan", **plan_props)
         else:
             part = "".join(p.title() for p in client.name.split("-"))
-            key = apigw.ApiKey(self, f"{part}Key", api_key_name=f"golive-{environment}-{client.name}",
-                               description=f"golive {environment} client key: {client.name}",
-                               stages=[api.deployment_stage])
+            key = apigw.ApiKey(
+                self,
+                f"{part}Key",
+                api_key_name=f"golive-{environment}-{client.name}",
+                description=f"golive {environment} client key: {client.name}",
+                stages=[api.deployment_stage],
+            )
             plan = apigw.UsagePlan(self, f"{part}Plan", **plan_props)
         plan.add_api_stage(stage=api.deployment_stage)
         return key, plan

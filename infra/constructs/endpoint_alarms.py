@@ -23,20 +23,35 @@ class EndpointAlarms(Inline):
         if not endpoint.gpus:  # serverless: SageMaker scales it and reports no GPU
             return
         self.capacity += [
-            kit.alarm(self, catalog.GPU_UTILIZATION,
-                      f"GPU utilisation above {t.gpu_utilization_percent:g}%: the fleet is saturated",
-                      kit.endpoint_metric("GPUUtilization", "Average", INSTANCE_NAMESPACE),
-                      t.gpu_utilization_percent, GT),
-            kit.alarm(self, catalog.GPU_MEMORY,
-                      f"GPU memory above {t.gpu_memory_percent:g}%: out-of-memory errors are near",
-                      kit.endpoint_metric("GPUMemoryUtilization", "Average", INSTANCE_NAMESPACE),
-                      t.gpu_memory_percent, GT),
+            kit.alarm(
+                self,
+                catalog.GPU_UTILIZATION,
+                f"GPU utilisation above {t.gpu_utilization_percent:g}%: the fleet is saturated",
+                kit.endpoint_metric("GPUUtilization", "Average", INSTANCE_NAMESPACE),
+                t.gpu_utilization_percent,
+                GT,
+            ),
+            kit.alarm(
+                self,
+                catalog.GPU_MEMORY,
+                f"GPU memory above {t.gpu_memory_percent:g}%: out-of-memory errors are near",
+                kit.endpoint_metric("GPUMemoryUtilization", "Average", INSTANCE_NAMESPACE),
+                t.gpu_memory_percent,
+                GT,
+            ),
         ]
         if endpoint.max_instances > endpoint.min_instances and not endpoint.scale_to_zero:
-            self.capacity.append(kit.alarm(
-                self, catalog.AT_MAX_INSTANCES,
-                f"the endpoint runs at its autoscaling maximum ({endpoint.max_instances} instances): raise "
-                "endpoint.max_instances or expect queueing", kit.instance_count(), endpoint.max_instances - 0.5, GT))
+            self.capacity.append(
+                kit.alarm(
+                    self,
+                    catalog.AT_MAX_INSTANCES,
+                    f"the endpoint runs at its autoscaling maximum ({endpoint.max_instances} instances): raise "
+                    "endpoint.max_instances or expect queueing",
+                    kit.instance_count(),
+                    endpoint.max_instances - 0.5,
+                    GT,
+                )
+            )
         if kit.config.api_wakes_endpoint:
             self.capacity.append(wake_up_too_slow(self, kit))
 
@@ -47,8 +62,14 @@ def wake_up_too_slow(scope: Construct, kit: AlarmKit) -> cloudwatch.Alarm:
     no data, not a breach."""
     expected, factor = kit.config.endpoint.expected_warmup_seconds, kit.thresholds.wake_up_too_slow_factor
     limit = factor * expected
-    return kit.alarm(scope, catalog.WAKE_UP_TOO_SLOW,
-                     f"a wake-up from zero took over {limit:g} s ({factor:g} x the expected {expected} s) before the "
-                     "first answer: check the endpoint's events and the model's load time, or raise "
-                     "endpoint.expected_warmup_seconds", kit.api_metric(WAKE_UP_SECONDS, "Maximum", period=kit.period),
-                     limit, GT, evaluation_periods=1)
+    return kit.alarm(
+        scope,
+        catalog.WAKE_UP_TOO_SLOW,
+        f"a wake-up from zero took over {limit:g} s ({factor:g} x the expected {expected} s) before the "
+        "first answer: check the endpoint's events and the model's load time, or raise "
+        "endpoint.expected_warmup_seconds",
+        kit.api_metric(WAKE_UP_SECONDS, "Maximum", period=kit.period),
+        limit,
+        GT,
+        evaluation_periods=1,
+    )

@@ -14,8 +14,12 @@ class FeedbackTable(Inline):
     def __init__(self, scope: Construct, construct_id: str, *, retain: bool) -> None:
         super().__init__(scope, construct_id)
         self.table = dynamodb.TableV2(
-            self, "Feedback", partition_key=dynamodb.Attribute(name="prediction_id", type=dynamodb.AttributeType.STRING),
+            self,
+            "Feedback",
+            partition_key=dynamodb.Attribute(name="prediction_id", type=dynamodb.AttributeType.STRING),
             billing=dynamodb.Billing.on_demand(),
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
-            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY)
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+        )

@@ -49,5 +49,5 @@ class StableIdStack(cdk.Stack):
 
     def _allocate_logical_id(self, cfn_element: cdk.CfnElement) -> str:
         scopes = cfn_element.node.scopes
-        below = scopes[next(i for i, scope in enumerate(scopes) if scope is self) + 1:]
+        below = scopes[next(i for i, scope in enumerate(scopes) if scope is self) + 1 :]
         return unique_id([scope.node.id for scope in below if not isinstance(scope, Inline)])

@@ -25,56 +25,111 @@ class QualityAlarms(Inline):
         super().__init__(scope, construct_id)
         self.kit, t = kit, kit.thresholds
         accuracy = cloudwatch.MathExpression(
-            expression=f"IF(feedback >= {t.min_feedback}, correct / feedback, 1)", label="online accuracy",
-            using_metrics={"feedback": kit.api_metric(FEEDBACK, "Sum"),
-                           "correct": kit.api_metric(FEEDBACK_CORRECT, "Sum")}, period=kit.quality_period)
-        self.alarms: list[cloudwatch.AlarmBase] = [kit.alarm(
-            self, catalog.ONLINE_ACCURACY,
-            f"accuracy from client feedback is below {t.min_online_accuracy:.0%} (with {t.min_feedback}+ feedback "
-            "an hour): retrain or roll back", accuracy, t.min_online_accuracy, LT, evaluation_periods=1)]
+            expression=f"IF(feedback >= {t.min_feedback}, correct / feedback, 1)",
+            label="online accuracy",
+            using_metrics={
+                "feedback": kit.api_metric(FEEDBACK, "Sum"),
+                "correct": kit.api_metric(FEEDBACK_CORRECT, "Sum"),
+            },
+            period=kit.quality_period,
+        )
+        self.alarms: list[cloudwatch.AlarmBase] = [
+            kit.alarm(
+                self,
+                catalog.ONLINE_ACCURACY,
+                f"accuracy from client feedback is below {t.min_online_accuracy:.0%} (with {t.min_feedback}+ feedback "
+                "an hour): retrain or roll back",
+                accuracy,
+                t.min_online_accuracy,
+                LT,
+                evaluation_periods=1,
+            )
+        ]
         spec = catalog.CONFIDENCE_ANOMALY
-        self.alarms.append(kit.notify(spec, cloudwatch.AnomalyDetectionAlarm(
-            self, spec.construct_id, alarm_name=kit.name(spec),
-            alarm_description="mean confidence fell below the band CloudWatch learned from its own history",
-            metric=kit.api_metric(CONFIDENCE, "Average"), std_devs=t.confidence_anomaly_band, evaluation_periods=2,
-            datapoints_to_alarm=2, comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_LOWER_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)))
+        self.alarms.append(
+            kit.notify(
+                spec,
+                cloudwatch.AnomalyDetectionAlarm(
+                    self,
+                    spec.construct_id,
+                    alarm_name=kit.name(spec),
+                    alarm_description="mean confidence fell below the band CloudWatch learned from its own history",
+                    metric=kit.api_metric(CONFIDENCE, "Average"),
+                    std_devs=t.confidence_anomaly_band,
+                    evaluation_periods=2,
+                    datapoints_to_alarm=2,
+                    comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_LOWER_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                ),
+            )
+        )
         if baseline is not None:  # without one, the fixed-threshold drift alarms have nothing to compare
             self._drift_alarms(baseline)
 
     def _drift_alarms(self, baseline: Baseline) -> None:
         kit, t, q = self.kit, self.kit.thresholds, self.kit.quality_period
         floor = baseline.mean_confidence - t.max_confidence_drop
-        self.alarms.append(kit.alarm(
-            self, catalog.CONFIDENCE_DROP,
-            f"mean confidence is below the bundle's {baseline.mean_confidence:.3f} minus {t.max_confidence_drop}",
-            cloudwatch.MathExpression(expression=f"IF(n >= {t.min_predictions}, confidence / 100, 1)",
-                                      label="mean confidence", period=q,
-                                      using_metrics={"n": kit.api_metric(CONFIDENCE, "SampleCount"),
-                                                     "confidence": kit.api_metric(CONFIDENCE, "Average")}),
-            floor, LT, evaluation_periods=1))
+        self.alarms.append(
+            kit.alarm(
+                self,
+                catalog.CONFIDENCE_DROP,
+                f"mean confidence is below the bundle's {baseline.mean_confidence:.3f} minus {t.max_confidence_drop}",
+                cloudwatch.MathExpression(
+                    expression=f"IF(n >= {t.min_predictions}, confidence / 100, 1)",
+                    label="mean confidence",
+                    period=q,
+                    using_metrics={
+                        "n": kit.api_metric(CONFIDENCE, "SampleCount"),
+                        "confidence": kit.api_metric(CONFIDENCE, "Average"),
+                    },
+                ),
+                floor,
+                LT,
+                evaluation_periods=1,
+            )
+        )
 
         shares = sorted(baseline.label_share.items(), key=lambda item: -item[1])[:MAX_DRIFT_LABELS]
         terms = " + ".join(f"ABS(FILL(l{i}, 0) / n - {share:.6f})" for i, (_, share) in enumerate(shares))
-        label_metrics = {f"l{i}": kit.api_metric(PREDICTED_LABEL, "Sum", label=label)
-                         for i, (label, _) in enumerate(shares)}
-        self.alarms.append(kit.alarm(
-            self, catalog.LABEL_SHARE_DRIFT,
-            f"the predicted-label share is more than {t.max_label_share_drift} (total variation distance) away "
-            "from the bundle's baseline: the traffic or the model changed",
-            cloudwatch.MathExpression(expression=f"IF(n >= {t.min_predictions}, 0.5 * ({terms}), 0)",
-                                      label="label share drift", period=q,
-                                      using_metrics={"n": kit.api_metric(PREDICTIONS, "Sum"), **label_metrics}),
-            t.max_label_share_drift, GT, evaluation_periods=1))
+        label_metrics = {
+            f"l{i}": kit.api_metric(PREDICTED_LABEL, "Sum", label=label) for i, (label, _) in enumerate(shares)
+        }
+        self.alarms.append(
+            kit.alarm(
+                self,
+                catalog.LABEL_SHARE_DRIFT,
+                f"the predicted-label share is more than {t.max_label_share_drift} (total variation distance) away "
+                "from the bundle's baseline: the traffic or the model changed",
+                cloudwatch.MathExpression(
+                    expression=f"IF(n >= {t.min_predictions}, 0.5 * ({terms}), 0)",
+                    label="label share drift",
+                    period=q,
+                    using_metrics={"n": kit.api_metric(PREDICTIONS, "Sum"), **label_metrics},
+                ),
+                t.max_label_share_drift,
+                GT,
+                evaluation_periods=1,
+            )
+        )
 
         if baseline.mean_input_chars:
-            self.alarms.append(kit.alarm(
-                self, catalog.INPUT_LENGTH_DRIFT,
-                f"the mean input length is more than {t.max_input_length_drift:.0%} away from the bundle's "
-                f"{baseline.mean_input_chars:.0f} characters: clients send text the model was not trained on",
-                cloudwatch.MathExpression(
-                    expression=f"IF(n >= {t.min_predictions}, ABS(chars / {baseline.mean_input_chars:.6f} - 1), 0)",
-                    label="input length drift", period=q,
-                    using_metrics={"n": kit.api_metric(INPUT_CHARS, "SampleCount"),
-                                   "chars": kit.api_metric(INPUT_CHARS, "Average")}),
-                t.max_input_length_drift, GT, evaluation_periods=1))
+            self.alarms.append(
+                kit.alarm(
+                    self,
+                    catalog.INPUT_LENGTH_DRIFT,
+                    f"the mean input length is more than {t.max_input_length_drift:.0%} away from the bundle's "
+                    f"{baseline.mean_input_chars:.0f} characters: clients send text the model was not trained on",
+                    cloudwatch.MathExpression(
+                        expression=f"IF(n >= {t.min_predictions}, ABS(chars / {baseline.mean_input_chars:.6f} - 1), 0)",
+                        label="input length drift",
+                        period=q,
+                        using_metrics={
+                            "n": kit.api_metric(INPUT_CHARS, "SampleCount"),
+                            "chars": kit.api_metric(INPUT_CHARS, "Average"),
+                        },
+                    ),
+                    t.max_input_length_drift,
+                    GT,
+                    evaluation_periods=1,
+                )
+            )

@@ -20,22 +20,47 @@ class RollbackAlarms(Inline):
         thresholds, minute = kit.thresholds, cdk.Duration.minutes(1)
         dimensions = kit.model_dimensions()
         self.alarms: list[cloudwatch.AlarmBase] = [
-            kit.notify(ENDPOINT_5XX, cloudwatch.Alarm(
-                self, ENDPOINT_5XX.construct_id, alarm_name=kit.name(ENDPOINT_5XX),
-                alarm_description="the endpoint's container answers 5XX; also rolls a blue/green deployment back",
-                metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="Invocation5XXErrors",
-                                         dimensions_map=dimensions, statistic="Sum", period=minute),
-                threshold=thresholds.endpoint_5xx_per_minute, evaluation_periods=2, datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)),
-            kit.notify(ENDPOINT_LATENCY, cloudwatch.Alarm(
-                self, ENDPOINT_LATENCY.construct_id, alarm_name=kit.name(ENDPOINT_LATENCY),
-                alarm_description=f"the model's p99 latency is over {thresholds.endpoint_latency_p99_ms:g} ms; "
-                                  "also rolls a blue/green deployment back",
-                metric=cloudwatch.Metric(namespace="AWS/SageMaker", metric_name="ModelLatency",
-                                         dimensions_map=dimensions, statistic="p99", period=minute),
-                threshold=thresholds.endpoint_latency_p99_ms * 1000,  # ModelLatency is in microseconds
-                evaluation_periods=3, datapoints_to_alarm=3,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)),
+            kit.notify(
+                ENDPOINT_5XX,
+                cloudwatch.Alarm(
+                    self,
+                    ENDPOINT_5XX.construct_id,
+                    alarm_name=kit.name(ENDPOINT_5XX),
+                    alarm_description="the endpoint's container answers 5XX; also rolls a blue/green deployment back",
+                    metric=cloudwatch.Metric(
+                        namespace="AWS/SageMaker",
+                        metric_name="Invocation5XXErrors",
+                        dimensions_map=dimensions,
+                        statistic="Sum",
+                        period=minute,
+                    ),
+                    threshold=thresholds.endpoint_5xx_per_minute,
+                    evaluation_periods=2,
+                    datapoints_to_alarm=2,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                ),
+            ),
+            kit.notify(
+                ENDPOINT_LATENCY,
+                cloudwatch.Alarm(
+                    self,
+                    ENDPOINT_LATENCY.construct_id,
+                    alarm_name=kit.name(ENDPOINT_LATENCY),
+                    alarm_description=f"the model's p99 latency is over {thresholds.endpoint_latency_p99_ms:g} ms; "
+                    "also rolls a blue/green deployment back",
+                    metric=cloudwatch.Metric(
+                        namespace="AWS/SageMaker",
+                        metric_name="ModelLatency",
+                        dimensions_map=dimensions,
+                        statistic="p99",
+                        period=minute,
+                    ),
+                    threshold=thresholds.endpoint_latency_p99_ms * 1000,  # ModelLatency is in microseconds
+                    evaluation_periods=3,
+                    datapoints_to_alarm=3,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                ),
+            ),
         ]

@@ -37,16 +37,30 @@ class ScaleToZero(Inline):
     """`endpoint`: the endpoint the component is placed on; `model_name`: its first model; `rollback_alarms`: the
     alarms a component update waits under and rolls back on."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, endpoint: sagemaker.CfnEndpoint,
-                 model_name: str, rollback_alarms: Sequence[cloudwatch.IAlarm]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        endpoint: sagemaker.CfnEndpoint,
+        model_name: str,
+        rollback_alarms: Sequence[cloudwatch.IAlarm],
+    ) -> None:
         super().__init__(scope, construct_id)
         names, settings = Names(config), config.endpoint
         self.component_name = names.inference_component
         self.component = sagemaker.CfnInferenceComponent(
-            self, "Component", inference_component_name=self.component_name,
-            endpoint_name=endpoint.attr_endpoint_name, variant_name=VARIANT,
-            specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(model_name=model_name),
-            runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(copy_count=1))
+            self,
+            "Component",
+            inference_component_name=self.component_name,
+            endpoint_name=endpoint.attr_endpoint_name,
+            variant_name=VARIANT,
+            specification=sagemaker.CfnInferenceComponent.InferenceComponentSpecificationProperty(
+                model_name=model_name
+            ),
+            runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(copy_count=1),
+        )
         self.component.add_property_override("Specification", inference_component_specification(model_name))
         self.component.add_property_override("RuntimeConfig", {"CopyCount": 1})
         self.component.add_property_override("DeploymentConfig", component_deployment_config(config, names))
@@ -54,49 +68,87 @@ class ScaleToZero(Inline):
             self.component.node.add_dependency(alarm)
 
         self.copies = appscaling.ScalableTarget(
-            self, "Copies", service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            self,
+            "Copies",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
             resource_id=f"inference-component/{self.component_name}",
             scalable_dimension="sagemaker:inference-component:DesiredCopyCount",
-            min_capacity=0, max_capacity=settings.max_copies)
+            min_capacity=0,
+            max_capacity=settings.max_copies,
+        )
         self.copies.node.add_dependency(self.component)
         self.copies.scale_to_track_metric(
-            "InvocationsPerCopy", target_value=settings.invocations_per_instance_target,
+            "InvocationsPerCopy",
+            target_value=settings.invocations_per_instance_target,
             predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
-            scale_in_cooldown=cdk.Duration.minutes(10), scale_out_cooldown=cdk.Duration.minutes(2))
+            scale_in_cooldown=cdk.Duration.minutes(10),
+            scale_out_cooldown=cdk.Duration.minutes(2),
+        )
 
         dimensions = {"InferenceComponentName": self.component_name}
-        refused = cloudwatch.Metric(namespace=COMPONENT_NAMESPACE, metric_name="NoCapacityInvocationFailures",
-                                    dimensions_map=dimensions, statistic="Maximum", period=MINUTE)
-        served = cloudwatch.Metric(namespace=COMPONENT_NAMESPACE, metric_name="Invocations",
-                                   dimensions_map=dimensions, statistic="Sum", period=MINUTE)
+        refused = cloudwatch.Metric(
+            namespace=COMPONENT_NAMESPACE,
+            metric_name="NoCapacityInvocationFailures",
+            dimensions_map=dimensions,
+            statistic="Maximum",
+            period=MINUTE,
+        )
+        served = cloudwatch.Metric(
+            namespace=COMPONENT_NAMESPACE,
+            metric_name="Invocations",
+            dimensions_map=dimensions,
+            statistic="Sum",
+            period=MINUTE,
+        )
         self.wake_alarm = cloudwatch.Alarm(
-            self, catalog.WAKE_FROM_ZERO.construct_id, alarm_name=f"{names.prefix}-{catalog.WAKE_FROM_ZERO.name}",
+            self,
+            catalog.WAKE_FROM_ZERO.construct_id,
+            alarm_name=f"{names.prefix}-{catalog.WAKE_FROM_ZERO.name}",
             alarm_description="a call found the model with no copy: add one (scale-to-zero wake-up; notifies nobody)",
-            metric=refused, threshold=1, evaluation_periods=1, datapoints_to_alarm=1,
+            metric=refused,
+            threshold=1,
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
         # the cooldown spans a wake-up, so callers retrying while the first copy starts do not add more copies
         wake = appscaling.StepScalingAction(
-            self, "WakePolicy", scaling_target=self.copies,
+            self,
+            "WakePolicy",
+            scaling_target=self.copies,
             adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
             cooldown=cdk.Duration.seconds(settings.expected_warmup_seconds),
-            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM)
+            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
+        )
         wake.add_adjustment(adjustment=1, lower_bound=0)
         self.wake_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(wake))
 
         idle_minutes = settings.scale_in_idle_minutes
         self.idle_alarm = cloudwatch.Alarm(
-            self, catalog.IDLE.construct_id, alarm_name=f"{names.prefix}-{catalog.IDLE.name}",
+            self,
+            catalog.IDLE.construct_id,
+            alarm_name=f"{names.prefix}-{catalog.IDLE.name}",
             alarm_description=f"no call, served or refused, for {idle_minutes} minutes: scale the model to 0 copies "
-                              "(notifies nobody)",
-            metric=cloudwatch.MathExpression(expression="FILL(served, 0) + FILL(refused, 0)",
-                                             label="calls, served or refused", period=MINUTE,
-                                             using_metrics={"served": served, "refused": refused}),
-            threshold=1, evaluation_periods=idle_minutes, datapoints_to_alarm=idle_minutes,
+            "(notifies nobody)",
+            metric=cloudwatch.MathExpression(
+                expression="FILL(served, 0) + FILL(refused, 0)",
+                label="calls, served or refused",
+                period=MINUTE,
+                using_metrics={"served": served, "refused": refused},
+            ),
+            threshold=1,
+            evaluation_periods=idle_minutes,
+            datapoints_to_alarm=idle_minutes,
             comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.BREACHING)  # SageMaker sends nothing for a quiet minute
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )  # SageMaker sends nothing for a quiet minute
         empty = appscaling.StepScalingAction(
-            self, "IdlePolicy", scaling_target=self.copies, adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
-            metric_aggregation_type=appscaling.MetricAggregationType.AVERAGE)
+            self,
+            "IdlePolicy",
+            scaling_target=self.copies,
+            adjustment_type=appscaling.AdjustmentType.EXACT_CAPACITY,
+            metric_aggregation_type=appscaling.MetricAggregationType.AVERAGE,
+        )
         empty.add_adjustment(adjustment=0, upper_bound=0)
         self.idle_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(empty))

@@ -22,58 +22,122 @@ from constructs import Construct
 from golive.contracts.signing_keys import KEY_CHARS
 from infra.assets.rotation import HANDLER, stage_rotation_code
 from infra.assets.staging import build_dir
-from infra.compliance import (INLINE_POLICY, LAMBDA_CONCURRENCY, LAMBDA_DLQ, LAMBDA_IN_VPC, LAMBDA_RUNTIME_NOT_NEWEST,
-                               SECRET_KMS, accept)
+from infra.compliance import (
+    INLINE_POLICY,
+    LAMBDA_CONCURRENCY,
+    LAMBDA_DLQ,
+    LAMBDA_IN_VPC,
+    LAMBDA_RUNTIME_NOT_NEWEST,
+    SECRET_KMS,
+    accept,
+)
 
 
 class SigningKey(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, environment: str, rotation_days: int,
-                 retain: bool, runtime: lambda_.Runtime, logs_key: kms.IKey, retention: logs.RetentionDays) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: str,
+        rotation_days: int,
+        retain: bool,
+        runtime: lambda_.Runtime,
+        logs_key: kms.IKey,
+        retention: logs.RetentionDays,
+    ) -> None:
         super().__init__(scope, construct_id)
         # "Default": the secret's logical id stays the one it had as the API stack's own "SigningKey"
         self.secret = secretsmanager.Secret(
-            self, "Default", description=f"golive {environment}: HMAC key that signs the API's prediction ids",
-            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=KEY_CHARS,
-                                                                        exclude_punctuation=True),
-            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY)
-        accept(self.secret, "encrypted with Secrets Manager's AWS-managed key; only the API function's role may read "
-                            "it and only the rotation function's role may write it (their ARN statements name this "
-                            "secret alone)", *SECRET_KMS)
+            self,
+            "Default",
+            description=f"golive {environment}: HMAC key that signs the API's prediction ids",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=KEY_CHARS, exclude_punctuation=True
+            ),
+            removal_policy=cdk.RemovalPolicy.RETAIN if retain else cdk.RemovalPolicy.DESTROY,
+        )
+        accept(
+            self.secret,
+            "encrypted with Secrets Manager's AWS-managed key; only the API function's role may read "
+            "it and only the rotation function's role may write it (their ARN statements name this "
+            "secret alone)",
+            *SECRET_KMS,
+        )
 
-        log_group = logs.LogGroup(self, "RotationLogs", retention=retention, encryption_key=logs_key,
-                                  removal_policy=cdk.RemovalPolicy.DESTROY)
-        role = iam.Role(self, "RotationRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-                        description="golive signing-key rotation: its own logs and this one secret")
+        log_group = logs.LogGroup(
+            self, "RotationLogs", retention=retention, encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY
+        )
+        role = iam.Role(
+            self,
+            "RotationRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="golive signing-key rotation: its own logs and this one secret",
+        )
         log_group.grant_write(role)
         self.rotation_function = lambda_.Function(
-            self, "Rotation", runtime=runtime, handler=HANDLER,
+            self,
+            "Rotation",
+            runtime=runtime,
+            handler=HANDLER,
             code=lambda_.Code.from_asset(str(stage_rotation_code(build_dir(self) / "rotation"))),
-            memory_size=256, timeout=cdk.Duration.seconds(30), role=role, log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE, description=f"golive {environment}: rotates the prediction-id signing key")
+            memory_size=256,
+            timeout=cdk.Duration.seconds(30),
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            description=f"golive {environment}: rotates the prediction-id signing key",
+        )
         policy = cast(cdk.CfnResource, role.node.find_child("DefaultPolicy").node.default_child)
-        cast(cdk.CfnResource, self.rotation_function.node.default_child).add_override("DependsOn", [cdk.Stack.of(self).get_logical_id(policy)])
+        cast(cdk.CfnResource, self.rotation_function.node.default_child).add_override(
+            "DependsOn", [cdk.Stack.of(self).get_logical_id(policy)]
+        )
         # the schedule grants the function what the four steps call on this secret (Describe, Get, Put,
         # UpdateSecretVersionStage) and GetRandomPassword, and lets Secrets Manager invoke it
         self.schedule = self.secret.add_rotation_schedule(
-            "Schedule", rotation_lambda=self.rotation_function,
-            automatically_after=cdk.Duration.days(rotation_days), rotate_immediately_on_update=False)
+            "Schedule",
+            rotation_lambda=self.rotation_function,
+            automatically_after=cdk.Duration.days(rotation_days),
+            rotate_immediately_on_update=False,
+        )
         # only Secrets Manager acting for this account may invoke it (no other account's secret, confused deputy)
         (permission,) = [c for c in self.rotation_function.node.children if isinstance(c, lambda_.CfnPermission)]
         permission.source_account = cdk.Aws.ACCOUNT_ID
 
-        accept(role, "GetRandomPassword (draws the new key; CDK grants it with the rotation schedule) and X-Ray's "
-                     "PutTraceSegments/PutTelemetryRecords (active tracing) take no resource ARN",
-               "AwsSolutions-IAM5[Resource::*]")
-        accept(role, "the role's statements name this secret and the function's log group only (tests assert it); a "
-                     "managed policy would hold the same statements", *INLINE_POLICY)
-        accept(self.rotation_function, "the same current runtime as the API function (python3.13); the handler "
-                                       "needs only boto3, the standard library and the key's contract", *LAMBDA_RUNTIME_NOT_NEWEST)
-        accept(self.rotation_function, "Secrets Manager calls each rotation step synchronously and records a failed "
-                                       "rotation itself (the old key stays AWSCURRENT); a dead-letter queue only "
-                                       "receives failed asynchronous invocations", *LAMBDA_DLQ)
-        accept(self.rotation_function, "the function calls only Secrets Manager over TLS with IAM; a VPC would need "
-                                       "an interface endpoint (~$7/month per AZ) for no private resource to reach",
-               *LAMBDA_IN_VPC)
-        accept(self.rotation_function, "it runs four times per rotation, a few times a year; reserving concurrency "
-                                       "fails on a new account (limit 10, all of it kept unreserved)",
-               *LAMBDA_CONCURRENCY)
+        accept(
+            role,
+            "GetRandomPassword (draws the new key; CDK grants it with the rotation schedule) and X-Ray's "
+            "PutTraceSegments/PutTelemetryRecords (active tracing) take no resource ARN",
+            "AwsSolutions-IAM5[Resource::*]",
+        )
+        accept(
+            role,
+            "the role's statements name this secret and the function's log group only (tests assert it); a "
+            "managed policy would hold the same statements",
+            *INLINE_POLICY,
+        )
+        accept(
+            self.rotation_function,
+            "the same current runtime as the API function (python3.13); the handler "
+            "needs only boto3, the standard library and the key's contract",
+            *LAMBDA_RUNTIME_NOT_NEWEST,
+        )
+        accept(
+            self.rotation_function,
+            "Secrets Manager calls each rotation step synchronously and records a failed "
+            "rotation itself (the old key stays AWSCURRENT); a dead-letter queue only "
+            "receives failed asynchronous invocations",
+            *LAMBDA_DLQ,
+        )
+        accept(
+            self.rotation_function,
+            "the function calls only Secrets Manager over TLS with IAM; a VPC would need "
+            "an interface endpoint (~$7/month per AZ) for no private resource to reach",
+            *LAMBDA_IN_VPC,
+        )
+        accept(
+            self.rotation_function,
+            "it runs four times per rotation, a few times a year; reserving concurrency "
+            "fails on a new account (limit 10, all of it kept unreserved)",
+            *LAMBDA_CONCURRENCY,
+        )

@@ -19,40 +19,81 @@ from infra.constructs.inline import Inline
 
 
 class TrainingAlerts(Inline):
-    def __init__(self, scope: Construct, construct_id: str, *, kit: AlarmKit,
-                 state_machine: sfn.IStateMachine) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, kit: AlarmKit, state_machine: sfn.IStateMachine) -> None:
         super().__init__(scope, construct_id)
         prefix, topic, env = kit.names.prefix, kit.topic, kit.config.name
-        undelivered = sqs.Queue(self, "UndeliveredAlertsQueue", queue_name=f"{prefix}-undelivered-alerts",
-                                # the topic's key: the same messages, and EventBridge may already use it
-                                encryption=sqs.QueueEncryption.KMS, encryption_master_key=topic.master_key,
-                                enforce_ssl=True, retention_period=cdk.Duration.days(14))
-        accept(undelivered, "this is the dead-letter queue of the training alert rules; a queue behind it would "
-                            "only move the same messages again", *QUEUE_DLQ)
+        undelivered = sqs.Queue(
+            self,
+            "UndeliveredAlertsQueue",
+            queue_name=f"{prefix}-undelivered-alerts",
+            # the topic's key: the same messages, and EventBridge may already use it
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=topic.master_key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        accept(
+            undelivered,
+            "this is the dead-letter queue of the training alert rules; a queue behind it would "
+            "only move the same messages again",
+            *QUEUE_DLQ,
+        )
         job_failed = events.Rule(
-            self, "TrainingJobFailed", rule_name=f"{prefix}-training-job-failed",
+            self,
+            "TrainingJobFailed",
+            rule_name=f"{prefix}-training-job-failed",
             description="a SageMaker training job of this environment failed or was stopped",
             event_pattern=events.EventPattern(
-                source=["aws.sagemaker"], detail_type=["SageMaker Training Job State Change"],
-                detail={"TrainingJobStatus": ["Failed", "Stopped"], "TrainingJobName": [{"prefix": f"{prefix}-"}]}))
-        job_failed.add_target(targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
-            f"golive {env}: training job {events.EventField.from_path('$.detail.TrainingJobName')} is "
-            f"{events.EventField.from_path('$.detail.TrainingJobStatus')}: "
-            f"{events.EventField.from_path('$.detail.FailureReason')}"), dead_letter_queue=undelivered))
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Training Job State Change"],
+                detail={"TrainingJobStatus": ["Failed", "Stopped"], "TrainingJobName": [{"prefix": f"{prefix}-"}]},
+            ),
+        )
+        job_failed.add_target(
+            targets.SnsTopic(
+                topic,
+                message=events.RuleTargetInput.from_text(
+                    f"golive {env}: training job {events.EventField.from_path('$.detail.TrainingJobName')} is "
+                    f"{events.EventField.from_path('$.detail.TrainingJobStatus')}: "
+                    f"{events.EventField.from_path('$.detail.FailureReason')}"
+                ),
+                dead_letter_queue=undelivered,
+            )
+        )
         pipeline_failed = events.Rule(
-            self, "PipelineFailed", rule_name=f"{prefix}-pipeline-failed",
+            self,
+            "PipelineFailed",
+            rule_name=f"{prefix}-pipeline-failed",
             description="the training pipeline's execution failed, timed out or was aborted",
             event_pattern=events.EventPattern(
-                source=["aws.states"], detail_type=["Step Functions Execution Status Change"],
-                detail={"status": ["FAILED", "TIMED_OUT", "ABORTED"],
-                        "stateMachineArn": [state_machine.state_machine_arn]}))
-        pipeline_failed.add_target(targets.SnsTopic(topic, message=events.RuleTargetInput.from_text(
-            f"golive {env}: training pipeline execution {events.EventField.from_path('$.detail.name')} "
-            f"ended {events.EventField.from_path('$.detail.status')}; see the Step Functions console"),
-            dead_letter_queue=undelivered))
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": [state_machine.state_machine_arn],
+                },
+            ),
+        )
+        pipeline_failed.add_target(
+            targets.SnsTopic(
+                topic,
+                message=events.RuleTargetInput.from_text(
+                    f"golive {env}: training pipeline execution {events.EventField.from_path('$.detail.name')} "
+                    f"ended {events.EventField.from_path('$.detail.status')}; see the Step Functions console"
+                ),
+                dead_letter_queue=undelivered,
+            )
+        )
         self.rules = [job_failed, pipeline_failed]
-        self.capacity: list[cloudwatch.Alarm] = [kit.alarm(
-            self, catalog.UNDELIVERED_ALERTS,
-            f"EventBridge could not deliver a training alert to the topic: read the queue {prefix}-undelivered-alerts "
-            "and check the topic's key policy", undelivered.metric_approximate_number_of_messages_visible(
-                statistic="Maximum", period=kit.period), 0, GT, evaluation_periods=1)]
+        self.capacity: list[cloudwatch.Alarm] = [
+            kit.alarm(
+                self,
+                catalog.UNDELIVERED_ALERTS,
+                f"EventBridge could not deliver a training alert to the topic: read the queue {prefix}-undelivered-alerts "
+                "and check the topic's key policy",
+                undelivered.metric_approximate_number_of_messages_visible(statistic="Maximum", period=kit.period),
+                0,
+                GT,
+                evaluation_periods=1,
+            )
+        ]

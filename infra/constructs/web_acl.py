@@ -32,63 +32,143 @@ REDACTED_HEADERS = ("x-api-key", "authorization")
 
 def rate_limited_body(settings: WafSettings) -> dict:
     """The rate rule's answer, in the API's error shape (`golive.client` reads its type and Retry-After)."""
-    return {"error": {"type": "throttled", "message": (
-        f"too many requests from this IP address: over {settings.rate_limit} in {settings.rate_window_seconds} s "
-        "(the API's web application firewall); retry after Retry-After seconds")}}
+    return {
+        "error": {
+            "type": "throttled",
+            "message": (
+                f"too many requests from this IP address: over {settings.rate_limit} in {settings.rate_window_seconds} s "
+                "(the API's web application firewall); retry after Retry-After seconds"
+            ),
+        }
+    }
 
 
 class WebAcl(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, name: str, settings: WafSettings, stage_arn: str,
-                 logs_key: kms.IKey, retention: logs.RetentionDays) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name: str,
+        settings: WafSettings,
+        stage_arn: str,
+        logs_key: kms.IKey,
+        retention: logs.RetentionDays,
+    ) -> None:
         super().__init__(scope, construct_id)
 
         def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
             return wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True, metric_name=f"{name}-{metric}", sampled_requests_enabled=True)
+                cloud_watch_metrics_enabled=True, metric_name=f"{name}-{metric}", sampled_requests_enabled=True
+            )
 
         rules = []
         for priority, group in enumerate(MANAGED_RULE_GROUPS):
             counted = settings.count_only_rules if group == "AWSManagedRulesCommonRuleSet" else []
-            rules.append(wafv2.CfnWebACL.RuleProperty(
-                name=group, priority=priority, override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                visibility_config=visibility(group),
-                statement=wafv2.CfnWebACL.StatementProperty(managed_rule_group_statement=(
-                    wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=group,
-                        rule_action_overrides=[wafv2.CfnWebACL.RuleActionOverrideProperty(
-                            name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}))
-                            for rule in counted] or None)))))
-        rules.append(wafv2.CfnWebACL.RuleProperty(
-            name=RATE_RULE, priority=len(rules), visibility_config=visibility(RATE_RULE),
-            statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                aggregate_key_type="IP", limit=settings.rate_limit, evaluation_window_sec=settings.rate_window_seconds)),
-            action=wafv2.CfnWebACL.RuleActionProperty(block=wafv2.CfnWebACL.BlockActionProperty(
-                custom_response=wafv2.CfnWebACL.CustomResponseProperty(
-                    response_code=429, custom_response_body_key=RATE_LIMITED_BODY,
-                    response_headers=[wafv2.CfnWebACL.CustomHTTPHeaderProperty(
-                        name="Retry-After", value=str(settings.rate_window_seconds))])))))
+            rules.append(
+                wafv2.CfnWebACL.RuleProperty(
+                    name=group,
+                    priority=priority,
+                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                    visibility_config=visibility(group),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        managed_rule_group_statement=(
+                            wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                                vendor_name="AWS",
+                                name=group,
+                                rule_action_overrides=[
+                                    wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                        name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                                    )
+                                    for rule in counted
+                                ]
+                                or None,
+                            )
+                        )
+                    ),
+                )
+            )
+        rules.append(
+            wafv2.CfnWebACL.RuleProperty(
+                name=RATE_RULE,
+                priority=len(rules),
+                visibility_config=visibility(RATE_RULE),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        aggregate_key_type="IP",
+                        limit=settings.rate_limit,
+                        evaluation_window_sec=settings.rate_window_seconds,
+                    )
+                ),
+                action=wafv2.CfnWebACL.RuleActionProperty(
+                    block=wafv2.CfnWebACL.BlockActionProperty(
+                        custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                            response_code=429,
+                            custom_response_body_key=RATE_LIMITED_BODY,
+                            response_headers=[
+                                wafv2.CfnWebACL.CustomHTTPHeaderProperty(
+                                    name="Retry-After", value=str(settings.rate_window_seconds)
+                                )
+                            ],
+                        )
+                    )
+                ),
+            )
+        )
 
         self.acl = wafv2.CfnWebACL(
-            self, "Acl", name=name, scope="REGIONAL", description=f"{name}: AWS managed rules and a rate limit per IP",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}), rules=rules,
+            self,
+            "Acl",
+            name=name,
+            scope="REGIONAL",
+            description=f"{name}: AWS managed rules and a rate limit per IP",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            rules=rules,
             visibility_config=visibility("all"),
-            custom_response_bodies={RATE_LIMITED_BODY: wafv2.CfnWebACL.CustomResponseBodyProperty(
-                content_type="APPLICATION_JSON", content=json.dumps(rate_limited_body(settings)))})
-        wafv2.CfnWebACLAssociation(self, "Association", resource_arn=stage_arn,
-                                   web_acl_arn=self.acl.attr_arn)
+            custom_response_bodies={
+                RATE_LIMITED_BODY: wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON", content=json.dumps(rate_limited_body(settings))
+                )
+            },
+        )
+        wafv2.CfnWebACLAssociation(self, "Association", resource_arn=stage_arn, web_acl_arn=self.acl.attr_arn)
 
         log_group_name = f"aws-waf-logs-{name}"
-        self.log_group = logs.LogGroup(self, "Logs", log_group_name=log_group_name, retention=retention,
-                                       encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=log_group_name,
+            retention=retention,
+            encryption_key=logs_key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
         logging = wafv2.CfnLoggingConfiguration(
-            self, "Logging", resource_arn=self.acl.attr_arn,
+            self,
+            "Logging",
+            resource_arn=self.acl.attr_arn,
             # WAF takes the log group's ARN without the ":*" that CloudFormation's Arn attribute ends with
-            log_destination_configs=[cdk.Stack.of(self).format_arn(
-                service="logs", resource="log-group", resource_name=log_group_name,
-                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)],
-            redacted_fields=[wafv2.CfnLoggingConfiguration.FieldToMatchProperty(
-                single_header={"Name": header}) for header in REDACTED_HEADERS],
+            log_destination_configs=[
+                cdk.Stack.of(self).format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=log_group_name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": header})
+                for header in REDACTED_HEADERS
+            ],
             # a JSON property: CloudFormation's own casing, passed through as written
-            logging_filter={"DefaultBehavior": "DROP", "Filters": [{
-                "Behavior": "KEEP", "Requirement": "MEETS_ANY", "Conditions": [{"ActionCondition": {"Action": "BLOCK"}}]}]})
+            logging_filter={
+                "DefaultBehavior": "DROP",
+                "Filters": [
+                    {
+                        "Behavior": "KEEP",
+                        "Requirement": "MEETS_ANY",
+                        "Conditions": [{"ActionCondition": {"Action": "BLOCK"}}],
+                    }
+                ],
+            },
+        )
         logging.node.add_dependency(self.log_group)

@@ -35,27 +35,41 @@ def _hourly_usd(price_list: list[str]) -> float | None:
 def fetch_instance_price(client, region: str, instance_type: str, component: str) -> float:
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    filters = [{"Type": "TERM_MATCH", "Field": field, "Value": value} for field, value in (
-        ("productFamily", "ML Instance"), ("regionCode", region), ("instanceName", instance_type),
-        ("component", component))]
+    filters = [
+        {"Type": "TERM_MATCH", "Field": field, "Value": value}
+        for field, value in (
+            ("productFamily", "ML Instance"),
+            ("regionCode", region),
+            ("instanceName", instance_type),
+            ("component", component),
+        )
+    ]
     try:
-        pages = client.get_paginator("get_products").paginate(ServiceCode=SERVICE_CODE, Filters=filters,
-                                                               FormatVersion="aws_v1")
+        pages = client.get_paginator("get_products").paginate(
+            ServiceCode=SERVICE_CODE, Filters=filters, FormatVersion="aws_v1"
+        )
         price_list = [item for page in pages for item in page.get("PriceList", [])]
     except NoCredentialsError:
-        raise UserError("--refresh-prices asks the AWS Pricing API and needs AWS credentials (pricing:GetProducts); "
-                        "leave it out to use the shipped price table") from None
+        raise UserError(
+            "--refresh-prices asks the AWS Pricing API and needs AWS credentials (pricing:GetProducts); "
+            "leave it out to use the shipped price table"
+        ) from None
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        raise UserError(f"the AWS Pricing API refused: {error.get('Code')}: {error.get('Message')}; check that your "
-                        "credentials allow pricing:GetProducts, or leave --refresh-prices out") from None
+        raise UserError(
+            f"the AWS Pricing API refused: {error.get('Code')}: {error.get('Message')}; check that your "
+            "credentials allow pricing:GetProducts, or leave --refresh-prices out"
+        ) from None
     except BotoCoreError as exc:
-        raise UserError(f"could not reach the AWS Pricing API ({exc}); leave --refresh-prices out to use the "
-                        "shipped price table") from None
+        raise UserError(
+            f"could not reach the AWS Pricing API ({exc}); leave --refresh-prices out to use the shipped price table"
+        ) from None
     usd = _hourly_usd(price_list)
     if usd is None:
-        raise UserError(f"the AWS Pricing API lists no on-demand {component.lower()} price for {instance_type} in "
-                        f"{region}; check the instance type and region in the environment config")
+        raise UserError(
+            f"the AWS Pricing API lists no on-demand {component.lower()} price for {instance_type} in "
+            f"{region}; check the instance type and region in the environment config"
+        )
     return usd
 
 
@@ -71,7 +85,8 @@ def refresh_prices(table: dict, config, client=None) -> dict:
     for key, instance_type in wanted.items():
         refreshed[key][instance_type] = fetch_instance_price(client, config.region, instance_type, COMPONENTS[key])
     refreshed["refreshed"] = {
-        "on": date.today().isoformat(), "region": config.region,
+        "on": date.today().isoformat(),
+        "region": config.region,
         "prices": {key: {instance_type: refreshed[key][instance_type]} for key, instance_type in wanted.items()},
     }
     return refreshed

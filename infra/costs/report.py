@@ -39,8 +39,12 @@ def fetch_spend(start: str, end: str, environment: str | None, granularity: str,
 
     first, last = parse_period(start, end)
     ce = client or boto3.client("ce", region_name="us-east-1")  # Cost Explorer's one endpoint
-    query = {"TimePeriod": {"Start": first.isoformat(), "End": last.isoformat()}, "Granularity": granularity,
-             "Metrics": ["UnblendedCost"], "GroupBy": [{"Type": "TAG", "Key": "Stage"}]}
+    query = {
+        "TimePeriod": {"Start": first.isoformat(), "End": last.isoformat()},
+        "Granularity": granularity,
+        "Metrics": ["UnblendedCost"],
+        "GroupBy": [{"Type": "TAG", "Key": "Stage"}],
+    }
     if environment:
         query["Filter"] = {"Tags": {"Key": "Environment", "Values": [environment], "MatchOptions": ["EQUALS"]}}
     rows, token = [], None
@@ -50,8 +54,13 @@ def fetch_spend(start: str, end: str, environment: str | None, granularity: str,
         for period in page.get("ResultsByTime", []):
             for group in period.get("Groups", []):
                 stage = group["Keys"][0].split("$", 1)[-1] or UNTAGGED
-                rows.append(SpendRow(period["TimePeriod"]["Start"], stage,
-                                     round(float(group["Metrics"]["UnblendedCost"]["Amount"]), 2)))
+                rows.append(
+                    SpendRow(
+                        period["TimePeriod"]["Start"],
+                        stage,
+                        round(float(group["Metrics"]["UnblendedCost"]["Amount"]), 2),
+                    )
+                )
         token = page.get("NextPageToken")
         if not token:
             return rows

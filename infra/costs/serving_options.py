@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from itertools import combinations
 
+
 def days_per_month(p: dict) -> float:
     """The price table's month in days (730 h / 24 = 30.4), so 24 active hours a day is exactly always-on."""
     return p["hours_per_month"] / 24
@@ -55,21 +56,41 @@ def serving_options(config, a, p: dict, price) -> list[ServingOption]:
     days = days_per_month(p)
     active_hours = a.active_hours_per_day * days
     return [
-        ServingOption("lambda_onnx", 0.0, requests + onnx + init,
-                      f"Lambda {gb:g} GB x {a.onnx_ms:.1f} ms + a {a.init_s:g} s init on {a.cold_start_share:.1%} "
-                      "of requests (cold starts)"),
-        ServingOption("lambda_onnx_snapstart", cache, requests + onnx + restore,
-                      f"{a.snapstart_versions} cached snapshot x {gb:g} GB x ${snap['cache_per_gb_second']}/GB-s all "
-                      f"month + a restore x {gb:g} GB x ${snap['restore_per_gb']}/GB on {a.cold_start_share:.1%} of "
-                      "requests, no init"),
-        ServingOption("sagemaker_serverless", 0.0, proxied + serverless,
-                      f"{a.serverless_memory_gb:g} GB x {a.onnx_ms:.1f} ms x ${p['sagemaker_serverless_per_gb_second']}"
-                      f"/GB-s + the API's Lambda waiting {a.proxy_ms:g} ms"),
-        ServingOption("gpu_endpoint", always_on * p["hours_per_month"] * hosting, proxied,
-                      f"{always_on} {instance} x {p['hours_per_month']} h x ${hosting}/h + the API's Lambda"),
-        ServingOption("gpu_scale_to_zero", active_hours * hosting, proxied,
-                      f"1 {instance} x {a.active_hours_per_day:g} active h/day x {days:.1f} days x "
-                      f"${hosting}/h + the API's Lambda"),
+        ServingOption(
+            "lambda_onnx",
+            0.0,
+            requests + onnx + init,
+            f"Lambda {gb:g} GB x {a.onnx_ms:.1f} ms + a {a.init_s:g} s init on {a.cold_start_share:.1%} "
+            "of requests (cold starts)",
+        ),
+        ServingOption(
+            "lambda_onnx_snapstart",
+            cache,
+            requests + onnx + restore,
+            f"{a.snapstart_versions} cached snapshot x {gb:g} GB x ${snap['cache_per_gb_second']}/GB-s all "
+            f"month + a restore x {gb:g} GB x ${snap['restore_per_gb']}/GB on {a.cold_start_share:.1%} of "
+            "requests, no init",
+        ),
+        ServingOption(
+            "sagemaker_serverless",
+            0.0,
+            proxied + serverless,
+            f"{a.serverless_memory_gb:g} GB x {a.onnx_ms:.1f} ms x ${p['sagemaker_serverless_per_gb_second']}"
+            f"/GB-s + the API's Lambda waiting {a.proxy_ms:g} ms",
+        ),
+        ServingOption(
+            "gpu_endpoint",
+            always_on * p["hours_per_month"] * hosting,
+            proxied,
+            f"{always_on} {instance} x {p['hours_per_month']} h x ${hosting}/h + the API's Lambda",
+        ),
+        ServingOption(
+            "gpu_scale_to_zero",
+            active_hours * hosting,
+            proxied,
+            f"1 {instance} x {a.active_hours_per_day:g} active h/day x {days:.1f} days x "
+            f"${hosting}/h + the API's Lambda",
+        ),
     ]
 
 
@@ -84,8 +105,13 @@ def break_even(first: ServingOption, second: ServingOption) -> float | None:
 
 def compare(options: list[ServingOption], requests: int) -> tuple[dict[str, dict], dict[str, float | None]]:
     """(each option at this traffic, the break-even traffic of each pair as `a_vs_b`)."""
-    at_traffic = {o.name: {**asdict(o), "monthly_usd": round(o.monthly(requests), 2),
-                           "per_1000_usd": round(1000 * o.monthly(requests) / max(requests, 1), 4)}
-                  for o in options}
+    at_traffic = {
+        o.name: {
+            **asdict(o),
+            "monthly_usd": round(o.monthly(requests), 2),
+            "per_1000_usd": round(1000 * o.monthly(requests) / max(requests, 1), 4),
+        }
+        for o in options
+    }
     pairs = {f"{a.name}_vs_{b.name}": break_even(a, b) for a, b in combinations(options, 2)}
     return at_traffic, pairs

@@ -23,15 +23,22 @@ PUSH_TO_LOGS = "service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 class AccountStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
-        super().__init__(scope, construct_id, description="golive: account-wide settings shared by every environment",
-                         **kwargs)
+        super().__init__(
+            scope, construct_id, description="golive: account-wide settings shared by every environment", **kwargs
+        )
         self.api_logs_role = iam.Role(
-            self, "ApiGatewayLogsRole", assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            self,
+            "ApiGatewayLogsRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(PUSH_TO_LOGS)],
-            description="API Gateway writes REST API execution logs of this account and region to CloudWatch")
+            description="API Gateway writes REST API execution logs of this account and region to CloudWatch",
+        )
         self.api_logs_role.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
         setting = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=self.api_logs_role.role_arn)
         setting.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-        accept(self.api_logs_role, "API Gateway's account-level logging role: AWS's own managed policy is the "
-                                   "documented one", f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{PUSH_TO_LOGS}]")
+        accept(
+            self.api_logs_role,
+            "API Gateway's account-level logging role: AWS's own managed policy is the documented one",
+            f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{PUSH_TO_LOGS}]",
+        )
         cdk.CfnOutput(self, "ApiGatewayLogsRoleArn", value=self.api_logs_role.role_arn)

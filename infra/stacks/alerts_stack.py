@@ -17,38 +17,79 @@ from infra.compliance import SNS_REDRIVE, accept
 from infra.config import EnvironmentConfig
 
 # services that publish to the topic and so must use its key
-PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com",
-              "events.amazonaws.com")
+PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "costalerts.amazonaws.com", "events.amazonaws.com")
 
 
 class AlertsStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.key = kms.Key(self, "AlertsKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY,
-                           pending_window=cdk.Duration.days(7), description=f"golive {config.name}: alert topic")
-        self.key.add_to_resource_policy(iam.PolicyStatement(
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
-            principals=[iam.ServicePrincipal(p) for p in PUBLISHERS]))
-        self.topic = sns.Topic(self, "Alerts", topic_name=f"golive-{config.name}-alerts", master_key=self.key,
-                               enforce_ssl=True, display_name=f"golive {config.name} alerts")
+        self.key = kms.Key(
+            self,
+            "AlertsKey",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            pending_window=cdk.Duration.days(7),
+            description=f"golive {config.name}: alert topic",
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                principals=[iam.ServicePrincipal(p) for p in PUBLISHERS],
+            )
+        )
+        self.topic = sns.Topic(
+            self,
+            "Alerts",
+            topic_name=f"golive-{config.name}-alerts",
+            master_key=self.key,
+            enforce_ssl=True,
+            display_name=f"golive {config.name} alerts",
+        )
         for publisher in PUBLISHERS:
-            self.topic.add_to_resource_policy(iam.PolicyStatement(
-                actions=["sns:Publish"], resources=[self.topic.topic_arn],
-                principals=[iam.ServicePrincipal(publisher)],
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}}))
+            self.topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    actions=["sns:Publish"],
+                    resources=[self.topic.topic_arn],
+                    principals=[iam.ServicePrincipal(publisher)],
+                    conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+                )
+            )
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
-        accept(self.topic, "SNS retries e-mail delivery on its own policy and an unconfirmed address receives "
-                           "nothing, so a dead-letter queue would hold only messages nobody reads; the alarm itself "
-                           "stays in ALARM on the dashboard", *SNS_REDRIVE)
+        accept(
+            self.topic,
+            "SNS retries e-mail delivery on its own policy and an unconfirmed address receives "
+            "nothing, so a dead-letter queue would hold only messages nobody reads; the alarm itself "
+            "stays in ALARM on the dashboard",
+            *SNS_REDRIVE,
+        )
 
         # CloudWatch Logs encrypts with it on behalf of the stacks' log groups (Lambda, API access logs,
         # the pipeline, the cost-tag activation), only for log groups of this account and region
-        self.logs_key = kms.Key(self, "LogsKey", enable_key_rotation=True, removal_policy=cdk.RemovalPolicy.DESTROY,
-                                pending_window=cdk.Duration.days(7), description=f"golive {config.name}: log groups")
-        self.logs_key.add_to_resource_policy(iam.PolicyStatement(
-            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-            resources=["*"], principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": self.format_arn(
-                service="logs", resource="log-group", resource_name="*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)}}))
+        self.logs_key = kms.Key(
+            self,
+            "LogsKey",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            pending_window=cdk.Duration.days(7),
+            description=f"golive {config.name}: log groups",
+        )
+        self.logs_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                resources=["*"],
+                principals=[iam.ServicePrincipal(f"logs.{self.region}.amazonaws.com")],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn": self.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    }
+                },
+            )
+        )
         cdk.CfnOutput(self, "AlertTopicArn", value=self.topic.topic_arn)

@@ -28,20 +28,41 @@ from infra.constructs.rest_api import RestApi
 class ApiStack(StableIdStack):
     timeout_s = LAMBDA_TIMEOUT_S  # the function's timeout, which its duration alarm is measured against
 
-    def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, package_dir: Path,
-                 logs_key: kms.IKey, endpoint_name: str | None = None, inference_component_name: str | None = None,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        config: EnvironmentConfig,
+        package_dir: Path,
+        logs_key: kms.IKey,
+        endpoint_name: str | None = None,
+        inference_component_name: str | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.feedback_table = FeedbackTable(self, "FeedbackStore", retain=config.retain_feedback).table
-        handler = ApiFunction(self, "ApiFunction", config=config, package_dir=package_dir, table=self.feedback_table,
-                              logs_key=logs_key, endpoint_name=endpoint_name,
-                              inference_component_name=inference_component_name)
+        handler = ApiFunction(
+            self,
+            "ApiFunction",
+            config=config,
+            package_dir=package_dir,
+            table=self.feedback_table,
+            logs_key=logs_key,
+            endpoint_name=endpoint_name,
+            inference_component_name=inference_component_name,
+        )
         self.function, self.signing_key = handler.function, handler.signing_key
         self.signing_secret = handler.signing_key.secret
         # "Default": CDK names the Lambda permissions and usage-plan keys from the API's path, which a "Default"
         # construct stays out of; another id would rename them, and a renamed usage-plan key fails to deploy
-        rest = RestApi(self, "Default", config=config, function=handler.target, logs_key=logs_key,
-                       retention=RETENTION[config.api.log_retention_days])
+        rest = RestApi(
+            self,
+            "Default",
+            config=config,
+            function=handler.target,
+            logs_key=logs_key,
+            retention=RETENTION[config.api.log_retention_days],
+        )
         self.api, self.auth, self.web_acl = rest.api, rest.auth, rest.web_acl
         self.client_keys = ClientKeys(self, "ClientKeys", api=self.api, settings=config.api, environment=config.name)
 

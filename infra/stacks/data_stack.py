@@ -18,57 +18,119 @@ from infra.stacks.sagemaker_roles import SageMakerRoles
 
 
 class DataStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, training_image_account: str,
-                 **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, config: EnvironmentConfig, training_image_account: str, **kwargs
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         removal = cdk.RemovalPolicy.RETAIN
-        self.key = kms.Key(self, "DataKey", enable_key_rotation=True, removal_policy=removal,
-                           description=f"golive {config.name}: data, models and captured traffic")
+        self.key = kms.Key(
+            self,
+            "DataKey",
+            enable_key_rotation=True,
+            removal_policy=removal,
+            description=f"golive {config.name}: data, models and captured traffic",
+        )
 
         # S3 server access logs can only be delivered to an SSE-S3 bucket, not an SSE-KMS one; delivery is
         # granted by bucket policy (the app turns on @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy), not ACLs.
         self.access_logs = s3.Bucket(
-            self, "AccessLogs", encryption=s3.BucketEncryption.S3_MANAGED, enforce_ssl=True, versioned=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL, object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=removal,
-            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365),
-                                              noncurrent_version_expiration=cdk.Duration.days(30))],
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=cdk.Duration.days(365), noncurrent_version_expiration=cdk.Duration.days(30))
+            ],
         )
         accept(self.access_logs, "this is the access-log bucket; logging it into itself would loop", *S3_ACCESS_LOGS)
-        accept(self.access_logs, "S3 delivers server access logs only to SSE-S3 buckets, never to SSE-KMS ones",
-               *S3_KMS)
+        accept(
+            self.access_logs, "S3 delivers server access logs only to SSE-S3 buckets, never to SSE-KMS ones", *S3_KMS
+        )
 
-        self.data = self._bucket("Data", "data/", removal, [
-            s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90),
-                             abort_incomplete_multipart_upload_after=cdk.Duration.days(7)),
-        ])
-        self.models = self._bucket("Models", "models/", removal, [
-            s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90),
-                             abort_incomplete_multipart_upload_after=cdk.Duration.days(7)),
-            # spot checkpoints are only needed until the job ends
-            s3.LifecycleRule(prefix="checkpoints/", expiration=cdk.Duration.days(14)),
-        ])
-        self.capture = self._bucket("Capture", "capture/", removal, [
-            s3.LifecycleRule(
-                transitions=[s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                                           transition_after=cdk.Duration.days(30))],
-                expiration=cdk.Duration.days(365), noncurrent_version_expiration=cdk.Duration.days(7)),
-        ])
+        self.data = self._bucket(
+            "Data",
+            "data/",
+            removal,
+            [
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=cdk.Duration.days(90),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                ),
+            ],
+        )
+        self.models = self._bucket(
+            "Models",
+            "models/",
+            removal,
+            [
+                s3.LifecycleRule(
+                    noncurrent_version_expiration=cdk.Duration.days(90),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+                ),
+                # spot checkpoints are only needed until the job ends
+                s3.LifecycleRule(prefix="checkpoints/", expiration=cdk.Duration.days(14)),
+            ],
+        )
+        self.capture = self._bucket(
+            "Capture",
+            "capture/",
+            removal,
+            [
+                s3.LifecycleRule(
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=cdk.Duration.days(30)
+                        )
+                    ],
+                    expiration=cdk.Duration.days(365),
+                    noncurrent_version_expiration=cdk.Duration.days(7),
+                ),
+            ],
+        )
 
         for bucket in (self.access_logs, self.data, self.models, self.capture):
-            accept(bucket, "versioned and retained on destroy; cross-region replication doubles storage and needs "
-                           "a bucket and key in a second region: add it when you need regional disaster recovery",
-                   *S3_REPLICATION)
+            accept(
+                bucket,
+                "versioned and retained on destroy; cross-region replication doubles storage and needs "
+                "a bucket and key in a second region: add it when you need regional disaster recovery",
+                *S3_REPLICATION,
+            )
 
-        cdk.CfnOutput(self, "TrainingDataUri", value=f"s3://{self.data.bucket_name}/train/",
-                      description="upload training files (TSV/CSV/JSONL) here before starting the training pipeline")
-        self.roles = SageMakerRoles(self, "SageMaker", key=self.key, data=self.data, models=self.models,
-                                    capture=self.capture, training_image_account=training_image_account)
+        cdk.CfnOutput(
+            self,
+            "TrainingDataUri",
+            value=f"s3://{self.data.bucket_name}/train/",
+            description="upload training files (TSV/CSV/JSONL) here before starting the training pipeline",
+        )
+        self.roles = SageMakerRoles(
+            self,
+            "SageMaker",
+            key=self.key,
+            data=self.data,
+            models=self.models,
+            capture=self.capture,
+            training_image_account=training_image_account,
+        )
 
-    def _bucket(self, name: str, log_prefix: str, removal: cdk.RemovalPolicy, rules: list[s3.LifecycleRule]) -> s3.Bucket:
+    def _bucket(
+        self, name: str, log_prefix: str, removal: cdk.RemovalPolicy, rules: list[s3.LifecycleRule]
+    ) -> s3.Bucket:
         return s3.Bucket(
-            self, name, encryption=s3.BucketEncryption.KMS, encryption_key=self.key, bucket_key_enabled=True,
-            enforce_ssl=True, versioned=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix=log_prefix, lifecycle_rules=rules, removal_policy=removal,
+            self,
+            name,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=log_prefix,
+            lifecycle_rules=rules,
+            removal_policy=removal,
         )

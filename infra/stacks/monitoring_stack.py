@@ -38,9 +38,18 @@ from infra.stacks.training_stack import TrainingStack
 
 
 class MonitoringStack(StableIdStack):
-    def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, alert_topic: sns.ITopic,
-                 api: ApiStack, training: TrainingStack, inference: InferenceStack | None,
-                 baseline: Baseline | None, **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        config: EnvironmentConfig,
+        alert_topic: sns.ITopic,
+        api: ApiStack,
+        training: TrainingStack,
+        inference: InferenceStack | None,
+        baseline: Baseline | None,
+        **kwargs,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         kit = AlarmKit(config, alert_topic)
         self.alarms = kit.alarms  # what this stack creates, by construct id
@@ -51,8 +60,15 @@ class MonitoringStack(StableIdStack):
         if inference is not None:
             client_facing += inference.rollback_alarms
             capacity += EndpointAlarms(self, "EndpointAlarms", kit=kit).capacity
-        api_alarms = ApiAlarms(self, "ApiAlarms", kit=kit, function=api.function, timeout_s=api.timeout_s,
-                               stage=api.api.deployment_stage, table_name=api.feedback_table.table_name)
+        api_alarms = ApiAlarms(
+            self,
+            "ApiAlarms",
+            kit=kit,
+            function=api.function,
+            timeout_s=api.timeout_s,
+            stage=api.api.deployment_stage,
+            table_name=api.feedback_table.table_name,
+        )
         client_facing += api_alarms.client_facing
         capacity += api_alarms.capacity
         quality = QualityAlarms(self, "QualityAlarms", kit=kit, baseline=baseline).alarms
@@ -61,14 +77,28 @@ class MonitoringStack(StableIdStack):
         self.rules = training_alerts.rules
         capacity += training_alerts.capacity
 
-        degraded = kit.notify(catalog.SERVICE_DEGRADED, cloudwatch.CompositeAlarm(
-            self, catalog.SERVICE_DEGRADED.construct_id, composite_alarm_name=kit.name(catalog.SERVICE_DEGRADED),
-            alarm_description="clients see errors or delays: an error, throttle or latency alarm of the API or the "
-                              "endpoint is firing",
-            alarm_rule=cloudwatch.AlarmRule.any_of(*(cloudwatch.AlarmRule.from_alarm(a, cloudwatch.AlarmState.ALARM)
-                                                     for a in client_facing))))
+        degraded = kit.notify(
+            catalog.SERVICE_DEGRADED,
+            cloudwatch.CompositeAlarm(
+                self,
+                catalog.SERVICE_DEGRADED.construct_id,
+                composite_alarm_name=kit.name(catalog.SERVICE_DEGRADED),
+                alarm_description="clients see errors or delays: an error, throttle or latency alarm of the API or the "
+                "endpoint is firing",
+                alarm_rule=cloudwatch.AlarmRule.any_of(
+                    *(cloudwatch.AlarmRule.from_alarm(a, cloudwatch.AlarmState.ALARM) for a in client_facing)
+                ),
+            ),
+        )
         self.dashboard = MonitoringDashboard(
-            self, "MonitoringDashboard", kit=kit, alarms=[degraded, *client_facing, *capacity, *quality],
-            state_machine=training.state_machine, function=api.function, stage=api.api.deployment_stage,
-            endpoint=inference is not None, baseline=baseline).board
+            self,
+            "MonitoringDashboard",
+            kit=kit,
+            alarms=[degraded, *client_facing, *capacity, *quality],
+            state_machine=training.state_machine,
+            function=api.function,
+            stage=api.api.deployment_stage,
+            endpoint=inference is not None,
+            baseline=baseline,
+        ).board
         cdk.CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name)

@@ -28,43 +28,87 @@ def acknowledge_iam5(construct: IConstruct, findings: dict[str, str]) -> None:
 
 
 class SageMakerRoles(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, data: s3.Bucket, models: s3.Bucket,
-                 capture: s3.Bucket, training_image_account: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        data: s3.Bucket,
+        models: s3.Bucket,
+        capture: s3.Bucket,
+        training_image_account: str,
+    ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
         self._stack, self._key = stack, key
         assets_bucket = f"arn:{stack.partition}:s3:::cdk-{CDK_QUALIFIER}-assets-{stack.account}-{stack.region}"
 
-        self.training = iam.Role(self, "TrainingJob", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-                                 description="golive training jobs: read train/ data and the source, write output and checkpoints")
+        self.training = iam.Role(
+            self,
+            "TrainingJob",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="golive training jobs: read train/ data and the source, write output and checkpoints",
+        )
         self._read(self.training, data, "train/")
         self._write(self.training, models, "training-output/")
         self._read(self.training, models, "checkpoints/")
         self._write(self.training, models, "checkpoints/")
         self.training.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{assets_bucket}/*"]))
-        self.training.add_to_policy(iam.PolicyStatement(
-            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            resources=[stack.format_arn(service="ecr", account=training_image_account, resource="repository",
-                                        resource_name=TRAINING_IMAGE_REPOSITORY)]))
+        self.training.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[
+                    stack.format_arn(
+                        service="ecr",
+                        account=training_image_account,
+                        resource="repository",
+                        resource_name=TRAINING_IMAGE_REPOSITORY,
+                    )
+                ],
+            )
+        )
         self._basics(self.training, "TrainingJobs")
 
-        self.model = iam.Role(self, "Model", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-                              description="golive endpoint models: pull the serving image, read model.tar.gz, write captured traffic")
+        self.model = iam.Role(
+            self,
+            "Model",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="golive endpoint models: pull the serving image, read model.tar.gz, write captured traffic",
+        )
         self._read(self.model, models, "training-output/")
         self._write(self.model, capture, "endpoint/")
         self.model.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{assets_bucket}/*"]))
-        self.model.add_to_policy(iam.PolicyStatement(
-            actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            resources=[stack.format_arn(service="ecr", resource="repository",
-                                        resource_name=f"cdk-{CDK_QUALIFIER}-container-assets-{stack.account}-{stack.region}")]))
+        self.model.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[
+                    stack.format_arn(
+                        service="ecr",
+                        resource="repository",
+                        resource_name=f"cdk-{CDK_QUALIFIER}-container-assets-{stack.account}-{stack.region}",
+                    )
+                ],
+            )
+        )
         self._basics(self.model, "Endpoints")
 
-        assets = f"Resource::arn:<AWS::Partition>:s3:::cdk-{CDK_QUALIFIER}-assets-<AWS::AccountId>-{self._region_text()}/*"
-        acknowledge_iam5(self.training, {assets: "the training source tarball is a CDK file asset; asset keys are content hashes"})
-        acknowledge_iam5(self.model, {assets: "the first model.tar.gz is a CDK file asset; asset keys are content hashes"})
+        assets = (
+            f"Resource::arn:<AWS::Partition>:s3:::cdk-{CDK_QUALIFIER}-assets-<AWS::AccountId>-{self._region_text()}/*"
+        )
+        acknowledge_iam5(
+            self.training, {assets: "the training source tarball is a CDK file asset; asset keys are content hashes"}
+        )
+        acknowledge_iam5(
+            self.model, {assets: "the first model.tar.gz is a CDK file asset; asset keys are content hashes"}
+        )
         for role in (self.training, self.model):
-            accept(role, "the role's own statements, each scoped to a bucket prefix, the key or a log group "
-                         "(tests assert it); a managed policy would hold the same statements", *INLINE_POLICY)
+            accept(
+                role,
+                "the role's own statements, each scoped to a bucket prefix, the key or a log group "
+                "(tests assert it); a managed policy would hold the same statements",
+                *INLINE_POLICY,
+            )
 
     def _region_text(self) -> str:
         region = self._stack.region
@@ -72,35 +116,64 @@ class SageMakerRoles(Construct):
 
     def _arn_text(self, bucket: s3.Bucket) -> str:
         """How cdk-nag writes this bucket's ARN in a finding."""
-        return f"<{self._stack.resolve(self._stack.get_logical_id(cast(cdk.CfnResource, bucket.node.default_child)))}.Arn>"
+        return (
+            f"<{self._stack.resolve(self._stack.get_logical_id(cast(cdk.CfnResource, bucket.node.default_child)))}.Arn>"
+        )
 
     def _read(self, role: iam.Role, bucket: s3.Bucket, prefix: str) -> None:
-        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")]))
-        role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-                                               conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{prefix}*")])
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+            )
+        )
         role.add_to_policy(iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self._key.key_arn]))
         acknowledge_iam5(role, {f"Resource::{self._arn_text(bucket)}/{prefix}*": f"objects under {prefix} only"})
 
     def _write(self, role: iam.Role, bucket: s3.Bucket, prefix: str) -> None:
-        role.add_to_policy(iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                                               resources=[bucket.arn_for_objects(f"{prefix}*")]))
-        role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self._key.key_arn]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[bucket.arn_for_objects(f"{prefix}*")]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self._key.key_arn])
+        )
         acknowledge_iam5(role, {f"Resource::{self._arn_text(bucket)}/{prefix}*": f"objects under {prefix} only"})
 
     def _basics(self, role: iam.Role, kind: str) -> None:
         """What every SageMaker job or endpoint needs: its log group, its metrics, an ECR login."""
         stack = self._stack
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            resources=[stack.format_arn(service="logs", resource="log-group", resource_name=f"/aws/sagemaker/{kind}:*",
-                                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME)]))
-        role.add_to_policy(iam.PolicyStatement(
-            actions=["cloudwatch:PutMetricData"], resources=["*"],
-            conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}}))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=f"/aws/sagemaker/{kind}:*",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
+            )
+        )
         role.add_to_policy(iam.PolicyStatement(actions=["ecr:GetAuthorizationToken"], resources=["*"]))
-        acknowledge_iam5(role, {
-            f"Resource::arn:<AWS::Partition>:logs:{self._region_text()}:<AWS::AccountId>:log-group:/aws/sagemaker/{kind}:*":
-                f"SageMaker writes one log stream per job or instance inside /aws/sagemaker/{kind}",
-            "Resource::*": "cloudwatch:PutMetricData (held to SageMaker's namespaces by a condition) and "
-                           "ecr:GetAuthorizationToken take no resource ARN",
-        })
+        acknowledge_iam5(
+            role,
+            {
+                f"Resource::arn:<AWS::Partition>:logs:{self._region_text()}:<AWS::AccountId>:log-group:/aws/sagemaker/{kind}:*": f"SageMaker writes one log stream per job or instance inside /aws/sagemaker/{kind}",
+                "Resource::*": "cloudwatch:PutMetricData (held to SageMaker's namespaces by a condition) and "
+                "ecr:GetAuthorizationToken take no resource ARN",
+            },
+        )

@@ -31,43 +31,85 @@ def training_image_uri(config: EnvironmentConfig) -> str:
     """AWS's PyTorch training image for this region and instance type, resolved offline by the SDK."""
     from sagemaker.core import image_uris
 
-    return image_uris.retrieve(framework="pytorch", region=config.region, version=config.training.pytorch_version,
-                               py_version=config.training.py_version, instance_type=config.training.instance_type,
-                               image_scope="training")
+    return image_uris.retrieve(
+        framework="pytorch",
+        region=config.region,
+        version=config.training.pytorch_version,
+        py_version=config.training.py_version,
+        instance_type=config.training.instance_type,
+        image_scope="training",
+    )
 
 
 class TrainingStack(cdk.Stack):
     """`serving_image`: the inference stack's endpoint image URI, None when the environment has no endpoint."""
 
-    def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, data: DataStack,
-                 training_image: str, source_tarball: Path, serving_image: str | None, logs_key: kms.IKey,
-                 **kwargs) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        config: EnvironmentConfig,
+        data: DataStack,
+        training_image: str,
+        source_tarball: Path,
+        serving_image: str | None,
+        logs_key: kms.IKey,
+        **kwargs,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config, self.names = config, Names(config)
         self.source = s3_assets.Asset(self, "TrainingSource", path=str(source_tarball))
         self.model_group = sagemaker.CfnModelPackageGroup(
-            self, "ModelPackageGroup", model_package_group_name=self.names.model_package_group,
+            self,
+            "ModelPackageGroup",
+            model_package_group_name=self.names.model_package_group,
             model_package_group_description=f"golive {config.name}: every trained model, Approved when it "
-                                            f"cleared {GATE_METRIC} >= {config.training.promote_min_accuracy}")
+            f"cleared {GATE_METRIC} >= {config.training.promote_min_accuracy}",
+        )
 
-        states = PipelineStates(self, "States", config=config, data=data, training_image=training_image,
-                                source_url=self.source.s3_object_url, serving_image=serving_image)
-        log_group = logs.LogGroup(self, "PipelineLogs", retention=logs.RetentionDays.THREE_MONTHS,
-                                  encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY)
+        states = PipelineStates(
+            self,
+            "States",
+            config=config,
+            data=data,
+            training_image=training_image,
+            source_url=self.source.s3_object_url,
+            serving_image=serving_image,
+        )
+        log_group = logs.LogGroup(
+            self,
+            "PipelineLogs",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            encryption_key=logs_key,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
         self.state_machine = sfn.StateMachine(
-            self, "Pipeline", state_machine_name=f"{self.names.prefix}-training",
+            self,
+            "Pipeline",
+            state_machine_name=f"{self.names.prefix}-training",
             definition_body=sfn.DefinitionBody.from_chainable(states.start),
-            tracing_enabled=True, timeout=cdk.Duration.hours(config.training.max_wait_hours + 2),
+            tracing_enabled=True,
+            timeout=cdk.Duration.hours(config.training.max_wait_hours + 2),
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         states.grant(self.state_machine.role)
-        accept(self.state_machine.role, "CDK's task integrations and these grants write the role's statements, each "
-                                        "scoped to this environment's jobs, models and roles (tests assert it); a "
-                                        "managed policy would hold the same statements", *INLINE_POLICY)
+        accept(
+            self.state_machine.role,
+            "CDK's task integrations and these grants write the role's statements, each "
+            "scoped to this environment's jobs, models and roles (tests assert it); a "
+            "managed policy would hold the same statements",
+            *INLINE_POLICY,
+        )
         # CDK makes the state machine depend on the role it already references (cfn-lint W3005); keep only the
         # dependency that matters: the role's policy must exist before the first execution
         policy = cast(cdk.CfnResource, self.state_machine.role.node.find_child("DefaultPolicy").node.default_child)
-        cast(cdk.CfnResource, self.state_machine.node.default_child).add_override("DependsOn", [self.get_logical_id(policy)])
+        cast(cdk.CfnResource, self.state_machine.node.default_child).add_override(
+            "DependsOn", [self.get_logical_id(policy)]
+        )
 
-        cdk.CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn,
-                      description="aws stepfunctions start-execution --state-machine-arn <arn>")
+        cdk.CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.state_machine.state_machine_arn,
+            description="aws stepfunctions start-execution --state-machine-arn <arn>",
+        )

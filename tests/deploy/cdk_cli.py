@@ -27,8 +27,10 @@ def cdk_executable() -> Path:
     """The CLI pinned in package.json, as `npm ci` (scripts/env.sh) installs it."""
     cli = REPO / "node_modules" / ".bin" / "cdk"
     if not cli.exists():
-        raise CdkError(f"the pinned CDK CLI is not installed ({cli} is missing): run `npm ci` (scripts/env.sh does; "
-                       "it needs Node.js)")
+        raise CdkError(
+            f"the pinned CDK CLI is not installed ({cli} is missing): run `npm ci` (scripts/env.sh does; "
+            "it needs Node.js)"
+        )
     return cli
 
 
@@ -56,14 +58,20 @@ class Cdk:
 
     def environment(self) -> dict[str, str]:
         inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))}
-        return {**inherited, **CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint,
-                "CDK_DISABLE_VERSION_CHECK": "1", "CDK_DISABLE_CLI_TELEMETRY": "true"}
+        return {
+            **inherited,
+            **CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "CDK_DISABLE_VERSION_CHECK": "1",
+            "CDK_DISABLE_CLI_TELEMETRY": "true",
+        }
 
     def run(self, *args: str) -> str:
         cmd = [str(cdk_executable()), *args, "--no-notices", "--no-color"]
         try:
-            result = subprocess.run(cmd, cwd=self.workdir, env=self.environment(), capture_output=True, text=True,
-                                    timeout=COMMAND_TIMEOUT_S)
+            result = subprocess.run(
+                cmd, cwd=self.workdir, env=self.environment(), capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S
+            )
         except subprocess.TimeoutExpired as error:
             output = (error.stdout or b"").decode(errors="replace") + (error.stderr or b"").decode(errors="replace")
             raise CdkError(f"`cdk {' '.join(args)}` ran over {COMMAND_TIMEOUT_S} s:\n{output[-4000:]}") from error
@@ -76,8 +84,18 @@ class Cdk:
         return self.run("bootstrap", f"aws://{account}/{region}")
 
     def deploy_all(self, assembly: Path) -> str:
-        return self.run("deploy", "--app", str(assembly), "--all", "--require-approval", "never",
-                        "--progress", "events", "--concurrency", "4")
+        return self.run(
+            "deploy",
+            "--app",
+            str(assembly),
+            "--all",
+            "--require-approval",
+            "never",
+            "--progress",
+            "events",
+            "--concurrency",
+            "4",
+        )
 
     def destroy_all(self, assembly: Path) -> str:
         return self.run("destroy", "--app", str(assembly), "--all", "--force")

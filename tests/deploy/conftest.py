@@ -18,9 +18,11 @@ def localstack(tmp_path_factory):
 @pytest.fixture(scope="session")
 def aws(localstack):
     """A factory of boto3 clients on the emulator, with its dummy credentials (nothing read from ~/.aws)."""
-    session = boto3.Session(aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                            region_name=CREDENTIALS["AWS_REGION"])
+    session = boto3.Session(
+        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        region_name=CREDENTIALS["AWS_REGION"],
+    )
     return lambda service: session.client(service, endpoint_url=localstack.endpoint)
 
 

@@ -21,7 +21,7 @@ NOT_EXERCISED = {
     "AWS::SageMaker::ModelPackageGroup": "SageMaker is not in LocalStack's free edition",
     # staging's scale-to-zero endpoint; the deploy check deploys dev and prod, so it never meets one
     "AWS::SageMaker::InferenceComponent": "SageMaker is not in LocalStack's free edition (scale-to-zero endpoints; "
-                                          "the deploy check deploys dev and prod, which have none)",
+    "the deploy check deploys dev and prod, which have none)",
     "AWS::ApplicationAutoScaling::ScalableTarget": "Application Auto Scaling is not in LocalStack's free edition",
     "AWS::ApplicationAutoScaling::ScalingPolicy": "Application Auto Scaling is not in LocalStack's free edition",
     "AWS::Budgets::Budget": "Budgets is not in LocalStack's free edition",
@@ -32,7 +32,7 @@ NOT_EXERCISED = {
     "AWS::WAFv2::WebACLAssociation": "WAFv2 is not in LocalStack's free edition",
     "AWS::WAFv2::LoggingConfiguration": "WAFv2 is not in LocalStack's free edition",
     "Custom::AWS": "LocalStack's free edition has no provider for custom resources (nor could their Lambda run "
-                   "without Docker)",
+    "without Docker)",
 }
 # types LocalStack creates with its own provider, but only thanks to a shim (localstack_main.SHIMS)
 SHIMMED = {
@@ -58,8 +58,16 @@ def deployed_resources(cloudformation, stacks: list[str]) -> list[Resource]:
     resources = []
     for stack in stacks:
         for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack):
-            resources += [Resource(stack, r["LogicalResourceId"], r["ResourceType"], r.get("PhysicalResourceId", ""),
-                                   r["ResourceStatus"]) for r in page["StackResourceSummaries"]]
+            resources += [
+                Resource(
+                    stack,
+                    r["LogicalResourceId"],
+                    r["ResourceType"],
+                    r.get("PhysicalResourceId", ""),
+                    r["ResourceStatus"],
+                )
+                for r in page["StackResourceSummaries"]
+            ]
     return resources
 
 
@@ -69,8 +77,10 @@ def unexplained_placeholders(resources: list[Resource]) -> list[Resource]:
 
 def _counts(types: list[str], notes: dict[str, str] | None = None) -> list[str]:
     counted = Counter(types)
-    return [f"    {n:3d}  {kind}" + (f"  ({notes[kind]})" if notes and kind in notes else "")
-            for kind, n in sorted(counted.items(), key=lambda item: (-item[1], item[0]))]
+    return [
+        f"    {n:3d}  {kind}" + (f"  ({notes[kind]})" if notes and kind in notes else "")
+        for kind, n in sorted(counted.items(), key=lambda item: (-item[1], item[0]))
+    ]
 
 
 def shims_report(shims: dict[str, str]) -> str:
@@ -82,16 +92,25 @@ def report(env: str, resources: list[Resource], stacks: list[str], images: list[
     placeholders = [r for r in resources if r.placeholder]
     shimmed = [r for r in resources if not r.placeholder and r.type in SHIMMED]
     real = [r for r in resources if not r.placeholder and r.type not in SHIMMED]
-    lines = [f"== deploy check, {env}: {len(stacks)} stacks CREATE_COMPLETE on LocalStack, {len(resources)} resources",
-             f"  really created by LocalStack's own providers: {len(real)}", *_counts([r.type for r in real]),
-             f"  created through a shim: {len(shimmed)}", *_counts([r.type for r in shimmed], SHIMMED),
-             f"  not exercised (placeholders, no provider in the free edition): {len(placeholders)}",
-             *_counts([r.type for r in placeholders], NOT_EXERCISED),
-             f"  Docker image assets not built or pushed (no Docker engine; ECR is not in the free edition): {len(images)}",
-             *[f"    {image}" for image in images]]
+    lines = [
+        f"== deploy check, {env}: {len(stacks)} stacks CREATE_COMPLETE on LocalStack, {len(resources)} resources",
+        f"  really created by LocalStack's own providers: {len(real)}",
+        *_counts([r.type for r in real]),
+        f"  created through a shim: {len(shimmed)}",
+        *_counts([r.type for r in shimmed], SHIMMED),
+        f"  not exercised (placeholders, no provider in the free edition): {len(placeholders)}",
+        *_counts([r.type for r in placeholders], NOT_EXERCISED),
+        f"  Docker image assets not built or pushed (no Docker engine; ECR is not in the free edition): {len(images)}",
+        *[f"    {image}" for image in images],
+    ]
     return "\n".join(lines)
 
 
 def destroy_report(env: str, deleted: int, retained_types: list[str]) -> str:
-    return "\n".join([f"== deploy check, {env}: `cdk destroy --all` deleted {deleted} stacks; kept on purpose "
-                      f"(RemovalPolicy RETAIN): {len(retained_types)}", *_counts(retained_types)])
+    return "\n".join(
+        [
+            f"== deploy check, {env}: `cdk destroy --all` deleted {deleted} stacks; kept on purpose "
+            f"(RemovalPolicy RETAIN): {len(retained_types)}",
+            *_counts(retained_types),
+        ]
+    )

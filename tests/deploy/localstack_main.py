@@ -7,16 +7,13 @@ Each shim stands in for something this machine cannot run; SHIMS (printed by the
 from __future__ import annotations
 
 SHIMS = {
-    "lambda: DockerRuntimeExecutor.prepare_version is a no-op":
-        "LocalStack prepares a function version by pulling the runtime's Docker image and downloading its "
-        "runtime-init binary; there is no Docker engine and no internet here. Functions are created "
-        "(code, role, configuration validated) but cannot be invoked.",
-    "dynamodb: served by moto's DynamoDB backend (LocalStack's own in-process moto)":
-        "LocalStack's DynamoDB provider runs DynamoDB Local, a Java jar it downloads on first use; there is "
-        "no Java and no internet here. CloudFormation still creates the table through LocalStack's own "
-        "AWS::DynamoDB::GlobalTable resource provider, against moto's DynamoDB.",
-    "dynamodb: moto's table description gets a TableId":
-        "DynamoDB returns TableId and LocalStack's GlobalTable provider reads it; moto leaves it out.",
+    "lambda: DockerRuntimeExecutor.prepare_version is a no-op": "LocalStack prepares a function version by pulling the runtime's Docker image and downloading its "
+    "runtime-init binary; there is no Docker engine and no internet here. Functions are created "
+    "(code, role, configuration validated) but cannot be invoked.",
+    "dynamodb: served by moto's DynamoDB backend (LocalStack's own in-process moto)": "LocalStack's DynamoDB provider runs DynamoDB Local, a Java jar it downloads on first use; there is "
+    "no Java and no internet here. CloudFormation still creates the table through LocalStack's own "
+    "AWS::DynamoDB::GlobalTable resource provider, against moto's DynamoDB.",
+    "dynamodb: moto's table description gets a TableId": "DynamoDB returns TableId and LocalStack's GlobalTable provider reads it; moto leaves it out.",
 }
 
 

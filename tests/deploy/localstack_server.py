@@ -34,8 +34,13 @@ INSTALL_TIMEOUT_S = 1800
 START_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 15  # it sometimes hangs in its shutdown; then its process group is killed
 # dummy credentials: LocalStack accepts any, and a key that is not 12 digits means its account 000000000000
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 
 class LocalStackError(RuntimeError):
@@ -51,8 +56,10 @@ def find_python() -> Path:
         python = lambda_package.find_python(version)
         if python:
             return python
-    raise LocalStackError("the deploy check runs LocalStack, which needs Python 3.12 or newer: install python3.13 "
-                          "(e.g. `pyenv install 3.13.0`) or point GOLIVE_LOCALSTACK_PYTHON at one")
+    raise LocalStackError(
+        "the deploy check runs LocalStack, which needs Python 3.12 or newer: install python3.13 "
+        "(e.g. `pyenv install 3.13.0`) or point GOLIVE_LOCALSTACK_PYTHON at one"
+    )
 
 
 def ensure_venv() -> Path:
@@ -67,7 +74,8 @@ def server_environment(port: int, workdir: Path) -> dict[str, str]:
     """The settings LocalStack starts with. Nothing AWS_* is inherited: no real profile or key can leak in."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALSTACK_", "PROVIDER_OVERRIDE_"))}
     return {
-        **inherited, **CREDENTIALS,
+        **inherited,
+        **CREDENTIALS,
         "GATEWAY_LISTEN": f"127.0.0.1:{port}",
         "GATEWAY_SERVER": "hypercorn",  # the default (twisted) binds 0.0.0.0 whatever GATEWAY_LISTEN says
         "LOCALSTACK_HOST": f"127.0.0.1:{port}",  # URLs it hands out (S3, API Gateway) point at loopback
@@ -101,8 +109,9 @@ def wait_until_healthy(server: LocalStack, timeout_s: float = START_TIMEOUT_S) -
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not server.alive():
-            raise LocalStackError(f"LocalStack exited with code {server.process.returncode} while starting\n"
-                                  + server.log_tail())
+            raise LocalStackError(
+                f"LocalStack exited with code {server.process.returncode} while starting\n" + server.log_tail()
+            )
         try:
             with urllib.request.urlopen(f"{server.endpoint}/_localstack/health", timeout=5) as response:
                 if response.status == 200:
@@ -132,8 +141,14 @@ def running_localstack(workdir: Path) -> Iterator[LocalStack]:
     log = workdir / "localstack.log"
     with log.open("w") as out:
         # -I: LocalStack's venv only; nothing from the project's PYTHONPATH, user site or tests/deploy/ on sys.path
-        process = subprocess.Popen([str(python), "-I", str(ENTRY_POINT)], cwd=workdir, env=server_environment(port, workdir),
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [str(python), "-I", str(ENTRY_POINT)],
+            cwd=workdir,
+            env=server_environment(port, workdir),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     server = LocalStack(endpoint=f"http://127.0.0.1:{port}", process=process, log=log)
     try:
         wait_until_healthy(server)

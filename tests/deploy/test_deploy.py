@@ -42,8 +42,11 @@ class Deployment:
 
 def stack_names(assembly: Path) -> list[str]:
     artifacts = json.loads((assembly / "manifest.json").read_text())["artifacts"]
-    return [artifact.get("properties", {}).get("stackName", name) for name, artifact in artifacts.items()
-            if artifact["type"] == "aws:cloudformation:stack"]
+    return [
+        artifact.get("properties", {}).get("stackName", name)
+        for name, artifact in artifacts.items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    ]
 
 
 def existing_stacks(cloudformation, names: list[str]) -> dict[str, dict]:
@@ -68,8 +71,10 @@ def deploy(env: str, synthesized, cdk, cloudformation, tmp_path: Path) -> Deploy
     resources = deployed_resources(cloudformation, stacks)
     print(report(env, resources, stacks, images), flush=True)
     unexplained = unexplained_placeholders(resources)
-    assert not unexplained, ("LocalStack created placeholders for these, and inventory.NOT_EXERCISED gives no reason: "
-                             f"{sorted({r.type for r in unexplained})}")
+    assert not unexplained, (
+        "LocalStack created placeholders for these, and inventory.NOT_EXERCISED gives no reason: "
+        f"{sorted({r.type for r in unexplained})}"
+    )
     return Deployment(env, assembly, stacks)
 
 
@@ -79,8 +84,13 @@ def call(localstack, api_url: str, method: str, path: str, key: str | None) -> t
     api_id, stage = urlsplit(api_url).hostname.split(".")[0], urlsplit(api_url).path.strip("/")
     headers = {"x-api-key": key} if key else {}
     body = {"inputs": ["a deploy check"]} if method == "POST" else None
-    response = httpx.request(method, f"{localstack.endpoint}/_aws/execute-api/{api_id}/{stage}/{path}",
-                             json=body, headers=headers, timeout=120)
+    response = httpx.request(
+        method,
+        f"{localstack.endpoint}/_aws/execute-api/{api_id}/{stage}/{path}",
+        json=body,
+        headers=headers,
+        timeout=120,
+    )
     return response.status_code, response.json()
 
 
@@ -88,10 +98,16 @@ def check_api(env: str, localstack, aws) -> None:
     """403 without the key or with a wrong one; with it, through to the API's function; /v1/health needs none."""
     cloudformation = aws("cloudformation")
     api_stack = f"golive-{env}-api"
-    api = {o["OutputKey"]: o["OutputValue"] for o in cloudformation.describe_stacks(StackName=api_stack)["Stacks"][0]["Outputs"]}
+    api = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in cloudformation.describe_stacks(StackName=api_stack)["Stacks"][0]["Outputs"]
+    }
     # the API's function (ApiStack's "Function"), not the signing key's rotation function beside it
-    function = next(r.physical_id for r in deployed_resources(cloudformation, [api_stack])
-                    if r.type == "AWS::Lambda::Function" and r.logical_id.startswith("Function"))
+    function = next(
+        r.physical_id
+        for r in deployed_resources(cloudformation, [api_stack])
+        if r.type == "AWS::Lambda::Function" and r.logical_id.startswith("Function")
+    )
     key = aws("apigateway").get_api_key(apiKey=api["ApiKeyId"], includeValue=True)
     assert key["enabled"]
     assert call(localstack, api["ApiUrl"], "POST", "v1/predict", None) == FORBIDDEN
@@ -113,9 +129,12 @@ def destroy(deployment: Deployment, cdk, cloudformation) -> None:
     cdk.destroy_all(deployment.assembly)
     left = {name: stack["StackStatus"] for name, stack in existing_stacks(cloudformation, deployment.stacks).items()}
     assert set(left.values()) <= {"DELETE_COMPLETE"}, left
-    retained = [event["ResourceType"] for stack_id in ids
-                for event in cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
-                if event["ResourceStatus"] == "DELETE_SKIPPED"]
+    retained = [
+        event["ResourceType"]
+        for stack_id in ids
+        for event in cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
+        if event["ResourceStatus"] == "DELETE_SKIPPED"
+    ]
     print(destroy_report(deployment.env, len(ids), retained), flush=True)
 
 
@@ -129,8 +148,10 @@ def check_api_logging_role(aws) -> None:
         return
     except iam.exceptions.NoSuchEntityException:
         pass
-    pytest.fail(f"API Gateway's account-wide logging role {role_arn} no longer exists: "
-                "every REST API in this account and region lost its execution logs")
+    pytest.fail(
+        f"API Gateway's account-wide logging role {role_arn} no longer exists: "
+        "every REST API in this account and region lost its execution logs"
+    )
 
 
 def test_dev_and_prod_deploy_side_by_side_answer_and_are_destroyed(synthesized, localstack, aws, cdk, tmp_path, capsys):

@@ -27,13 +27,47 @@ MAX_LENGTH = 32
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 POSITIVE = ["good", "great", "wonderful", "lovely", "moving", "excellent", "loved", "fine"]
 NEGATIVE = ["bad", "awful", "terrible", "rude", "cold", "boring", "never", "hated"]
-NEUTRAL = ["a", "the", "film", "food", "and", "staff", "it", "was", "again", "text", "number", "one", "two",
-           "three", "x", "y", "ok", "hello", "this", "is", "not", "service", "plot", ",", ".", "!", "##s", "##ly"]
+NEUTRAL = [
+    "a",
+    "the",
+    "film",
+    "food",
+    "and",
+    "staff",
+    "it",
+    "was",
+    "again",
+    "text",
+    "number",
+    "one",
+    "two",
+    "three",
+    "x",
+    "y",
+    "ok",
+    "hello",
+    "this",
+    "is",
+    "not",
+    "service",
+    "plot",
+    ",",
+    ".",
+    "!",
+    "##s",
+    "##ly",
+]
 VOCAB = SPECIAL + POSITIVE + NEGATIVE + NEUTRAL
 # a few labelled texts: the metrics (and monitoring baseline) are this model's real scores on them
-VALIDATION = [("a wonderful, moving film", "positive"), ("great food and lovely staff", "positive"),
-              ("it was fine", "positive"), ("cold food and rude staff", "negative"),
-              ("never again", "negative"), ("an awful, boring plot", "negative"), ("hello", "positive")]
+VALIDATION = [
+    ("a wonderful, moving film", "positive"),
+    ("great food and lovely staff", "positive"),
+    ("it was fine", "positive"),
+    ("cold food and rude staff", "negative"),
+    ("never again", "negative"),
+    ("an awful, boring plot", "negative"),
+    ("hello", "positive"),
+]
 
 
 def build_tokenizer():
@@ -45,8 +79,10 @@ def build_tokenizer():
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True, strip_accents=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
     tokenizer.enable_truncation(MAX_LENGTH)
     return tokenizer
 
@@ -68,9 +104,17 @@ def build_onnx_model():
     weight = np.array([[-1.0, 3.0], [3.0, -1.0]], dtype=np.float32)  # features -> (negative, positive)
     bias = np.array([0.0, 0.1], dtype=np.float32)  # a text with no known word leans positive, slightly
     axis1, epsilon = np.array([1], dtype=np.int64), np.array(1e-6, dtype=np.float32)
-    initializers = [numpy_helper.from_array(array, name) for array, name in (
-        (words, "word_embeddings"), (types, "type_embeddings"), (weight, "classifier_weight"),
-        (bias, "classifier_bias"), (axis1, "axis_1"), (epsilon, "epsilon"))]
+    initializers = [
+        numpy_helper.from_array(array, name)
+        for array, name in (
+            (words, "word_embeddings"),
+            (types, "type_embeddings"),
+            (weight, "classifier_weight"),
+            (bias, "classifier_bias"),
+            (axis1, "axis_1"),
+            (epsilon, "epsilon"),
+        )
+    ]
     node = helper.make_node
     nodes = [
         node("Gather", ["word_embeddings", "input_ids"], ["word_vectors"]),  # [B, S, 2]
@@ -86,7 +130,9 @@ def build_onnx_model():
         node("MatMul", ["mean", "classifier_weight"], ["projected"]),
         node("Add", ["projected", "classifier_bias"], [bundle.ONNX_OUTPUT]),
     ]
-    inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"]) for name in bundle.ONNX_INPUTS]
+    inputs = [
+        helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "sequence"]) for name in bundle.ONNX_INPUTS
+    ]
     output = helper.make_tensor_value_info(bundle.ONNX_OUTPUT, TensorProto.FLOAT, ["batch", len(LABELS)])
     graph = helper.make_graph(nodes, "handmade-bag-of-words", inputs, [output], initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="golive-tests")
@@ -107,30 +153,50 @@ def write_handmade_bundle(out: Path, version_id: str | None = None) -> bundle.Ma
     with tempfile.TemporaryDirectory(prefix="golive-handmade-") as tmp:
         paths = {name: Path(tmp) / name for name in (bundle.MODEL_FP32, bundle.MODEL_INT8, bundle.TOKENIZER)}
         onnx.save(build_onnx_model(), str(paths[bundle.MODEL_FP32]))
-        quantize_dynamic(str(paths[bundle.MODEL_FP32]), str(paths[bundle.MODEL_INT8]), weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul"])
+        quantize_dynamic(
+            str(paths[bundle.MODEL_FP32]),
+            str(paths[bundle.MODEL_INT8]),
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul"],
+        )
         build_tokenizer().save(str(paths[bundle.TOKENIZER]))
 
         texts, truth = [t for t, _ in VALIDATION], np.array([LABELS.index(label) for _, label in VALIDATION])
-        validation = {variant: classification_report(
-            truth, OnnxClassifier(paths[name], paths[bundle.TOKENIZER], LABELS, MAX_LENGTH).predict_proba(texts), LABELS)
-            for variant, name in bundle.MODEL_VARIANTS.items()}
+        validation = {
+            variant: classification_report(
+                truth,
+                OnnxClassifier(paths[name], paths[bundle.TOKENIZER], LABELS, MAX_LENGTH).predict_proba(texts),
+                LABELS,
+            )
+            for variant, name in bundle.MODEL_VARIANTS.items()
+        }
         default = validation[bundle.DEFAULT_VARIANT]
         metrics = bundle.BundleMetrics(
             validation=validation,
             baseline=bundle.Baseline(
-                variant=bundle.DEFAULT_VARIANT, label_distribution=default["label_distribution"],
-                label_share=default["predicted_label_distribution"], mean_confidence=default["mean_confidence"],
-                mean_input_chars=float(np.mean([len(t) for t in texts]))),
+                variant=bundle.DEFAULT_VARIANT,
+                label_distribution=default["label_distribution"],
+                label_share=default["predicted_label_distribution"],
+                mean_confidence=default["mean_confidence"],
+                mean_input_chars=float(np.mean([len(t) for t in texts])),
+            ),
             data=bundle.DataSummary(
-                train_rows=0, validation_rows=len(texts), validation_source="tests/unit/handmade_bundle.py",
-                train_label_counts={}, validation_label_counts={label: truth.tolist().count(LABELS.index(label))
-                                                                 for label in LABELS}, skipped_rows={}),
+                train_rows=0,
+                validation_rows=len(texts),
+                validation_source="tests/unit/handmade_bundle.py",
+                train_label_counts={},
+                validation_label_counts={label: truth.tolist().count(LABELS.index(label)) for label in LABELS},
+                skipped_rows={},
+            ),
         )
         manifest = bundle.Manifest(
-            version_id=version_id or bundle.new_version_id(), created_at="2026-01-01T00:00:00+00:00",
-            base_model="handmade bag of words (tests/unit/handmade_bundle.py)", data_sha256="0" * 64,
-            labels=list(LABELS), max_length=MAX_LENGTH)
+            version_id=version_id or bundle.new_version_id(),
+            created_at="2026-01-01T00:00:00+00:00",
+            base_model="handmade bag of words (tests/unit/handmade_bundle.py)",
+            data_sha256="0" * 64,
+            labels=list(LABELS),
+            max_length=MAX_LENGTH,
+        )
         files: dict[str, Path | str | bytes] = dict(paths)
         files[bundle.METRICS] = metrics.to_json()
         files[bundle.MODEL_CARD] = "# handmade bundle\n\nA bag-of-words model written by hand for the unit tests.\n"

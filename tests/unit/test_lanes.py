@@ -33,8 +33,14 @@ def pytest_in(project: Path, *args: str) -> subprocess.Popen:
     """Started, not waited for: the runs below go side by side."""
     # tests.lanes from this repo, torch.py from the planted folder; no installed plugins (hypothesis: seconds)
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
-    return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "tests.lanes", "-p", "no:cacheprovider", "-q", *args],
-                            cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "tests.lanes", "-p", "no:cacheprovider", "-q", *args],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def finished(run: subprocess.Popen) -> tuple[int, str]:
@@ -47,10 +53,14 @@ def test_the_guard_names_the_unit_test_that_imports_torch_and_lanes_select_by_pa
     for name, text in PLANTED.items():
         (collecting / name).parent.mkdir(parents=True, exist_ok=True)
         (collecting / name).write_text(text)
-    (collecting / "tests/unit/test_pulls_torch.py").write_text("import torch  # noqa: F401\n\ndef test_x():\n    pass\n")
-    unit, integration, at_collection = (pytest_in(project, "tests", "-m", "unit"),
-                                        pytest_in(project, "tests", "-m", "integration"),
-                                        pytest_in(collecting, "tests/unit"))
+    (collecting / "tests/unit/test_pulls_torch.py").write_text(
+        "import torch  # noqa: F401\n\ndef test_x():\n    pass\n"
+    )
+    unit, integration, at_collection = (
+        pytest_in(project, "tests", "-m", "unit"),
+        pytest_in(project, "tests", "-m", "integration"),
+        pytest_in(collecting, "tests/unit"),
+    )
 
     code, out = finished(unit)  # the integration test is deselected; of the two unit tests, one pulled torch in
     assert code == 1 and "2 passed, 1 deselected, 1 error" in out, out

@@ -26,8 +26,12 @@ def sigmoid(logits: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -logits))  # 1 / (1 + e^-x) without overflow for large |x|
 
 
-@router.post("/classify", response_model=list[list[LabelScore]], responses=MODEL_ERRORS,
-             summary="Classify (Hugging Face text-classification shape)")
+@router.post(
+    "/classify",
+    response_model=list[list[LabelScore]],
+    responses=MODEL_ERRORS,
+    summary="Classify (Hugging Face text-classification shape)",
+)
 async def classify(body: ClassifyRequest, services: Services = Depends(get_services)) -> list[list[LabelScore]]:
     logits, probs = await run_model(services, body.texts())
     parameters = body.parameters

@@ -17,33 +17,51 @@ from golive.contracts.schemas import COMMON_ERRORS, AttributedToken, ExplainRequ
 router = APIRouter(prefix="/v1", tags=["explain"])
 
 
-@router.post("/explain", response_model=ExplainResponse, responses=error_responses(*COMMON_ERRORS, 422, 501),
-             summary="Explain one prediction: each token's attribution")
+@router.post(
+    "/explain",
+    response_model=ExplainResponse,
+    responses=error_responses(*COMMON_ERRORS, 422, 501),
+    summary="Explain one prediction: each token's attribution",
+)
 async def explain(body: ExplainRequest, services: Services = Depends(get_services)) -> ExplainResponse:
-    from golive.explain import TooManyTokens, explain as explain_text
+    from golive.explain import TooManyTokens
+    from golive.explain import explain as explain_text
 
     settings, backend = services.settings, services.backend
     check_texts([body.inputs], 1, settings.max_chars)
     if not isinstance(backend, OnnxBackend):
-        raise ApiError(501, "explain_unavailable", "this deployment's model runs on a SageMaker endpoint; /v1/explain "
-                                                   "runs the model in the API, so it needs the onnx backend")
+        raise ApiError(
+            501,
+            "explain_unavailable",
+            "this deployment's model runs on a SageMaker endpoint; /v1/explain "
+            "runs the model in the API, so it needs the onnx backend",
+        )
     started = time.perf_counter()
     try:
-        explanation = await run_in_threadpool(explain_text, backend.classifier, body.inputs, settings.max_explain_tokens)
+        explanation = await run_in_threadpool(
+            explain_text, backend.classifier, body.inputs, settings.max_explain_tokens
+        )
     except TooManyTokens as exc:
         raise ApiError(422, "too_many_tokens", f"`inputs`: {exc}") from None
-    log = {"tokens": len(explanation.tokens), "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-           "label": explanation.label, "model_version": backend.manifest.version_id}
+    log = {
+        "tokens": len(explanation.tokens),
+        "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        "label": explanation.label,
+        "model_version": backend.manifest.version_id,
+    }
     services.logger.info("explained", extra=log)
-    tokens = [AttributedToken(token=t.token, start=t.start, end=t.end, attribution=t.attribution)
-              for t in explanation.tokens]
-    return ExplainResponse(model_version=backend.manifest.version_id, label=explanation.label, score=explanation.score,
-                           tokens=tokens)
+    tokens = [
+        AttributedToken(token=t.token, start=t.start, end=t.end, attribution=t.attribution) for t in explanation.tokens
+    ]
+    return ExplainResponse(
+        model_version=backend.manifest.version_id, label=explanation.label, score=explanation.score, tokens=tokens
+    )
 
 
 def declare_token_limit(document: dict, max_tokens: int) -> None:
     """The OpenAPI document says the limit a JSON Schema cannot: tokens, which only the model's tokenizer counts."""
     inputs = document["components"]["schemas"]["ExplainRequest"]["properties"]["inputs"]
-    inputs["description"] = (f"one text of at most {max_tokens} tokens (about as many words; more is refused with "
-                             "422 `too_many_tokens`)")
+    inputs["description"] = (
+        f"one text of at most {max_tokens} tokens (about as many words; more is refused with 422 `too_many_tokens`)"
+    )
     inputs["x-max-tokens"] = max_tokens

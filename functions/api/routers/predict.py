@@ -14,8 +14,7 @@ from functions.api.warmup import ModelWakingUp
 from functions.common.limits import check_texts
 from functions.common.predictions import top_labels
 from golive.classification_metrics import softmax
-from golive.contracts.schemas import (COMMON_ERRORS, Prediction, PredictRequest, PredictResponse,
-                                      error_responses)
+from golive.contracts.schemas import COMMON_ERRORS, Prediction, PredictRequest, PredictResponse, error_responses
 
 router = APIRouter(prefix="/v1", tags=["predict"])
 
@@ -41,8 +40,12 @@ async def run_model(services: Services, texts: list[str]) -> tuple[np.ndarray, n
     labels = backend.manifest.labels
     predicted = [labels[i] for i in probs.argmax(axis=1)]
     services.telemetry.record_prediction(latency_ms, predicted, probs.max(axis=1).tolist(), [len(t) for t in texts])
-    log = {"batch_size": len(texts), "latency_ms": round(latency_ms, 2), "labels": predicted,
-           "model_version": backend.manifest.version_id}
+    log = {
+        "batch_size": len(texts),
+        "latency_ms": round(latency_ms, 2),
+        "labels": predicted,
+        "model_version": backend.manifest.version_id,
+    }
     if settings.log_texts:
         log["texts"] = texts
     services.logger.info("predicted", extra=log)
@@ -57,8 +60,9 @@ async def predict(body: PredictRequest, services: Services = Depends(get_service
     predictions = []
     for row in probs:
         best = int(row.argmax())
-        prediction = Prediction(prediction_id=services.prediction_ids.issue(best), label=labels[best],
-                                score=float(row[best]))
+        prediction = Prediction(
+            prediction_id=services.prediction_ids.issue(best), label=labels[best], score=float(row[best])
+        )
         if body.top_k:
             prediction.top_k = top_labels(row, labels, body.top_k)
         predictions.append(prediction)

@@ -13,8 +13,20 @@ import pytest
 from cli.main import HELP_SHOWN, build_parser, main, preflight
 from tests.conftest import REPO, SAMPLE, free_port
 
-COMMANDS = {"train", "evaluate", "distill", "explain", "serve", "monitor", "quickstart", "package", "synth", "costs", "endpoint-image",
-            "package-lambda"}
+COMMANDS = {
+    "train",
+    "evaluate",
+    "distill",
+    "explain",
+    "serve",
+    "monitor",
+    "quickstart",
+    "package",
+    "synth",
+    "costs",
+    "endpoint-image",
+    "package-lambda",
+}
 
 
 def test_the_parser_knows_every_command():
@@ -23,10 +35,12 @@ def test_the_parser_knows_every_command():
 
 
 def test_help_through_the_real_interpreter_lists_the_commands_and_loads_no_torch():
-    code = ("import runpy, sys; sys.argv = ['golive', '--help']\n"
-            "try:\n    runpy.run_module('cli', run_name='__main__')\nexcept SystemExit as exc:\n    code = exc.code\n"
-            "print('heavy:', sorted(m for m in ('torch', 'transformers', 'aws_cdk') if m in sys.modules))\n"
-            "sys.exit(code)")
+    code = (
+        "import runpy, sys; sys.argv = ['golive', '--help']\n"
+        "try:\n    runpy.run_module('cli', run_name='__main__')\nexcept SystemExit as exc:\n    code = exc.code\n"
+        "print('heavy:', sorted(m for m in ('torch', 'transformers', 'aws_cdk') if m in sys.modules))\n"
+        "sys.exit(code)"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert all(command in result.stdout for command in COMMANDS)
@@ -41,27 +55,35 @@ def busy_port():
         yield sock.getsockname()[1]
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["serve", "--port", "99999"], "99999 is not a port number; use 1 to 65535"),
-    (["serve", "--model", "{tmp}/none"], "model bundle folder {tmp}/none does not exist"),
-    (["serve", "--model", "{bundle}", "--port", "{busy}"], "port {busy} on 127.0.0.1 is already in use"),
-    (["evaluate", "--model", "{bundle}/model.int8.onnx", "--data", str(SAMPLE / "validation.tsv")],
-     "{bundle}/model.int8.onnx is a file; a model bundle is the folder that holds it: pass {bundle}"),
-    (["evaluate", "--model", "{bundle}"], "the following arguments are required: --data"),
-    (["quickstart", "--epochs", "0"], "argument --epochs: must be above 0"),
-    (["quickstart", "--port", "{busy}", "--out", "{tmp}/qs"], "port {busy} on 127.0.0.1 is already in use"),
-    (["monitor", "--url", "http://127.0.0.1:{closed}"], "start the server with `golive serve`"),
-    (["monitor", "--watch", "0"], "--watch takes a positive number of seconds"),
-    (["deploy"], "invalid choice: 'deploy'"),
-    (["explain", "--model", "{bundle}", "one two three", "--max-tokens", "2"],
-     "the text has 3 tokens; an explanation takes at most 2 (its cost grows with the square of the length): send a "
-     "shorter text, or raise --max-tokens"),
-    (["explain", "--model", "{bundle}", "great", "--max-tokens", "0"], "--max-tokens must be at least 1"),
-    (["explain", "--model", "{bundle}", " "], "the text is empty"),
-    (["explain", "--model", "{tmp}/none", "great"], "model bundle folder {tmp}/none does not exist"),
-])
-def test_careless_invocations_get_one_clear_message_and_exit_2(argv, message, handmade_bundle, busy_port, tmp_path,
-                                                                capsys):
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["serve", "--port", "99999"], "99999 is not a port number; use 1 to 65535"),
+        (["serve", "--model", "{tmp}/none"], "model bundle folder {tmp}/none does not exist"),
+        (["serve", "--model", "{bundle}", "--port", "{busy}"], "port {busy} on 127.0.0.1 is already in use"),
+        (
+            ["evaluate", "--model", "{bundle}/model.int8.onnx", "--data", str(SAMPLE / "validation.tsv")],
+            "{bundle}/model.int8.onnx is a file; a model bundle is the folder that holds it: pass {bundle}",
+        ),
+        (["evaluate", "--model", "{bundle}"], "the following arguments are required: --data"),
+        (["quickstart", "--epochs", "0"], "argument --epochs: must be above 0"),
+        (["quickstart", "--port", "{busy}", "--out", "{tmp}/qs"], "port {busy} on 127.0.0.1 is already in use"),
+        (["monitor", "--url", "http://127.0.0.1:{closed}"], "start the server with `golive serve`"),
+        (["monitor", "--watch", "0"], "--watch takes a positive number of seconds"),
+        (["deploy"], "invalid choice: 'deploy'"),
+        (
+            ["explain", "--model", "{bundle}", "one two three", "--max-tokens", "2"],
+            "the text has 3 tokens; an explanation takes at most 2 (its cost grows with the square of the length): send a "
+            "shorter text, or raise --max-tokens",
+        ),
+        (["explain", "--model", "{bundle}", "great", "--max-tokens", "0"], "--max-tokens must be at least 1"),
+        (["explain", "--model", "{bundle}", " "], "the text is empty"),
+        (["explain", "--model", "{tmp}/none", "great"], "model bundle folder {tmp}/none does not exist"),
+    ],
+)
+def test_careless_invocations_get_one_clear_message_and_exit_2(
+    argv, message, handmade_bundle, busy_port, tmp_path, capsys
+):
     values = {"tmp": str(tmp_path), "bundle": str(handmade_bundle), "busy": str(busy_port), "closed": str(free_port())}
 
     def fill(text: str) -> str:

@@ -75,16 +75,22 @@ def test_a_ttl_outside_its_range_names_the_variable(monkeypatch):
 
 @pytest.fixture()
 def dynamo_lambda(handmade_bundle, tmp_path, monkeypatch, request):
-    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "GOLIVE_FEEDBACK_TABLE": "golive-feedback",
-                        "GOLIVE_SIGNING_KEY_FILE": str(tmp_path / "signing.key"),
-                        "GOLIVE_CAPTURE_TEXTS": request.param}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "GOLIVE_FEEDBACK_TABLE": "golive-feedback",
+        "GOLIVE_SIGNING_KEY_FILE": str(tmp_path / "signing.key"),
+        "GOLIVE_CAPTURE_TEXTS": request.param,
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         boto3.client("dynamodb").create_table(
-            TableName="golive-feedback", BillingMode="PAY_PER_REQUEST",
+            TableName="golive-feedback",
+            BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "prediction_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "prediction_id", "AttributeType": "S"}])
+            AttributeDefinitions=[{"AttributeName": "prediction_id", "AttributeType": "S"}],
+        )
         yield from cold_started_lambda(handmade_bundle, tmp_path, monkeypatch)
 
 

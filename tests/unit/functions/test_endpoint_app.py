@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from tests.conftest import wait_ready
-
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +10,7 @@ from functions.endpoint.app import create_app
 from functions.endpoint.settings import EndpointSettings
 from golive import bundle
 from golive.onnx_classifier import OnnxClassifier
+from tests.conftest import wait_ready
 
 TEXTS = ["a wonderful, moving film", "cold food and rude staff", "it was fine", "never again"]
 
@@ -37,12 +36,15 @@ def test_invocations_answer_logits_in_input_order(endpoint, handmade_bundle):
     assert np.allclose([p["logits"] for p in body["predictions"]], expected, atol=0.02)
 
 
-@pytest.mark.parametrize("payload,status,fragment", [
-    ({"inputs": ["ok", ""]}, 422, "`inputs[1]` is empty"),
-    ({"inputs": ["t"] * 9}, 422, "send at most 8"),
-    ({"inputs": "x" * 101}, 422, "the limit is 100"),
-    ({"inputs": "x", "return_logits": "yes"}, 422, "`return_logits` must be true or false"),
-])
+@pytest.mark.parametrize(
+    "payload,status,fragment",
+    [
+        ({"inputs": ["ok", ""]}, 422, "`inputs[1]` is empty"),
+        ({"inputs": ["t"] * 9}, 422, "send at most 8"),
+        ({"inputs": "x" * 101}, 422, "the limit is 100"),
+        ({"inputs": "x", "return_logits": "yes"}, 422, "`return_logits` must be true or false"),
+    ],
+)
 def test_bad_input_is_a_clear_4xx(endpoint, payload, status, fragment):
     response = endpoint.post("/invocations", json=payload)
     assert response.status_code == status and fragment in response.json()["error"]["message"]

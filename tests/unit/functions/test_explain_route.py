@@ -14,8 +14,9 @@ from functions.api.telemetry import PrometheusTelemetry
 
 @pytest.fixture()
 def client(handmade_bundle, tmp_path) -> TestClient:
-    settings = Settings(model_dir=str(handmade_bundle), feedback_db=str(tmp_path / "f.sqlite3"), max_chars=200,
-                        max_explain_tokens=8)
+    settings = Settings(
+        model_dir=str(handmade_bundle), feedback_db=str(tmp_path / "f.sqlite3"), max_chars=200, max_explain_tokens=8
+    )
     return TestClient(create_app(build_services(settings, PrometheusTelemetry())))
 
 
@@ -26,19 +27,26 @@ def test_explain_matches_predict_and_maps_each_token_to_the_text(client):
     assert body["label"] == predicted["label"] == "positive"
     assert body["score"] == pytest.approx(predicted["score"], abs=0.02)  # int8: quantised per batch
     assert body["method"] == "occlusion" and body["model_version"]
-    assert [text[t["start"]:t["end"]] for t in body["tokens"]] == ["Cold", "food", ",", "but", "LOVELY", "staff"]
-    by_word = {text[t["start"]:t["end"]]: t["attribution"] for t in body["tokens"]}
+    assert [text[t["start"] : t["end"]] for t in body["tokens"]] == ["Cold", "food", ",", "but", "LOVELY", "staff"]
+    by_word = {text[t["start"] : t["end"]]: t["attribution"] for t in body["tokens"]}
     assert by_word["LOVELY"] > 0 > by_word["Cold"]
 
 
-@pytest.mark.parametrize("raw,status,error_type,fragment", [
-    (json.dumps({"inputs": "one two three four five six seven eight nine"}), 422, "too_many_tokens",
-     "the text has 9 tokens; an explanation takes at most 8"),
-    (json.dumps({"inputs": ["a", "b"]}), 422, "invalid_request", "`inputs` must be a string"),
-    (json.dumps({"inputs": "   "}), 422, "empty_text", "`inputs` is empty"),
-    (json.dumps({"inputs": "x" * 201}), 422, "text_too_long", "the limit is 200"),
-    (json.dumps({"inputs": "great", "top_k": 1}), 422, "invalid_request", "unknown field `top_k`"),
-])
+@pytest.mark.parametrize(
+    "raw,status,error_type,fragment",
+    [
+        (
+            json.dumps({"inputs": "one two three four five six seven eight nine"}),
+            422,
+            "too_many_tokens",
+            "the text has 9 tokens; an explanation takes at most 8",
+        ),
+        (json.dumps({"inputs": ["a", "b"]}), 422, "invalid_request", "`inputs` must be a string"),
+        (json.dumps({"inputs": "   "}), 422, "empty_text", "`inputs` is empty"),
+        (json.dumps({"inputs": "x" * 201}), 422, "text_too_long", "the limit is 200"),
+        (json.dumps({"inputs": "great", "top_k": 1}), 422, "invalid_request", "unknown field `top_k`"),
+    ],
+)
 def test_refusals_use_the_error_contract_and_are_declared(client, raw, status, error_type, fragment):
     response = client.post("/v1/explain", content=raw.encode(), headers={"content-type": "application/json"})
     assert response.status_code == status, response.text

@@ -26,8 +26,9 @@ def emf_documents(stdout: str) -> list[dict]:
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-def test_predict_answers_the_bundles_labels_and_emits_the_contracts_metrics(lambda_module, handmade_bundle, version,
-                                                                           capsys):
+def test_predict_answers_the_bundles_labels_and_emits_the_contracts_metrics(
+    lambda_module, handmade_bundle, version, capsys
+):
     texts = ["a wonderful film", "awful and rude", "great"]
     status, body = call(lambda_module, version, "POST", "/v1/predict", {"inputs": texts})
     assert status == 200
@@ -38,8 +39,14 @@ def test_predict_answers_the_bundles_labels_and_emits_the_contracts_metrics(lamb
 
     emf = emf_documents(capsys.readouterr().out)
     names = {m["Name"] for doc in emf for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
-    assert {telemetry.LATENCY, telemetry.BATCH_SIZE, telemetry.PREDICTIONS, telemetry.CONFIDENCE,
-            telemetry.INPUT_CHARS, telemetry.PREDICTED_LABEL} <= names
+    assert {
+        telemetry.LATENCY,
+        telemetry.BATCH_SIZE,
+        telemetry.PREDICTIONS,
+        telemetry.CONFIDENCE,
+        telemetry.INPUT_CHARS,
+        telemetry.PREDICTED_LABEL,
+    } <= names
     assert {d["Namespace"] for doc in emf for d in doc["_aws"]["CloudWatchMetrics"]} == {telemetry.NAMESPACE}
 
 
@@ -48,25 +55,30 @@ def test_feedback_round_trip_is_idempotent(lambda_module, version):
     _, body = call(lambda_module, version, "POST", "/v1/predict", {"inputs": "lovely"})
     prediction = body["predictions"][0]
     feedback = {"prediction_id": prediction["prediction_id"], "label": "positive"}
-    assert call(lambda_module, version, "POST", "/v1/feedback", feedback) == (200, {**feedback, "correct": True,
-                                                                                      "status": "recorded"})
+    assert call(lambda_module, version, "POST", "/v1/feedback", feedback) == (
+        200,
+        {**feedback, "correct": True, "status": "recorded"},
+    )
     assert call(lambda_module, version, "POST", "/v1/feedback", feedback)[1]["status"] == "already_recorded"
     status, conflict = call(lambda_module, version, "POST", "/v1/feedback", {**feedback, "label": "negative"})
     assert status == 409 and conflict["error"]["type"] == "feedback_conflict"
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-@pytest.mark.parametrize("method,path,body,status,error_type", [
-    ("POST", "/v1/predict", "{not json", 422, "invalid_request"),
-    ("POST", "/v1/predict", {"inputs": " "}, 422, "empty_text"),
-    ("POST", "/v1/predict", {"inputs": "x", "parameters": {}}, 422, "invalid_request"),
-    ("POST", "/v1/predict", {"inputs": ["t"] * 65}, 422, "too_many_texts"),
-    ("POST", "/v1/predict", {"inputs": "x" * 5001}, 422, "text_too_long"),
-    ("POST", "/v1/classify", {"inputs": "x", "parameters": {"function_to_apply": "relu"}}, 422, "invalid_request"),
-    ("POST", "/v1/feedback", {"prediction_id": "made-up", "label": "positive"}, 422, "unknown_prediction_id"),
-    ("GET", "/nowhere", None, 404, "not_found"),
-    ("GET", "/v1/predict", None, 405, "method_not_allowed"),
-])
+@pytest.mark.parametrize(
+    "method,path,body,status,error_type",
+    [
+        ("POST", "/v1/predict", "{not json", 422, "invalid_request"),
+        ("POST", "/v1/predict", {"inputs": " "}, 422, "empty_text"),
+        ("POST", "/v1/predict", {"inputs": "x", "parameters": {}}, 422, "invalid_request"),
+        ("POST", "/v1/predict", {"inputs": ["t"] * 65}, 422, "too_many_texts"),
+        ("POST", "/v1/predict", {"inputs": "x" * 5001}, 422, "text_too_long"),
+        ("POST", "/v1/classify", {"inputs": "x", "parameters": {"function_to_apply": "relu"}}, 422, "invalid_request"),
+        ("POST", "/v1/feedback", {"prediction_id": "made-up", "label": "positive"}, 422, "unknown_prediction_id"),
+        ("GET", "/nowhere", None, 404, "not_found"),
+        ("GET", "/v1/predict", None, 405, "method_not_allowed"),
+    ],
+)
 def test_client_mistakes_are_4xx_in_the_one_error_shape(lambda_module, version, method, path, body, status, error_type):
     got, answer = call(lambda_module, version, method, path, body)
     assert got == status, answer

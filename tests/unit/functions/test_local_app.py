@@ -14,15 +14,23 @@ from functions.api.local import create_local_app
 from functions.api.settings import Settings
 from golive import bundle
 from golive.contracts import telemetry
-from golive.monitoring.conditions import Baseline
 from golive.monitoring.local import parse
 from golive.onnx_classifier import OnnxClassifier
 
 
 @pytest.fixture()
 def client(handmade_bundle, tmp_path) -> TestClient:
-    return TestClient(create_local_app(Settings(model_dir=str(handmade_bundle), feedback_db=str(tmp_path / "f.sqlite3"),
-                                                max_texts=8, max_chars=200, max_body_bytes=4096)))
+    return TestClient(
+        create_local_app(
+            Settings(
+                model_dir=str(handmade_bundle),
+                feedback_db=str(tmp_path / "f.sqlite3"),
+                max_texts=8,
+                max_chars=200,
+                max_body_bytes=4096,
+            )
+        )
+    )
 
 
 def test_predict_and_classify_agree_with_the_onnx_classifier(client, handmade_bundle):
@@ -43,8 +51,11 @@ def test_metrics_carry_every_contract_family_and_the_bundles_baseline(client, ha
     client.post("/v1/predict", json={"inputs": ["great", "awful"]})
     client.post("/v1/predict", json={"inputs": ""})
     text = client.get("/metrics").text
-    families = {family.name for family in text_string_to_metric_families(text)  # `_created`: a timestamp each
-                if family.name.startswith("golive_") and not family.name.endswith("_created")}
+    families = {
+        family.name
+        for family in text_string_to_metric_families(text)  # `_created`: a timestamp each
+        if family.name.startswith("golive_") and not family.name.endswith("_created")
+    }
     assert families == {value for name, value in vars(telemetry).items() if name.startswith("PROM_")}
     window, baseline = parse(text)
     assert baseline == bundle.read_metrics(handmade_bundle).baseline.monitored()
@@ -52,14 +63,17 @@ def test_metrics_carry_every_contract_family_and_the_bundles_baseline(client, ha
     assert window.requests == 2.0  # one answered, one refused (422)
 
 
-@pytest.mark.parametrize("raw,status,error_type,fragment", [
-    ('{"inputs": ["ok", "   "]}', 422, "empty_text", "`inputs[1]` is empty"),
-    ('{"inputs": "x", "top_k": true}', 422, "invalid_request", "`top_k` must be an integer"),
-    ('{"inputs": "x\\udbb1"}', 422, "invalid_text", "lone UTF-16 surrogate"),
-    (json.dumps({"inputs": ["t"] * 9}), 422, "too_many_texts", "9 texts in one request; send at most 8"),
-    (json.dumps({"inputs": ["y" * 150] * 30}), 413, "body_too_large", "over 4096 bytes"),
-    ("[" * 3000, 422, "invalid_request", "nested too deeply"),
-])
+@pytest.mark.parametrize(
+    "raw,status,error_type,fragment",
+    [
+        ('{"inputs": ["ok", "   "]}', 422, "empty_text", "`inputs[1]` is empty"),
+        ('{"inputs": "x", "top_k": true}', 422, "invalid_request", "`top_k` must be an integer"),
+        ('{"inputs": "x\\udbb1"}', 422, "invalid_text", "lone UTF-16 surrogate"),
+        (json.dumps({"inputs": ["t"] * 9}), 422, "too_many_texts", "9 texts in one request; send at most 8"),
+        (json.dumps({"inputs": ["y" * 150] * 30}), 413, "body_too_large", "over 4096 bytes"),
+        ("[" * 3000, 422, "invalid_request", "nested too deeply"),
+    ],
+)
 def test_bad_bodies_get_the_error_shape_and_are_counted(client, raw, status, error_type, fragment):
     response = client.post("/v1/predict", content=raw.encode(), headers={"content-type": "application/json"})
     assert response.status_code == status and response.headers["content-type"] == "application/json"

@@ -35,9 +35,14 @@ def runtime_hooks():
 
 @pytest.fixture()
 def lambda_env(handmade_bundle, tmp_path, monkeypatch):
-    for name, value in {"GOLIVE_MODEL_DIR": str(handmade_bundle), "GOLIVE_FEEDBACK_DB": str(tmp_path / "f.sqlite3"),
-                        "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in {
+        "GOLIVE_MODEL_DIR": str(handmade_bundle),
+        "GOLIVE_FEEDBACK_DB": str(tmp_path / "f.sqlite3"),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         arn = boto3.client("secretsmanager").create_secret(Name="golive-signing", SecretString=KEY_AT_SNAPSHOT)["ARN"]

@@ -24,11 +24,18 @@ from tests.conftest import LambdaContext, api_event, fresh_lambda_module, runnin
 ENDPOINT, COMPONENT = "golive-staging", "golive-staging-model"
 # what InvokeEndpoint answers for an inference component with no copies (AWS's scale-to-zero announcement and
 # notebooks); ModelNotReadyException (429) is the service model's answer for a model still loading
-NO_CAPACITY = ("Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
-               "in-progress (if configured) or try to increase the capacity by invoking "
-               "UpdateInferenceComponentRuntimeConfig API.")
-INVOKE = {"EndpointName": ENDPOINT, "InferenceComponentName": COMPONENT, "ContentType": "application/json",
-          "Accept": "application/json", "Body": ANY}
+NO_CAPACITY = (
+    "Inference Component has no capacity to process this request. ApplicationAutoScaling may be "
+    "in-progress (if configured) or try to increase the capacity by invoking "
+    "UpdateInferenceComponentRuntimeConfig API."
+)
+INVOKE = {
+    "EndpointName": ENDPOINT,
+    "InferenceComponentName": COMPONENT,
+    "ContentType": "application/json",
+    "Accept": "application/json",
+    "Body": ANY,
+}
 
 
 class FakeClock:
@@ -41,15 +48,27 @@ class FakeClock:
 
 def asleep(stubber: Stubber, code: str = "ValidationError") -> None:
     status, message = (400, NO_CAPACITY) if code == "ValidationError" else (429, "Model is not ready")
-    stubber.add_client_error("invoke_endpoint", service_error_code=code, service_message=message,
-                             http_status_code=status, expected_params=INVOKE)
+    stubber.add_client_error(
+        "invoke_endpoint",
+        service_error_code=code,
+        service_message=message,
+        http_status_code=status,
+        expected_params=INVOKE,
+    )
 
 
 def awake(stubber: Stubber, n_texts: int = 1) -> None:
-    data = json.dumps({"model_version": "gpu", "predictions": [
-        {"label": "positive", "score": 0.9, "logits": [-1.0, 1.2]} for _ in range(n_texts)]}).encode()
-    stubber.add_response("invoke_endpoint", {"Body": StreamingBody(io.BytesIO(data), len(data)),
-                                             "ContentType": "application/json"}, expected_params=INVOKE)
+    data = json.dumps(
+        {
+            "model_version": "gpu",
+            "predictions": [{"label": "positive", "score": 0.9, "logits": [-1.0, 1.2]} for _ in range(n_texts)],
+        }
+    ).encode()
+    stubber.add_response(
+        "invoke_endpoint",
+        {"Body": StreamingBody(io.BytesIO(data), len(data)), "ContentType": "application/json"},
+        expected_params=INVOKE,
+    )
 
 
 def emf_docs(stdout: str) -> list[dict]:
@@ -72,11 +91,18 @@ def metric_values(stdout: str, name: str) -> list[float]:
 
 @pytest.fixture()
 def sagemaker_env(handmade_bundle, tmp_path, monkeypatch):
-    for name, value in {"GOLIVE_BACKEND": "sagemaker", "GOLIVE_ENDPOINT_NAME": ENDPOINT,
-                        "GOLIVE_INFERENCE_COMPONENT_NAME": COMPONENT, "GOLIVE_EXPECTED_WARMUP_SECONDS": "240",
-                        "GOLIVE_MODEL_DIR": str(handmade_bundle), "GOLIVE_FEEDBACK_DB": str(tmp_path / "f.sqlite3"),
-                        "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in {
+        "GOLIVE_BACKEND": "sagemaker",
+        "GOLIVE_ENDPOINT_NAME": ENDPOINT,
+        "GOLIVE_INFERENCE_COMPONENT_NAME": COMPONENT,
+        "GOLIVE_EXPECTED_WARMUP_SECONDS": "240",
+        "GOLIVE_MODEL_DIR": str(handmade_bundle),
+        "GOLIVE_FEEDBACK_DB": str(tmp_path / "f.sqlite3"),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
 
 
@@ -117,8 +143,12 @@ def test_asleep_then_503_with_retry_after_then_awake_then_200(sagemaker_env, ver
             assert telemetry.MODEL_WAKING_UP in metric_names(out)  # the 429 one, flushed later
             assert backend.warmup.last_measured_s == 150
             assert metric_values(out, telemetry.WAKE_UP_SECONDS) == [150]  # first 503 to first answer, once
-            units = {m["Name"]: m.get("Unit") for doc in emf_docs(out) for d in doc["_aws"]["CloudWatchMetrics"]
-                     for m in d["Metrics"]}
+            units = {
+                m["Name"]: m.get("Unit")
+                for doc in emf_docs(out)
+                for d in doc["_aws"]["CloudWatchMetrics"]
+                for m in d["Metrics"]
+            }
             assert units[telemetry.WAKE_UP_SECONDS] == "Seconds"
 
             clock.now += 10
@@ -140,8 +170,12 @@ def test_asleep_then_503_with_retry_after_then_awake_then_200(sagemaker_env, ver
 def test_other_validation_errors_are_not_a_wake_up(sagemaker_env):
     module = fresh_lambda_module()
     stubber = Stubber(module.app.state.services.backend.client)
-    stubber.add_client_error("invoke_endpoint", service_error_code="ValidationError", http_status_code=400,
-                             service_message="Endpoint golive-staging of account 123456789012 not found.")
+    stubber.add_client_error(
+        "invoke_endpoint",
+        service_error_code="ValidationError",
+        http_status_code=400,
+        service_message="Endpoint golive-staging of account 123456789012 not found.",
+    )
     with stubber:
         response = module.handler(api_event("rest_v1", "POST", "/v1/predict", {"inputs": "x"}), LambdaContext())
     assert json.loads(response["body"])["error"]["type"] == "endpoint_missing"
@@ -154,8 +188,13 @@ def backend_with(handmade_bundle, **settings) -> tuple[SageMakerBackend, Stubber
         slept.append(seconds)
         clock.now += seconds
 
-    s = Settings(backend="sagemaker", endpoint_name=ENDPOINT, inference_component_name=COMPONENT,
-                 model_dir=str(handmade_bundle), **settings)
+    s = Settings(
+        backend="sagemaker",
+        endpoint_name=ENDPOINT,
+        inference_component_name=COMPONENT,
+        model_dir=str(handmade_bundle),
+        **settings,
+    )
     client = boto3.client("sagemaker-runtime", region_name="us-east-1")
     return SageMakerBackend(s, client=client, clock=clock, sleep=sleep), Stubber(client), clock, slept
 
@@ -218,9 +257,15 @@ def test_wait_for_warmup_is_bounded_by_api_gateway():
 @pytest.fixture()
 def waking_server(handmade_bundle, tmp_path):
     """`golive serve`'s app on the sagemaker backend under uvicorn; its runtime client under a Stubber."""
-    settings = Settings(backend="sagemaker", endpoint_name=ENDPOINT, inference_component_name=COMPONENT,
-                        model_dir=str(handmade_bundle), feedback_db=str(tmp_path / "f.sqlite3"),
-                        expected_warmup_seconds=1, retry_after_s=1)
+    settings = Settings(
+        backend="sagemaker",
+        endpoint_name=ENDPOINT,
+        inference_component_name=COMPONENT,
+        model_dir=str(handmade_bundle),
+        feedback_db=str(tmp_path / "f.sqlite3"),
+        expected_warmup_seconds=1,
+        retry_after_s=1,
+    )
     client = boto3.client("sagemaker-runtime", region_name="us-east-1")
     telemetry_sink = PrometheusTelemetry()
     app = create_app(build_services(settings, telemetry_sink, backend=SageMakerBackend(settings, client=client)))
@@ -250,7 +295,6 @@ def test_hugging_face_inference_client_raises_on_the_503(waking_server, monkeypa
     """huggingface_hub's InferenceClient does not retry a 503: the caller sees it, Retry-After included."""
     import huggingface_hub
     from huggingface_hub import InferenceClient
-
     from huggingface_hub.utils import _detect_agent
 
     # as tests/test_hf_compat.py: the suite's no-download guard off for our own URL, and no registry fetched from the Hub

@@ -4,18 +4,23 @@ and the hand-written bundle passing the same checks a trained one does."""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 
 import pytest
 
 from golive import bundle
 from golive.errors import UserError
-from golive.monitoring.conditions import Baseline
 
 
 def test_the_handmade_bundle_verifies_and_packs_like_a_trained_one(handmade_bundle, tmp_path):
     manifest = bundle.verify_bundle(handmade_bundle)
-    assert set(manifest.files) == {bundle.MODEL_FP32, bundle.MODEL_INT8, bundle.TOKENIZER,
-                                   bundle.METRICS, bundle.MODEL_CARD}
+    assert set(manifest.files) == {
+        bundle.MODEL_FP32,
+        bundle.MODEL_INT8,
+        bundle.TOKENIZER,
+        bundle.METRICS,
+        bundle.MODEL_CARD,
+    }
     baseline = bundle.read_metrics(handmade_bundle).baseline
     assert baseline is not None and sum(baseline.label_share.values()) == pytest.approx(1.0)
     tarball = bundle.pack_tarball(handmade_bundle, tmp_path / bundle.TARBALL)
@@ -23,7 +28,9 @@ def test_the_handmade_bundle_verifies_and_packs_like_a_trained_one(handmade_bund
 
 
 def test_a_file_given_for_the_bundle_names_its_folder(handmade_bundle):
-    with pytest.raises(UserError, match=rf"is a file; a model bundle is the folder that holds it: pass {handmade_bundle}$"):
+    with pytest.raises(
+        UserError, match=rf"is a file; a model bundle is the folder that holds it: pass {handmade_bundle}$"
+    ):
         bundle.read_manifest(handmade_bundle / bundle.MODEL_INT8)
 
 
@@ -56,8 +63,8 @@ def test_a_newer_manifest_field_is_ignored_not_refused(handmade_bundle, tmp_path
 
 
 def test_version_ids_sort_by_time():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    early = bundle.new_version_id(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
-    late = bundle.new_version_id(datetime(2026, 1, 2, 3, 4, 6, tzinfo=timezone.utc))
+    early = bundle.new_version_id(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    late = bundle.new_version_id(datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC))
     assert early.startswith("20260102-030405-") and early < late

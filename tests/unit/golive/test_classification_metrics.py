@@ -23,7 +23,9 @@ def test_a_small_report_worked_out_by_hand():
 
 
 def test_a_class_never_predicted_scores_zero_not_nan():
-    report = classification_report(np.array([0, 1, 2]), np.array([[1.0, 0, 0], [1.0, 0, 0], [0, 0, 1.0]]), ["a", "b", "c"])
+    report = classification_report(
+        np.array([0, 1, 2]), np.array([[1.0, 0, 0], [1.0, 0, 0], [0, 0, 1.0]]), ["a", "b", "c"]
+    )
     assert report["per_class"]["b"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
     assert report["macro_f1"] == pytest.approx((2 / 3 + 0 + 1) / 3)
 

@@ -13,14 +13,28 @@ from golive.client import AsyncClient, Client, Feedback, GoliveError
 from golive.onnx_classifier import OnnxClassifier
 from tests.conftest import running_server
 
-TEXTS = ["a wonderful, moving film", "cold food and rude staff", "it was fine", "never again", "great",
-         "an awful, boring plot", "hello"]
+TEXTS = [
+    "a wonderful, moving film",
+    "cold food and rude staff",
+    "it was fine",
+    "never again",
+    "great",
+    "an awful, boring plot",
+    "hello",
+]
 
 
 @pytest.fixture(scope="module")
 def url(handmade_bundle, tmp_path_factory):
-    app = create_local_app(Settings(model_dir=str(handmade_bundle), model_variant="fp32", max_texts=3, max_chars=200,
-                                    feedback_db=str(tmp_path_factory.mktemp("client") / "f.sqlite3")))
+    app = create_local_app(
+        Settings(
+            model_dir=str(handmade_bundle),
+            model_variant="fp32",
+            max_texts=3,
+            max_chars=200,
+            feedback_db=str(tmp_path_factory.mktemp("client") / "f.sqlite3"),
+        )
+    )
     with running_server(app) as base:
         yield base
 
@@ -44,7 +58,8 @@ def test_feedback_and_errors_carry_the_servers_answer(url):
     with Client(url) as api:
         prediction = api.predict("lovely").predictions[0]
         assert api.feedback(prediction.prediction_id, "negative") == Feedback(
-            prediction_id=prediction.prediction_id, label="negative", correct=False, status="recorded")
+            prediction_id=prediction.prediction_id, label="negative", correct=False, status="recorded"
+        )
         with pytest.raises(GoliveError) as conflict:
             api.feedback(prediction.prediction_id, "positive")
         with pytest.raises(GoliveError) as too_long:

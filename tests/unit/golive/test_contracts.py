@@ -35,15 +35,28 @@ def test_telemetry_names_are_unique_and_valid_for_their_backends():
 def test_alarm_ids_and_names_are_unique_across_the_catalogue():
     catalogue = [value for value in vars(alarms).values() if isinstance(value, alarms.Alarm)]
     assert len({a.construct_id for a in catalogue}) == len({a.name for a in catalogue}) == len(catalogue) >= 15
-    grouped = [*alarms.API_ALARMS, *alarms.QUALITY_ALARMS, *alarms.TRAINING_ALARMS, *alarms.ENDPOINT_ALARMS,
-               *alarms.SCALING_ALARMS, *alarms.SCALE_TO_ZERO_ALARMS, *alarms.WAKE_UP_ALARMS, *alarms.COMPOSITE_ALARMS]
+    grouped = [
+        *alarms.API_ALARMS,
+        *alarms.QUALITY_ALARMS,
+        *alarms.TRAINING_ALARMS,
+        *alarms.ENDPOINT_ALARMS,
+        *alarms.SCALING_ALARMS,
+        *alarms.SCALE_TO_ZERO_ALARMS,
+        *alarms.WAKE_UP_ALARMS,
+        *alarms.COMPOSITE_ALARMS,
+    ]
     assert sorted(a.name for a in grouped) == sorted(a.name for a in catalogue)  # each alarm in exactly one group
 
 
 def test_monitoring_thresholds_refuse_impossible_values():
     assert alarms.MonitoringSettings().api_latency_p99_ms <= 29_000  # under API Gateway's own timeout
-    for bad in ({"api_5xx_rate": 0}, {"min_online_accuracy": 1.5}, {"period_minutes": 2}, {"no_such_threshold": 1},
-                {"wake_up_too_slow_factor": 1}):
+    for bad in (
+        {"api_5xx_rate": 0},
+        {"min_online_accuracy": 1.5},
+        {"period_minutes": 2},
+        {"no_such_threshold": 1},
+        {"wake_up_too_slow_factor": 1},
+    ):
         with pytest.raises(ValidationError):
             alarms.MonitoringSettings(**bad)
 

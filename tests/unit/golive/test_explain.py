@@ -20,7 +20,7 @@ def test_one_attribution_per_token_each_mapped_to_its_characters(classifier):
     explanation = explain(classifier, text, max_tokens=64)
     encoding = classifier.tokenizer.encode(text)
     assert [t.token for t in explanation.tokens] == encoding.tokens[1:-1]  # [CLS] and [SEP] are not attributed
-    spans = [text[t.start:t.end] for t in explanation.tokens]
+    spans = [text[t.start : t.end] for t in explanation.tokens]
     assert spans == ["Great", "food", ",", "but", "the", "STAFF", "were", "rude", "ly", "cold", "!"]
     assert all(t.start < t.end for t in explanation.tokens)
 
@@ -31,7 +31,9 @@ def test_the_label_and_score_are_the_predictions(classifier):
         probs = classifier.predict_proba([text])[0]
         assert explanation.label == classifier.labels[int(probs.argmax())]
         # int8 quantises activations per batch, and the batch here holds the occluded copies too
-        assert explanation.score == pytest.approx(float(probs.max()), abs=1e-5 if classifier.variant == "fp32" else 0.02)
+        assert explanation.score == pytest.approx(
+            float(probs.max()), abs=1e-5 if classifier.variant == "fp32" else 0.02
+        )
 
 
 def test_an_attribution_is_the_drop_when_that_token_is_left_out(classifier):
@@ -52,8 +54,9 @@ def test_an_attribution_is_the_drop_when_that_token_is_left_out(classifier):
 def test_one_batched_model_call(classifier, monkeypatch):
     calls = []
     run = classifier.session.run
-    monkeypatch.setattr(classifier.session, "run", lambda names, feed: calls.append(feed) or run(names, feed),
-                        raising=False)
+    monkeypatch.setattr(
+        classifier.session, "run", lambda names, feed: calls.append(feed) or run(names, feed), raising=False
+    )
     explanation = explain(classifier, "an awful, boring plot", max_tokens=64)
     assert len(calls) == 1 and calls[0]["input_ids"].shape == (1 + len(explanation.tokens), 2 + len(explanation.tokens))
     masks = calls[0]["attention_mask"]

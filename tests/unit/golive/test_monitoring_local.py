@@ -30,8 +30,9 @@ def traffic(url: str, texts: list[str], wrong_feedback: int) -> None:
     for i, prediction in enumerate(predictions):
         wrong = "negative" if prediction["label"] == "positive" else "positive"
         label = wrong if i < wrong_feedback else prediction["label"]
-        requests.post(f"{url}/v1/feedback", json={"prediction_id": prediction["prediction_id"], "label": label},
-                      timeout=10).raise_for_status()
+        requests.post(
+            f"{url}/v1/feedback", json={"prediction_id": prediction["prediction_id"], "label": label}, timeout=10
+        ).raise_for_status()
 
 
 def test_right_answers_are_ok_and_wrong_ones_fire_the_accuracy_alarm(url):
@@ -58,8 +59,10 @@ def test_watching_reports_the_last_window_only(url):
     def sleep_then_send_right_answers(_seconds: float) -> None:
         traffic(url, texts, wrong_feedback=0)
 
-    assert monitor(url, THRESHOLDS, watch_s=60, count=1, fmt="json", out=lines.append,
-                   sleep=sleep_then_send_right_answers) == 0
+    assert (
+        monitor(url, THRESHOLDS, watch_s=60, count=1, fmt="json", out=lines.append, sleep=sleep_then_send_right_answers)
+        == 0
+    )
     window = json.loads(lines[-1])
     assert window["feedback"] == 4 and window["window"].endswith("last 60 s")
     accuracy = next(c for c in window["conditions"] if c["name"] == "online accuracy")

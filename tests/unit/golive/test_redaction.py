@@ -34,8 +34,11 @@ FOUND = [
     ("host 2001:db8::8a2e:370:7334 or ::1", "host [IP] or [IP]", {"IP": 2}),
     ("mapped ::ffff:192.0.2.128 here", "mapped [IP] here", {"IP": 1}),
     ("fe80:0000:0000:0000:0202:b3ff:fe1e:8329", "[IP]", {"IP": 1}),
-    ("me: jo@x.org, +49 30 1234567, 4111111111111111, 10.0.0.1",
-     "me: [EMAIL], [PHONE], [CARD], [IP]", {"EMAIL": 1, "PHONE": 1, "CARD": 1, "IP": 1}),
+    (
+        "me: jo@x.org, +49 30 1234567, 4111111111111111, 10.0.0.1",
+        "me: [EMAIL], [PHONE], [CARD], [IP]",
+        {"EMAIL": 1, "PHONE": 1, "CARD": 1, "IP": 1},
+    ),
 ]
 
 KEPT = [
