@@ -23,9 +23,11 @@ from tests.test_api_auth import assert_lint_clean  # noqa: E402
 
 STAGING = json.loads((ENVIRONMENTS_DIR / "staging.json").read_text())
 # staging as shipped, but the API invokes the endpoint, waits up to 20 s for it to wake, and runs with SnapStart
-# and pages on a wake-up over 2.5 x endpoint.expected_warmup_seconds (the default is 3 x)
+# and pages on a wake-up over 2.5 x endpoint.expected_warmup_seconds (the default is 3 x); the endpoint captures
+# half its traffic (off by default)
 STAGING_PROXY = {
     **STAGING,
+    "endpoint": {**STAGING["endpoint"], "data_capture_percent": 50},
     "api": {**STAGING["api"], "backend": "sagemaker", "wait_for_warmup_seconds": 20, "snapstart": True},
     "monitoring": {"wake_up_too_slow_factor": 2.5},
 }
@@ -34,7 +36,6 @@ SERVERLESS = {
     "endpoint": {
         "enabled": True,
         "kind": "serverless",
-        "data_capture_percent": 0,
         "serverless": {"memory_size_mb": 3072, "max_concurrency": 20, "provisioned_concurrency": 2},
     },
     "api": {**STAGING["api"], "backend": "sagemaker"},
@@ -115,6 +116,7 @@ def test_scale_to_zero_hosts_the_model_as_a_component_on_an_endpoint_that_scales
     assert variant["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 2}
     assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
     assert "ExecutionRoleArn" in config and config["DataCaptureConfig"]["EnableCapture"] is True
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 50
     assert "DeploymentConfig" not in only(inference, "AWS::SageMaker::Endpoint")  # the component's own, below
     component = only(inference, "AWS::SageMaker::InferenceComponent")
     assert component["InferenceComponentName"] == names.inference_component
