@@ -66,12 +66,13 @@ class ExportResult:
 
 
 def training_rows(feedback: Iterable[Feedback], now: float | None = None) -> ExportResult:
-    """The rows to train on, oldest feedback first, and how many feedback rows were left out and why."""
+    """The rows to train on, oldest feedback first (received in the same second: in the order given), and how many
+    feedback rows were left out and why."""
     now = time.time() if now is None else now
     result = ExportResult(rows=[])
     seen_ids: set[str] = set()
     by_text: dict[str, list[Feedback]] = {}
-    for row in sorted(feedback, key=lambda f: (f.received_at, f.prediction_id)):
+    for row in sorted(feedback, key=lambda f: f.received_at):  # stable: ties keep the store's order
         if row.prediction_id in seen_ids:
             result.left_out["duplicate"] += 1
             continue
@@ -89,12 +90,12 @@ def training_rows(feedback: Iterable[Feedback], now: float | None = None) -> Exp
         first = rows[0]
         result.left_out["duplicate"] += len(rows) - 1
         result.rows.append(TrainingRow(text, first.label, first.prediction_id, first.model_version, first.received_at))
-    result.rows.sort(key=lambda r: (r.received_at, r.prediction_id))
     return result
 
 
 def read_local(db: Path, since: datetime) -> list[Feedback]:
-    """Feedback received at or after `since` (UTC) in a local store, each with its captured text if any."""
+    """Feedback received at or after `since` (UTC) in a local store, in the order it was stored, each with its
+    captured text if any."""
     if not db.is_file():
         raise UserError(
             f"no feedback database at {db}; `golive serve` keeps one at .golive/feedback.sqlite3 "
@@ -110,7 +111,7 @@ def read_local(db: Path, since: datetime) -> list[Feedback]:
                 "LEFT JOIN captured_texts c ON c.prediction_id = f.prediction_id" if "captured_texts" in found else ""
             )
             rows = conn.execute(
-                f"SELECT f.prediction_id, f.label, f.model_version, f.received_at, {texts} FROM feedback f {join}"
+                f"SELECT f.prediction_id, f.label, f.model_version, f.received_at, {texts} FROM feedback f {join} ORDER BY f.rowid"
             ).fetchall()
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{db} is not a readable SQLite database ({exc})") from exc
