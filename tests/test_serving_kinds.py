@@ -24,11 +24,17 @@ from tests.test_api_auth import assert_lint_clean  # noqa: E402
 STAGING = json.loads((ENVIRONMENTS_DIR / "staging.json").read_text())
 # staging as shipped, but the API invokes the endpoint, waits up to 20 s for it to wake, and runs with SnapStart
 # and pages on a wake-up over 2.5 x endpoint.expected_warmup_seconds (the default is 3 x); the endpoint captures
-# half its traffic (off by default)
+# half its traffic and the API its redacted texts (both off by default), so cdk-nag's packs see them on
 STAGING_PROXY = {
     **STAGING,
     "endpoint": {**STAGING["endpoint"], "data_capture_percent": 50},
-    "api": {**STAGING["api"], "backend": "sagemaker", "wait_for_warmup_seconds": 20, "snapstart": True},
+    "api": {
+        **STAGING["api"],
+        "backend": "sagemaker",
+        "wait_for_warmup_seconds": 20,
+        "snapstart": True,
+        "capture_texts": True,
+    },
     "monitoring": {"wake_up_too_slow_factor": 2.5},
 }
 SERVERLESS = {
@@ -186,6 +192,7 @@ def test_the_api_knows_the_component_waits_for_it_and_may_invoke_only_it(proxy):
     env = fn["Environment"]["Variables"]
     assert env["GOLIVE_INFERENCE_COMPONENT_NAME"] == names.inference_component
     assert env["GOLIVE_EXPECTED_WARMUP_SECONDS"] == "300" and env["GOLIVE_WAIT_FOR_WARMUP_SECONDS"] == "20"
+    assert env["GOLIVE_CAPTURE_TEXTS"] == "true" and env["GOLIVE_CAPTURE_TTL_DAYS"] == "30"
     assert fn["Timeout"] == 28  # covers the 20 s wait, within API Gateway's 29 s
     invoke = [
         s
