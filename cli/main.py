@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli import costs, distill, explain, package, serve, synth, train
+from cli import costs, distill, explain, feedback, package, serve, synth, train
 from cli.arguments import positive_float, show_defaults
 from golive.errors import UserError, run_reporting_errors
 from golive.ports import port_number
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_package(sub)
     synth.add_synth(sub)
     costs.add_costs(sub)
+    feedback.add_feedback(sub)
     package.add_endpoint_image(sub)
     package.add_package_lambda(sub)
     show_defaults(parser)

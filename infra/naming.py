@@ -122,7 +122,7 @@ def endpoint_config_properties(
                 }
             ],
             "ExecutionRoleArn": model_role_arn,
-            "DataCaptureConfig": data_capture_config(config, capture_bucket, key_arn),
+            **data_capture_config(config, capture_bucket, key_arn),
         }
     return {
         "ProductionVariants": [
@@ -133,7 +133,7 @@ def endpoint_config_properties(
                 "InitialInstanceCount": endpoint.min_instances,
             }
         ],
-        "DataCaptureConfig": data_capture_config(config, capture_bucket, key_arn),
+        **data_capture_config(config, capture_bucket, key_arn),
     }
 
 
@@ -169,14 +169,19 @@ def snake_case(properties: dict) -> dict:
 
 
 def data_capture_config(config: EnvironmentConfig, capture_bucket: str, key_arn: str) -> dict:
-    """SageMaker DataCaptureConfig (the API's and CloudFormation's shape are the same)."""
+    """{"DataCaptureConfig": ...} in the shape SageMaker's API and CloudFormation share, or {} with
+    endpoint.data_capture_percent 0 (the default): SageMaker captures bodies raw, unredacted."""
+    if not config.endpoint.data_capture_percent:
+        return {}
     return {
-        "EnableCapture": config.endpoint.data_capture_percent > 0,
-        "InitialSamplingPercentage": max(config.endpoint.data_capture_percent, 1),
-        "DestinationS3Uri": f"s3://{capture_bucket}/endpoint/",
-        "KmsKeyId": key_arn,
-        "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-        "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+        "DataCaptureConfig": {
+            "EnableCapture": True,
+            "InitialSamplingPercentage": config.endpoint.data_capture_percent,
+            "DestinationS3Uri": f"s3://{capture_bucket}/endpoint/",
+            "KmsKeyId": key_arn,
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+        }
     }
 
 

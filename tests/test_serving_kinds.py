@@ -23,10 +23,18 @@ from tests.test_api_auth import assert_lint_clean  # noqa: E402
 
 STAGING = json.loads((ENVIRONMENTS_DIR / "staging.json").read_text())
 # staging as shipped, but the API invokes the endpoint, waits up to 20 s for it to wake, and runs with SnapStart
-# and pages on a wake-up over 2.5 x endpoint.expected_warmup_seconds (the default is 3 x)
+# and pages on a wake-up over 2.5 x endpoint.expected_warmup_seconds (the default is 3 x); the endpoint captures
+# half its traffic and the API its redacted texts (both off by default), so cdk-nag's packs see them on
 STAGING_PROXY = {
     **STAGING,
-    "api": {**STAGING["api"], "backend": "sagemaker", "wait_for_warmup_seconds": 20, "snapstart": True},
+    "endpoint": {**STAGING["endpoint"], "data_capture_percent": 50},
+    "api": {
+        **STAGING["api"],
+        "backend": "sagemaker",
+        "wait_for_warmup_seconds": 20,
+        "snapstart": True,
+        "capture_texts": True,
+    },
     "monitoring": {"wake_up_too_slow_factor": 2.5},
 }
 SERVERLESS = {
@@ -34,7 +42,6 @@ SERVERLESS = {
     "endpoint": {
         "enabled": True,
         "kind": "serverless",
-        "data_capture_percent": 0,
         "serverless": {"memory_size_mb": 3072, "max_concurrency": 20, "provisioned_concurrency": 2},
     },
     "api": {**STAGING["api"], "backend": "sagemaker"},
@@ -115,6 +122,7 @@ def test_scale_to_zero_hosts_the_model_as_a_component_on_an_endpoint_that_scales
     assert variant["ManagedInstanceScaling"] == {"Status": "ENABLED", "MinInstanceCount": 0, "MaxInstanceCount": 2}
     assert variant["RoutingConfig"] == {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"}
     assert "ExecutionRoleArn" in config and config["DataCaptureConfig"]["EnableCapture"] is True
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 50
     assert "DeploymentConfig" not in only(inference, "AWS::SageMaker::Endpoint")  # the component's own, below
     component = only(inference, "AWS::SageMaker::InferenceComponent")
     assert component["InferenceComponentName"] == names.inference_component
@@ -184,6 +192,7 @@ def test_the_api_knows_the_component_waits_for_it_and_may_invoke_only_it(proxy):
     env = fn["Environment"]["Variables"]
     assert env["GOLIVE_INFERENCE_COMPONENT_NAME"] == names.inference_component
     assert env["GOLIVE_EXPECTED_WARMUP_SECONDS"] == "300" and env["GOLIVE_WAIT_FOR_WARMUP_SECONDS"] == "20"
+    assert env["GOLIVE_CAPTURE_TEXTS"] == "true" and env["GOLIVE_CAPTURE_TTL_DAYS"] == "30"
     assert fn["Timeout"] == 28  # covers the 20 s wait, within API Gateway's 29 s
     invoke = [
         s

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from golive.contracts.feedback_table import TEXT_KEY_PREFIX, TTL_ATTRIBUTE
+
 
 @dataclass
 class FeedbackRecord:
@@ -47,7 +49,6 @@ class FeedbackStore(Protocol):
         """Store the captured texts; return how many could not be stored."""
 
 
-TEXT_KEY_PREFIX = "text#"  # DynamoDB: a captured text's key, beside the feedback item keyed by the bare id
 BATCH_WRITE_LIMIT = 25  # items per DynamoDB BatchWriteItem
 
 
@@ -110,7 +111,7 @@ class DynamoFeedbackStore:
                         "text": {"S": t.text},
                         "model_version": {"S": t.model_version},
                         "captured_at": {"S": _now()},
-                        "expires_at": {"N": str(t.expires_at)},
+                        TTL_ATTRIBUTE: {"N": str(t.expires_at)},
                     }
                 }
             }

@@ -132,6 +132,11 @@ class ApiSettings(Strict):
     # size a snapshot's cache and restores cost more than the on-demand init they replace (`golive costs
     # estimate` prices both); turn it on for lower cold-start latency
     snapstart: bool = False
+    # keep each prediction's text, redacted (golive/redaction.py), in the feedback table for capture_ttl_days, so
+    # feedback can become training data (functions/api/capture.py; DynamoDB's TTL on `expires_at` deletes them).
+    # Off by default: even redacted, texts are users' data (names, for one, are not redacted)
+    capture_texts: bool = False
+    capture_ttl_days: int = Field(30, ge=1, le=3650)
 
     @field_validator("wait_for_warmup_seconds")
     @classmethod
@@ -146,6 +151,11 @@ class ApiSettings(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ApiSettings:
+        if not self.capture_texts and self.capture_ttl_days != type(self).model_fields["capture_ttl_days"].default:
+            raise ValueError(
+                f"capture_ttl_days ({self.capture_ttl_days}) keeps captured texts, but capture_texts is false: set "
+                "capture_texts to true to capture them, or remove capture_ttl_days"
+            )
         names = [client.name for client in self.clients]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:

@@ -142,7 +142,10 @@ class EndpointSettings(Strict):
     scale_in_idle_minutes: int = Field(30, ge=5, le=1440)  # scale_to_zero: no call for this long -> 0 instances
     expected_warmup_seconds: int = Field(300, ge=1, le=3600)  # scale_to_zero: the API's first Retry-After
     serverless: ServerlessSettings = ServerlessSettings()
-    data_capture_percent: int = Field(100, ge=0, le=100)  # share of requests and responses kept in S3
+    # share of requests and responses SageMaker keeps in the capture bucket, raw, for its lifecycle (365 days):
+    # SageMaker writes them itself, so nothing can redact them first (the API's redacted capture is
+    # api.capture_texts). Off by default; turn it on only where raw texts may be kept (README: Serving API)
+    data_capture_percent: int = Field(0, ge=0, le=100)
     # blue/green: how long the new fleet takes traffic, watched by the rollback alarms, before the old goes
     bake_minutes: int = Field(10, ge=0, le=60)
 

@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from golive.contracts.feedback_table import TEXT_KEY_PREFIX
 from golive.contracts.telemetry import NAMESPACE, SERVICE
 from infra.assets.lambda_package import HANDLER_MODULE, LAMBDA_PYTHON_VERSION
 from infra.compliance import (
@@ -106,6 +107,9 @@ class ApiFunction(Inline):
             "GOLIVE_API_KEY_REQUIRED": "true",
             "GOLIVE_AUTHORIZER": config.api.authorizer,
         }
+        if config.api.capture_texts:  # functions/api/capture.py
+            environment["GOLIVE_CAPTURE_TEXTS"] = "true"
+            environment["GOLIVE_CAPTURE_TTL_DAYS"] = str(config.api.capture_ttl_days)
         if config.api.backend == "sagemaker" and endpoint_name:  # (checked above: sagemaker has one)
             environment["GOLIVE_ENDPOINT_NAME"] = endpoint_name
             invoked = [
@@ -162,6 +166,15 @@ class ApiFunction(Inline):
                 description="the published version API Gateway invokes (SnapStart)",
             )
         table.grant(self.role, "dynamodb:PutItem", "dynamodb:GetItem")
+        if config.api.capture_texts:
+            # captured texts go in batches, and only as `text#<id>` items: a batch can never overwrite feedback
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["dynamodb:BatchWriteItem"],
+                    resources=[table.table_arn],
+                    conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{TEXT_KEY_PREFIX}*"]}},
+                )
+            )
         # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
         # dependency that matters: the policy must exist before the first invocation
         policy = cast(cdk.CfnResource, self.role.node.find_child("DefaultPolicy").node.default_child)

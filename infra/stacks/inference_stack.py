@@ -1,7 +1,7 @@
 """Inference: the GPU endpoint serving the bundle with our container (functions/endpoint/), whose image this
 stack builds: `cdk deploy` publishes it before this stack, and only environments with an endpoint need Docker.
 
-Model -> EndpointConfig (data capture to the capture bucket) -> Endpoint with blue/green updates that
+Model -> EndpointConfig (data capture, only with endpoint.data_capture_percent) -> Endpoint with blue/green updates that
 roll back when the 5XX or latency alarm fires; target tracking on invocations per instance between the
 configured bounds. With endpoint.scale_to_zero the model is an inference component on the endpoint, scaling
 to and from 0 copies and instances (infra/constructs/scale_to_zero.py), updated by rolling component updates
@@ -85,7 +85,7 @@ class InferenceStack(StableIdStack):
                 endpoint_config,
                 "GPU instances with local NVMe storage (g4dn, g5, g6, g6e, p4d, p4de, p5) encrypt "
                 "it in hardware and SageMaker rejects a KmsKeyId for them; p3's EBS volume is "
-                "encrypted with the AWS-managed key; captured traffic uses the data key",
+                "encrypted with the AWS-managed key; captured traffic (endpoint.data_capture_percent) uses the data key",
                 *ENDPOINT_KMS,
             )
         else:

@@ -24,6 +24,7 @@ COMMANDS = {
     "package",
     "synth",
     "costs",
+    "feedback",
     "endpoint-image",
     "package-lambda",
 }
