@@ -6,21 +6,17 @@ blue/green (or component) update passes (SageMaker deployment guardrails read th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
+from infra.stacks.pipeline_scope import PipelineScope
 from infra.stacks.sagemaker_roles import acknowledge_iam5
-
-if TYPE_CHECKING:
-    from infra.stacks.pipeline_states import PipelineStates
 
 # the .sync integration follows the job through this EventBridge rule, which Step Functions manages
 SYNC_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 
 
-def grant_pipeline(states: PipelineStates, role: iam.IRole) -> None:
+def grant_pipeline(states: PipelineScope, role: iam.IRole) -> None:
     """Adds the statements to the state machine's `role` and acknowledges its wildcards."""
     _grant_training(states, role)
     names, prefix = states.names, states.names.prefix
@@ -44,7 +40,7 @@ def grant_pipeline(states: PipelineStates, role: iam.IRole) -> None:
     _acknowledge(states, role)
 
 
-def _grant_training(states: PipelineStates, role: iam.IRole) -> None:
+def _grant_training(states: PipelineScope, role: iam.IRole) -> None:
     """The .sync training integration: the job's own actions and the managed EventBridge rule."""
     role.add_to_principal_policy(
         iam.PolicyStatement(
@@ -66,7 +62,7 @@ def _grant_training(states: PipelineStates, role: iam.IRole) -> None:
     )
 
 
-def _grant_promotion(states: PipelineStates, role: iam.IRole, package: str) -> None:
+def _grant_promotion(states: PipelineScope, role: iam.IRole, package: str) -> None:
     """CreateModel reads the model package; the deployment guardrails read the rollback alarms as the caller."""
     role.add_to_principal_policy(iam.PolicyStatement(actions=["sagemaker:DescribeModelPackage"], resources=[package]))
     role.add_to_principal_policy(
@@ -85,7 +81,7 @@ def _grant_promotion(states: PipelineStates, role: iam.IRole, package: str) -> N
     )
 
 
-def _acknowledge(states: PipelineStates, role: iam.IRole) -> None:
+def _acknowledge(states: PipelineScope, role: iam.IRole) -> None:
     """cdk-nag's IAM5 findings on the role, each with the reason its wildcard is held to this environment."""
     stack, prefix, group = states.stack, states.names.prefix, states.names.model_package_group
     region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region

@@ -5,8 +5,6 @@ are CallAwsService tasks: data capture and DeploymentConfig are missing from CDK
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import aws_cdk as cdk
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -19,14 +17,12 @@ from infra.naming import (
     inference_component_specification,
     model_properties,
 )
-
-if TYPE_CHECKING:
-    from infra.stacks.pipeline_states import PipelineStates
+from infra.stacks.pipeline_scope import PipelineScope
 
 MODEL_NAME = sfn.JsonPath.string_at("$.model.name")  # the model's and its endpoint config's name
 
 
-def promote(states: PipelineStates) -> sfn.IChainable:
+def promote(states: PipelineScope) -> sfn.IChainable:
     """NameModel -> CreateModel -> the endpoint's update (blue/green, or the inference component's)."""
     name_model = sfn.Pass(
         states,
@@ -40,7 +36,7 @@ def promote(states: PipelineStates) -> sfn.IChainable:
     return name_model.next(create_model).next(_update_endpoint(states))
 
 
-def _create_model(states: PipelineStates) -> tasks.CallAwsService:
+def _create_model(states: PipelineScope) -> tasks.CallAwsService:
     return tasks.CallAwsService(
         states,
         "CreateModel",
@@ -59,7 +55,7 @@ def _create_model(states: PipelineStates) -> tasks.CallAwsService:
     )
 
 
-def _update_endpoint(states: PipelineStates) -> sfn.IChainable:
+def _update_endpoint(states: PipelineScope) -> sfn.IChainable:
     """A new endpoint config named after the model, a blue/green update to it under the rollback alarms, and a
     wait until the endpoint is InService on it."""
     config, names, data = states.config, states.names, states.data
@@ -119,7 +115,7 @@ def _update_endpoint(states: PipelineStates) -> sfn.IChainable:
     return create_config.next(update).next(wait).next(describe).next(settled)
 
 
-def _update_component(states: PipelineStates) -> sfn.IChainable:
+def _update_component(states: PipelineScope) -> sfn.IChainable:
     """A scale_to_zero endpoint serves its model as an inference component: the new model replaces the
     component's (a rolling update, one copy at a time, under the rollback alarms), and the endpoint and its
     config stay. Settled: InService with the new model; InService with the old one is a rollback. A component
@@ -168,7 +164,7 @@ def _update_component(states: PipelineStates) -> sfn.IChainable:
 
 
 def _settled(
-    states: PipelineStates,
+    states: PipelineScope,
     choice_id: str,
     wait: sfn.Wait,
     *,

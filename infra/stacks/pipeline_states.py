@@ -20,42 +20,21 @@ the permissions beyond what CDK's tasks grant themselves: infra/stacks/pipeline_
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from constructs import Construct
 
-from infra.config import EnvironmentConfig
-from infra.naming import Names, api_tags
-from infra.stacks.data_stack import DataStack
+from infra.naming import api_tags
 from infra.stacks.pipeline_grants import grant_pipeline
 from infra.stacks.pipeline_promote import promote
+from infra.stacks.pipeline_scope import PipelineScope
 from infra.stacks.pipeline_training_job import train_state
 
 GATE_METRIC = "eval_accuracy"  # logged by training as `eval_accuracy=0.91`, captured by the metric definitions
 
 
-class PipelineStates(Construct):
-    """`serving_image`: the endpoint image models are registered with; None when the environment has no
-    endpoint (nothing builds one): models are then registered without an InferenceSpecification."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: EnvironmentConfig,
-        data: DataStack,
-        training_image: str,
-        source_url: str,
-        serving_image: str | None,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        self.config, self.names, self.data = config, Names(config), data
-        self.training_image, self.source_url, self.serving_image = training_image, source_url, serving_image
-        self.stack = cdk.Stack.of(self)
-        self.start = self._definition()
+class PipelineStates(PipelineScope):
+    """The state machine's states; `start` is the first (NameRun)."""
 
     def _definition(self) -> sfn.IChainable:
         failed = sfn.Fail(
@@ -176,10 +155,6 @@ class PipelineStates(Construct):
             result_selector={"ModelPackageArn": sfn.JsonPath.string_at("$.ModelPackageArn")},
             parameters=parameters,
         )
-
-    def arn(self, resource: str, name: str) -> str:
-        """A SageMaker ARN in this stack's account and region."""
-        return self.stack.format_arn(service="sagemaker", resource=resource, resource_name=name)
 
     def grant(self, role: iam.IRole) -> None:
         """What the states need beyond what CDK's tasks grant themselves (infra/stacks/pipeline_grants.py)."""

@@ -4,19 +4,15 @@ is the job's description)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aws_cdk import aws_stepfunctions as sfn
 
 from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS
 from infra.assets.training_source import ENTRY_POINT
 from infra.naming import CHECKPOINT_LOCAL_PATH, api_tags
-
-if TYPE_CHECKING:
-    from infra.stacks.pipeline_states import PipelineStates
+from infra.stacks.pipeline_scope import PipelineScope
 
 
-def train_state(states: PipelineStates) -> sfn.CustomState:
+def train_state(states: PipelineScope) -> sfn.CustomState:
     """The training job, named per run (`<prefix>-<run id>`), followed to its end by the .sync integration."""
     return sfn.CustomState(
         states,
@@ -30,7 +26,7 @@ def train_state(states: PipelineStates) -> sfn.CustomState:
     )
 
 
-def _hyperparameters(states: PipelineStates) -> dict[str, str]:
+def _hyperparameters(states: PipelineScope) -> dict[str, str]:
     config = states.config.training
     hyperparameters = {
         "sagemaker_program": ENTRY_POINT,
@@ -43,7 +39,7 @@ def _hyperparameters(states: PipelineStates) -> dict[str, str]:
     return hyperparameters
 
 
-def _job_parameters(states: PipelineStates) -> dict:
+def _job_parameters(states: PipelineScope) -> dict:
     config, data = states.config.training, states.data
     stopping = {"MaxRuntimeInSeconds": int(config.max_run_hours * 3600)}
     if config.use_spot:
