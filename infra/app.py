@@ -81,110 +81,145 @@ def baseline(app: cdk.App) -> Baseline | None:
 
 def build_app(app: cdk.App | None = None, progress: Callable[[str], None] | None = None) -> cdk.App:
     """The app's stacks for the environment in context `env` (dev when unset); `progress` hears a line per stack."""
-    from golive.bundle import pack_tarball, read_manifest
-    from infra.assets.endpoint_image import stage_image_context
-    from infra.assets.training_source import build_source_tarball
+    from golive.bundle import read_manifest
 
     app = app or cdk.App()
+    config = _configure(app)
+    packs = optional_packs(app.node.try_get_context("compliance"))
+    read_manifest(model_dir(app))  # every environment deploys the bundle: no bundle is a clear error before any work
+    _Stacks(app, config, progress).build()
+    add_checks(app, packs)
+    return app
+
+
+def _configure(app: cdk.App) -> EnvironmentConfig:
+    """The environment's config, with the app's context set before any construct exists."""
     if app.node.try_get_context("env") == "":  # `-c env=` is a mistake, not a request for dev
         load_config("")  # raises ConfigError: unknown environment '', naming the known ones
     for flag in FEATURE_FLAGS:  # before any construct exists, whether or not cdk.json was read
         app.node.set_context(flag, True)
     # stacks import each other's outputs (bucket names, role ARNs): keep producers protected, explicitly
     app.node.set_context("@aws-cdk/core:defaultCrossStackReferences", "strong")
-    config = load_config(
+    return load_config(
         app.node.try_get_context("env") or "dev",
         for_deploy=True,
         overrides={"alarm_email": app.node.try_get_context("alarm_email")},
     )
-    packs = optional_packs(app.node.try_get_context("compliance"))
-    read_manifest(model_dir(app))  # every environment deploys the bundle: no bundle is a clear error before any work
-    env = cdk.Environment(account=config.account, region=config.region)
-    prefix = Names(config).prefix
 
-    def tagged(stack: _Stack, stage: str, environment: str | None = None) -> _Stack:
-        for key, value in stage_tags(config, stage, environment).items():
+
+class _Stacks:
+    """One environment's stacks, each tagged with its stage as it is made (the order in the module docstring)."""
+
+    def __init__(self, app: cdk.App, config: EnvironmentConfig, progress: Callable[[str], None] | None) -> None:
+        self.app, self.config, self.progress = app, config, progress
+        self.env = cdk.Environment(account=config.account, region=config.region)
+        self.prefix = Names(config).prefix
+
+    def tagged(self, stack: _Stack, stage: str, environment: str | None = None) -> _Stack:
+        for key, value in stage_tags(self.config, stage, environment).items():
             cdk.Tags.of(stack).add(key, value, exclude_resource_types=list(UNTAGGABLE))
-        if progress:
-            progress(f"{stack.stack_name}: built")
+        if self.progress:
+            self.progress(f"{stack.stack_name}: built")
         return stack
 
-    training_image = training_image_uri(config)
-    data = tagged(
-        DataStack(app, f"{prefix}-data", config=config, env=env, training_image_account=training_image.split(".")[0]),
-        "data",
-    )
-    alerts = tagged(AlertsStack(app, f"{prefix}-alerts", config=config, env=env), "monitoring")
-    account = tagged(AccountStack(app, ACCOUNT_STACK, env=env), "api", SHARED_ENVIRONMENT)
-    tagged(
-        CostsStack(app, f"{prefix}-costs", config=config, alert_topic=alerts.topic, logs_key=alerts.logs_key, env=env),
-        "monitoring",
-    )
-    endpoint_name, component_name, inference = None, None, None
-    if config.endpoint.enabled:
-        inference = tagged(
+    def build(self) -> None:
+        app, config, env, prefix = self.app, self.config, self.env, self.prefix
+        training_image = training_image_uri(config)
+        data = self.tagged(
+            DataStack(
+                app, f"{prefix}-data", config=config, env=env, training_image_account=training_image.split(".")[0]
+            ),
+            "data",
+        )
+        alerts = self.tagged(AlertsStack(app, f"{prefix}-alerts", config=config, env=env), "monitoring")
+        account = self.tagged(AccountStack(app, ACCOUNT_STACK, env=env), "api", SHARED_ENVIRONMENT)
+        self.tagged(
+            CostsStack(
+                app, f"{prefix}-costs", config=config, alert_topic=alerts.topic, logs_key=alerts.logs_key, env=env
+            ),
+            "monitoring",
+        )
+        inference = self.inference(data, alerts) if config.endpoint.enabled else None
+        training = self.training(data, alerts, inference, training_image)
+        api = self.api(alerts, account, inference)
+        self.tagged(
+            MonitoringStack(
+                app,
+                f"{prefix}-monitoring",
+                config=config,
+                alert_topic=alerts.topic,
+                api=api,
+                training=training,
+                inference=inference,
+                env=env,
+                baseline=baseline(app),
+            ),
+            "monitoring",
+        )
+
+    def inference(self, data: DataStack, alerts: AlertsStack) -> InferenceStack:
+        from golive.bundle import pack_tarball
+        from infra.assets.endpoint_image import stage_image_context
+
+        app, config = self.app, self.config
+        return self.tagged(
             InferenceStack(
                 app,
-                f"{prefix}-inference",
+                f"{self.prefix}-inference",
                 config=config,
                 data=data,
-                env=env,
+                env=self.env,
                 alert_topic=alerts.topic,
                 model_tarball=pack_tarball(model_dir(app), build_dir(app) / f"model-{config.name}.tar.gz"),
                 image_context=stage_image_context(build_dir(app) / "endpoint-image"),
             ),
             "inference",
         )
-        endpoint_name, component_name = inference.endpoint_name, inference.inference_component_name
-    training = tagged(
-        TrainingStack(
-            app,
-            f"{prefix}-training",
-            config=config,
-            data=data,
-            env=env,
-            training_image=training_image,
-            source_tarball=build_source_tarball(build_dir(app) / "training-source.tar.gz"),
-            serving_image=inference.endpoint_image.image_uri if inference else None,
-            logs_key=alerts.logs_key,
-        ),
-        "training",
-    )
-    if inference is not None:  # the pipeline registers models with its image and promotes them to its endpoint
-        training.add_stack_dependency(inference)
-    api = tagged(
-        ApiStack(
-            app,
-            f"{prefix}-api",
-            config=config,
-            package_dir=lambda_package(app, config, progress),
-            env=env,
-            logs_key=alerts.logs_key,
-            endpoint_name=endpoint_name if config.api.backend == "sagemaker" else None,
-            inference_component_name=component_name if config.api.backend == "sagemaker" else None,
-        ),
-        "api",
-    )
-    api.add_stack_dependency(account)  # its stage logs through the account's API Gateway role
-    if config.api.backend == "sagemaker":
-        assert inference is not None  # config: the sagemaker backend needs endpoint.enabled
-        api.add_stack_dependency(inference)
-    tagged(
-        MonitoringStack(
-            app,
-            f"{prefix}-monitoring",
-            config=config,
-            alert_topic=alerts.topic,
-            api=api,
-            training=training,
-            inference=inference,
-            env=env,
-            baseline=baseline(app),
-        ),
-        "monitoring",
-    )
-    add_checks(app, packs)
-    return app
+
+    def training(
+        self, data: DataStack, alerts: AlertsStack, inference: InferenceStack | None, training_image: str
+    ) -> TrainingStack:
+        from infra.assets.training_source import build_source_tarball
+
+        training = self.tagged(
+            TrainingStack(
+                self.app,
+                f"{self.prefix}-training",
+                config=self.config,
+                data=data,
+                env=self.env,
+                training_image=training_image,
+                source_tarball=build_source_tarball(build_dir(self.app) / "training-source.tar.gz"),
+                serving_image=inference.endpoint_image.image_uri if inference else None,
+                logs_key=alerts.logs_key,
+            ),
+            "training",
+        )
+        if inference is not None:  # the pipeline registers models with its image and promotes them to its endpoint
+            training.add_stack_dependency(inference)
+        return training
+
+    def api(self, alerts: AlertsStack, account: AccountStack, inference: InferenceStack | None) -> ApiStack:
+        config = self.config
+        proxied = inference if config.api.backend == "sagemaker" else None  # config: it needs endpoint.enabled
+        api = self.tagged(
+            ApiStack(
+                self.app,
+                f"{self.prefix}-api",
+                config=config,
+                package_dir=lambda_package(self.app, config, self.progress),
+                env=self.env,
+                logs_key=alerts.logs_key,
+                endpoint_name=proxied.endpoint_name if proxied else None,
+                inference_component_name=proxied.inference_component_name if proxied else None,
+            ),
+            "api",
+        )
+        api.add_stack_dependency(account)  # its stage logs through the account's API Gateway role
+        if config.api.backend == "sagemaker":
+            assert proxied is not None  # config: the sagemaker backend needs endpoint.enabled
+            api.add_stack_dependency(proxied)
+        return api
 
 
 def synthesize(app: cdk.App) -> cdk.cx_api.CloudAssembly:

@@ -449,7 +449,7 @@ def test_monitor_errors_are_clear(capsys):
 
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_the_cost_estimate_counts_the_alarms_the_stacks_create(synthesized, env):
-    from infra.costs.estimate import monitoring_footprint
+    from infra.costs.stages import monitoring_footprint
 
     alarms = _alarms(synthesized[env]["monitoring"])
     if "inference" in synthesized[env]:

@@ -275,7 +275,7 @@ def test_a_slow_wake_up_pages_and_a_normal_one_does_not(proxy):
 
 
 def test_the_cost_estimate_counts_the_wake_up_alarm(proxy):
-    from infra.costs.estimate import monitoring_footprint
+    from infra.costs.stages import monitoring_footprint
 
     config = load_config("staging", Path(proxy["_outdir"]).parent / "envs")
     assert config.api_wakes_endpoint and config.monitoring.wake_up_too_slow_factor == 2.5

@@ -212,6 +212,28 @@ def new_manifest(data: Datasets, args: TrainArguments, base_model: str) -> bundl
     )
 
 
+def monitoring_baseline(data: Datasets, default: dict[str, Any]) -> bundle.Baseline:
+    """What monitoring compares live traffic with: the default variant's figures on the validation set."""
+    return bundle.Baseline(
+        variant=bundle.DEFAULT_VARIANT,
+        label_distribution=default["label_distribution"],
+        label_share=default["predicted_label_distribution"],
+        mean_confidence=default["mean_confidence"],
+        mean_input_chars=float(np.mean([len(t) for t in data.validation.texts])),
+    )
+
+
+def data_summary(data: Datasets) -> bundle.DataSummary:
+    return bundle.DataSummary(
+        train_rows=len(data.train.texts),
+        validation_rows=len(data.validation.texts),
+        validation_source=data.validation_source,
+        train_label_counts=label_counts(data.train, data.label_names),
+        validation_label_counts=label_counts(data.validation, data.label_names),
+        skipped_rows=data.skipped.as_dict(),
+    )
+
+
 def export_bundle(
     model: torch.nn.Module,
     tokenizer,
@@ -243,27 +265,12 @@ def export_bundle(
                 {"onnx_accuracy": validation["fp32"]["accuracy"], "onnx_int8_accuracy": validation["int8"]["accuracy"]}
             )
         )
-        default = validation[bundle.DEFAULT_VARIANT]
         metrics = bundle.BundleMetrics(
             validation=validation,
             torch_validation=training_summary.get("torch_validation", {}),
             parity=parity,
-            # what monitoring compares live traffic with
-            baseline=bundle.Baseline(
-                variant=bundle.DEFAULT_VARIANT,
-                label_distribution=default["label_distribution"],
-                label_share=default["predicted_label_distribution"],
-                mean_confidence=default["mean_confidence"],
-                mean_input_chars=float(np.mean([len(t) for t in data.validation.texts])),
-            ),
-            data=bundle.DataSummary(
-                train_rows=len(data.train.texts),
-                validation_rows=len(data.validation.texts),
-                validation_source=data.validation_source,
-                train_label_counts=label_counts(data.train, data.label_names),
-                validation_label_counts=label_counts(data.validation, data.label_names),
-                skipped_rows=data.skipped.as_dict(),
-            ),
+            baseline=monitoring_baseline(data, validation[bundle.DEFAULT_VARIANT]),
+            data=data_summary(data),
             training=bundle.TrainingSummary(
                 **{
                     k: training_summary[k]

@@ -12,6 +12,7 @@ import threading
 from contextlib import asynccontextmanager
 from typing import Any
 
+import numpy as np
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -81,6 +82,20 @@ def get_state(request: Request) -> ModelState:
     return request.app.state.model
 
 
+def to_predictions(logits: np.ndarray, labels: list[str], body: EndpointRequest) -> list[EndpointPrediction]:
+    """A prediction per row of logits: the best label and its score, with the top_k and logits asked for."""
+    predictions = []
+    for row, probs in zip(logits, softmax(logits)):
+        best = int(probs.argmax())
+        prediction = EndpointPrediction(label=labels[best], score=float(probs[best]))
+        if body.top_k:
+            prediction.top_k = top_labels(probs, labels, body.top_k)
+        if body.return_logits:
+            prediction.logits = row.tolist()
+        predictions.append(prediction)
+    return predictions
+
+
 def create_app(settings: EndpointSettings | None = None) -> FastAPI:
     settings = settings or EndpointSettings.load()
     state = ModelState(settings)
@@ -127,16 +142,7 @@ def create_app(settings: EndpointSettings | None = None) -> FastAPI:
             logits = await asyncio.wait_for(state.batcher.submit(texts), timeout=settings.timeout_s)
         except TimeoutError:
             raise ApiError(504, "model_timeout", f"the model did not answer within {settings.timeout_s:g} s") from None
-        labels = state.classifier.labels
-        predictions = []
-        for row, probs in zip(logits, softmax(logits)):
-            best = int(probs.argmax())
-            prediction = EndpointPrediction(label=labels[best], score=float(probs[best]))
-            if body.top_k:
-                prediction.top_k = top_labels(probs, labels, body.top_k)
-            if body.return_logits:
-                prediction.logits = row.tolist()
-            predictions.append(prediction)
+        predictions = to_predictions(logits, state.classifier.labels, body)
         return EndpointResponse(model_version=state.classifier.manifest.version_id, predictions=predictions)
 
     declare_limits(app, settings.max_texts, settings.max_chars)

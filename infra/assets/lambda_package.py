@@ -15,13 +15,13 @@ import shutil
 import subprocess
 import sys
 import tomllib
-import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from golive import bundle
 from golive.errors import UserError
+from infra.assets.folder_size import measure, zipped_size
 from infra.assets.imports import ROOT
 from infra.assets.staging import stage_code
 
@@ -192,28 +192,6 @@ def compile_bytecode(dest: Path, python: Path) -> None:
         # a dependency's test or template file that is not valid Python for this version: its module is
         # never imported; report it and carry on
         print(f"compileall skipped some files:\n{result.stdout.strip()[-1000:]}", file=sys.stderr)
-
-
-def measure(dest: Path) -> tuple[int, dict[str, int]]:
-    sizes: dict[str, int] = {}
-    for path in dest.rglob("*"):
-        if path.is_file() and not path.is_symlink():
-            top = path.relative_to(dest).parts[0]
-            sizes[top] = sizes.get(top, 0) + path.stat().st_size
-    ranked = dict(sorted(sizes.items(), key=lambda kv: kv[1], reverse=True))
-    return sum(sizes.values()), ranked
-
-
-def zipped_size(dest: Path) -> int:
-    """What the upload weighs: zip the folder the way CDK's asset staging does (deflate)."""
-    archive = dest.with_suffix(".zip")
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(dest.rglob("*")):
-            if path.is_file():
-                zf.write(path, path.relative_to(dest))
-    size = archive.stat().st_size
-    archive.unlink()
-    return size
 
 
 def build_lambda_package(

@@ -28,22 +28,16 @@ class ApiAlarms(Inline):
         table_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.client_facing = self._client_facing(kit, function, stage)
+        self.capacity = self._capacity(kit, function, timeout_s, table_name)
+
+    def _client_facing(self, kit: AlarmKit, function: lambda_.IFunction, stage: apigw.Stage) -> list[cloudwatch.Alarm]:
+        """What clients see: the function's errors and throttles, the stage's 5XX rate and p99 latency."""
         t, period = kit.thresholds, kit.period
-        dynamo = {
-            name: cloudwatch.Metric(
-                namespace="AWS/DynamoDB",
-                metric_name=name,
-                statistic="Sum",
-                period=period,
-                dimensions_map={"TableName": table_name},
-            )
-            for name in ("ReadThrottleEvents", "WriteThrottleEvents")
-        }
         # the API answers 503 + Retry-After while a scale_to_zero endpoint wakes (minutes, every request): a normal
         # wake-up, counted as ModelWakingUp, not an error
         waking_up = kit.config.api_wakes_endpoint
-        duration_ms = round(t.lambda_duration_p99_share * timeout_s * 1000)
-        self.client_facing: list[cloudwatch.Alarm] = [
+        return [
             kit.alarm(
                 self,
                 catalog.LAMBDA_ERRORS,
@@ -80,7 +74,24 @@ class ApiAlarms(Inline):
                 GT,
             ),
         ]
-        self.capacity: list[cloudwatch.Alarm] = [
+
+    def _capacity(
+        self, kit: AlarmKit, function: lambda_.IFunction, timeout_s: int, table_name: str
+    ) -> list[cloudwatch.Alarm]:
+        """Warnings before clients see anything: the function's duration near its timeout, feedback throttles."""
+        t, period = kit.thresholds, kit.period
+        duration_ms = round(t.lambda_duration_p99_share * timeout_s * 1000)
+        dynamo = {
+            name: cloudwatch.Metric(
+                namespace="AWS/DynamoDB",
+                metric_name=name,
+                statistic="Sum",
+                period=period,
+                dimensions_map={"TableName": table_name},
+            )
+            for name in ("ReadThrottleEvents", "WriteThrottleEvents")
+        }
+        return [
             kit.alarm(
                 self,
                 catalog.LAMBDA_DURATION,

@@ -88,7 +88,13 @@ class QualityAlarms(Inline):
                 evaluation_periods=1,
             )
         )
+        self._label_share_drift(baseline)
+        if baseline.mean_input_chars:
+            self._input_length_drift(baseline)
 
+    def _label_share_drift(self, baseline: Baseline) -> None:
+        """Total variation distance of the predicted-label shares from the baseline's (its top labels)."""
+        kit, t, q = self.kit, self.kit.thresholds, self.kit.quality_period
         shares = sorted(baseline.label_share.items(), key=lambda item: -item[1])[:MAX_DRIFT_LABELS]
         terms = " + ".join(f"ABS(FILL(l{i}, 0) / n - {share:.6f})" for i, (_, share) in enumerate(shares))
         label_metrics = {
@@ -112,24 +118,26 @@ class QualityAlarms(Inline):
             )
         )
 
-        if baseline.mean_input_chars:
-            self.alarms.append(
-                kit.alarm(
-                    self,
-                    catalog.INPUT_LENGTH_DRIFT,
-                    f"the mean input length is more than {t.max_input_length_drift:.0%} away from the bundle's "
-                    f"{baseline.mean_input_chars:.0f} characters: clients send text the model was not trained on",
-                    cloudwatch.MathExpression(
-                        expression=f"IF(n >= {t.min_predictions}, ABS(chars / {baseline.mean_input_chars:.6f} - 1), 0)",
-                        label="input length drift",
-                        period=q,
-                        using_metrics={
-                            "n": kit.api_metric(INPUT_CHARS, "SampleCount"),
-                            "chars": kit.api_metric(INPUT_CHARS, "Average"),
-                        },
-                    ),
-                    t.max_input_length_drift,
-                    GT,
-                    evaluation_periods=1,
-                )
+    def _input_length_drift(self, baseline: Baseline) -> None:
+        """The mean input length's relative distance from the baseline's."""
+        kit, t, q = self.kit, self.kit.thresholds, self.kit.quality_period
+        self.alarms.append(
+            kit.alarm(
+                self,
+                catalog.INPUT_LENGTH_DRIFT,
+                f"the mean input length is more than {t.max_input_length_drift:.0%} away from the bundle's "
+                f"{baseline.mean_input_chars:.0f} characters: clients send text the model was not trained on",
+                cloudwatch.MathExpression(
+                    expression=f"IF(n >= {t.min_predictions}, ABS(chars / {baseline.mean_input_chars:.6f} - 1), 0)",
+                    label="input length drift",
+                    period=q,
+                    using_metrics={
+                        "n": kit.api_metric(INPUT_CHARS, "SampleCount"),
+                        "chars": kit.api_metric(INPUT_CHARS, "Average"),
+                    },
+                ),
+                t.max_input_length_drift,
+                GT,
+                evaluation_periods=1,
             )
+        )

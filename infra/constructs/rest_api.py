@@ -33,10 +33,47 @@ class RestApi(Inline):
         retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.api = self._rest_api(config, function, logs_key, retention)
+        add_gateway_responses(self.api)
+        validator = self.api.add_request_validator(
+            "BodyValidator", validate_request_body=False, validate_request_parameters=True
+        )
+        v1 = self.api.root.add_resource("v1")
+        self._public_routes(validator)
+        # everything else (predict, classify, feedback, model) needs a client's key, and the authorizer's credentials
+        self.auth = ApiAuth(self, "Auth", api=self.api, settings=config.api, stage_name=config.name)
+        for resource in (v1.add_resource("{proxy+}"), self.api.root.add_resource("{proxy+}")):
+            self.auth.add_keyed_method(resource, "ANY", request_validator=validator)
+
+        accept(
+            self.api,
+            "the FastAPI app validates every body against its pydantic schema and answers 422 with "
+            "what to fix; API Gateway models would duplicate that schema",
+            "AwsSolutions-APIG2",
+        )
+        self.web_acl = self._web_acl(config, logs_key, retention)
+        accept(
+            self.api.deployment_stage,
+            "predict and feedback are POSTs with bodies, which API Gateway's cache "
+            "never keys on; a cache cluster would serve nothing and bill from "
+            "$0.02/hour",
+            *API_CACHE,
+        )
+        accept(
+            self.api,
+            "client certificates authenticate API Gateway to HTTP backends; this API's only "
+            "backend is a Lambda invoked through IAM",
+            *API_CLIENT_CERT,
+        )
+
+    def _rest_api(
+        self, config: EnvironmentConfig, function: lambda_.IFunction, logs_key: kms.IKey, retention: logs.RetentionDays
+    ) -> apigw.LambdaRestApi:
+        """The regional REST API in front of the function: its stage traced, throttled and access-logged (JSON)."""
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=retention, encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY
         )
-        self.api = apigw.LambdaRestApi(
+        return apigw.LambdaRestApi(
             self,
             "Api",
             handler=function,
@@ -66,13 +103,10 @@ class RestApi(Inline):
                 throttling_burst_limit=config.api.throttle_burst,
             ),
         )
-        add_gateway_responses(self.api)
-        validator = self.api.add_request_validator(
-            "BodyValidator", validate_request_body=False, validate_request_parameters=True
-        )
-        v1 = self.api.root.add_resource("v1")
-        # health and docs: anyone may call them (PUBLIC_ROUTES). The app answers them only to GET, and any other
-        # method with its 405 and Allow (API Gateway itself would say 403 "Missing Authentication Token")
+
+    def _public_routes(self, validator: apigw.RequestValidator) -> None:
+        """Health and docs: anyone may call them (PUBLIC_ROUTES). The app answers them only to GET, and any other
+        method with its 405 and Allow (API Gateway itself would say 403 "Missing Authentication Token")."""
         for path in PUBLIC_ROUTES:
             resource = self.api.root.resource_for_path(path)
             method = resource.add_method(
@@ -90,19 +124,11 @@ class RestApi(Inline):
                 "AwsSolutions-APIG4",
                 "AwsSolutions-COG4",
             )
-        # everything else (predict, classify, feedback, model) needs a client's key, and the authorizer's credentials
-        self.auth = ApiAuth(self, "Auth", api=self.api, settings=config.api, stage_name=config.name)
-        for resource in (v1.add_resource("{proxy+}"), self.api.root.add_resource("{proxy+}")):
-            self.auth.add_keyed_method(resource, "ANY", request_validator=validator)
 
-        accept(
-            self.api,
-            "the FastAPI app validates every body against its pydantic schema and answers 422 with "
-            "what to fix; API Gateway models would duplicate that schema",
-            "AwsSolutions-APIG2",
-        )
+    def _web_acl(self, config: EnvironmentConfig, logs_key: kms.IKey, retention: logs.RetentionDays) -> WebAcl | None:
+        """The stage's web ACL where api.waf.enabled; without one, the reason on record."""
         if config.api.waf.enabled:
-            self.web_acl: WebAcl | None = WebAcl(
+            return WebAcl(
                 self,
                 "WebAcl",
                 name=f"golive-{config.name}-api",
@@ -111,24 +137,10 @@ class RestApi(Inline):
                 logs_key=logs_key,
                 retention=retention,
             )
-        else:
-            self.web_acl = None
-            accept(
-                self.api,
-                f"api.waf.enabled is false for {config.name}: a web ACL costs $5/month plus $1 per rule "
-                "and $0.60 per million requests (golive costs estimate); prod turns it on",
-                *API_WAF,
-            )
-        accept(
-            self.api.deployment_stage,
-            "predict and feedback are POSTs with bodies, which API Gateway's cache "
-            "never keys on; a cache cluster would serve nothing and bill from "
-            "$0.02/hour",
-            *API_CACHE,
-        )
         accept(
             self.api,
-            "client certificates authenticate API Gateway to HTTP backends; this API's only "
-            "backend is a Lambda invoked through IAM",
-            *API_CLIENT_CERT,
+            f"api.waf.enabled is false for {config.name}: a web ACL costs $5/month plus $1 per rule "
+            "and $0.60 per million requests (golive costs estimate); prod turns it on",
+            *API_WAF,
         )
+        return None

@@ -25,7 +25,7 @@ from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
 from golive.contracts import alarms as catalog
-from infra.config import EnvironmentConfig
+from infra.config import EndpointSettings, EnvironmentConfig
 from infra.constructs.inline import Inline
 from infra.naming import VARIANT, Names, component_deployment_config, inference_component_specification
 
@@ -50,7 +50,23 @@ class ScaleToZero(Inline):
         super().__init__(scope, construct_id)
         names, settings = Names(config), config.endpoint
         self.component_name = names.inference_component
-        self.component = sagemaker.CfnInferenceComponent(
+        self.component = self._component(config, names, endpoint, model_name, rollback_alarms)
+        self.copies = self._copies(settings)
+        refused, served = self._component_metrics()
+        self.wake_alarm = self._wake_on_refusal(names, settings, refused)
+        self.idle_alarm = self._empty_when_idle(names, settings, served, refused)
+
+    def _component(
+        self,
+        config: EnvironmentConfig,
+        names: Names,
+        endpoint: sagemaker.CfnEndpoint,
+        model_name: str,
+        rollback_alarms: Sequence[cloudwatch.IAlarm],
+    ) -> sagemaker.CfnInferenceComponent:
+        """The model as an inference component of the endpoint, one copy to start, updated under the rollback
+        alarms (which it waits for)."""
+        component = sagemaker.CfnInferenceComponent(
             self,
             "Component",
             inference_component_name=self.component_name,
@@ -61,13 +77,16 @@ class ScaleToZero(Inline):
             ),
             runtime_config=sagemaker.CfnInferenceComponent.InferenceComponentRuntimeConfigProperty(copy_count=1),
         )
-        self.component.add_property_override("Specification", inference_component_specification(model_name))
-        self.component.add_property_override("RuntimeConfig", {"CopyCount": 1})
-        self.component.add_property_override("DeploymentConfig", component_deployment_config(config, names))
+        component.add_property_override("Specification", inference_component_specification(model_name))
+        component.add_property_override("RuntimeConfig", {"CopyCount": 1})
+        component.add_property_override("DeploymentConfig", component_deployment_config(config, names))
         for alarm in rollback_alarms:
-            self.component.node.add_dependency(alarm)
+            component.node.add_dependency(alarm)
+        return component
 
-        self.copies = appscaling.ScalableTarget(
+    def _copies(self, settings: EndpointSettings) -> appscaling.ScalableTarget:
+        """The component's copy count, 0 to max_copies, tracking invocations per copy."""
+        copies = appscaling.ScalableTarget(
             self,
             "Copies",
             service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
@@ -76,15 +95,18 @@ class ScaleToZero(Inline):
             min_capacity=0,
             max_capacity=settings.max_copies,
         )
-        self.copies.node.add_dependency(self.component)
-        self.copies.scale_to_track_metric(
+        copies.node.add_dependency(self.component)
+        copies.scale_to_track_metric(
             "InvocationsPerCopy",
             target_value=settings.invocations_per_instance_target,
             predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_INFERENCE_COMPONENT_INVOCATIONS_PER_COPY,
             scale_in_cooldown=cdk.Duration.minutes(10),
             scale_out_cooldown=cdk.Duration.minutes(2),
         )
+        return copies
 
+    def _component_metrics(self) -> tuple[cloudwatch.Metric, cloudwatch.Metric]:
+        """Per minute: calls refused for want of a copy (Maximum), calls served (Sum)."""
         dimensions = {"InferenceComponentName": self.component_name}
         refused = cloudwatch.Metric(
             namespace=COMPONENT_NAMESPACE,
@@ -100,7 +122,13 @@ class ScaleToZero(Inline):
             statistic="Sum",
             period=MINUTE,
         )
-        self.wake_alarm = cloudwatch.Alarm(
+        return refused, served
+
+    def _wake_on_refusal(
+        self, names: Names, settings: EndpointSettings, refused: cloudwatch.Metric
+    ) -> cloudwatch.Alarm:
+        """An alarm on the first refused call, whose action adds one copy."""
+        alarm = cloudwatch.Alarm(
             self,
             catalog.WAKE_FROM_ZERO.construct_id,
             alarm_name=f"{names.prefix}-{catalog.WAKE_FROM_ZERO.name}",
@@ -122,10 +150,16 @@ class ScaleToZero(Inline):
             metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
         )
         wake.add_adjustment(adjustment=1, lower_bound=0)
-        self.wake_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(wake))
+        alarm.add_alarm_action(cw_actions.ApplicationScalingAction(wake))
 
+        return alarm
+
+    def _empty_when_idle(
+        self, names: Names, settings: EndpointSettings, served: cloudwatch.Metric, refused: cloudwatch.Metric
+    ) -> cloudwatch.Alarm:
+        """An alarm on scale_in_idle_minutes without a call, whose action sets the copies to 0."""
         idle_minutes = settings.scale_in_idle_minutes
-        self.idle_alarm = cloudwatch.Alarm(
+        alarm = cloudwatch.Alarm(
             self,
             catalog.IDLE.construct_id,
             alarm_name=f"{names.prefix}-{catalog.IDLE.name}",
@@ -151,4 +185,5 @@ class ScaleToZero(Inline):
             metric_aggregation_type=appscaling.MetricAggregationType.AVERAGE,
         )
         empty.add_adjustment(adjustment=0, upper_bound=0)
-        self.idle_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(empty))
+        alarm.add_alarm_action(cw_actions.ApplicationScalingAction(empty))
+        return alarm

@@ -65,6 +65,25 @@ class SigningKey(Construct):
             *SECRET_KMS,
         )
 
+        role = self._rotation_function(environment, runtime, logs_key, retention)
+        # the schedule grants the function what the four steps call on this secret (Describe, Get, Put,
+        # UpdateSecretVersionStage) and GetRandomPassword, and lets Secrets Manager invoke it
+        self.schedule = self.secret.add_rotation_schedule(
+            "Schedule",
+            rotation_lambda=self.rotation_function,
+            automatically_after=cdk.Duration.days(rotation_days),
+            rotate_immediately_on_update=False,
+        )
+        # only Secrets Manager acting for this account may invoke it (no other account's secret, confused deputy)
+        (permission,) = [c for c in self.rotation_function.node.children if isinstance(c, lambda_.CfnPermission)]
+        permission.source_account = cdk.Aws.ACCOUNT_ID
+
+        self._acknowledge_rotation(role)
+
+    def _rotation_function(
+        self, environment: str, runtime: lambda_.Runtime, logs_key: kms.IKey, retention: logs.RetentionDays
+    ) -> iam.Role:
+        """The rotation function (`self.rotation_function`), created after its role's policy; returns the role."""
         log_group = logs.LogGroup(
             self, "RotationLogs", retention=retention, encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY
         )
@@ -92,18 +111,10 @@ class SigningKey(Construct):
         cast(cdk.CfnResource, self.rotation_function.node.default_child).add_override(
             "DependsOn", [cdk.Stack.of(self).get_logical_id(policy)]
         )
-        # the schedule grants the function what the four steps call on this secret (Describe, Get, Put,
-        # UpdateSecretVersionStage) and GetRandomPassword, and lets Secrets Manager invoke it
-        self.schedule = self.secret.add_rotation_schedule(
-            "Schedule",
-            rotation_lambda=self.rotation_function,
-            automatically_after=cdk.Duration.days(rotation_days),
-            rotate_immediately_on_update=False,
-        )
-        # only Secrets Manager acting for this account may invoke it (no other account's secret, confused deputy)
-        (permission,) = [c for c in self.rotation_function.node.children if isinstance(c, lambda_.CfnPermission)]
-        permission.source_account = cdk.Aws.ACCOUNT_ID
+        return role
 
+    def _acknowledge_rotation(self, role: iam.Role) -> None:
+        """cdk-nag's findings on the rotation function and its role, each with its reason."""
         accept(
             role,
             "GetRandomPassword (draws the new key; CDK grants it with the rotation schedule) and X-Ray's "

@@ -8,6 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -22,44 +23,8 @@ class TrainingAlerts(Inline):
     def __init__(self, scope: Construct, construct_id: str, *, kit: AlarmKit, state_machine: sfn.IStateMachine) -> None:
         super().__init__(scope, construct_id)
         prefix, topic, env = kit.names.prefix, kit.topic, kit.config.name
-        undelivered = sqs.Queue(
-            self,
-            "UndeliveredAlertsQueue",
-            queue_name=f"{prefix}-undelivered-alerts",
-            # the topic's key: the same messages, and EventBridge may already use it
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=topic.master_key,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
-        )
-        accept(
-            undelivered,
-            "this is the dead-letter queue of the training alert rules; a queue behind it would "
-            "only move the same messages again",
-            *QUEUE_DLQ,
-        )
-        job_failed = events.Rule(
-            self,
-            "TrainingJobFailed",
-            rule_name=f"{prefix}-training-job-failed",
-            description="a SageMaker training job of this environment failed or was stopped",
-            event_pattern=events.EventPattern(
-                source=["aws.sagemaker"],
-                detail_type=["SageMaker Training Job State Change"],
-                detail={"TrainingJobStatus": ["Failed", "Stopped"], "TrainingJobName": [{"prefix": f"{prefix}-"}]},
-            ),
-        )
-        job_failed.add_target(
-            targets.SnsTopic(
-                topic,
-                message=events.RuleTargetInput.from_text(
-                    f"golive {env}: training job {events.EventField.from_path('$.detail.TrainingJobName')} is "
-                    f"{events.EventField.from_path('$.detail.TrainingJobStatus')}: "
-                    f"{events.EventField.from_path('$.detail.FailureReason')}"
-                ),
-                dead_letter_queue=undelivered,
-            )
-        )
+        undelivered = self._undelivered_queue(prefix, topic)
+        job_failed = self._job_failed(prefix, env, topic, undelivered)
         pipeline_failed = events.Rule(
             self,
             "PipelineFailed",
@@ -97,3 +62,49 @@ class TrainingAlerts(Inline):
                 evaluation_periods=1,
             )
         ]
+
+    def _undelivered_queue(self, prefix: str, topic: sns.ITopic) -> sqs.Queue:
+        """The rules' dead-letter queue, encrypted with the topic's key."""
+        undelivered = sqs.Queue(
+            self,
+            "UndeliveredAlertsQueue",
+            queue_name=f"{prefix}-undelivered-alerts",
+            # the topic's key: the same messages, and EventBridge may already use it
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=topic.master_key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+        )
+        accept(
+            undelivered,
+            "this is the dead-letter queue of the training alert rules; a queue behind it would "
+            "only move the same messages again",
+            *QUEUE_DLQ,
+        )
+        return undelivered
+
+    def _job_failed(self, prefix: str, env: str, topic: sns.ITopic, undelivered: sqs.Queue) -> events.Rule:
+        """A training job of this environment (named `<prefix>-...`) failed or was stopped: say why."""
+        job_failed = events.Rule(
+            self,
+            "TrainingJobFailed",
+            rule_name=f"{prefix}-training-job-failed",
+            description="a SageMaker training job of this environment failed or was stopped",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"],
+                detail_type=["SageMaker Training Job State Change"],
+                detail={"TrainingJobStatus": ["Failed", "Stopped"], "TrainingJobName": [{"prefix": f"{prefix}-"}]},
+            ),
+        )
+        job_failed.add_target(
+            targets.SnsTopic(
+                topic,
+                message=events.RuleTargetInput.from_text(
+                    f"golive {env}: training job {events.EventField.from_path('$.detail.TrainingJobName')} is "
+                    f"{events.EventField.from_path('$.detail.TrainingJobStatus')}: "
+                    f"{events.EventField.from_path('$.detail.FailureReason')}"
+                ),
+                dead_letter_queue=undelivered,
+            )
+        )
+        return job_failed

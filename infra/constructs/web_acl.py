@@ -56,66 +56,6 @@ class WebAcl(Construct):
         retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-
-        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-            return wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True, metric_name=f"{name}-{metric}", sampled_requests_enabled=True
-            )
-
-        rules = []
-        for priority, group in enumerate(MANAGED_RULE_GROUPS):
-            counted = settings.count_only_rules if group == "AWSManagedRulesCommonRuleSet" else []
-            rules.append(
-                wafv2.CfnWebACL.RuleProperty(
-                    name=group,
-                    priority=priority,
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    visibility_config=visibility(group),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        managed_rule_group_statement=(
-                            wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                                vendor_name="AWS",
-                                name=group,
-                                rule_action_overrides=[
-                                    wafv2.CfnWebACL.RuleActionOverrideProperty(
-                                        name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
-                                    )
-                                    for rule in counted
-                                ]
-                                or None,
-                            )
-                        )
-                    ),
-                )
-            )
-        rules.append(
-            wafv2.CfnWebACL.RuleProperty(
-                name=RATE_RULE,
-                priority=len(rules),
-                visibility_config=visibility(RATE_RULE),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        aggregate_key_type="IP",
-                        limit=settings.rate_limit,
-                        evaluation_window_sec=settings.rate_window_seconds,
-                    )
-                ),
-                action=wafv2.CfnWebACL.RuleActionProperty(
-                    block=wafv2.CfnWebACL.BlockActionProperty(
-                        custom_response=wafv2.CfnWebACL.CustomResponseProperty(
-                            response_code=429,
-                            custom_response_body_key=RATE_LIMITED_BODY,
-                            response_headers=[
-                                wafv2.CfnWebACL.CustomHTTPHeaderProperty(
-                                    name="Retry-After", value=str(settings.rate_window_seconds)
-                                )
-                            ],
-                        )
-                    )
-                ),
-            )
-        )
-
         self.acl = wafv2.CfnWebACL(
             self,
             "Acl",
@@ -123,8 +63,8 @@ class WebAcl(Construct):
             scope="REGIONAL",
             description=f"{name}: AWS managed rules and a rate limit per IP",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            rules=rules,
-            visibility_config=visibility("all"),
+            rules=_rules(name, settings),
+            visibility_config=_visibility(name, "all"),
             custom_response_bodies={
                 RATE_LIMITED_BODY: wafv2.CfnWebACL.CustomResponseBodyProperty(
                     content_type="APPLICATION_JSON", content=json.dumps(rate_limited_body(settings))
@@ -132,7 +72,10 @@ class WebAcl(Construct):
             },
         )
         wafv2.CfnWebACLAssociation(self, "Association", resource_arn=stage_arn, web_acl_arn=self.acl.attr_arn)
+        self._log_blocked(name, logs_key, retention)
 
+    def _log_blocked(self, name: str, logs_key: kms.IKey, retention: logs.RetentionDays) -> None:
+        """The blocked requests, their key and Authorization headers redacted, in an encrypted log group."""
         log_group_name = f"aws-waf-logs-{name}"
         self.log_group = logs.LogGroup(
             self,
@@ -172,3 +115,69 @@ class WebAcl(Construct):
             },
         )
         logging.node.add_dependency(self.log_group)
+
+
+def _visibility(name: str, metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=f"{name}-{metric}", sampled_requests_enabled=True
+    )
+
+
+def _rules(name: str, settings: WafSettings) -> list[wafv2.CfnWebACL.RuleProperty]:
+    """The managed rule groups in order, then the rate rule."""
+    rules = [_managed_rule(name, priority, group, settings) for priority, group in enumerate(MANAGED_RULE_GROUPS)]
+    return [*rules, _rate_rule(name, len(rules), settings)]
+
+
+def _managed_rule(name: str, priority: int, group: str, settings: WafSettings) -> wafv2.CfnWebACL.RuleProperty:
+    counted = settings.count_only_rules if group == "AWSManagedRulesCommonRuleSet" else []
+    return wafv2.CfnWebACL.RuleProperty(
+        name=group,
+        priority=priority,
+        override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+        visibility_config=_visibility(name, group),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            managed_rule_group_statement=(
+                wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                    vendor_name="AWS",
+                    name=group,
+                    rule_action_overrides=[
+                        wafv2.CfnWebACL.RuleActionOverrideProperty(
+                            name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                        )
+                        for rule in counted
+                    ]
+                    or None,
+                )
+            )
+        ),
+    )
+
+
+def _rate_rule(name: str, priority: int, settings: WafSettings) -> wafv2.CfnWebACL.RuleProperty:
+    """Blocks an IP over the rate limit with WAF's own 429, Retry-After and the API's error body."""
+    return wafv2.CfnWebACL.RuleProperty(
+        name=RATE_RULE,
+        priority=priority,
+        visibility_config=_visibility(name, RATE_RULE),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                aggregate_key_type="IP",
+                limit=settings.rate_limit,
+                evaluation_window_sec=settings.rate_window_seconds,
+            )
+        ),
+        action=wafv2.CfnWebACL.RuleActionProperty(
+            block=wafv2.CfnWebACL.BlockActionProperty(
+                custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                    response_code=429,
+                    custom_response_body_key=RATE_LIMITED_BODY,
+                    response_headers=[
+                        wafv2.CfnWebACL.CustomHTTPHeaderProperty(
+                            name="Retry-After", value=str(settings.rate_window_seconds)
+                        )
+                    ],
+                )
+            )
+        ),
+    )

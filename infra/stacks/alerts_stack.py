@@ -23,7 +23,14 @@ PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com", "costalerts.a
 class AlertsStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, config: EnvironmentConfig, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.key = kms.Key(
+        self.key, self.topic = self._alert_topic(config)
+        self.logs_key = self._logs_key(config)
+        cdk.CfnOutput(self, "AlertTopicArn", value=self.topic.topic_arn)
+
+    def _alert_topic(self, config: EnvironmentConfig) -> tuple[kms.Key, sns.Topic]:
+        """The encrypted topic every alarm and alert publishes to (PUBLISHERS, this account only), and the e-mail
+        subscription where there is an alarm_email."""
+        key = kms.Key(
             self,
             "AlertsKey",
             enable_key_rotation=True,
@@ -31,43 +38,45 @@ class AlertsStack(cdk.Stack):
             pending_window=cdk.Duration.days(7),
             description=f"golive {config.name}: alert topic",
         )
-        self.key.add_to_resource_policy(
+        key.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
                 principals=[iam.ServicePrincipal(p) for p in PUBLISHERS],
             )
         )
-        self.topic = sns.Topic(
+        topic = sns.Topic(
             self,
             "Alerts",
             topic_name=f"golive-{config.name}-alerts",
-            master_key=self.key,
+            master_key=key,
             enforce_ssl=True,
             display_name=f"golive {config.name} alerts",
         )
         for publisher in PUBLISHERS:
-            self.topic.add_to_resource_policy(
+            topic.add_to_resource_policy(
                 iam.PolicyStatement(
                     actions=["sns:Publish"],
-                    resources=[self.topic.topic_arn],
+                    resources=[topic.topic_arn],
                     principals=[iam.ServicePrincipal(publisher)],
                     conditions={"StringEquals": {"aws:SourceAccount": self.account}},
                 )
             )
         if config.alarm_email:
-            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+            topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         accept(
-            self.topic,
+            topic,
             "SNS retries e-mail delivery on its own policy and an unconfirmed address receives "
             "nothing, so a dead-letter queue would hold only messages nobody reads; the alarm itself "
             "stays in ALARM on the dashboard",
             *SNS_REDRIVE,
         )
+        return key, topic
 
-        # CloudWatch Logs encrypts with it on behalf of the stacks' log groups (Lambda, API access logs,
-        # the pipeline, the cost-tag activation), only for log groups of this account and region
-        self.logs_key = kms.Key(
+    def _logs_key(self, config: EnvironmentConfig) -> kms.Key:
+        """CloudWatch Logs encrypts with it on behalf of the stacks' log groups (Lambda, API access logs, the
+        pipeline, the cost-tag activation), only for log groups of this account and region."""
+        key = kms.Key(
             self,
             "LogsKey",
             enable_key_rotation=True,
@@ -75,7 +84,7 @@ class AlertsStack(cdk.Stack):
             pending_window=cdk.Duration.days(7),
             description=f"golive {config.name}: log groups",
         )
-        self.logs_key.add_to_resource_policy(
+        key.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
                 resources=["*"],
@@ -92,4 +101,4 @@ class AlertsStack(cdk.Stack):
                 },
             )
         )
-        cdk.CfnOutput(self, "AlertTopicArn", value=self.topic.topic_arn)
+        return key

@@ -21,7 +21,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import custom_resources as cr
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra.compliance import INLINE_POLICY, LAMBDA_CONCURRENCY, LAMBDA_DLQ, LAMBDA_IN_VPC, LAMBDA_TRACING, accept
 from infra.config import EnvironmentConfig
@@ -43,6 +43,12 @@ class CostsStack(cdk.Stack):
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self._budgets(config, alert_topic)
+        self._activate_cost_tags(logs_key)
+        self._anomaly_alerts(config, alert_topic)
+
+    def _budgets(self, config: EnvironmentConfig, alert_topic: sns.ITopic) -> None:
+        """A monthly budget per stage (its Stage and Environment tags), alerting the topic and the alarm email."""
         subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=alert_topic.topic_arn)]
         if config.alarm_email:
             subscribers.append(
@@ -86,7 +92,8 @@ class CostsStack(cdk.Stack):
                 ],
             )
 
-        self._activate_cost_tags(logs_key)
+    def _anomaly_alerts(self, config: EnvironmentConfig, alert_topic: sns.ITopic) -> None:
+        """Cost Explorer's anomaly detection on this environment's tags, alerting the topic past the threshold."""
         monitor = ce.CfnAnomalyMonitor(
             self,
             "AnomalyMonitor",
@@ -153,6 +160,10 @@ class CostsStack(cdk.Stack):
         cast(cdk.CfnResource, activate.node.find_child("Resource").node.default_child).add_override(
             "DependsOn", [self.get_logical_id(policy)]
         )
+        self._acknowledge_cost_tags(activate, provider)
+
+    def _acknowledge_cost_tags(self, activate: cr.AwsCustomResource, provider: IConstruct) -> None:
+        """cdk-nag's findings on the tag activation and CDK's provider function, each with its reason."""
         accept(
             activate,
             "ce:UpdateCostAllocationTagsStatus is account-wide and takes no resource ARN",

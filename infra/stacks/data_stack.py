@@ -31,9 +31,36 @@ class DataStack(cdk.Stack):
             description=f"golive {config.name}: data, models and captured traffic",
         )
 
-        # S3 server access logs can only be delivered to an SSE-S3 bucket, not an SSE-KMS one; delivery is
-        # granted by bucket policy (the app turns on @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy), not ACLs.
-        self.access_logs = s3.Bucket(
+        self.access_logs = self._access_log_bucket(removal)
+        self._data_buckets(removal)
+        for bucket in (self.access_logs, self.data, self.models, self.capture):
+            accept(
+                bucket,
+                "versioned and retained on destroy; cross-region replication doubles storage and needs "
+                "a bucket and key in a second region: add it when you need regional disaster recovery",
+                *S3_REPLICATION,
+            )
+
+        cdk.CfnOutput(
+            self,
+            "TrainingDataUri",
+            value=f"s3://{self.data.bucket_name}/train/",
+            description="upload training files (TSV/CSV/JSONL) here before starting the training pipeline",
+        )
+        self.roles = SageMakerRoles(
+            self,
+            "SageMaker",
+            key=self.key,
+            data=self.data,
+            models=self.models,
+            capture=self.capture,
+            training_image_account=training_image_account,
+        )
+
+    def _access_log_bucket(self, removal: cdk.RemovalPolicy) -> s3.Bucket:
+        """S3 server access logs can only be delivered to an SSE-S3 bucket, not an SSE-KMS one; delivery is
+        granted by bucket policy (the app turns on @aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy), not ACLs."""
+        bucket = s3.Bucket(
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -46,11 +73,13 @@ class DataStack(cdk.Stack):
                 s3.LifecycleRule(expiration=cdk.Duration.days(365), noncurrent_version_expiration=cdk.Duration.days(30))
             ],
         )
-        accept(self.access_logs, "this is the access-log bucket; logging it into itself would loop", *S3_ACCESS_LOGS)
-        accept(
-            self.access_logs, "S3 delivers server access logs only to SSE-S3 buckets, never to SSE-KMS ones", *S3_KMS
-        )
+        accept(bucket, "this is the access-log bucket; logging it into itself would loop", *S3_ACCESS_LOGS)
+        accept(bucket, "S3 delivers server access logs only to SSE-S3 buckets, never to SSE-KMS ones", *S3_KMS)
+        return bucket
 
+    def _data_buckets(self, removal: cdk.RemovalPolicy) -> None:
+        """`data` (training files), `models` (artifacts, spot checkpoints) and `capture` (endpoint traffic), each
+        with its lifecycle."""
         self.data = self._bucket(
             "Data",
             "data/",
@@ -90,30 +119,6 @@ class DataStack(cdk.Stack):
                     noncurrent_version_expiration=cdk.Duration.days(7),
                 ),
             ],
-        )
-
-        for bucket in (self.access_logs, self.data, self.models, self.capture):
-            accept(
-                bucket,
-                "versioned and retained on destroy; cross-region replication doubles storage and needs "
-                "a bucket and key in a second region: add it when you need regional disaster recovery",
-                *S3_REPLICATION,
-            )
-
-        cdk.CfnOutput(
-            self,
-            "TrainingDataUri",
-            value=f"s3://{self.data.bucket_name}/train/",
-            description="upload training files (TSV/CSV/JSONL) here before starting the training pipeline",
-        )
-        self.roles = SageMakerRoles(
-            self,
-            "SageMaker",
-            key=self.key,
-            data=self.data,
-            models=self.models,
-            capture=self.capture,
-            training_image_account=training_image_account,
         )
 
     def _bucket(

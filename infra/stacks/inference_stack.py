@@ -51,11 +51,44 @@ class InferenceStack(StableIdStack):
             self, "EndpointImage", directory=str(image_context), platform=ecr_assets.Platform.LINUX_AMD64
         )
         initial = s3_assets.Asset(self, "InitialModel", path=str(model_tarball))  # the model role reads assets
+        model = self._model(data, initial)
+        endpoint_config = self._endpoint_config(config, data, model)
+        settings = config.endpoint
+        self.rollback_alarms = RollbackAlarms(self, "RollbackAlarms", kit=AlarmKit(config, alert_topic)).alarms
+        endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_name=names.endpoint,
+            endpoint_config_name=endpoint_config.attr_endpoint_config_name,
+        )
+        self.inference_component_name: str | None = None
+        if settings.scale_to_zero:  # the model is a component, updated (and rolled back) on its own
+            self.inference_component_name = ScaleToZero(
+                self,
+                "ScaleToZero",
+                config=config,
+                endpoint=endpoint,
+                model_name=model.attr_model_name,
+                rollback_alarms=self.rollback_alarms,
+            ).component_name
+        else:
+            endpoint.add_property_override("DeploymentConfig", deployment_config(config, names))
+        for alarm in self.rollback_alarms:
+            endpoint.node.add_dependency(alarm)
 
+        if settings.kind == "instances" and not settings.scale_to_zero:
+            self._autoscale(config, endpoint)
+
+        cdk.CfnOutput(self, "EndpointName", value=names.endpoint)
+        if self.inference_component_name:
+            cdk.CfnOutput(self, "InferenceComponentName", value=self.inference_component_name)
+
+    def _model(self, data: DataStack, initial: s3_assets.Asset) -> sagemaker.CfnModel:
+        """The first model: the endpoint image with the deploy-time bundle."""
         model_props = model_properties(
             data.roles.model.role_arn, {"Image": self.endpoint_image.image_uri, "ModelDataUrl": initial.s3_object_url}
         )
-        model = sagemaker.CfnModel(
+        return sagemaker.CfnModel(
             self,
             "Model",
             execution_role_arn=model_props["ExecutionRoleArn"],
@@ -64,7 +97,11 @@ class InferenceStack(StableIdStack):
                 **snake_case(model_props["PrimaryContainer"])
             ),
         )
-        # the same properties as the pipeline's CreateEndpointConfig when it promotes a model (infra/naming.py)
+
+    def _endpoint_config(
+        self, config: EnvironmentConfig, data: DataStack, model: sagemaker.CfnModel
+    ) -> sagemaker.CfnEndpointConfig:
+        """The same properties as the pipeline's CreateEndpointConfig when it promotes a model (infra/naming.py)."""
         settings = config.endpoint
         config_props = endpoint_config_properties(
             config,
@@ -95,48 +132,25 @@ class InferenceStack(StableIdStack):
                 "encrypt and no data capture",
                 *ENDPOINT_KMS,
             )
+        return endpoint_config
 
-        self.rollback_alarms = RollbackAlarms(self, "RollbackAlarms", kit=AlarmKit(config, alert_topic)).alarms
-        endpoint = sagemaker.CfnEndpoint(
+    def _autoscale(self, config: EnvironmentConfig, endpoint: sagemaker.CfnEndpoint) -> None:
+        """Instances between min_instances and max_instances, tracking invocations per instance."""
+        settings, names = config.endpoint, Names(config)
+        scaling = appscaling.ScalableTarget(
             self,
-            "Endpoint",
-            endpoint_name=names.endpoint,
-            endpoint_config_name=endpoint_config.attr_endpoint_config_name,
+            "Scaling",
+            service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
+            resource_id=f"endpoint/{names.endpoint}/variant/{VARIANT}",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            min_capacity=settings.min_instances,
+            max_capacity=settings.max_instances,
         )
-        self.inference_component_name: str | None = None
-        if settings.scale_to_zero:  # the model is a component, updated (and rolled back) on its own
-            self.inference_component_name = ScaleToZero(
-                self,
-                "ScaleToZero",
-                config=config,
-                endpoint=endpoint,
-                model_name=model.attr_model_name,
-                rollback_alarms=self.rollback_alarms,
-            ).component_name
-        else:
-            endpoint.add_property_override("DeploymentConfig", deployment_config(config, names))
-        for alarm in self.rollback_alarms:
-            endpoint.node.add_dependency(alarm)
-
-        if settings.kind == "instances" and not settings.scale_to_zero:
-            scaling = appscaling.ScalableTarget(
-                self,
-                "Scaling",
-                service_namespace=appscaling.ServiceNamespace.SAGEMAKER,
-                resource_id=f"endpoint/{names.endpoint}/variant/{VARIANT}",
-                scalable_dimension="sagemaker:variant:DesiredInstanceCount",
-                min_capacity=settings.min_instances,
-                max_capacity=settings.max_instances,
-            )
-            scaling.node.add_dependency(endpoint)
-            scaling.scale_to_track_metric(
-                "InvocationsPerInstance",
-                target_value=settings.invocations_per_instance_target,
-                predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
-                scale_in_cooldown=cdk.Duration.minutes(10),
-                scale_out_cooldown=cdk.Duration.minutes(2),
-            )
-
-        cdk.CfnOutput(self, "EndpointName", value=names.endpoint)
-        if self.inference_component_name:
-            cdk.CfnOutput(self, "InferenceComponentName", value=self.inference_component_name)
+        scaling.node.add_dependency(endpoint)
+        scaling.scale_to_track_metric(
+            "InvocationsPerInstance",
+            target_value=settings.invocations_per_instance_target,
+            predefined_metric=appscaling.PredefinedMetric.SAGEMAKER_VARIANT_INVOCATIONS_PER_INSTANCE,
+            scale_in_cooldown=cdk.Duration.minutes(10),
+            scale_out_cooldown=cdk.Duration.minutes(2),
+        )

@@ -77,19 +77,7 @@ class MonitoringStack(StableIdStack):
         self.rules = training_alerts.rules
         capacity += training_alerts.capacity
 
-        degraded = kit.notify(
-            catalog.SERVICE_DEGRADED,
-            cloudwatch.CompositeAlarm(
-                self,
-                catalog.SERVICE_DEGRADED.construct_id,
-                composite_alarm_name=kit.name(catalog.SERVICE_DEGRADED),
-                alarm_description="clients see errors or delays: an error, throttle or latency alarm of the API or the "
-                "endpoint is firing",
-                alarm_rule=cloudwatch.AlarmRule.any_of(
-                    *(cloudwatch.AlarmRule.from_alarm(a, cloudwatch.AlarmState.ALARM) for a in client_facing)
-                ),
-            ),
-        )
+        degraded = self._service_degraded(kit, client_facing)
         self.dashboard = MonitoringDashboard(
             self,
             "MonitoringDashboard",
@@ -102,3 +90,19 @@ class MonitoringStack(StableIdStack):
             baseline=baseline,
         ).board
         cdk.CfnOutput(self, "DashboardName", value=self.dashboard.dashboard_name)
+
+    def _service_degraded(self, kit: AlarmKit, client_facing: list[cloudwatch.IAlarm]) -> cloudwatch.IAlarm:
+        """The composite alarm that notifies when any client-facing alarm fires."""
+        return kit.notify(
+            catalog.SERVICE_DEGRADED,
+            cloudwatch.CompositeAlarm(
+                self,
+                catalog.SERVICE_DEGRADED.construct_id,
+                composite_alarm_name=kit.name(catalog.SERVICE_DEGRADED),
+                alarm_description="clients see errors or delays: an error, throttle or latency alarm of the API or the "
+                "endpoint is firing",
+                alarm_rule=cloudwatch.AlarmRule.any_of(
+                    *(cloudwatch.AlarmRule.from_alarm(a, cloudwatch.AlarmState.ALARM) for a in client_facing)
+                ),
+            ),
+        )

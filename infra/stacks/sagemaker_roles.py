@@ -44,54 +44,8 @@ class SageMakerRoles(Construct):
         self._stack, self._key = stack, key
         assets_bucket = f"arn:{stack.partition}:s3:::cdk-{CDK_QUALIFIER}-assets-{stack.account}-{stack.region}"
 
-        self.training = iam.Role(
-            self,
-            "TrainingJob",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="golive training jobs: read train/ data and the source, write output and checkpoints",
-        )
-        self._read(self.training, data, "train/")
-        self._write(self.training, models, "training-output/")
-        self._read(self.training, models, "checkpoints/")
-        self._write(self.training, models, "checkpoints/")
-        self.training.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{assets_bucket}/*"]))
-        self.training.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[
-                    stack.format_arn(
-                        service="ecr",
-                        account=training_image_account,
-                        resource="repository",
-                        resource_name=TRAINING_IMAGE_REPOSITORY,
-                    )
-                ],
-            )
-        )
-        self._basics(self.training, "TrainingJobs")
-
-        self.model = iam.Role(
-            self,
-            "Model",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
-            description="golive endpoint models: pull the serving image, read model.tar.gz, write captured traffic",
-        )
-        self._read(self.model, models, "training-output/")
-        self._write(self.model, capture, "endpoint/")
-        self.model.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{assets_bucket}/*"]))
-        self.model.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[
-                    stack.format_arn(
-                        service="ecr",
-                        resource="repository",
-                        resource_name=f"cdk-{CDK_QUALIFIER}-container-assets-{stack.account}-{stack.region}",
-                    )
-                ],
-            )
-        )
-        self._basics(self.model, "Endpoints")
+        self.training = self._training_role(data, models, assets_bucket, training_image_account)
+        self.model = self._model_role(models, capture, assets_bucket)
 
         assets = (
             f"Resource::arn:<AWS::Partition>:s3:::cdk-{CDK_QUALIFIER}-assets-<AWS::AccountId>-{self._region_text()}/*"
@@ -109,6 +63,65 @@ class SageMakerRoles(Construct):
                 "(tests assert it); a managed policy would hold the same statements",
                 *INLINE_POLICY,
             )
+
+    def _training_role(
+        self, data: s3.Bucket, models: s3.Bucket, assets_bucket: str, training_image_account: str
+    ) -> iam.Role:
+        """Training jobs: read train/ data and the source, write output and checkpoints, pull the training image."""
+        role = iam.Role(
+            self,
+            "TrainingJob",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="golive training jobs: read train/ data and the source, write output and checkpoints",
+        )
+        self._read(role, data, "train/")
+        self._write(role, models, "training-output/")
+        self._read(role, models, "checkpoints/")
+        self._write(role, models, "checkpoints/")
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{assets_bucket}/*"]))
+        self._pull(
+            role,
+            self._stack.format_arn(
+                service="ecr",
+                account=training_image_account,
+                resource="repository",
+                resource_name=TRAINING_IMAGE_REPOSITORY,
+            ),
+        )
+        self._basics(role, "TrainingJobs")
+        return role
+
+    def _model_role(self, models: s3.Bucket, capture: s3.Bucket, assets_bucket: str) -> iam.Role:
+        """Endpoint models: pull the serving image (a CDK asset), read model.tar.gz, write captured traffic."""
+        stack = self._stack
+        role = iam.Role(
+            self,
+            "Model",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="golive endpoint models: pull the serving image, read model.tar.gz, write captured traffic",
+        )
+        self._read(role, models, "training-output/")
+        self._write(role, capture, "endpoint/")
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{assets_bucket}/*"]))
+        self._pull(
+            role,
+            stack.format_arn(
+                service="ecr",
+                resource="repository",
+                resource_name=f"cdk-{CDK_QUALIFIER}-container-assets-{stack.account}-{stack.region}",
+            ),
+        )
+        self._basics(role, "Endpoints")
+        return role
+
+    def _pull(self, role: iam.Role, repository_arn: str) -> None:
+        """Pull images from one ECR repository (the login is in `_basics`)."""
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[repository_arn],
+            )
+        )
 
     def _region_text(self) -> str:
         region = self._stack.region

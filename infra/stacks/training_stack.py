@@ -76,6 +76,17 @@ class TrainingStack(cdk.Stack):
             source_url=self.source.s3_object_url,
             serving_image=serving_image,
         )
+        self.state_machine = self._state_machine(states, logs_key)
+        cdk.CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.state_machine.state_machine_arn,
+            description="aws stepfunctions start-execution --state-machine-arn <arn>",
+        )
+
+    def _state_machine(self, states: PipelineStates, logs_key: kms.IKey) -> sfn.StateMachine:
+        """The pipeline: the states, traced and logged (without execution data), under the grants they need."""
+        config = self.config
         log_group = logs.LogGroup(
             self,
             "PipelineLogs",
@@ -83,7 +94,7 @@ class TrainingStack(cdk.Stack):
             encryption_key=logs_key,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        self.state_machine = sfn.StateMachine(
+        state_machine = sfn.StateMachine(
             self,
             "Pipeline",
             state_machine_name=f"{self.names.prefix}-training",
@@ -92,9 +103,9 @@ class TrainingStack(cdk.Stack):
             timeout=cdk.Duration.hours(config.training.max_wait_hours + 2),
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
-        states.grant(self.state_machine.role)
+        states.grant(state_machine.role)
         accept(
-            self.state_machine.role,
+            state_machine.role,
             "CDK's task integrations and these grants write the role's statements, each "
             "scoped to this environment's jobs, models and roles (tests assert it); a "
             "managed policy would hold the same statements",
@@ -102,14 +113,6 @@ class TrainingStack(cdk.Stack):
         )
         # CDK makes the state machine depend on the role it already references (cfn-lint W3005); keep only the
         # dependency that matters: the role's policy must exist before the first execution
-        policy = cast(cdk.CfnResource, self.state_machine.role.node.find_child("DefaultPolicy").node.default_child)
-        cast(cdk.CfnResource, self.state_machine.node.default_child).add_override(
-            "DependsOn", [self.get_logical_id(policy)]
-        )
-
-        cdk.CfnOutput(
-            self,
-            "StateMachineArn",
-            value=self.state_machine.state_machine_arn,
-            description="aws stepfunctions start-execution --state-machine-arn <arn>",
-        )
+        policy = cast(cdk.CfnResource, state_machine.role.node.find_child("DefaultPolicy").node.default_child)
+        cast(cdk.CfnResource, state_machine.node.default_child).add_override("DependsOn", [self.get_logical_id(policy)])
+        return state_machine
