@@ -96,6 +96,29 @@ class ApiFunction(Inline):
             retention=retention,
         )
         self.signing_key.secret.grant_read(self.role)
+        environment = self._environment(config, table)
+        if config.api.backend == "sagemaker" and endpoint_name:  # (checked above: sagemaker has one)
+            environment.update(self._invoke_endpoint(config, endpoint_name, inference_component_name))
+        self.function = self._function(config, package_dir, environment, log_group)
+        self.target: lambda_.IFunction = self.function
+        if config.api.snapstart:  # the runtime hooks: functions/api/snapstart.py
+            self.target = lambda_.Alias(
+                self,
+                "Live",
+                alias_name="live",
+                version=self.function.current_version,
+                description="the published version API Gateway invokes (SnapStart)",
+            )
+        self._grant_table(config, table)
+        # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
+        # dependency that matters: the policy must exist before the first invocation
+        policy = cast(cdk.CfnResource, self.role.node.find_child("DefaultPolicy").node.default_child)
+        cast(cdk.CfnResource, self.function.node.default_child).add_override(
+            "DependsOn", [cdk.Stack.of(self).get_logical_id(policy)]
+        )
+        self._acknowledge(config)
+
+    def _environment(self, config: EnvironmentConfig, table: dynamodb.ITableV2) -> dict[str, str]:
         environment = {
             "GOLIVE_BACKEND": config.api.backend,
             "GOLIVE_FEEDBACK_TABLE": table.table_name,
@@ -110,34 +133,39 @@ class ApiFunction(Inline):
         if config.api.capture_texts:  # functions/api/capture.py
             environment["GOLIVE_CAPTURE_TEXTS"] = "true"
             environment["GOLIVE_CAPTURE_TTL_DAYS"] = str(config.api.capture_ttl_days)
-        if config.api.backend == "sagemaker" and endpoint_name:  # (checked above: sagemaker has one)
-            environment["GOLIVE_ENDPOINT_NAME"] = endpoint_name
-            invoked = [
-                cdk.Stack.of(self).format_arn(
-                    service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower()
+        return environment
+
+    def _invoke_endpoint(
+        self, config: EnvironmentConfig, endpoint_name: str, inference_component_name: str | None
+    ) -> dict[str, str]:
+        """The sagemaker backend's permission to invoke its one endpoint (and component); its variables."""
+        environment = {"GOLIVE_ENDPOINT_NAME": endpoint_name}
+        stack = cdk.Stack.of(self)
+        invoked = [stack.format_arn(service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower())]
+        if config.endpoint.scale_to_zero:
+            if not inference_component_name:
+                raise ValueError("a scale_to_zero endpoint needs its inference component's name")
+            # functions/api/warmup.py: the 503 + Retry-After while the model wakes, and the optional wait
+            environment.update(
+                {
+                    "GOLIVE_INFERENCE_COMPONENT_NAME": inference_component_name,
+                    "GOLIVE_EXPECTED_WARMUP_SECONDS": str(config.endpoint.expected_warmup_seconds),
+                    "GOLIVE_WAIT_FOR_WARMUP_SECONDS": f"{config.api.wait_for_warmup_seconds:g}",
+                }
+            )
+            # an InvokeEndpoint naming a component is authorised on the endpoint and on the component
+            invoked.append(
+                stack.format_arn(
+                    service="sagemaker", resource="inference-component", resource_name=inference_component_name.lower()
                 )
-            ]
-            if config.endpoint.scale_to_zero:
-                if not inference_component_name:
-                    raise ValueError("a scale_to_zero endpoint needs its inference component's name")
-                # functions/api/warmup.py: the 503 + Retry-After while the model wakes, and the optional wait
-                environment.update(
-                    {
-                        "GOLIVE_INFERENCE_COMPONENT_NAME": inference_component_name,
-                        "GOLIVE_EXPECTED_WARMUP_SECONDS": str(config.endpoint.expected_warmup_seconds),
-                        "GOLIVE_WAIT_FOR_WARMUP_SECONDS": f"{config.api.wait_for_warmup_seconds:g}",
-                    }
-                )
-                # an InvokeEndpoint naming a component is authorised on the endpoint and on the component
-                invoked.append(
-                    cdk.Stack.of(self).format_arn(
-                        service="sagemaker",
-                        resource="inference-component",
-                        resource_name=inference_component_name.lower(),
-                    )
-                )
-            self.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=invoked))
-        self.function = lambda_.Function(
+            )
+        self.role.add_to_policy(iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=invoked))
+        return environment
+
+    def _function(
+        self, config: EnvironmentConfig, package_dir: Path, environment: dict[str, str], log_group: logs.ILogGroup
+    ) -> lambda_.Function:
+        return lambda_.Function(
             self,
             "Function",
             runtime=LAMBDA_RUNTIME,
@@ -156,15 +184,8 @@ class ApiFunction(Inline):
             reserved_concurrent_executions=config.api.reserved_concurrency,
             snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.api.snapstart else None,
         )
-        self.target: lambda_.IFunction = self.function
-        if config.api.snapstart:  # the runtime hooks: functions/api/snapstart.py
-            self.target = lambda_.Alias(
-                self,
-                "Live",
-                alias_name="live",
-                version=self.function.current_version,
-                description="the published version API Gateway invokes (SnapStart)",
-            )
+
+    def _grant_table(self, config: EnvironmentConfig, table: dynamodb.ITableV2) -> None:
         table.grant(self.role, "dynamodb:PutItem", "dynamodb:GetItem")
         if config.api.capture_texts:
             # captured texts go in batches, and only as `text#<id>` items: a batch can never overwrite feedback
@@ -175,13 +196,6 @@ class ApiFunction(Inline):
                     conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{TEXT_KEY_PREFIX}*"]}},
                 )
             )
-        # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
-        # dependency that matters: the policy must exist before the first invocation
-        policy = cast(cdk.CfnResource, self.role.node.find_child("DefaultPolicy").node.default_child)
-        cast(cdk.CfnResource, self.function.node.default_child).add_override(
-            "DependsOn", [cdk.Stack.of(self).get_logical_id(policy)]
-        )
-        self._acknowledge(config)
 
     def _acknowledge(self, config: EnvironmentConfig) -> None:
         """The cdk-nag findings this function and its role have on purpose, with the reasons."""
