@@ -11,11 +11,12 @@ import time
 
 from functions.api.dependencies import Services
 from functions.api.feedback_store import CapturedText
-from golive.redaction import redact
 
 
 def capture_texts(services: Services, prediction_ids: list[str], texts: list[str]) -> None:
     """Store the redacted texts of one request's predictions; a store failure is logged, never the answer's."""
+    from golive.redaction import redact  # only where capture is on: its patterns stay out of every cold start
+
     settings = services.settings
     expires_at = int(time.time()) + settings.capture_ttl_days * 86_400
     version = services.backend.manifest.version_id
