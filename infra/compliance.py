@@ -13,7 +13,9 @@ often appears in several packs; the tuples below name one concern across all of 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import Any
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, ServerlessChecks
@@ -99,3 +101,21 @@ def _skip_checkov(construct: IConstruct, rule: str, reason: str) -> None:
     metadata = resource.get_metadata("checkov") or {"skip": []}
     metadata["skip"] = [*metadata["skip"], {"id": rule, "comment": reason}]
     resource.add_metadata("checkov", metadata)
+
+
+def finding_text(value: Any) -> str:
+    """A CloudFormation value (an ARN with references, as a template holds it) the way cdk-nag writes it in a
+    finding's id, e.g. `<DataBucket1234.Arn>/train/*`: cdk-nag's own flattenCfnReference, in Python."""
+    if isinstance(value, str):
+        return value.replace("${", "<").replace("}", ">")
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Fn::Join":
+            return argument[0].join(finding_text(item) for item in argument[1])
+        if function in ("Fn::Sub", "Fn::ImportValue"):
+            return finding_text(argument)
+        if function == "Fn::GetAtt":
+            return f"<{finding_text(argument[0])}.{finding_text(argument[1])}>"
+        if function == "Ref":
+            return f"<{finding_text(argument)}>"
+    return json.dumps(value, separators=(",", ":"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from golive.contracts.alarms import ROLLBACK_ALARMS
+from golive.contracts.alarms import RETRAIN_ON, ROLLBACK_ALARMS, Alarm
 from infra.config import EnvironmentConfig
 
 PROJECT = "golive"
@@ -59,10 +59,20 @@ class Names:
     def model_package_group(self) -> str:
         return f"{self.prefix}-models"
 
+    def alarm(self, spec: Alarm) -> str:
+        """An alarm's name: `golive-<env>-<its name in the catalogue>` (golive/contracts/alarms.py)."""
+        return f"{self.prefix}-{spec.name}"
+
     @property
     def rollback_alarms(self) -> list[str]:
         """Alarms that stop a blue/green deployment and roll it back (created by the inference stack)."""
-        return [f"{self.prefix}-{alarm.name}" for alarm in ROLLBACK_ALARMS]
+        return [self.alarm(alarm) for alarm in ROLLBACK_ALARMS]
+
+    @property
+    def retrain_alarms(self) -> list[str]:
+        """Alarms that start retraining with training.retrain.on_alarms (created by the monitoring stack, which
+        comes after the training stack: the trigger names them rather than reference them)."""
+        return [self.alarm(alarm) for alarm in RETRAIN_ON]
 
 
 def model_properties(role_arn: str, container: dict) -> dict:

@@ -144,8 +144,6 @@ def test_the_signing_key_rotates_on_the_configured_schedule_through_its_own_func
     """Every api.signing_key_rotation_days (at least 1: ids are valid until the second rotation after they were
     issued, and a warm instance keeps signing with its start key); not at deploy time; only Secrets Manager acting
     for this account may invoke the function."""
-    import py_compile
-
     from infra.assets.rotation import HANDLER
 
     for env in ("dev", "prod"):
@@ -175,15 +173,25 @@ def test_the_signing_key_rotates_on_the_configured_schedule_through_its_own_func
     asset = (
         Path(synthesized["dev"]["_outdir"]) / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}"
     )
+    assert_ships_and_compiles(
+        asset,
+        [
+            "functions/__init__.py",
+            "functions/rotation/__init__.py",
+            "functions/rotation/handler.py",
+            "golive/__init__.py",
+            "golive/contracts/__init__.py",
+            "golive/contracts/signing_keys.py",
+        ],
+    )
+
+
+def assert_ships_and_compiles(asset: Path, expected: list[str]) -> None:
+    """A small function's code asset holds exactly `expected` (its import closure) and the runtime's Python compiles it."""
+    import py_compile
+
     shipped = sorted(str(p.relative_to(asset)) for p in asset.rglob("*.py"))
-    assert shipped == [
-        "functions/__init__.py",
-        "functions/rotation/__init__.py",
-        "functions/rotation/handler.py",
-        "golive/__init__.py",
-        "golive/contracts/__init__.py",
-        "golive/contracts/signing_keys.py",
-    ]
+    assert shipped == expected
     python313 = Path.home() / ".pyenv/versions/3.13.0/bin/python3.13"
     if python313.exists():  # the runtime's Python compiles what ships
         subprocess.run([str(python313), "-m", "compileall", "-q", str(asset)], check=True)

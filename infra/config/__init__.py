@@ -17,6 +17,7 @@ from golive.contracts.alarms import MonitoringSettings
 from infra.config.api import COMMON_RULE_SET_RULES, ApiClient, ApiSettings, CognitoSettings, WafSettings
 from infra.config.base import ConfigError, Strict
 from infra.config.compute import GPUS_PER_INSTANCE, EndpointSettings, ServerlessSettings, TrainingSettings
+from infra.config.retrain import RetrainSettings
 
 __all__ = [
     "ALERTED_ENVIRONMENTS",
@@ -31,6 +32,7 @@ __all__ = [
     "EndpointSettings",
     "EnvironmentConfig",
     "MonitoringSettings",
+    "RetrainSettings",
     "ServerlessSettings",
     "TrainingSettings",
     "WafSettings",

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from golive.contracts.hyperparameters import hyperparameter_problems
 from infra.config.base import Strict
+from infra.config.retrain import RetrainSettings
 
 
 def _sizes(family: str, gpus: dict[str, int]) -> dict[str, int]:
@@ -65,6 +66,7 @@ class TrainingSettings(Strict):
     pytorch_version: str = "2.10"
     py_version: str = "py313"
     hyperparameters: dict[str, str] = {"epochs": "3", "batch-size": "32"}  # `golive train` flags, without --
+    retrain: RetrainSettings = RetrainSettings()  # what starts the pipeline by itself (off by default)
 
     _instance = field_validator("instance_type")(_gpu_instance)
 

@@ -35,7 +35,7 @@ class AlarmKit:
         return alarm
 
     def name(self, spec: catalog.Alarm) -> str:
-        return f"{self.names.prefix}-{spec.name}"
+        return self.names.alarm(spec)
 
     def alarm(
         self,

@@ -1,6 +1,7 @@
 """The training pipeline's alerts: EventBridge rules that tell the alert topic when a training job of this
 environment fails or stops and when a pipeline execution fails, times out or is aborted; what the rules
-cannot deliver after EventBridge's retries lands in a dead-letter queue, which has its own alarm."""
+cannot deliver after EventBridge's retries lands in a dead-letter queue, which has its own alarm. With retraining
+on, the retraining trigger's dead-letter queue (infra/constructs/retrain_trigger.py) has one too."""
 
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from infra.constructs.inline import Inline
 
 
 class TrainingAlerts(Inline):
-    def __init__(self, scope: Construct, construct_id: str, *, kit: AlarmKit, state_machine: sfn.IStateMachine) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        kit: AlarmKit,
+        state_machine: sfn.IStateMachine,
+        retrain_queue: sqs.IQueue | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         prefix, topic, env = kit.names.prefix, kit.topic, kit.config.name
         undelivered = self._undelivered_queue(prefix, topic)
@@ -51,17 +60,29 @@ class TrainingAlerts(Inline):
         )
         self.rules = [job_failed, pipeline_failed]
         self.capacity: list[cloudwatch.Alarm] = [
-            kit.alarm(
-                self,
+            self._queue_alarm(
+                kit,
                 catalog.UNDELIVERED_ALERTS,
                 f"EventBridge could not deliver a training alert to the topic: read the queue {prefix}-undelivered-alerts "
                 "and check the topic's key policy",
-                undelivered.metric_approximate_number_of_messages_visible(statistic="Maximum", period=kit.period),
-                0,
-                GT,
-                evaluation_periods=1,
+                undelivered,
             )
         ]
+        if retrain_queue is not None:
+            self.capacity.append(
+                self._queue_alarm(
+                    kit,
+                    catalog.UNDELIVERED_RETRAIN_TRIGGERS,
+                    f"a retraining trigger failed or could not be delivered: read the queue {retrain_queue.queue_name} "
+                    "and the retraining function's logs",
+                    retrain_queue,
+                )
+            )
+
+    def _queue_alarm(self, kit: AlarmKit, spec: catalog.Alarm, description: str, queue: sqs.IQueue) -> cloudwatch.Alarm:
+        """Fires as soon as a message waits in `queue` (a dead-letter queue: anything there went wrong)."""
+        messages = queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=kit.period)
+        return kit.alarm(self, spec, description, messages, 0, GT, evaluation_periods=1)
 
     def _undelivered_queue(self, prefix: str, topic: sns.ITopic) -> sqs.Queue:
         """The rules' dead-letter queue, encrypted with the topic's key."""

@@ -7,6 +7,7 @@ one dashboard per environment. Every alarm notifies the alert topic when it fire
                latency; DynamoDB throttles on the feedback table
     training   EventBridge: a training job Failed/Stopped, the pipeline's execution failing; what the
                rules cannot deliver to the topic is kept in a dead-letter queue, which has its own alarm
+               (and, with retraining on, so has the retraining trigger's)
     quality    from the API's EMF metrics: online accuracy from feedback, mean confidence (against the
                bundle's baseline, and CloudWatch anomaly detection where no fixed floor fits), the
                predicted-label share's distance from the baseline, the mean input length's drift
@@ -73,7 +74,13 @@ class MonitoringStack(StableIdStack):
         capacity += api_alarms.capacity
         quality = QualityAlarms(self, "QualityAlarms", kit=kit, baseline=baseline).alarms
         # "Default": the queue policy's statement ids are made from the rules' paths, which it stays out of
-        training_alerts = TrainingAlerts(self, "Default", kit=kit, state_machine=training.state_machine)
+        training_alerts = TrainingAlerts(
+            self,
+            "Default",
+            kit=kit,
+            state_machine=training.state_machine,
+            retrain_queue=training.retrain_trigger.undelivered if training.retrain_trigger else None,
+        )
         self.rules = training_alerts.rules
         capacity += training_alerts.capacity
 

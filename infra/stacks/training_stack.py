@@ -1,6 +1,7 @@
 """Training: a Step Functions state machine that trains on a SageMaker GPU instance, registers the model
 in the Model Registry and promotes it to the endpoint only when its accuracy clears the configured gate
-(the states: infra/stacks/pipeline_states.py).
+(the states: infra/stacks/pipeline_states.py). With training.retrain on, a schedule or the quality alarms start
+it too (infra/constructs/retrain_trigger.py).
 
 The training job runs our `training/` code (a reproducible source tarball asset) on AWS's PyTorch
 training image, resolved with the sagemaker SDK at synth. Models are registered with the endpoint's
@@ -15,6 +16,7 @@ from typing import cast
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_stepfunctions as sfn
@@ -22,6 +24,7 @@ from constructs import Construct
 
 from infra.compliance import INLINE_POLICY, accept
 from infra.config import EnvironmentConfig
+from infra.constructs.retrain_trigger import RetrainTrigger
 from infra.naming import Names
 from infra.stacks.data_stack import DataStack
 from infra.stacks.pipeline_states import GATE_METRIC, PipelineStates
@@ -77,11 +80,33 @@ class TrainingStack(cdk.Stack):
             serving_image=serving_image,
         )
         self.state_machine = self._state_machine(states, logs_key)
+        self.retrain_trigger = self._retrain_trigger(data, logs_key)
         cdk.CfnOutput(
             self,
             "StateMachineArn",
             value=self.state_machine.state_machine_arn,
             description="aws stepfunctions start-execution --state-machine-arn <arn>",
+        )
+
+    def _retrain_trigger(self, data: DataStack, logs_key: kms.IKey) -> RetrainTrigger | None:
+        """What starts the pipeline by itself (training.retrain), or None: with retraining off, nothing at all."""
+        retrain = self.config.training.retrain
+        if not retrain.enabled:
+            return None
+        # the bucket's ARN under an export name of our own (CDK's own names its exports by a hash): cdk-nag writes
+        # the exports' wildcard with it, and the acknowledgment must name it
+        arn = data.export_value(data.data.bucket_arn, name=f"{self.names.prefix}-data-bucket-arn")
+        bucket = s3.Bucket.from_bucket_attributes(self, "DataBucket", bucket_arn=arn, bucket_name=data.data.bucket_name)
+        return RetrainTrigger(
+            self,
+            "RetrainTrigger",
+            prefix=self.names.prefix,
+            settings=retrain,
+            state_machine=self.state_machine,
+            bucket=bucket,
+            key=data.key,
+            alarm_names=self.names.retrain_alarms,  # the monitoring stack's, by name: it comes after this stack
+            logs_key=logs_key,
         )
 
     def _state_machine(self, states: PipelineStates, logs_key: kms.IKey) -> sfn.StateMachine:

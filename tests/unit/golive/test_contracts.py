@@ -39,6 +39,7 @@ def test_alarm_ids_and_names_are_unique_across_the_catalogue():
         *alarms.API_ALARMS,
         *alarms.QUALITY_ALARMS,
         *alarms.TRAINING_ALARMS,
+        *alarms.RETRAIN_TRIGGER_ALARMS,
         *alarms.ENDPOINT_ALARMS,
         *alarms.SCALING_ALARMS,
         *alarms.SCALE_TO_ZERO_ALARMS,
