@@ -86,3 +86,18 @@ def test_the_student_starts_as_the_teachers_kept_layers(tiny_teacher):
             assert torch.equal(a, b), name
     assert torch.equal(student.classifier.weight, teacher.classifier.weight)
     assert student.classifier.weight.data_ptr() != teacher.classifier.weight.data_ptr()  # a copy, not shared
+
+
+def test_student_base_builds_a_folder_teachers_student_from_another_model(
+    tiny_teacher, tiny_base_model, small_data, tmp_path, capsys
+):
+    """The teacher's torch model gives the soft labels; the student keeps layers of --student-base (a new head)."""
+    out = tmp_path / "student"
+    flags = ["--layers", "1", "--student-base", str(tiny_base_model)]
+    assert main(distill_args(tiny_teacher, small_data, out, *flags)) == 0, capsys.readouterr().err
+    log = capsys.readouterr().out
+    assert f"student: layers 0 of {tiny_base_model}'s (--student-base) 2" in log
+    assert "teacher soft labels: scoring 40 training rows with the teacher's torch model" in log
+    manifest = bundle.verify_bundle(out)
+    assert manifest.distillation["student_base"] == str(tiny_base_model) and manifest.base_model == str(tiny_base_model)
+    assert manifest.distillation["teacher_layers"] == 4 and encoder_layers(out / bundle.MODEL_FP32) == {"layer.0"}

@@ -143,6 +143,8 @@ def distill(args: TrainArguments, settings: DistillSettings) -> dict[str, Any]:
     record = distillation_record(settings, keep)
     run = build_run(args, ctx, data, tokenizer, settings.student_base.path, student, record)
     run.teacher_logits = teacher_logits(settings.teacher, teacher, run, data.train.texts)
+    if teacher is not None:
+        teacher.cpu()  # scored: out of the accelerator's memory while the student trains
     run.model = DistillationModel(run.model, settings.temperature, settings.alpha)
     resume(run)
     describe(run)

@@ -20,9 +20,11 @@ import torch.distributed as dist
 
 from golive.onnx_classifier import OnnxClassifier
 from golive.progress import Progress
+from training.batching import encode
 from training.distributed import Distributed
 from training.loop import Run, eval_batches, predict_torch
 from training.teacher import Teacher, soft_label_variant
+from training.train import load_tokenizer
 
 CHUNK_ROWS = 2048  # rows scored between progress lines
 TABLE_FILE = "teacher_logits.pt"
@@ -38,7 +40,7 @@ def teacher_logits(teacher: Teacher, model: torch.nn.Module | None, run: Run, te
         ctx.log(f"teacher soft labels: read from the checkpoint folder {run.checkpoint_dir}")
         return cached
     if model is not None:
-        score, what = torch_scorer(model, run), "the teacher's torch model"
+        score, what = torch_scorer(model, teacher, run, texts), "the teacher's torch model"
     else:
         score, what = onnx_scorer(teacher, texts)
     rows = list(range(ctx.rank, len(texts), ctx.world_size))  # this rank's share
@@ -56,12 +58,16 @@ def teacher_logits(teacher: Teacher, model: torch.nn.Module | None, run: Run, te
     return table
 
 
-def torch_scorer(model: torch.nn.Module, run: Run) -> Scorer:
+def torch_scorer(model: torch.nn.Module, teacher: Teacher, run: Run, texts: list[str]) -> Scorer:
+    """The folder's torch model on the texts as its own tokenizer encodes them (a --student-base's may differ)."""
     model.to(run.ctx.device).eval()
+    tokenizer = load_tokenizer(teacher.path)
+    encoded = encode(tokenizer, texts, run.args.max_length)
 
     def score(rows: list[int]) -> np.ndarray:
-        batches = eval_batches(run.train_enc, 64, rows)
-        _, logits = predict_torch(model, run.train_enc, run.train_labels, batches, run.ctx.device, run.pad_id)
+        batches = eval_batches(encoded, 64, rows)
+        pad_id = tokenizer.pad_token_id or 0
+        _, logits = predict_torch(model, encoded, run.train_labels, batches, run.ctx.device, pad_id)
         return logits[rows]
 
     return score
