@@ -134,3 +134,17 @@ def test_student_base_flag_and_more_layers_than_the_base_has(
         f"--layers 2, but the student base {tiny_base_model} (--student-base) has 2 layers: a student keeps fewer"
         in err
     )
+
+
+def test_student_base_stands_in_for_a_bundles_missing_base_model(tiny_bundle, tiny_base_model, small_data, tmp_path):
+    """The fix the refusal names works: --student-base builds the student; the teacher's layer count, which only
+    its base model could say, is recorded as unknown."""
+    gone = str(tmp_path / "gone")
+    teacher = copy_bundle(tiny_bundle, tmp_path / "teacher", base_model=gone, training={"base_model_path": gone})
+    flags = ["--layers", "1", "--student-base", str(tiny_base_model)]
+    assert main(distill_args(teacher, small_data, tmp_path / "student", *flags)) == 0
+    manifest = bundle.verify_bundle(tmp_path / "student")
+    assert manifest.distillation["teacher_layers"] is None
+    assert manifest.distillation["student_base"] == str(tiny_base_model)
+    card = (tmp_path / "student" / bundle.MODEL_CARD).read_text()
+    assert "its layer count unknown" in card and "| teacher | unknown |" in card

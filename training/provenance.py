@@ -83,7 +83,7 @@ class Provenance:
         return f"""
 ## Distilled from a teacher
 - **Teacher**: {teacher_description(s)}; the student keeps layers {", ".join(map(str, self.keep))}
-  ({s.layer_choice}) {student_source(s)} and was trained on the data above with the teacher's soft labels
+  ({s.layer_choice}){student_source(s)} and was trained on the data above with the teacher's soft labels
   (temperature {s.temperature:g}, soft loss share {s.alpha:g}).
 
 | model | layers | int8 accuracy ({comparison["validation_rows"]} validation rows) | int8 latency p50, one text |
@@ -105,9 +105,10 @@ def teacher_description(s: DistillSettings) -> str:
 
 
 def student_source(s: DistillSettings) -> str:
+    """Whose layers the student kept, when not the teacher's."""
     if s.student_base.found == FROM_TEACHER:
-        return "of the teacher's"
-    return f"of `{s.student_base.path}` ({s.student_base.found}, {s.student_base.layers} layers)"
+        return ""
+    return f" of `{s.student_base.path}` ({s.student_base.found}, {s.student_base.layers} layers)"
 
 
 def batch1_latency_ms(models: dict[str, OnnxClassifier], texts: list[str]) -> dict[str, float]:
