@@ -1,6 +1,7 @@
-"""`golive distill`: a student with fewer of a fine-tuned teacher's layers, trained on the teacher's soft labels
-(training/distill.py), exported into a normal bundle. It takes `golive train`'s flags for the data, the run
-and the export, and these of its own."""
+"""`golive distill`: a student with fewer layers than a fine-tuned teacher (a bundle or a Hugging Face folder),
+trained on the teacher's soft labels (training/distill.py), exported into a normal bundle. It takes `golive train`'s
+flags for the data, the run, checkpoints and the export, and these of its own; under torchrun
+(`torchrun --nproc_per_node N -m cli distill ...`) it runs DDP as training does."""
 
 from __future__ import annotations
 
@@ -19,14 +20,20 @@ def add_distill(sub) -> None:
     own.add_argument(
         "--teacher",
         required=True,
-        help="the fine-tuned teacher: a Hugging Face folder (config.json and "
-        "weights); a golive bundle holds no torch weights (required)",
+        help="the fine-tuned teacher: a golive bundle (its ONNX model gives the soft labels) or a Hugging Face "
+        "folder (config.json and weights) (required)",
+    )
+    own.add_argument(
+        "--student-base",
+        metavar="DIR",
+        help="a Hugging Face folder whose layers the student keeps (default: the teacher folder; for a bundle, "
+        "a Hugging Face folder in it, else the base model its manifest names, when it is here)",
     )
     own.add_argument(
         "--layers",
         type=int,
         required=True,
-        help="how many of the teacher's transformer layers the student keeps (required)",
+        help="how many transformer layers the student keeps, of the teacher's (or --student-base's) (required)",
     )
     own.add_argument(
         "--layer-choice",
@@ -51,22 +58,23 @@ def _distill(ns: argparse.Namespace) -> int:
     from golive.errors import UserError
     from training.args import arguments_from
     from training.cli import logger, prepare_process
-    from training.teacher import DistillSettings, check_layers, read_teacher
+    from training.teacher import DistillSettings, check_layers, find_student_base, read_teacher
 
     if ns.base_model:
-        raise UserError("--base-model is for golive train; the student of golive distill is built from --teacher")
+        raise UserError(
+            "--base-model is for golive train; golive distill builds the student from --teacher "
+            "(or from --student-base DIR)"
+        )
     teacher = read_teacher(ns.teacher)  # a wrong teacher or setting is refused in a second, before torch loads
-    check_layers(teacher, ns.layers)
-    settings = DistillSettings(teacher, ns.layers, ns.layer_choice, ns.temperature, ns.alpha)
+    student_base = find_student_base(teacher, ns.student_base)
+    check_layers(teacher, student_base, ns.layers)
+    settings = DistillSettings(teacher, student_base, ns.layers, ns.layer_choice, ns.temperature, ns.alpha)
     settings.check()
     args = arguments_from(ns)
     prepare_process()
     from training.distill import distill
     from training.export import ParityError
 
-    if args.checkpoint_dir:
-        logger.info(f"note: --checkpoint-dir {args.checkpoint_dir} is not used: golive distill does not checkpoint")
-        args.checkpoint_dir = None
     try:
         distill(args, settings)
     except ParityError as exc:

@@ -147,6 +147,23 @@ def tiny_bundle(tmp_path_factory, tiny_base_model) -> Path:
     return tmp / "bundle"
 
 
+@pytest.fixture(scope="session")
+def tiny_teacher(tmp_path_factory, tiny_base_model) -> Path:
+    """A 4-layer, 32-wide BERT classifier (negative/positive) with MiniLM's tokenizer, saved as a fine-tuned one is."""
+    import torch
+    from transformers import BertForSequenceClassification
+
+    folder = tmp_path_factory.mktemp("tiny-teacher")
+    for name in TOKENIZER_FILES:
+        shutil.copy(tiny_base_model / name, folder / name)
+    config = tiny_bert_config(
+        4, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1}
+    )
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return folder
+
+
 # --- the Lambda, driven with real API Gateway events ------------------------------------------------------------
 
 

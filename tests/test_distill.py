@@ -5,7 +5,6 @@ and model card say where it came from."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import onnx
 import pytest
@@ -13,24 +12,7 @@ import pytest
 from cli.main import main
 from golive import bundle
 from golive.onnx_classifier import OnnxClassifier
-from tests.conftest import TOKENIZER_FILES, sample_rows, tiny_bert_config, write_rows
-
-
-@pytest.fixture(scope="module")
-def tiny_teacher(tmp_path_factory, tiny_base_model):
-    """A 4-layer, 32-wide BERT classifier (negative/positive) with MiniLM's tokenizer, saved as a fine-tuned one is."""
-    import torch
-    from transformers import BertForSequenceClassification
-
-    folder = tmp_path_factory.mktemp("tiny-teacher")
-    for name in TOKENIZER_FILES:
-        shutil.copy(tiny_base_model / name, folder / name)
-    config = tiny_bert_config(
-        4, num_labels=2, id2label={0: "negative", 1: "positive"}, label2id={"negative": 0, "positive": 1}
-    )
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    return folder
+from tests.conftest import sample_rows
 
 
 def encoder_layers(model_file) -> set[str]:
@@ -40,37 +22,19 @@ def encoder_layers(model_file) -> set[str]:
     return {part for name in names for part in name.split("/") if part.startswith("layer.")}
 
 
-def test_distill_writes_a_bundle_with_the_layers_asked_for(tiny_teacher, tmp_path, capsys):
-    train = write_rows(tmp_path / "train.tsv", sample_rows("train")[:40])
-    val = write_rows(tmp_path / "validation.tsv", sample_rows("validation")[:16])
+def distill_args(teacher, data, out, *extra: str) -> list[str]:
+    """`golive distill` on the tiny data (the int8 model's agreement is not gated: random weights)."""
+    train, validation = data
+    return [
+        *("distill", "--teacher", str(teacher), "--data", str(train), "--validation", str(validation)),
+        *("--out", str(out), "--epochs", "1", "--batch-size", "8", "--max-length", "32", "--int8-min-agreement", "0"),
+        *extra,
+    ]
+
+
+def test_distill_writes_a_bundle_with_the_layers_asked_for(tiny_teacher, small_data, tmp_path, capsys):
     out = tmp_path / "student"
-    code = main(
-        [
-            "distill",
-            "--teacher",
-            str(tiny_teacher),
-            "--layers",
-            "2",
-            "--data",
-            str(train),
-            "--validation",
-            str(val),
-            "--out",
-            str(out),
-            "--epochs",
-            "1",
-            "--batch-size",
-            "8",
-            "--max-length",
-            "32",
-            "--int8-min-agreement",
-            "0",
-            "--temperature",
-            "3",
-            "--alpha",
-            "0.7",
-        ]
-    )
+    code = main(distill_args(tiny_teacher, small_data, out, "--layers", "2", "--temperature", "3", "--alpha", "0.7"))
     log = capsys.readouterr().out
     assert code == 0, log
     assert "student: layers 0, 3 of the teacher's 4" in log and "parity_max_logit_diff=" in log
@@ -78,7 +42,9 @@ def test_distill_writes_a_bundle_with_the_layers_asked_for(tiny_teacher, tmp_pat
     manifest = bundle.verify_bundle(out)
     assert manifest.distillation == {
         "teacher": str(tiny_teacher),
+        "teacher_version": None,  # a folder has none; a bundle teacher's is its version id
         "teacher_layers": 4,
+        "student_base": str(tiny_teacher),  # a folder teacher is its own student's base
         "layers_kept": [0, 3],
         "layer_choice": "spread",
         "temperature": 3.0,
@@ -120,3 +86,18 @@ def test_the_student_starts_as_the_teachers_kept_layers(tiny_teacher):
             assert torch.equal(a, b), name
     assert torch.equal(student.classifier.weight, teacher.classifier.weight)
     assert student.classifier.weight.data_ptr() != teacher.classifier.weight.data_ptr()  # a copy, not shared
+
+
+def test_student_base_builds_a_folder_teachers_student_from_another_model(
+    tiny_teacher, tiny_base_model, small_data, tmp_path, capsys
+):
+    """The teacher's torch model gives the soft labels; the student keeps layers of --student-base (a new head)."""
+    out = tmp_path / "student"
+    flags = ["--layers", "1", "--student-base", str(tiny_base_model)]
+    assert main(distill_args(tiny_teacher, small_data, out, *flags)) == 0, capsys.readouterr().err
+    log = capsys.readouterr().out
+    assert f"student: layers 0 of {tiny_base_model}'s (--student-base) 2" in log
+    assert "teacher soft labels: scoring 40 training rows with the teacher's torch model" in log
+    manifest = bundle.verify_bundle(out)
+    assert manifest.distillation["student_base"] == str(tiny_base_model) and manifest.base_model == str(tiny_base_model)
+    assert manifest.distillation["teacher_layers"] == 4 and encoder_layers(out / bundle.MODEL_FP32) == {"layer.0"}

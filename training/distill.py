@@ -1,80 +1,76 @@
 """`golive distill`: a smaller student from a fine-tuned teacher, by layer pruning and knowledge distillation.
 
-The student is the teacher with only some of its transformer layers (training.teacher.layers_to_keep), trained on
-the task's rows with a loss that mixes the teacher's soft labels and the true ones (Hinton et al., 2015):
+The student keeps some of the transformer layers (training.teacher.layers_to_keep) of the teacher, or, when the
+teacher is a golive bundle (ONNX, no torch weights), of a base model (training.teacher.find_student_base). It is
+trained on the task's rows with a loss that mixes the teacher's soft labels (training.soft_labels, scored once)
+and the true ones (Hinton et al., 2015):
 
     loss = alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * cross-entropy(student, label)
 
 T (the temperature) softens both distributions so the student learns how the teacher ranks the wrong labels
 too; T^2 keeps the soft term's gradients at the hard term's scale. Everything else is `golive train`'s: its
-data reading, loop, metric lines, and the ONNX + int8 + parity export into a normal bundle, whose manifest
-also says where the student came from and whose model card compares it with the teacher.
+data reading, loop, checkpoints (resume after an interruption), DDP under torchrun, metric lines, and the ONNX +
+int8 + parity export into a normal bundle (rank 0), whose manifest also says where the student came from and whose
+model card compares it with the teacher (training.provenance).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import statistics
-import sys
-import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
 
-from golive import bundle
-from golive.classification_metrics import classification_report
 from golive.errors import UserError
-from golive.onnx_classifier import OnnxClassifier
-from golive.progress import Progress
 from training.args import TrainArguments
 from training.data import Datasets
-from training.distributed import init_distributed
-from training.export import export_bundle, write_onnx_files
-from training.loop import run_training
-from training.teacher import DistillSettings, layers_to_keep
-from training.train import build_run, describe, load_tokenizer, read_data, require_writable_folder, summarise
+from training.distributed import Distributed, init_distributed
+from training.export import export_bundle
+from training.loop import resume, run_training
+from training.provenance import Provenance
+from training.soft_labels import teacher_logits
+from training.teacher import FROM_TEACHER, DistillSettings, Teacher, layers_to_keep
+from training.train import (
+    build_run,
+    describe,
+    load_classifier,
+    load_tokenizer,
+    read_data,
+    require_writable_folder,
+    summarise,
+)
 
 logger = logging.getLogger(__name__)
 
-LATENCY_TEXTS = 64  # validation texts timed one at a time, teacher and student in turn, for the model card
-
 
 class DistillationModel(torch.nn.Module):
-    """The student, with the distillation loss in place of its own while it trains; in eval mode it is the student
-    alone (so eval_loss is the same cross-entropy `golive train` reports). The teacher is held outside the module
-    tree: its weights are neither optimised nor saved in checkpoints, and it stays in eval mode."""
+    """The student, with the distillation loss in place of its own where a training step gives it the teacher's
+    logits for its rows (training.soft_labels); called without them (evaluation, export) it is the student alone,
+    so eval_loss is the same cross-entropy `golive train` reports. The teacher is not in it: its logits are
+    scored once, before training, so it is neither optimised, nor saved in checkpoints, nor run again each epoch."""
 
-    def __init__(self, student: torch.nn.Module, teacher: torch.nn.Module, temperature: float, alpha: float):
+    def __init__(self, student: torch.nn.Module, temperature: float, alpha: float):
         super().__init__()
         self.student = student
-        self._teacher = (teacher.eval(),)
         self.temperature, self.alpha = temperature, alpha
 
     @property
     def config(self):
         return self.student.config
 
-    def forward(self, labels: torch.Tensor | None = None, **inputs: torch.Tensor):
+    def forward(
+        self, labels: torch.Tensor | None = None, teacher_logits: torch.Tensor | None = None, **inputs: torch.Tensor
+    ):
         out = self.student(**inputs, labels=labels)
-        if not self.training or labels is None:
+        if teacher_logits is None or labels is None:
             return out
-        with torch.no_grad():
-            teacher_logits = self._teacher[0](**inputs).logits
         t = self.temperature
-        soft = (
-            F.kl_div(
-                F.log_softmax(out.logits / t, dim=-1), F.softmax(teacher_logits / t, dim=-1), reduction="batchmean"
-            )
-            * t
-            * t
-        )
+        student = F.log_softmax(out.logits.float() / t, dim=-1)
+        soft = F.kl_div(student, F.softmax(teacher_logits.float() / t, dim=-1), reduction="batchmean") * t * t
         out.loss = self.alpha * soft + (1 - self.alpha) * out.loss
         return out
 
@@ -99,138 +95,93 @@ def prune_layers(model: PreTrainedModel, keep: list[int]) -> PreTrainedModel:
     return student
 
 
-def load_teacher(settings: DistillSettings, data: Datasets) -> PreTrainedModel:
-    teacher = AutoModelForSequenceClassification.from_pretrained(settings.teacher.path)
-    if teacher.config.num_labels != len(data.label_names):
+def read_distill_data(args: TrainArguments, ctx: Distributed, teacher: Teacher) -> Datasets:
+    """The rows, their labels in the teacher's order (its soft labels' columns), refused when they are not its."""
+    if teacher.has_label_names and not args.label_names:
+        args.label_names = teacher.labels  # the data's classes in the teacher's order
+    data = read_data(args, ctx)
+    same = (
+        data.label_names == teacher.labels if teacher.has_label_names else len(data.label_names) == len(teacher.labels)
+    )
+    if not same:
         raise UserError(
-            f"the teacher classifies into {teacher.config.num_labels} labels "
-            f"({', '.join(settings.teacher.labels)}) and the data has {len(data.label_names)} "
-            f"({', '.join(data.label_names)}); distill on the teacher's task"
+            f"the teacher classifies into {len(teacher.labels)} labels ({', '.join(teacher.labels)}) and the data "
+            f"has {len(data.label_names)} ({', '.join(data.label_names)}); distill on the teacher's task, its "
+            "labels in its order"
         )
-    return teacher.eval()
+    return data
+
+
+def build_student(
+    settings: DistillSettings, teacher: PreTrainedModel | None, keep: list[int], labels: list[str]
+) -> PreTrainedModel:
+    """The student base (the torch teacher itself for a folder teacher) with only the layers `keep`."""
+    if teacher is not None and settings.student_base.path == settings.teacher.path:
+        source = teacher
+    else:
+        source = load_classifier(settings.student_base.path, labels)
+    student = prune_layers(source, keep)
+    student.config.id2label = dict(enumerate(labels))
+    student.config.label2id = {name: i for i, name in enumerate(labels)}
+    return student
 
 
 def distill(args: TrainArguments, settings: DistillSettings) -> dict[str, Any]:
-    """Prune, train with the teacher's soft labels, export the bundle. Returns a summary of the run."""
+    """Prune, train with the teacher's soft labels, export the bundle (rank 0). Returns a summary of the run."""
     torch.manual_seed(args.seed)
     ctx = init_distributed(args.num_gpus)
-    if args.export:
+    if ctx.is_main and args.export:
         require_writable_folder(args.out)
-    if settings.teacher.has_label_names and not args.label_names:
-        args.label_names = settings.teacher.labels  # the data's classes in the teacher's order
-    data = read_data(args, ctx)
-    tokenizer = load_tokenizer(settings.teacher.path)
-    teacher = load_teacher(settings, data)
-    keep = layers_to_keep(settings.teacher.layers, settings.layers, settings.layer_choice)
-    ctx.log(
-        f"student: layers {', '.join(map(str, keep))} of the teacher's {settings.teacher.layers}; temperature "
-        f"{settings.temperature:g}, soft loss share {settings.alpha:g}"
-    )
-    with tempfile.TemporaryDirectory(prefix="golive-student-") as student_dir:
-        student = prune_layers(teacher, keep)
-        student.config.id2label = dict(enumerate(data.label_names))
-        student.config.label2id = {name: i for i, name in enumerate(data.label_names)}
-        student.save_pretrained(student_dir)
-        run = build_run(args, ctx, data, tokenizer, student_dir)  # the optimiser and schedule `golive train` builds
-    # transformers wraps PreTrainedModel.to in a decorator whose stub drops `self` (the device reads as the model)
-    run.model = DistillationModel(
-        run.model,
-        teacher.to(ctx.device),  # type: ignore[arg-type]
-        settings.temperature,
-        settings.alpha,
-    )
+    data = read_distill_data(args, ctx, settings.teacher)
+    tokenizer = load_tokenizer(settings.student_base.path)
+    keep = layers_to_keep(settings.student_base.layers, settings.layers, settings.layer_choice)
+    ctx.log(describe_student(settings, keep))
+    teacher = None
+    if settings.teacher.manifest is None:  # a Hugging Face folder: scored with torch
+        teacher = AutoModelForSequenceClassification.from_pretrained(settings.teacher.path).eval()
+    student = build_student(settings, teacher, keep, data.label_names)
+    record = distillation_record(settings, keep)
+    run = build_run(args, ctx, data, tokenizer, settings.student_base.path, student, record)
+    run.teacher_logits = teacher_logits(settings.teacher, teacher, run, data.train.texts)
+    if teacher is not None:
+        teacher.cpu()  # scored: out of the accelerator's memory while the student trains
+    run.model = DistillationModel(run.model, settings.temperature, settings.alpha)
+    resume(run)
     describe(run)
     summary = summarise(run, data, run_training(run))
     ctx.finish()
     summary["layers_kept"] = keep
-    if args.export:
-        provenance = Provenance(settings, keep, teacher.float().cpu().eval(), tokenizer, args.max_length, data)
+    if ctx.is_main and args.export:
+        teacher = teacher.float().cpu().eval() if teacher is not None else None
+        provenance = Provenance(settings, keep, record, teacher, tokenizer, args.max_length, data)
+        student_model = run.model.student.float().cpu().eval()
         manifest = export_bundle(
-            run.model.student.float().cpu().eval(),
-            tokenizer,
-            data,
-            args,
-            settings.teacher.path,
-            summary,
-            distillation=provenance,
+            student_model, tokenizer, data, args, settings.student_base.path, summary, distillation=provenance
         )
         summary["bundle"] = str(Path(args.out))
         summary["version_id"] = manifest.version_id
     return summary
 
 
-@dataclass
-class Provenance:
-    """What the bundle's export records of the distillation: the manifest's settings, and the teacher next to
-    the student in metrics.json and the model card (both int8, on the same validation rows and texts)."""
-
-    settings: DistillSettings
-    keep: list[int]
-    teacher: torch.nn.Module
-    tokenizer: Any
-    max_length: int
-    data: Datasets
-
-    @property
-    def manifest_entry(self) -> dict[str, Any]:
-        return {
-            "teacher": self.settings.teacher.path,
-            "teacher_layers": self.settings.teacher.layers,
-            "layers_kept": self.keep,
-            "layer_choice": self.settings.layer_choice,
-            "temperature": self.settings.temperature,
-            "alpha": self.settings.alpha,
-        }
-
-    def compare(self, student: OnnxClassifier) -> dict[str, Any]:
-        """Teacher and student, both int8 ONNX: validation accuracy and per-text latency (batch 1)."""
-        texts, truth = self.data.validation.texts, np.array(self.data.validation.labels)
-        with tempfile.TemporaryDirectory(prefix="golive-teacher-") as tmp:
-            progress = Progress(sys.stdout)
-            progress("exporting the teacher too, to compare it with the student ...")
-            paths, _ = write_onnx_files(self.teacher, self.tokenizer, Path(tmp), progress)
-            teacher = OnnxClassifier(
-                paths[bundle.MODEL_INT8], paths[bundle.TOKENIZER], self.data.label_names, self.max_length
-            )
-            models = {"teacher": teacher, "student": student}
-            accuracy = {
-                name: classification_report(truth, clf.predict_proba(texts), self.data.label_names)["accuracy"]
-                for name, clf in models.items()
-            }
-            latency = batch1_latency_ms(models, texts[:LATENCY_TEXTS])
-        layers = {"teacher": self.settings.teacher.layers, "student": len(self.keep)}
-        return {
-            name: {"layers": layers[name], "int8_accuracy": accuracy[name], "int8_latency_ms_p50": latency[name]}
-            for name in models
-        } | {"validation_rows": len(texts), "latency_texts": len(texts[:LATENCY_TEXTS])}
-
-    def card(self, comparison: dict[str, Any]) -> str:
-        s, teacher, student = self.settings, comparison["teacher"], comparison["student"]
-        speedup = teacher["int8_latency_ms_p50"] / student["int8_latency_ms_p50"]
-        return f"""
-## Distilled from a teacher
-- **Teacher**: `{s.teacher.path}`, {s.teacher.layers} layers; the student keeps layers {", ".join(map(str, self.keep))}
-  ({s.layer_choice}) and was trained on the data above with the teacher's soft labels (temperature {s.temperature:g},
-  soft loss share {s.alpha:g}).
-
-| model | layers | int8 accuracy ({comparison["validation_rows"]} validation rows) | int8 latency p50, one text |
-| --- | ---: | ---: | ---: |
-| teacher | {teacher["layers"]} | {teacher["int8_accuracy"]:.4f} | {teacher["int8_latency_ms_p50"]:.2f} ms |
-| student | {student["layers"]} | {student["int8_accuracy"]:.4f} | {student["int8_latency_ms_p50"]:.2f} ms ({speedup:.2f}x) |
-
-Latency: {comparison["latency_texts"]} validation texts one at a time, teacher and student in turn, on the machine
-that distilled, at export; benchmarks/distill.py measures it properly.
-"""
+def describe_student(settings: DistillSettings, keep: list[int]) -> str:
+    base = settings.student_base
+    source = "the teacher's" if base.found == FROM_TEACHER else f"{base.path}'s ({base.found})"
+    return (
+        f"student: layers {', '.join(map(str, keep))} of {source} {base.layers}; temperature "
+        f"{settings.temperature:g}, soft loss share {settings.alpha:g}"
+    )
 
 
-def batch1_latency_ms(models: dict[str, OnnxClassifier], texts: list[str]) -> dict[str, float]:
-    """Median milliseconds per single-text call, the models taking turns on each text (so load hits both alike)."""
-    times: dict[str, list[float]] = {name: [] for name in models}
-    for clf in models.values():
-        clf.logits(texts[:1])  # the first call allocates
-    for text in texts:
-        for name, clf in models.items():
-            started = time.perf_counter()
-            clf.logits([text])
-            times[name].append((time.perf_counter() - started) * 1000)
-    return {name: statistics.median(values) for name, values in times.items()}
+def distillation_record(settings: DistillSettings, keep: list[int]) -> dict[str, Any]:
+    """Where the student came from and how it was taught: the manifest's `distillation`, and what sets a
+    distillation's checkpoints apart from another's."""
+    return {
+        "teacher": settings.teacher.path,
+        "teacher_version": settings.teacher.version,  # a bundle teacher's version id
+        "teacher_layers": settings.teacher.layers,
+        "student_base": settings.student_base.path,
+        "layers_kept": keep,
+        "layer_choice": settings.layer_choice,
+        "temperature": settings.temperature,
+        "alpha": settings.alpha,
+    }

@@ -57,6 +57,7 @@ class Run:
     skip_batches: int = 0  # batches of start_epoch that a resumed run has already trained on
     global_step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    teacher_logits: torch.Tensor | None = None  # distillation's soft labels, one row per training row
 
     @property
     def pad_to(self) -> int | None:
@@ -210,6 +211,8 @@ def train_step(run: Run, ddp_model: torch.nn.Module, batch_idx: list[int], meter
     """One optimiser step on one batch; its loss."""
     started = time.perf_counter()
     tensors = collate(run.train_enc, run.train_labels, batch_idx, run.pad_id, run.pad_to)
+    if run.teacher_logits is not None:
+        tensors["teacher_logits"] = run.teacher_logits[batch_idx]
     batch = {k: v.to(run.ctx.device) for k, v in tensors.items()}
     with autocast_context(run.ctx.device):
         loss = ddp_model(**batch).loss
@@ -229,8 +232,8 @@ def train_step(run: Run, ddp_model: torch.nn.Module, batch_idx: list[int], meter
 
 def evaluate_epoch(run: Run, val_batches: list[list[int]]) -> dict[str, Any]:
     """Score the validation rows with the torch model; log and record the eval_* metrics."""
-    eval_loss, probs = predict_torch(run.model, run.val_enc, run.val_labels, val_batches, run.ctx.device, run.pad_id)
-    report = classification_report(np.array(run.val_labels), probs, run.label_names)
+    eval_loss, logits = predict_torch(run.model, run.val_enc, run.val_labels, val_batches, run.ctx.device, run.pad_id)
+    report = classification_report(np.array(run.val_labels), softmax(logits), run.label_names)
     record = {
         "epoch": round(run.global_step / run.steps_per_epoch, 4),
         "eval_loss": eval_loss,
@@ -251,21 +254,25 @@ def autocast_context(device: torch.device):
 
 @torch.no_grad()
 def predict_torch(model, encoded, labels, indices_by_length, device, pad_id) -> tuple[float, np.ndarray]:
-    """Mean loss and class probabilities over the given examples (in their original order)."""
+    """Mean loss and logits over the given examples (in their original order); the model in eval mode meanwhile,
+    and back in the mode it was in after."""
+    was_training = model.training
     model.eval()
     n = len(labels)
-    probs = np.zeros((n, model.config.num_labels), dtype=np.float32)
+    logits = np.zeros((n, model.config.num_labels), dtype=np.float32)
     total_loss = 0.0
     for batch_idx in indices_by_length:
         batch = {k: v.to(device) for k, v in collate(encoded, labels, batch_idx, pad_id).items()}
         with autocast_context(device):
             out = model(**batch)
         total_loss += out.loss.float().item() * len(batch_idx)
-        probs[batch_idx] = softmax(out.logits.float().cpu().numpy())
-    model.train()
-    return total_loss / max(n, 1), probs
+        logits[batch_idx] = out.logits.float().cpu().numpy()
+    model.train(was_training)
+    return total_loss / max(n, 1), logits
 
 
-def eval_batches(encoded: Encoded, batch_size: int) -> list[list[int]]:
-    order = sorted(range(len(encoded["input_ids"])), key=lambda i: len(encoded["input_ids"][i]))
+def eval_batches(encoded: Encoded, batch_size: int, rows: list[int] | None = None) -> list[list[int]]:
+    """The rows (all, unless given) in batches of similar length, for scoring."""
+    ids = encoded["input_ids"]
+    order = sorted(range(len(ids)) if rows is None else rows, key=lambda i: len(ids[i]))
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

