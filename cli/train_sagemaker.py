@@ -104,6 +104,7 @@ def launch(ns: argparse.Namespace) -> int:
     """Upload, start, follow, download: 0 with the bundle in --out, 130 when Ctrl-C stopped the job."""
     from infra.config import load_config
     from infra.deployed import deployed_data
+    from infra.naming import Names
     from infra.training_job import cli_job_request
     from infra.training_run import ending_problem, follow, start, summary
 
@@ -118,12 +119,12 @@ def launch(ns: argparse.Namespace) -> int:
     hyperparameters = _hyperparameters(args)
     session = aws_session(config.region)
     deployed = deployed_data(session, config)
-    name = ns.job_name or f"golive-{config.name}-cli-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    name = ns.job_name or f"{Names(config).prefix}-cli-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     source_url, channels = _upload(session, deployed.data_bucket, name, args)
     request = cli_job_request(config, deployed, name, source_url, channels, hyperparameters, ns.role)
     job = start(session, request, config.training)
     _say(_started(job, config))
-    if follow(job, session, _say, POLL_SECONDS):
+    if follow(job, session, _say, POLL_SECONDS) and job.training_job_status != "Completed":
         checkpoints = request["CheckpointConfig"]["S3Uri"]
         _say(
             f"training job {name} {str(job.training_job_status).lower()}; nothing downloaded (checkpoints: {checkpoints})"

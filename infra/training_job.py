@@ -4,7 +4,7 @@ and the metric definitions. In CreateTrainingJob's own shape (what Step Function
 can drift from the other.
 
     s3://<data bucket>/cli-jobs/<job>/source/sourcedir.tar.gz    what `golive train --sagemaker` uploads
-    s3://<data bucket>/cli-jobs/<job>/<channel>/...              ... and the local files of its channels
+    s3://<data bucket>/cli-jobs/<job>/<channel>/...              ... and the local files of its channels (30 days)
     s3://<models bucket>/training-output/<job>/output/model.tar.gz   the bundle, as every job writes it
     s3://<models bucket>/checkpoints/<job>/                     spot checkpoints, kept 14 days
 """

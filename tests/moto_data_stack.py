@@ -60,13 +60,15 @@ def sdk_sagemaker_client(session):
     return SageMakerClient(session=session, region_name=session.region_name).sagemaker_client
 
 
-def described(job: str, status: str, secondary: str, *, message: str = "", failure_reason: str = "") -> dict:
+def described(
+    job: str, status: str, secondary: str, *, message: str = "", failure_reason: str = "", models_bucket: str = "models"
+) -> dict:
     """A DescribeTrainingJob answer (the fields botocore's model requires, and the ones the launcher reads)."""
     now = datetime(2026, 11, 24, tzinfo=UTC)
     answer = {
         "TrainingJobName": job,
         "TrainingJobArn": f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{job}",
-        "ModelArtifacts": {"S3ModelArtifacts": f"s3://models/training-output/{job}/output/model.tar.gz"},
+        "ModelArtifacts": {"S3ModelArtifacts": f"s3://{models_bucket}/training-output/{job}/output/model.tar.gz"},
         "TrainingJobStatus": status,
         "SecondaryStatus": secondary,
         "AlgorithmSpecification": {"TrainingInputMode": "File", "TrainingImage": "image"},

@@ -156,3 +156,5 @@ def test_the_data_stack_outputs_what_the_launcher_reads_and_its_role_reads_the_u
         if s["Action"] == "s3:GetObject"
     ]
     assert {"Fn::Join": ["", [{"Fn::GetAtt": [data, "Arn"]}, "/cli-jobs/*"]]} in [s["Resource"] for s in reads]
+    rules = template["Resources"][data]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert {"Prefix": "cli-jobs/", "ExpirationInDays": 30, "Status": "Enabled"} in rules  # the uploads are copies

@@ -16,6 +16,7 @@ from infra.compliance import S3_ACCESS_LOGS, S3_KMS, S3_REPLICATION, accept
 from infra.config import EnvironmentConfig
 from infra.deployed import DATA_BUCKET_OUTPUT, DATA_KEY_OUTPUT, MODELS_BUCKET_OUTPUT, TRAINING_ROLE_OUTPUT
 from infra.stacks.sagemaker_roles import SageMakerRoles
+from infra.training_job import CLI_JOBS_PREFIX
 
 
 class DataStack(cdk.Stack):
@@ -98,6 +99,8 @@ class DataStack(cdk.Stack):
                     noncurrent_version_expiration=cdk.Duration.days(90),
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
                 ),
+                # `golive train --sagemaker`'s copies of local files, made for one job
+                s3.LifecycleRule(prefix=CLI_JOBS_PREFIX, expiration=cdk.Duration.days(30)),
             ],
         )
         self.models = self._bucket(

@@ -213,11 +213,33 @@ def test_a_second_ctrl_c_leaves_at_once(aws, deployed, ctrl_c, tmp_path, capsys)
     assert f"left training job {JOB} stopping on its own" in capsys.readouterr().out
 
 
+def test_ctrl_c_as_the_job_completes_still_installs_the_bundle(
+    aws, deployed, ctrl_c, handmade_bundle, tmp_path, capsys
+):
+    ctrl_c(1)
+    running = described(JOB, "InProgress", "Uploading")
+    stub = Stubber(sdk_sagemaker_client(aws))
+    stub.add_response("create_training_job", {"TrainingJobArn": running["TrainingJobArn"]})
+    stub.add_response("describe_training_job", running)
+    stub.add_response("describe_training_job", running)
+    stub.add_client_error("stop_training_job", "ValidationException", "The job status is Completed.", 400)
+    done = described(JOB, "Completed", "Completed", models_bucket=deployed.models_bucket)
+    stub.add_response("describe_training_job", done)
+    put_bundle(aws, deployed, JOB, handmade_bundle, tmp_path)
+    with stub:
+        assert main([*RUN, "--out", str(tmp_path / "out")]) == 0
+    assert f"training job {JOB} had ended already: The job status is Completed." in capsys.readouterr().out
+    assert verify_bundle(tmp_path / "out") == verify_bundle(handmade_bundle)
+
+
 @pytest.mark.parametrize(
     "ending, message",
     [
         (("Stopped", "MaxWaitTimeExceeded", ""), "got no spot capacity for ml.g5.xlarge (or ran out of time)"),
-        (("Stopped", "MaxRuntimeExceeded", ""), f"ran past max_run_hours ({DEV.max_run_hours:g}); raise --max-run-hours"),
+        (
+            ("Stopped", "MaxRuntimeExceeded", ""),
+            f"ran past max_run_hours ({DEV.max_run_hours:g}); raise --max-run-hours",
+        ),
         (
             ("Failed", "Failed", "CapacityError: Unable to provision requested ML compute capacity."),
             "SageMaker has no ml.g5.xlarge capacity now; try again later, another --instance-type or region, or --spot false",
