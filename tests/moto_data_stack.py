@@ -11,6 +11,7 @@ and answer DescribeTrainingJob with `described(...)`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from infra.config import load_config
@@ -41,6 +42,22 @@ TEMPLATE = {
         TRAINING_ROLE_OUTPUT: {"Value": {"Fn::GetAtt": ["TrainingJob", "Arn"]}},
     },
 }
+
+
+def launcher_session(monkeypatch) -> Iterator:
+    """moto, and the session `golive train --sagemaker` goes through: the test's, so it can deploy, stub and look
+    (a fixture's body: `yield from launcher_session(monkeypatch)`)."""
+    import boto3
+    from moto import mock_aws
+
+    import cli.train_sagemaker
+
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        session = boto3.Session(region_name=REGION)
+        monkeypatch.setattr(cli.train_sagemaker, "aws_session", lambda region: session)
+        yield session
 
 
 def deploy_data_stack(session, env: str = "dev") -> DeployedData:

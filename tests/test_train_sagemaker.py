@@ -13,9 +13,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
-import cli.train_sagemaker as train_sagemaker
 from cli.main import main
 from golive.bundle import read_manifest, verify_bundle
 from golive.contracts.hyperparameters import hyperparameter_problems
@@ -23,19 +21,14 @@ from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS
 from infra.config import load_config
 from infra.deployed import DeployedData
 from infra.training_job import training_image_uri
-from tests.moto_data_stack import CREDENTIALS, REGION, deploy_data_stack, put_bundle, put_log
+from tests.moto_data_stack import REGION, deploy_data_stack, launcher_session, put_bundle, put_log
 
 JOB = "golive-dev-cli-e2e"
 
 
 @pytest.fixture()
 def aws(monkeypatch):
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        monkeypatch.setattr(train_sagemaker, "aws_session", lambda region: session)
-        yield session
+    yield from launcher_session(monkeypatch)
 
 
 @dataclass

@@ -6,17 +6,20 @@ The tiny trained bundle's end-to-end run is tests/test_train_sagemaker.py."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
-import cli.train_sagemaker as train_sagemaker
 import infra.training_run as training_run
 from cli.main import main
 from golive.bundle import read_manifest, verify_bundle
 from infra.config import load_config
-from tests.moto_data_stack import CREDENTIALS, REGION, deploy_data_stack, described, put_bundle, sdk_sagemaker_client
+from tests.moto_data_stack import (
+    deploy_data_stack,
+    described,
+    launcher_session,
+    put_bundle,
+    sdk_sagemaker_client,
+)
 
 JOB = "golive-dev-cli-test"
 DEV = load_config("dev").training
@@ -25,13 +28,7 @@ RUN = ["train", "--sagemaker", "--job-name", JOB]
 
 @pytest.fixture()
 def aws(monkeypatch):
-    """moto, and the session the run goes through (the test's, so it can deploy, stub and look)."""
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        session = boto3.Session(region_name=REGION)
-        monkeypatch.setattr(train_sagemaker, "aws_session", lambda region: session)
-        yield session
+    yield from launcher_session(monkeypatch)
 
 
 @pytest.fixture()
@@ -146,12 +143,7 @@ def test_mistakes_are_named_before_any_aws_call(flags, message, capsys):
     assert message in err and "Traceback" not in err
 
 
-def test_without_credentials_it_says_how_to_get_them(monkeypatch, tmp_path, capsys):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_without_credentials_it_says_how_to_get_them(no_aws_credentials, tmp_path, capsys):
     assert main([*RUN, "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "no AWS credentials found; configure them with `aws configure`" in err and "Traceback" not in err
