@@ -7,6 +7,7 @@ tests/unit/cli/test_train_sagemaker.py."""
 
 from __future__ import annotations
 
+import argparse
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +17,27 @@ import pytest
 
 from cli.main import main
 from golive.bundle import read_manifest, verify_bundle
-from golive.contracts.hyperparameters import hyperparameter_problems
+from golive.contracts.hyperparameters import HYPERPARAMETERS, hyperparameter_problems
 from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS
 from infra.config import load_config
 from infra.deployed import DeployedData
 from infra.training_job import training_image_uri
 from tests.moto_data_stack import REGION, deploy_data_stack, launcher_session, put_bundle, put_log
+from training.args import add_train_arguments
 
 JOB = "golive-dev-cli-e2e"
+FLAGS = [
+    "--epochs",
+    "2",
+    "--batch-size",
+    "8",
+    "--lr",
+    "3e-5",
+    "--label-names",
+    "negative,positive",
+    "--max-length",
+    "64",
+]
 
 
 @pytest.fixture()
@@ -49,9 +63,8 @@ def launched(aws, tiny_bundle, tmp_path, capsys) -> Launched:
     put_bundle(aws, deployed, JOB, tiny_bundle, tmp_path)
     put_log(aws, JOB, ["epoch=1 train_loss=0.52 learning_rate=0.0001", "eval_accuracy=0.875 eval_macro_f1=0.87"])
     out = tmp_path / "bundle"
-    flags = ["--epochs", "2", "--batch-size", "8", "--lr", "3e-5", "--label-names", "negative,positive"]
     run = ["train", "--sagemaker", "--job-name", JOB, "--out", str(out), "--instance-type", "ml.g5.2xlarge"]
-    assert main([*run, *flags]) == 0, capsys.readouterr().err
+    assert main([*run, *FLAGS]) == 0, capsys.readouterr().err
     job = aws.client("sagemaker").describe_training_job(TrainingJobName=JOB)
     return Launched(job, sent, deployed, out, capsys.readouterr().out)
 
@@ -101,6 +114,14 @@ def test_the_flags_are_its_hyperparameters_and_local_data_its_channels(launched,
         "batch-size": "8",
         "lr": "3e-05",
         "label-names": "negative,positive",
+    }
+    # training's own parser reads them, as the job's entry point will, as it reads the same flags here
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    on_the_job = parser.parse_args([part for key, value in hyperparameters.items() for part in (f"--{key}", value)])
+    here = parser.parse_args(FLAGS)
+    assert {name: getattr(on_the_job, name) for name in HYPERPARAMETERS} == {
+        name: getattr(here, name) for name in HYPERPARAMETERS
     }
     channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in job["InputDataConfig"]}
     base = f"s3://{bucket}/cli-jobs/{JOB}/"
