@@ -78,7 +78,14 @@ def sdk_sagemaker_client(session):
 
 
 def described(
-    job: str, status: str, secondary: str, *, message: str = "", failure_reason: str = "", models_bucket: str = "models"
+    job: str,
+    status: str,
+    secondary: str,
+    *,
+    message: str = "",
+    failure_reason: str = "",
+    models_bucket: str = "models",
+    **more,
 ) -> dict:
     """A DescribeTrainingJob answer (the fields botocore's model requires, and the ones the launcher reads)."""
     now = datetime(2026, 11, 24, tzinfo=UTC)
@@ -96,7 +103,7 @@ def described(
     }
     if failure_reason:
         answer["FailureReason"] = failure_reason
-    return answer
+    return {**answer, **more}
 
 
 def put_bundle(session, deployed: DeployedData, job: str, bundle_dir, tmp_path) -> str:

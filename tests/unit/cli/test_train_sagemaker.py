@@ -6,6 +6,8 @@ The tiny trained bundle's end-to-end run is tests/test_train_sagemaker.py."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from botocore.stub import Stubber
 
@@ -215,12 +217,25 @@ def test_ctrl_c_as_the_job_completes_still_installs_the_bundle(
     stub.add_response("describe_training_job", running)
     stub.add_response("describe_training_job", running)
     stub.add_client_error("stop_training_job", "ValidationException", "The job status is Completed.", 400)
-    done = described(JOB, "Completed", "Completed", models_bucket=deployed.models_bucket)
+    done = described(
+        JOB,
+        "Completed",
+        "Completed",
+        models_bucket=deployed.models_bucket,
+        TrainingTimeInSeconds=1000,
+        BillableTimeInSeconds=400,
+        FinalMetricDataList=[{"MetricName": "eval_accuracy", "Value": 0.91, "Timestamp": datetime.now(UTC)}],
+    )
     stub.add_response("describe_training_job", done)
     put_bundle(aws, deployed, JOB, handmade_bundle, tmp_path)
     with stub:
         assert main([*RUN, "--out", str(tmp_path / "out")]) == 0
-    assert f"training job {JOB} had ended already: The job status is Completed." in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"training job {JOB} had ended already: The job status is Completed." in printed
+    assert (
+        f"training job {JOB} completed; billable 400 s (managed spot saved 60%); final metrics: eval_accuracy=0.91"
+        in printed
+    )
     assert verify_bundle(tmp_path / "out") == verify_bundle(handmade_bundle)
 
 
