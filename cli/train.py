@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli.train_sagemaker import add_sagemaker_arguments, launch, refuse_without_sagemaker
 from training.args import add_train_arguments, str2bool
 
 
@@ -12,6 +13,7 @@ def add_train(sub) -> None:
         "train", help="fine-tune a classifier and write the model bundle (ONNX + tokenizer + metrics)"
     )
     add_train_arguments(train)
+    add_sagemaker_arguments(train)
     train.set_defaults(func=_train)
 
 
@@ -38,6 +40,9 @@ def add_evaluate(sub) -> None:
 
 
 def _train(ns: argparse.Namespace) -> int:
+    refuse_without_sagemaker(ns)
+    if ns.sagemaker:
+        return launch(ns)
     from training.cli import run
 
     return run(ns)

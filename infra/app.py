@@ -35,7 +35,8 @@ from infra.stacks.costs_stack import CostsStack
 from infra.stacks.data_stack import DataStack
 from infra.stacks.inference_stack import InferenceStack
 from infra.stacks.monitoring_stack import MonitoringStack
-from infra.stacks.training_stack import TrainingStack, training_image_uri
+from infra.stacks.training_stack import TrainingStack
+from infra.training_job import training_image_uri
 
 _Stack = TypeVar("_Stack", bound=cdk.Stack)
 
@@ -127,7 +128,11 @@ class _Stacks:
         training_image = training_image_uri(config)
         data = self.tagged(
             DataStack(
-                app, f"{prefix}-data", config=config, env=env, training_image_account=training_image.split(".")[0]
+                app,
+                Names(config).data_stack,
+                config=config,
+                env=env,
+                training_image_account=training_image.split(".")[0],
             ),
             "data",
         )

@@ -47,6 +47,11 @@ class Names:
         return f"{PROJECT}-{self.config.name}"
 
     @property
+    def data_stack(self) -> str:
+        """The stack of the buckets, their key and the SageMaker roles (`golive train --sagemaker` reads its outputs)."""
+        return f"{self.prefix}-data"
+
+    @property
     def endpoint(self) -> str:
         return f"{self.prefix}-endpoint"
 

@@ -289,12 +289,7 @@ def test_refresh_prices_errors_are_clear(answer, message):
             refresh_prices(load_prices(), config, client)
 
 
-def test_refresh_prices_without_credentials_says_what_to_do(monkeypatch, capsys, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_refresh_prices_without_credentials_says_what_to_do(no_aws_credentials, monkeypatch, capsys):
     import boto3
 
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # an earlier test's session keeps the credentials it found

@@ -348,7 +348,8 @@ def test_torchrun_runs_one_process_per_gpu_whenever_a_job_has_more_than_one_gpu(
     from infra.config import GPUS_PER_INSTANCE
     from infra.stacks.alerts_stack import AlertsStack
     from infra.stacks.data_stack import DataStack
-    from infra.stacks.training_stack import TrainingStack, training_image_uri
+    from infra.stacks.training_stack import TrainingStack
+    from infra.training_job import training_image_uri
 
     assert GPUS_PER_INSTANCE["ml.g5.12xlarge"] == 4 and GPUS_PER_INSTANCE["ml.p4d.24xlarge"] == 8
     assert GPUS_PER_INSTANCE["ml.g5.2xlarge"] == 1
@@ -531,7 +532,10 @@ def test_sagemaker_and_pipeline_roles_are_scoped_to_prefixes_and_names(synthesiz
     assert s3 and not any(a.endswith("*") for s in s3 for a in _actions(s))
     objects = [json.dumps(s["Resource"]) for s in s3 if "s3:ListBucket" not in _actions(s)]
     assert all(
-        any(p in r for p in ("/train/*", "/training-output/*", "/checkpoints/*", "/endpoint/*", "-assets-"))
+        any(
+            p in r
+            for p in ("/train/*", "/cli-jobs/*", "/training-output/*", "/checkpoints/*", "/endpoint/*", "-assets-")
+        )
         for r in objects
     )
     listing = [s for s in s3 if "s3:ListBucket" in _actions(s)]

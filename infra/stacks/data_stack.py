@@ -14,7 +14,9 @@ from constructs import Construct
 
 from infra.compliance import S3_ACCESS_LOGS, S3_KMS, S3_REPLICATION, accept
 from infra.config import EnvironmentConfig
+from infra.deployed import DATA_BUCKET_OUTPUT, DATA_KEY_OUTPUT, MODELS_BUCKET_OUTPUT, TRAINING_ROLE_OUTPUT
 from infra.stacks.sagemaker_roles import SageMakerRoles
+from infra.training_job import CLI_JOBS_PREFIX
 
 
 class DataStack(cdk.Stack):
@@ -56,6 +58,14 @@ class DataStack(cdk.Stack):
             capture=self.capture,
             training_image_account=training_image_account,
         )
+        # what `golive train --sagemaker` launches a job with, read from a laptop (infra/deployed.py)
+        for name, value in {
+            DATA_BUCKET_OUTPUT: self.data.bucket_name,
+            MODELS_BUCKET_OUTPUT: self.models.bucket_name,
+            DATA_KEY_OUTPUT: self.key.key_arn,
+            TRAINING_ROLE_OUTPUT: self.roles.training.role_arn,
+        }.items():
+            cdk.CfnOutput(self, name, value=value)
 
     def _access_log_bucket(self, removal: cdk.RemovalPolicy) -> s3.Bucket:
         """S3 server access logs can only be delivered to an SSE-S3 bucket, not an SSE-KMS one; delivery is
@@ -89,6 +99,8 @@ class DataStack(cdk.Stack):
                     noncurrent_version_expiration=cdk.Duration.days(90),
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
                 ),
+                # `golive train --sagemaker`'s copies of local files, made for one job
+                s3.LifecycleRule(prefix=CLI_JOBS_PREFIX, expiration=cdk.Duration.days(30)),
             ],
         )
         self.models = self._bucket(

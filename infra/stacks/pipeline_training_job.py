@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from aws_cdk import aws_stepfunctions as sfn
 
-from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS
-from infra.assets.training_source import ENTRY_POINT
 from infra.naming import CHECKPOINT_LOCAL_PATH, api_tags
 from infra.stacks.pipeline_scope import PipelineScope
+from infra.training_job import job_settings, source_hyperparameters
 
 
 def train_state(states: PipelineScope) -> sfn.CustomState:
@@ -27,31 +26,18 @@ def train_state(states: PipelineScope) -> sfn.CustomState:
 
 
 def _hyperparameters(states: PipelineScope) -> dict[str, str]:
-    config = states.config.training
-    hyperparameters = {
-        "sagemaker_program": ENTRY_POINT,
-        "sagemaker_submit_directory": states.source_url,
-        "sagemaker_region": states.stack.region,
-        **config.hyperparameters,
+    return {
+        **source_hyperparameters(states.config.training, states.source_url, states.stack.region),
+        **states.config.training.hyperparameters,
     }
-    if config.distributed:  # the toolkit launches torchrun, one process per GPU on every instance
-        hyperparameters["sagemaker_torch_distributed_enabled"] = "true"
-    return hyperparameters
 
 
 def _job_parameters(states: PipelineScope) -> dict:
-    config, data = states.config.training, states.data
-    stopping = {"MaxRuntimeInSeconds": int(config.max_run_hours * 3600)}
-    if config.use_spot:
-        stopping["MaxWaitTimeInSeconds"] = int(config.max_wait_hours * 3600)
+    data = states.data
     return {
         "TrainingJobName.$": f"States.Format('{states.names.prefix}-{{}}', $.run.id)",
         "RoleArn": data.roles.training.role_arn,
-        "AlgorithmSpecification": {
-            "TrainingImage": states.training_image,
-            "TrainingInputMode": "File",
-            "MetricDefinitions": SAGEMAKER_METRIC_DEFINITIONS,
-        },
+        **job_settings(states.config.training, states.training_image),
         "HyperParameters": _hyperparameters(states),
         "InputDataConfig": [
             {
@@ -69,19 +55,9 @@ def _job_parameters(states: PipelineScope) -> dict:
             "S3OutputPath": f"s3://{data.models.bucket_name}/training-output/",
             "KmsKeyId": data.key.key_arn,
         },
-        # GPU instances have local NVMe storage, encrypted by the hardware; SageMaker refuses a
-        # VolumeKmsKeyId for them
-        "ResourceConfig": {
-            "InstanceType": config.instance_type,
-            "InstanceCount": config.instance_count,
-            "VolumeSizeInGB": config.volume_size_gb,
-        },
-        "StoppingCondition": stopping,
-        "EnableManagedSpotTraining": config.use_spot,
         "CheckpointConfig": {
             "S3Uri.$": f"States.Format('s3://{data.models.bucket_name}/checkpoints/{{}}/', $.run.id)",
             "LocalPath": CHECKPOINT_LOCAL_PATH,
         },
-        "EnableInterContainerTrafficEncryption": config.instance_count > 1,
         "Tags": api_tags(states.config, "training"),
     }

@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
 from infra.compliance import INLINE_POLICY, accept
+from infra.training_job import CLI_JOBS_PREFIX
 
 CDK_QUALIFIER = "hnb659fds"  # the default bootstrap qualifier: where `cdk deploy` puts file and image assets
 TRAINING_IMAGE_REPOSITORY = "pytorch-training"
@@ -75,6 +76,7 @@ class SageMakerRoles(Construct):
             description="golive training jobs: read train/ data and the source, write output and checkpoints",
         )
         self._read(role, data, "train/")
+        self._read(role, data, CLI_JOBS_PREFIX)  # `golive train --sagemaker`: its source and local data
         self._write(role, models, "training-output/")
         self._read(role, models, "checkpoints/")
         self._write(role, models, "checkpoints/")

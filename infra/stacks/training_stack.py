@@ -30,20 +30,6 @@ from infra.stacks.data_stack import DataStack
 from infra.stacks.pipeline_states import GATE_METRIC, PipelineStates
 
 
-def training_image_uri(config: EnvironmentConfig) -> str:
-    """AWS's PyTorch training image for this region and instance type, resolved offline by the SDK."""
-    from sagemaker.core import image_uris
-
-    return image_uris.retrieve(
-        framework="pytorch",
-        region=config.region,
-        version=config.training.pytorch_version,
-        py_version=config.training.py_version,
-        instance_type=config.training.instance_type,
-        image_scope="training",
-    )
-
-
 class TrainingStack(cdk.Stack):
     """`serving_image`: the inference stack's endpoint image URI, None when the environment has no endpoint."""
 

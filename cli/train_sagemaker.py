@@ -1,0 +1,286 @@
+"""`golive train --sagemaker`: the same training flags, run as one SageMaker GPU training job of a deployed
+environment. Local data (and a local --base-model) is uploaded as the job's channels, the source goes as the
+pipeline ships it, the flags become hyperparameters (checked by golive.contracts.hyperparameters); the job's
+log is streamed here, Ctrl-C stops it, and its bundle is unpacked into --out as a local run would write it.
+
+The job itself is infra/training_job.py (what it is made of) and infra/training_run.py (following it)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import tempfile
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cli.arguments import positive_float
+from golive.errors import UserError
+from training.args import TrainArguments, arguments_from, str2bool
+
+POLL_SECONDS = 15.0
+# TrainArguments fields that are channels of the job (their SM_CHANNEL_<NAME> variable), by field name
+CHANNELS = {
+    f.name: f.metadata["env"].removeprefix("SM_CHANNEL_").lower()
+    for f in fields(TrainArguments)
+    if (f.metadata["env"] or "").startswith("SM_CHANNEL_")
+}
+# flags of a local run that SageMaker decides on a job, and why
+LOCAL_ONLY = {
+    "checkpoint_dir": "the job checkpoints to S3 by itself (s3://<models bucket>/checkpoints/<job>/)",
+    "output_data_dir": "SageMaker sets it (the job's output.tar.gz)",
+    "num_gpus": "SageMaker sets it from the instance type",
+    "export": "the job must write the bundle that is downloaded into --out",
+}
+# SageMaker flags: the TrainingSettings field each overrides
+OVERRIDES = {
+    "instance_type": "instance_type",
+    "instance_count": "instance_count",
+    "spot": "use_spot",
+    "max_run_hours": "max_run_hours",
+    "max_wait_hours": "max_wait_hours",
+}
+
+
+def job_name(value: str) -> str:
+    """argparse type for a training job name, as SageMaker takes it."""
+    if not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a job name: up to 63 letters, digits and hyphens")
+    return value
+
+
+def add_sagemaker_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "SageMaker", "run as one SageMaker training job of a deployed environment (README: golive train --sagemaker)"
+    )
+    group.add_argument(
+        "--sagemaker",
+        action="store_true",
+        help="train on a SageMaker GPU instance: upload, run, stream the log, download the bundle into --out",
+    )
+    group.add_argument(
+        "--env", help="the deployed environment whose buckets, role and training settings the job uses (default: dev)"
+    )
+    group.add_argument(
+        "--instance-type", help="a GPU instance type (default: the environment's training.instance_type)"
+    )
+    group.add_argument(
+        "--instance-count", type=int, help="instances (default: the environment's training.instance_count)"
+    )
+    group.add_argument(
+        "--spot",
+        type=str2bool,
+        nargs="?",
+        const=True,
+        metavar="BOOL",
+        help="managed spot, resumed from S3 checkpoints (default: the environment's training.use_spot)",
+    )
+    group.add_argument(
+        "--max-run-hours",
+        type=positive_float,
+        help="stop the job after this long (default: the environment's training.max_run_hours)",
+    )
+    group.add_argument(
+        "--max-wait-hours",
+        type=positive_float,
+        help="spot: how long to wait for capacity, run time included (default: the environment's training.max_wait_hours)",
+    )
+    group.add_argument("--role", help="IAM role ARN the job runs as (default: the data stack's TrainingRoleArn output)")
+    group.add_argument(
+        "--job-name",
+        type=job_name,
+        help="the job's name, unique in the account and region (default: golive-<env>-cli-<UTC time>)",
+    )
+
+
+def refuse_without_sagemaker(ns: argparse.Namespace) -> None:
+    given = [name for name in ("env", "role", "job_name", *OVERRIDES) if getattr(ns, name) is not None]
+    if given and not ns.sagemaker:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in given)
+        raise UserError(f"{flags} apply only to a SageMaker run: add --sagemaker (or leave them out to train here)")
+
+
+def launch(ns: argparse.Namespace) -> int:
+    """Upload, start, follow, download: 0 with the bundle in --out, 130 when Ctrl-C stopped the job."""
+    from infra.config import load_config
+    from infra.deployed import deployed_data
+    from infra.naming import Names
+    from infra.training_job import cli_job_request
+    from infra.training_run import ending_problem, follow, start, summary
+
+    args = arguments_from(ns)
+    _refuse_local_only(args)
+    _require_sdk()
+    out = Path(args.out)
+    if out.is_file():
+        raise UserError(f"--out {out} is a file; the bundle is a folder")
+    config = load_config(ns.env or "dev")
+    config = config.model_copy(update={"training": _training_settings(config, ns)})
+    hyperparameters = _hyperparameters(args)
+    session = aws_session(config.region)
+    deployed = deployed_data(session, config)
+    name = ns.job_name or f"{Names(config).prefix}-cli-{datetime.now(UTC):%Y%m%d-%H%M%S}"
+    source_url, channels = _upload(session, deployed.data_bucket, name, args)
+    request = cli_job_request(config, deployed, name, source_url, channels, hyperparameters, ns.role)
+    job = start(session, request, config.training)
+    _say(_started(job, config))
+    if follow(job, session, _say, POLL_SECONDS) and job.training_job_status != "Completed":
+        checkpoints = request["CheckpointConfig"]["S3Uri"]
+        _say(
+            f"training job {name} {str(job.training_job_status).lower()}; nothing downloaded (checkpoints: {checkpoints})"
+        )
+        return 130
+    problem = ending_problem(job, config.training)
+    if problem:
+        raise UserError(problem)
+    _say(summary(job))
+    manifest = _install_bundle(session, str(job.model_artifacts.s3_model_artifacts), out)
+    _say(
+        f"bundle {manifest.version_id} in {out}/ (labels: {', '.join(manifest.labels)}); serve it with `golive serve --model {out}`"
+    )
+    return 0
+
+
+def aws_session(region: str):
+    """The boto3 session every call of a run goes through (a test hands in its own, to watch or stub its clients)."""
+    import boto3
+
+    return boto3.Session(region_name=region)
+
+
+def _require_sdk() -> None:
+    try:
+        from sagemaker.core import resources  # noqa: F401
+    except ImportError:
+        raise UserError(
+            "--sagemaker needs the sagemaker SDK's core: pip install -e '.[sagemaker]' (or '.[all]')"
+        ) from None
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _refuse_local_only(args: TrainArguments) -> None:
+    defaults = {f.name: f.default for f in fields(TrainArguments)}
+    for name, why in LOCAL_ONLY.items():
+        if getattr(args, name) != defaults[name]:
+            raise UserError(f"--{name.replace('_', '-')} does not apply with --sagemaker: {why}; leave it out")
+
+
+def _training_settings(config, ns: argparse.Namespace):
+    """The environment's training settings with the flags' overrides, checked as the environment's file is."""
+    from pydantic import ValidationError
+
+    from infra.config import TrainingSettings
+
+    changes = {field: getattr(ns, name) for name, field in OVERRIDES.items() if getattr(ns, name) is not None}
+    try:
+        return TrainingSettings.model_validate({**config.training.model_dump(), **changes})
+    except ValidationError as exc:
+        flags = {field: f"--{name.replace('_', '-')}" for name, field in OVERRIDES.items()}
+        problems = [
+            f"{flags.get(str(err['loc'][0]), err['loc'][0]) if err['loc'] else 'training'}: "
+            + err["msg"].removeprefix("Value error, ")
+            for err in exc.errors()
+        ]
+        raise UserError(f"with the {config.name} environment's training settings, " + "; ".join(problems)) from None
+
+
+def _hyperparameters(args: TrainArguments) -> dict[str, str]:
+    """Every training flag a job takes as a hyperparameter, as SageMaker passes it (a string), checked by the
+    contract the pipeline's hyperparameters are checked with."""
+    from golive.contracts.hyperparameters import HYPERPARAMETERS, flag, hyperparameter_problems
+
+    values = {
+        flag(name): _flag_value(getattr(args, name)) for name in HYPERPARAMETERS if getattr(args, name) is not None
+    }
+    problems = hyperparameter_problems(values)
+    if problems:
+        raise UserError("; ".join(problems))
+    return values
+
+
+def _flag_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _upload(session, bucket: str, name: str, args: TrainArguments) -> tuple[str, list[dict]]:
+    """The source tarball and every local channel under s3://<data bucket>/cli-jobs/<job>/; s3:// ones as given."""
+    from golive.aws_errors import aws_errors
+    from infra.assets.training_source import build_source_tarball
+    from infra.training_job import CLI_JOBS_PREFIX, s3_channel
+
+    s3, base = session.client("s3"), f"{CLI_JOBS_PREFIX}{name}/"
+    channels = []
+    with aws_errors(
+        f"cannot upload to s3://{bucket}/{base}", "s3:PutObject on the data bucket and kms:GenerateDataKey"
+    ):
+        for field, channel in CHANNELS.items():
+            value = getattr(args, field)
+            if value is not None:
+                uri = (
+                    value
+                    if value.startswith("s3://")
+                    else _upload_local(s3, Path(value), field, bucket, f"{base}{channel}/")
+                )
+                channels.append(s3_channel(channel, uri))
+        with tempfile.TemporaryDirectory() as tmp:
+            tarball = build_source_tarball(Path(tmp) / "sourcedir.tar.gz")
+            s3.upload_file(str(tarball), bucket, f"{base}source/sourcedir.tar.gz")
+    return f"s3://{bucket}/{base}source/sourcedir.tar.gz", channels
+
+
+def _upload_local(s3, path: Path, field: str, bucket: str, prefix: str) -> str:
+    """A file, a folder of data files (those training reads) or a model folder (all of it), under `prefix`."""
+    from training.reading import SUPPORTED_SUFFIXES
+
+    option = f"--{field.replace('_', '-')}"
+    if not path.exists():
+        raise UserError(f"{option} {path} does not exist")
+    if path.is_file():
+        files = {path.name: path}
+    elif field == "base_model":
+        files = {p.relative_to(path).as_posix(): p for p in sorted(path.rglob("*")) if p.is_file()}
+    else:
+        files = {p.name: p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES}
+    if not files:
+        raise UserError(f"{option} {path} holds no files to train with")
+    size = sum(p.stat().st_size for p in files.values())
+    shown = f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
+    _say(f"uploading {option} {path} ({len(files)} file{'s' * (len(files) > 1)}, {shown}) to s3://{bucket}/{prefix}")
+    for key, file in files.items():
+        s3.upload_file(str(file), bucket, prefix + key)
+    return f"s3://{bucket}/{prefix}"
+
+
+def _started(job, config) -> str:
+    training, region = config.training, config.region
+    console = f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}#/jobs/{job.training_job_name}"
+    return (
+        f"started training job {job.training_job_name}: {training.instance_count} x {training.instance_type}"
+        f"{', managed spot' if training.use_spot else ''} in {region} ({console}); Ctrl-C stops it"
+    )
+
+
+def _install_bundle(session, uri: str, out: Path):
+    """The job's model.tar.gz, downloaded, checked as a bundle and written into `out` (the manifest last)."""
+    import tarfile
+
+    from golive.aws_errors import aws_errors
+    from golive.bundle import unpack_tarball, write_bundle
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    with tempfile.TemporaryDirectory() as tmp:
+        tarball, staged = Path(tmp) / "model.tar.gz", Path(tmp) / "bundle"
+        with aws_errors(f"cannot download the job's bundle {uri}", "s3:GetObject and kms:Decrypt"):
+            session.client("s3").download_file(bucket, key, str(tarball))
+        try:
+            manifest = unpack_tarball(tarball, staged)
+        except (UserError, tarfile.TarError, EOFError) as exc:
+            raise UserError(f"the job's {uri} is not a golive bundle: {exc}") from None
+        return write_bundle(out, {name: staged / name for name in manifest.files}, manifest)
