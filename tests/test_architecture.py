@@ -5,7 +5,7 @@ modules by infra/assets/imports.py, the reader the asset builders ship closures 
     golive/                 the core: imports nothing else of the project
     training/               golive
     functions/common/       golive
-    functions/api/, functions/endpoint/, functions/rotation/
+    functions/api/, functions/endpoint/, functions/rotation/, functions/feedback_export/
                             golive and functions/common (functions/lambda_handler.py is the API's Lambda entry)
     infra/                  golive (training/ and functions/ only by path, in infra/assets, to package them)
     cli/                    anything; nothing imports it
@@ -31,6 +31,7 @@ ALLOWED = {
     "functions.api": {"golive", "functions.common"},
     "functions.endpoint": {"golive", "functions.common"},
     "functions.rotation": {"golive", "functions.common"},
+    "functions.feedback_export": {"golive", "functions.common"},
     "infra": {"golive"},
     "cli": {
         "golive",
@@ -40,6 +41,7 @@ ALLOWED = {
         "functions.api",
         "functions.endpoint",
         "functions.rotation",
+        "functions.feedback_export",
         "infra",
     },
 }

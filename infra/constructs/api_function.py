@@ -1,6 +1,6 @@
 """The API's Lambda function (functions/lambda_handler.py, from a package built without Docker): its log group,
-its role (its own logs, the feedback table, the signing key, for the sagemaker backend the one endpoint) and
-the rotated prediction-id signing key (signing_key.py)."""
+its role (its own logs, the feedback table and its key, the signing key, for the sagemaker backend the one
+endpoint) and the rotated prediction-id signing key (signing_key.py)."""
 
 from __future__ import annotations
 
@@ -187,6 +187,15 @@ class ApiFunction(Inline):
 
     def _grant_table(self, config: EnvironmentConfig, table: dynamodb.ITableV2) -> None:
         table.grant(self.role, "dynamodb:PutItem", "dynamodb:GetItem")
+        if table.encryption_key:  # the table's own key, used only through DynamoDB (the key also guards the data bucket)
+            region = cdk.Stack.of(self).region
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+                    resources=[table.encryption_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+                )
+            )
         if config.api.capture_texts:
             # captured texts go in batches, and only as `text#<id>` items: a batch can never overwrite feedback
             self.role.add_to_policy(
@@ -210,6 +219,13 @@ class ApiFunction(Inline):
             self.role,
             "X-Ray's PutTraceSegments/PutTelemetryRecords take no resource ARN; CDK adds them for active tracing",
             "AwsSolutions-IAM5[Resource::*]",
+        )
+        accept(
+            self.role,
+            "the actions DynamoDB's documentation lists for a table under a customer managed key, on the "
+            "table's key and only through DynamoDB (kms:ViaService)",
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
         )
         accept(
             self.role,

@@ -89,7 +89,8 @@ def test_since_leaves_out_older_feedback(store, tmp_path, capsys):
         (["--local", "{tmp}/empty.sqlite3"], "{tmp}/empty.sqlite3 is not a golive feedback database"),
         (["--local", "{tmp}/text.sqlite3"], "{tmp}/text.sqlite3 is not a readable SQLite database"),
         (["--since", "last week"], "argument --since: 'last week' is not a date such as 2026-01-31"),
-        (["--out", "s3://bucket/feedback.jsonl"], "--out takes a local path for now"),
+        (["--out", "s3://bucket/"], "--out s3://bucket/ names no object; give the file's key"),
+        (["--out", "s3://"], "s3:// is not a valid S3 URI; use s3://bucket/key"),
     ],
 )
 def test_careless_exports_get_one_clear_message_and_exit_2(argv, message, tmp_path, capsys):
