@@ -107,7 +107,9 @@ def _get_texts(client: Any, table: str, prediction_ids: list[str]) -> dict[str, 
     are an error, never texts quietly taken for missing."""
     found: dict[str, dict] = {}
     for start in range(0, len(prediction_ids), BATCH_GET_LIMIT):
-        keys = [{"prediction_id": {"S": TEXT_KEY_PREFIX + pid}} for pid in prediction_ids[start : start + BATCH_GET_LIMIT]]
+        keys = [
+            {"prediction_id": {"S": TEXT_KEY_PREFIX + pid}} for pid in prediction_ids[start : start + BATCH_GET_LIMIT]
+        ]
         request: dict = {
             table: {
                 "Keys": keys,

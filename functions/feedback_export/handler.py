@@ -60,7 +60,9 @@ def handler(event: dict, context: Any, dynamodb: Any = None, s3: Any = None) -> 
     if result.rows:
         s3.put_object(Bucket=bucket, Key=folder + ROWS_FILE, Body=jsonl(result.rows), ContentType="application/jsonl")
     s3.put_object(Bucket=bucket, Key=folder + SUMMARY_FILE, Body=summary.to_json(), ContentType="application/json")
-    logger.info(json.dumps({"message": "exported", "folder": f"s3://{bucket}/{folder}", **json.loads(summary.to_json())}))
+    logger.info(
+        json.dumps({"message": "exported", "folder": f"s3://{bucket}/{folder}", **json.loads(summary.to_json())})
+    )
     return {"exported": True, "folder": f"s3://{bucket}/{folder}", "summary": json.loads(summary.to_json())}
 
 

@@ -187,7 +187,8 @@ class ApiFunction(Inline):
 
     def _grant_table(self, config: EnvironmentConfig, table: dynamodb.ITableV2) -> None:
         table.grant(self.role, "dynamodb:PutItem", "dynamodb:GetItem")
-        if table.encryption_key:  # the table's own key, used only through DynamoDB (the key also guards the data bucket)
+        # the table's own key, only through DynamoDB: the same key guards the data bucket
+        if table.encryption_key:
             region = cdk.Stack.of(self).region
             self.role.add_to_policy(
                 iam.PolicyStatement(

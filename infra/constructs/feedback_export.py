@@ -112,7 +112,9 @@ class FeedbackExport(Construct):
                 actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
                 resources=[data_key.key_arn],
                 conditions={
-                    "StringEquals": {"kms:ViaService": [f"dynamodb.{region}.amazonaws.com", f"s3.{region}.amazonaws.com"]}
+                    "StringEquals": {
+                        "kms:ViaService": [f"dynamodb.{region}.amazonaws.com", f"s3.{region}.amazonaws.com"]
+                    }
                 },
             )
         )

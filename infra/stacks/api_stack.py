@@ -44,9 +44,7 @@ class ApiStack(StableIdStack):
         **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.feedback_table = FeedbackTable(
-            self, "FeedbackStore", retain=config.retain_feedback, key=data.key
-        ).table
+        self.feedback_table = FeedbackTable(self, "FeedbackStore", retain=config.retain_feedback, key=data.key).table
         handler = ApiFunction(
             self,
             "ApiFunction",

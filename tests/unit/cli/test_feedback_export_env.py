@@ -175,7 +175,10 @@ def test_credentials_without_read_access_to_the_table_are_told_what_they_need(aw
         deploy_stand_in()  # calls 1-2 (create, describe)
         iam = boto3.client("iam")
         iam.create_user(UserName="analyst")  # call 3
-        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": "*"}]}
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "cloudformation:DescribeStacks", "Resource": "*"}],
+        }
         iam.put_user_policy(UserName="analyst", PolicyName="stacks-only", PolicyDocument=json.dumps(policy))  # 4
         key = iam.create_access_key(UserName="analyst")["AccessKey"]  # 5
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
@@ -190,7 +193,10 @@ def test_credentials_without_read_access_to_the_table_are_told_what_they_need(aw
     "argv, message",
     [
         (["--env", "qa", *OUT, "f.jsonl"], "unknown environment 'qa'"),
-        (["--env", "dev", "--local", "f.sqlite3", *OUT, "f.jsonl"], "argument --local: not allowed with argument --env"),
+        (
+            ["--env", "dev", "--local", "f.sqlite3", *OUT, "f.jsonl"],
+            "argument --local: not allowed with argument --env",
+        ),
         ([*OUT, "f.jsonl"], "one of the arguments --local --env is required"),
         (["--env", "dev", *OUT, "s3://golive-dev-data"], "--out s3://golive-dev-data names no object"),
     ],

@@ -97,7 +97,9 @@ def test_each_run_exports_the_days_since_the_last_one_and_counts_what_it_left_ou
     uncaptured = aws.predict_and_label(None, "positive", "2026-11-16T12:00:00+00:00")
     film = aws.predict_and_label("a wonderful film", "positive", "2026-11-23T09:00:00+00:00")
     email = aws.predict_and_label("write to [EMAIL] about it", "negative", "2026-11-23T09:30:00+00:00")
-    dull = [aws.predict_and_label("dull and slow", label, "2026-11-23T10:00:00+00:00") for label in ("negative", "positive")]
+    dull = [
+        aws.predict_and_label("dull and slow", label, "2026-11-23T10:00:00+00:00") for label in ("negative", "positive")
+    ]
     again = aws.predict_and_label("a wonderful film", "positive", "2026-11-23T11:00:00+00:00")
     gone = aws.predict_and_label("gone", "negative", "2026-11-23T23:59:59+00:00")
     # DynamoDB's TTL deletes an expired item within days, not at once: this one is past its time, still there
@@ -174,7 +176,9 @@ def test_an_unfinished_export_is_done_again_and_foreign_folders_are_ignored(aws)
     s3.put_object(Bucket=BUCKET, Key="feedback-exports/notes/summary.json", Body=b"not a summary")
     result = job.handler(scheduled_event("2026-11-24T00:15:00Z"), None)
     assert result["exported"] and result["summary"]["since"] == "1970-01-01T00:00:00+00:00"
-    assert [json.loads(line)["prediction_id"] for line in s3_text("feedback-exports/2026-11-23/feedback.jsonl").splitlines()] == [film]
+    assert [
+        json.loads(line)["prediction_id"] for line in s3_text("feedback-exports/2026-11-23/feedback.jsonl").splitlines()
+    ] == [film]
 
 
 def test_a_run_by_hand_without_a_time_exports_up_to_last_midnight(aws):
