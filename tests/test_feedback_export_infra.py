@@ -173,18 +173,6 @@ def test_each_environment_exports_daily_into_its_data_bucket_and_keeps_feedback_
     assert keyed[0]["Condition"] == {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}
 
 
-@pytest.fixture(scope="module")
-def moto_url():
-    """moto's server on loopback, in this process; the function reaches it through AWS_ENDPOINT_URL."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def seed(moto_url: str) -> tuple[str, str]:
     """A table and a bucket in moto, and one labelled, captured prediction written by the API's own store."""
     dynamodb = boto3.client("dynamodb", endpoint_url=moto_url, **CREDENTIALS)

@@ -5,7 +5,6 @@ endpoint) and the rotated prediction-id signing key (signing_key.py)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -29,6 +28,7 @@ from infra.compliance import (
 )
 from infra.config import EnvironmentConfig
 from infra.config.api import LAMBDA_TIMEOUT_S
+from infra.constructs.function_role import after_its_policy, logged_role
 from infra.constructs.inline import Inline
 from infra.constructs.signing_key import SigningKey
 
@@ -73,16 +73,13 @@ class ApiFunction(Inline):
         if config.api.backend == "sagemaker" and not endpoint_name:
             raise ValueError("the sagemaker backend needs the endpoint's name")
         retention = RETENTION[config.api.log_retention_days]
-        log_group = logs.LogGroup(
-            self, "FunctionLogs", retention=retention, encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY
-        )
-        self.role = iam.Role(
+        log_group, self.role = logged_role(
             self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            ("FunctionLogs", "FunctionRole"),
+            logs_key=logs_key,
+            retention=retention,
             description="golive API Lambda: its own logs, the feedback table, the endpoint",
         )
-        log_group.grant_write(self.role)
         # signs prediction ids, so feedback counts only for predictions this deployment made
         # (functions/api/signing_keys.py reads AWSCURRENT at cold start and AWSPREVIOUS when an id needs it)
         self.signing_key = SigningKey(
@@ -110,12 +107,7 @@ class ApiFunction(Inline):
                 description="the published version API Gateway invokes (SnapStart)",
             )
         self._grant_table(config, table)
-        # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
-        # dependency that matters: the policy must exist before the first invocation
-        policy = cast(cdk.CfnResource, self.role.node.find_child("DefaultPolicy").node.default_child)
-        cast(cdk.CfnResource, self.function.node.default_child).add_override(
-            "DependsOn", [cdk.Stack.of(self).get_logical_id(policy)]
-        )
+        after_its_policy(self.function, self.role)
         self._acknowledge(config)
 
     def _environment(self, config: EnvironmentConfig, table: dynamodb.ITableV2) -> dict[str, str]:

@@ -7,8 +7,6 @@ use the data key only through DynamoDB and S3 (the table and the bucket are both
 
 from __future__ import annotations
 
-from typing import cast
-
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -32,6 +30,7 @@ from infra.compliance import (
     LAMBDA_RUNTIME_NOT_NEWEST,
     accept,
 )
+from infra.constructs.function_role import after_its_policy, logged_role
 
 # 00:15 UTC: the window closes at midnight, and a quarter of an hour lets the last feedback writes settle
 SCHEDULE = events.Schedule.cron(minute="15", hour="0")
@@ -54,16 +53,13 @@ class FeedbackExport(Construct):
         retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
-        log_group = logs.LogGroup(
-            self, "Logs", retention=retention, encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY
-        )
-        self.role = iam.Role(
+        log_group, self.role = logged_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            ("Logs", "Role"),
+            logs_key=logs_key,
+            retention=retention,
             description="golive feedback export: reads the feedback table, writes feedback-exports/ in the data bucket",
         )
-        log_group.grant_write(self.role)
         objects = self._grant(table, bucket, data_key)
         self.function = lambda_.Function(
             self,
@@ -79,11 +75,7 @@ class FeedbackExport(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             description=f"golive {environment}: exports the day's labelled feedback to the data bucket",
         )
-        # the role's policy must exist before the first run (and CDK's own role dependency is redundant: W3005)
-        policy = cast(cdk.CfnResource, self.role.node.find_child("DefaultPolicy").node.default_child)
-        cast(cdk.CfnResource, self.function.node.default_child).add_override(
-            "DependsOn", [cdk.Stack.of(self).get_logical_id(policy)]
-        )
+        after_its_policy(self.function, self.role)
         self.rule = events.Rule(
             self,
             "Daily",

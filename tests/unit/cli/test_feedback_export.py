@@ -29,6 +29,18 @@ def feedback(module, prediction_id: str, label: str) -> None:
     assert status == 200 and body["status"] == "recorded", body
 
 
+def assert_counted(printed: str) -> None:
+    """The summary of the day of traffic both stores get: 2 rows, 5 left out, by reason."""
+    assert "exported 2 labelled texts" in printed and "left out 5 feedback rows:" in printed
+    for count, reason in [
+        (1, "no captured text"),
+        (1, "captured text expired"),
+        (2, "conflicting labels for the same text"),
+        (1, "duplicate (same prediction id, or same text and label)"),
+    ]:
+        assert f"{count:>7}  {reason}" in printed, printed
+
+
 @pytest.fixture()
 def store(handmade_bundle, tmp_path, monkeypatch):
     """The database after a day of traffic: feedback from before capture was on, then with capture on."""
@@ -62,14 +74,7 @@ def test_export_writes_what_training_reads_and_counts_what_it_left_out(store, tm
         ("write to [EMAIL] about it", "negative", ids[1]),  # redacted before it was stored
     ]
     assert all(r["model_version"] and r["received_at"].startswith("20") for r in rows)
-    assert "exported 2 labelled texts" in printed and "left out 5 feedback rows:" in printed
-    for count, reason in [
-        (1, "no captured text"),
-        (1, "captured text expired"),
-        (2, "conflicting labels for the same text"),
-        (1, "duplicate (same prediction id, or same text and label)"),
-    ]:
-        assert f"{count:>7}  {reason}" in printed, printed
+    assert_counted(printed)
     skipped = SkipReport()
     training = read_rows(str(out), None, None, skipped)  # what `golive train --data` reads, its columns guessed
     assert [(r.text, r.label) for r in training] == [(r["text"], r["label"]) for r in rows] and skipped.total == 0

@@ -15,7 +15,7 @@ from moto.core import set_initial_no_auth_action_count
 from cli.main import main
 from golive.contracts.feedback_table import TEXT_KEY_PREFIX, TTL_ATTRIBUTE
 from tests.conftest import cold_started_lambda, fresh_lambda_module
-from tests.unit.cli.test_feedback_export import PERSONAL, feedback, predict
+from tests.unit.cli.test_feedback_export import PERSONAL, assert_counted, feedback, predict
 from training.reading import SkipReport, read_rows
 
 STACK = "golive-dev-api"  # dev's API stack (infra/naming.py: Names.api_stack)
@@ -78,17 +78,6 @@ def deployed(handmade_bundle, tmp_path, monkeypatch):
 
 def export(*argv: str) -> int:
     return main(["feedback", "export", *argv])
-
-
-def assert_counted(printed: str) -> None:
-    assert "exported 2 labelled texts" in printed and "left out 5 feedback rows:" in printed
-    for count, reason in [
-        (1, "no captured text"),
-        (1, "captured text expired"),
-        (2, "conflicting labels for the same text"),
-        (1, "duplicate (same prediction id, or same text and label)"),
-    ]:
-        assert f"{count:>7}  {reason}" in printed, printed
 
 
 def test_env_export_reads_the_deployed_table_and_writes_what_local_would(deployed, tmp_path, capsys):
