@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from golive.errors import UserError
+
+if TYPE_CHECKING:
+    from functions.common.feedback_export import Feedback
 
 TABLE_OUTPUT = "FeedbackTable"  # the API stack's output naming its feedback table (infra/stacks/api_stack.py)
 READ_TABLE = "dynamodb:Scan and dynamodb:BatchGetItem on the feedback table, and kms:Decrypt on its key"
@@ -75,7 +79,7 @@ def _s3_destination(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def _read_deployed(env: str, since: datetime) -> list:
+def _read_deployed(env: str, since: datetime) -> list[Feedback]:
     """The environment's feedback table, named by its API stack's outputs, read in the environment's region."""
     import boto3
     from botocore.exceptions import ClientError

@@ -34,7 +34,7 @@ from infra.constructs.function_role import after_its_policy, logged_role
 
 # 00:15 UTC: the window closes at midnight, and a quarter of an hour lets the last feedback writes settle
 SCHEDULE = events.Schedule.cron(minute="15", hour="0")
-TIMEOUT = cdk.Duration.minutes(15)  # Lambda's longest: a Scan of a few million feedback items fits in it
+TIMEOUT = cdk.Duration.minutes(15)  # Lambda's longest: each run Scans the whole table, which only grows
 MEMORY_MB = 1024  # the window's rows are joined in memory
 
 

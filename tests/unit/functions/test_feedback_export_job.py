@@ -13,14 +13,17 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from functions.api import feedback_store
 from functions.api.feedback_store import CapturedText, DynamoFeedbackStore, FeedbackRecord
+from functions.common import feedback_sources
 from functions.common.feedback_export import REASONS
 from functions.feedback_export import handler as job
 from golive.contracts.feedback_exports import ExportSummary
 from golive.contracts.feedback_table import TEXT_KEY_PREFIX, TTL_ATTRIBUTE
+from golive.errors import UserError
 from training.reading import SkipReport, read_rows
 
 TABLE, BUCKET = "golive-dev-feedback", "golive-dev-data"
@@ -186,3 +189,51 @@ def test_a_run_by_hand_without_a_time_exports_up_to_last_midnight(aws):
     aws.predict_and_label("a wonderful film", "positive", "2026-01-01T09:00:00+00:00")
     result = job.handler({}, None)  # `aws lambda invoke` with an empty event
     assert result["summary"]["until"] == f"{today}T00:00:00+00:00" and result["summary"]["rows"] == 1
+
+
+def test_more_texts_than_one_batch_get_are_all_joined(aws):
+    ids = [aws.predict_and_label(f"review number {i}", "positive", "2026-11-23T09:00:00+00:00") for i in range(130)]
+    result = job.handler(scheduled_event("2026-11-24T00:15:00Z"), None)  # BatchGetItem takes 100 keys at a time
+    assert result["summary"]["rows"] == 130 and result["summary"]["left_out"]["no_text"] == 0
+    exported = [
+        json.loads(line)["prediction_id"] for line in s3_text("feedback-exports/2026-11-23/feedback.jsonl").splitlines()
+    ]
+    assert exported == sorted(ids)  # received in the same second: by prediction id
+
+
+def stubbed_table(unprocessed_answers: int) -> tuple[object, Stubber]:
+    """A real DynamoDB client whose answers are queued: one feedback item, then BatchGetItem leaving its text
+    unprocessed `unprocessed_answers` times (throttling moto never does) before answering it."""
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    item = {
+        name: {"S": value}
+        for name, value in [
+            ("prediction_id", "p1"),
+            ("label", "positive"),
+            ("model_version", "v1"),
+            ("received_at", "2026-11-23T09:00:00+00:00"),
+        ]
+    }
+    stubber.add_response("scan", {"Items": [item]})
+    key = {"prediction_id": {"S": TEXT_KEY_PREFIX + "p1"}}
+    left = {TABLE: {"Keys": [key], "ProjectionExpression": "#id, #text, #expires"}}
+    for _ in range(unprocessed_answers):
+        stubber.add_response("batch_get_item", {"Responses": {TABLE: []}, "UnprocessedKeys": left})
+    text = {**key, "text": {"S": "a wonderful film"}, TTL_ATTRIBUTE: {"N": "4102444800"}}
+    stubber.add_response("batch_get_item", {"Responses": {TABLE: [text]}, "UnprocessedKeys": {}})
+    stubber.activate()
+    return client, stubber
+
+
+def test_throttled_text_reads_are_retried_and_an_unfinished_read_fails_loudly(monkeypatch):
+    pauses: list[float] = []
+    monkeypatch.setattr(feedback_sources.time, "sleep", pauses.append)
+    since = datetime(2026, 11, 23, tzinfo=UTC)
+    client, stubber = stubbed_table(unprocessed_answers=2)
+    [row] = feedback_sources.read_table(client, TABLE, since)
+    assert (row.text, row.expires_at) == ("a wonderful film", 4_102_444_800) and pauses == [0.05, 0.1]
+    stubber.assert_no_pending_responses()
+    client, _ = stubbed_table(unprocessed_answers=feedback_sources.BATCH_GET_ATTEMPTS)
+    with pytest.raises(UserError, match="left 1 captured texts unread after 5 attempts .* run the export again"):
+        feedback_sources.read_table(client, TABLE, since)  # never "no captured text" for a text not read
