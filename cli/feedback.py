@@ -1,10 +1,20 @@
-"""`golive feedback export`: feedback joined with captured texts, as training data (functions/api/feedback_export.py)."""
+"""`golive feedback export`: feedback joined with captured texts, as training data, from `golive serve`'s local
+store or a deployed environment's DynamoDB table (functions/common: one join, two readers), to a file or S3."""
 
 from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from golive.errors import UserError
+
+if TYPE_CHECKING:
+    from functions.common.feedback_export import Feedback
+
+TABLE_OUTPUT = "FeedbackTable"  # the API stack's output naming its feedback table (infra/stacks/api_stack.py)
+READ_TABLE = "dynamodb:Scan and dynamodb:BatchGetItem on the feedback table, and kms:Decrypt on its key"
 
 
 def utc_date(value: str) -> datetime:
@@ -23,27 +33,93 @@ def add_feedback(sub) -> None:
         "export",
         help="feedback joined with its captured, redacted texts, as JSONL that `golive train --data` reads",
     )
-    export.add_argument(
+    source = export.add_mutually_exclusive_group(required=True)
+    source.add_argument(
         "--local",
-        required=True,
         type=Path,
         metavar="DB",
-        help="the local feedback database (golive serve's .golive/feedback.sqlite3) (required)",
+        help="the local feedback database (golive serve's .golive/feedback.sqlite3)",
+    )
+    source.add_argument(
+        "--env",
+        metavar="ENV",
+        help="a deployed environment (infra/environments/<env>.json): its feedback table, found from the "
+        "golive-<env>-api stack's outputs with your AWS credentials",
     )
     export.add_argument(
         "--since", required=True, type=utc_date, help="feedback received on or after this date, UTC (required)"
     )
-    export.add_argument("--out", required=True, type=Path, help="the JSONL file to write (required)")
+    export.add_argument(
+        "--out", required=True, help="the JSONL file to write: a local path or s3://bucket/key.jsonl (required)"
+    )
     export.set_defaults(func=_export)
 
 
 def _export(ns: argparse.Namespace) -> int:
-    from functions.api.feedback_export import read_local, training_rows, write_jsonl
-    from golive.errors import UserError
+    from functions.common.feedback_export import jsonl, training_rows, write_jsonl
+    from functions.common.feedback_sources import read_local
 
-    if str(ns.out).startswith("s3:/"):
-        raise UserError("--out takes a local path for now; copy the file to S3 with `aws s3 cp` afterwards")
-    result = training_rows(read_local(ns.local, ns.since))
-    write_jsonl(result.rows, ns.out)
-    print(result.summary(str(ns.out)))
+    bucket_key = _s3_destination(ns.out) if ns.out.startswith("s3:") else None  # checked before anything is read
+    feedback = read_local(ns.local, ns.since) if ns.local else _read_deployed(ns.env, ns.since)
+    result = training_rows(feedback)
+    if bucket_key:
+        _put(*bucket_key, jsonl(result.rows), ns.out)
+    else:
+        write_jsonl(result.rows, Path(ns.out))
+    print(result.summary(ns.out))
     return 0
+
+
+def _s3_destination(uri: str) -> tuple[str, str]:
+    from golive.s3_uris import split_s3_uri
+
+    bucket, key = split_s3_uri(uri)
+    if not key or key.endswith("/"):
+        raise UserError(f"--out {uri} names no object; give the file's key, such as s3://{bucket}/feedback.jsonl")
+    return bucket, key
+
+
+def _read_deployed(env: str, since: datetime) -> list[Feedback]:
+    """The environment's feedback table, named by its API stack's outputs, read in the environment's region."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from functions.common.feedback_sources import read_table
+    from golive.aws_errors import aws_errors
+    from infra.config import load_config
+    from infra.naming import Names
+
+    config = load_config(env)  # an unknown environment is a clear error before any AWS call
+    stack = Names(config).api_stack
+    with aws_errors(f"cannot find the feedback table of {env}", "cloudformation:DescribeStacks on " + stack):
+        try:
+            found = boto3.client("cloudformation", region_name=config.region).describe_stacks(StackName=stack)
+        except ClientError as exc:
+            if "does not exist" not in str(exc.response.get("Error", {}).get("Message")):
+                raise
+            raise UserError(
+                f"no stack {stack} in {config.region} for these credentials: deploy {env} first "
+                f"(`golive synth --env {env}`, then `cdk deploy`), or check AWS_PROFILE"
+            ) from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in found["Stacks"][0].get("Outputs", [])}
+    if TABLE_OUTPUT not in outputs:
+        raise UserError(f"stack {stack} has no {TABLE_OUTPUT} output; deploy this version of golive to {env}")
+    table = outputs[TABLE_OUTPUT]
+    with aws_errors(f"cannot read the feedback table {table}", READ_TABLE):
+        client = boto3.client("dynamodb", region_name=config.region)
+        try:
+            return read_table(client, table, since)
+        except client.exceptions.ResourceNotFoundException:
+            raise UserError(
+                f"the feedback table {table} (stack {stack}'s output) does not exist in {config.region}; "
+                f"was it deleted? Deploy {env} again"
+            ) from None
+
+
+def _put(bucket: str, key: str, body: bytes, uri: str) -> None:
+    import boto3
+
+    from golive.aws_errors import aws_errors
+
+    with aws_errors(f"cannot write {uri}", "s3:PutObject on the object (and kms:GenerateDataKey on its bucket's key)"):
+        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/jsonl")

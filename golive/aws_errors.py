@@ -36,10 +36,11 @@ def aws_errors(failure: str, needs: str = "") -> Iterator[None]:
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(error.get("Code"))
+        forbidden = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403  # S3's HEAD: no body, no code
         hint = ""
         if code in CREDENTIAL_CODES:
             hint = f"; your AWS credentials are not valid: {CREDENTIALS_HINT}"
-        elif "AccessDenied" in code or "Unauthorized" in code:
+        elif "AccessDenied" in code or "Unauthorized" in code or forbidden:
             hint = f"; your AWS credentials need {needs or 'permission for this call'}"
         raise UserError(f"{failure}: AWS answered {code}: {error.get('Message')}{hint}") from None
     except BotoCoreError as exc:

@@ -1,6 +1,6 @@
 """The CDK app: one stack per concern for one environment (`cdk synth -c env=dev`, or `golive synth`).
 
-    alerts -> data -> inference (when the endpoint is enabled) -> training; inference -> api -> monitoring;
+    alerts -> data -> inference (when the endpoint is enabled) -> training; data, inference -> api -> monitoring;
     alerts -> costs
     account (golive-account: API Gateway's account-wide logging role, shared by all environments) -> api
 
@@ -146,7 +146,7 @@ class _Stacks:
         )
         inference = self.inference(data, alerts) if config.endpoint.enabled else None
         training = self.training(data, alerts, inference, training_image)
-        api = self.api(alerts, account, inference)
+        api = self.api(data, alerts, account, inference)
         self.tagged(
             MonitoringStack(
                 app,
@@ -204,17 +204,20 @@ class _Stacks:
             training.add_stack_dependency(inference)
         return training
 
-    def api(self, alerts: AlertsStack, account: AccountStack, inference: InferenceStack | None) -> ApiStack:
+    def api(
+        self, data: DataStack, alerts: AlertsStack, account: AccountStack, inference: InferenceStack | None
+    ) -> ApiStack:
         config = self.config
         proxied = inference if config.api.backend == "sagemaker" else None  # config: it needs endpoint.enabled
         api = self.tagged(
             ApiStack(
                 self.app,
-                f"{self.prefix}-api",
+                Names(config).api_stack,
                 config=config,
                 package_dir=lambda_package(self.app, config, self.progress),
                 env=self.env,
                 logs_key=alerts.logs_key,
+                data=data,
                 endpoint_name=proxied.endpoint_name if proxied else None,
                 inference_component_name=proxied.inference_component_name if proxied else None,
             ),

@@ -52,6 +52,11 @@ class Names:
         return f"{self.prefix}-data"
 
     @property
+    def api_stack(self) -> str:
+        """The API stack, whose outputs name the feedback table (`golive feedback export --env` reads them)."""
+        return f"{self.prefix}-api"
+
+    @property
     def endpoint(self) -> str:
         return f"{self.prefix}-endpoint"
 

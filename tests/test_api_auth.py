@@ -19,6 +19,7 @@ from infra.config import ApiClient, ConfigError, load_config  # noqa: E402
 from infra.constructs.client_keys import ClientKeys, output_name  # noqa: E402
 from infra.constructs.web_acl import WebAcl, rate_limited_body  # noqa: E402
 from infra.stacks.api_stack import ApiStack  # noqa: E402
+from infra.stacks.data_stack import DataStack  # noqa: E402
 
 POOL_ARN = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf123"
 # the keyless routes (functions/api/api_gateway.py: PUBLIC_ROUTES) and the two keyed {proxy+} methods
@@ -38,10 +39,13 @@ def synth_api(tmp_path: Path, api: dict, remove: str | None = None) -> Template:
     package = tmp_path / "package"
     package.mkdir(exist_ok=True)
     (package / "handler.py").write_text("")
-    app = cdk.App(outdir=str(tmp_path / "out"), context={flag: True for flag in FEATURE_FLAGS})
-    keys = cdk.Stack(app, "keys")
+    context = {flag: True for flag in FEATURE_FLAGS} | {"build_dir": str(tmp_path / "build")}
+    app = cdk.App(outdir=str(tmp_path / "out"), context=context)
+    region = cdk.Environment(region=config.region)  # the feedback table's key is named per region
+    keys = cdk.Stack(app, "keys", env=region)
     logs_key = kms.Key(keys, "LogsKey", enable_key_rotation=True)
-    stack = ApiStack(app, "api", config=config, package_dir=package, logs_key=logs_key)
+    data = DataStack(app, "data", config=config, training_image_account="763104351884", env=region)
+    stack = ApiStack(app, "api", config=config, package_dir=package, logs_key=logs_key, data=data, env=region)
     if remove:
         *parents, child = remove.split("/")
         parent = stack

@@ -5,7 +5,8 @@ modules by infra/assets/imports.py, the reader the asset builders ship closures 
     golive/                 the core: imports nothing else of the project
     training/               golive
     functions/common/       golive
-    functions/api/, functions/endpoint/, functions/rotation/, functions/retrain_trigger/
+    functions/api/, functions/endpoint/, functions/rotation/, functions/retrain_trigger/,
+    functions/feedback_export/
                             golive and functions/common (functions/lambda_handler.py is the API's Lambda entry)
     infra/                  golive (training/ and functions/ only by path, in infra/assets, to package them)
     cli/                    anything; nothing imports it
@@ -32,6 +33,7 @@ ALLOWED = {
     "functions.endpoint": {"golive", "functions.common"},
     "functions.rotation": {"golive", "functions.common"},
     "functions.retrain_trigger": {"golive", "functions.common"},
+    "functions.feedback_export": {"golive", "functions.common"},
     "infra": {"golive"},
     "cli": {
         "golive",
@@ -42,6 +44,7 @@ ALLOWED = {
         "functions.endpoint",
         "functions.rotation",
         "functions.retrain_trigger",
+        "functions.feedback_export",
         "infra",
     },
 }

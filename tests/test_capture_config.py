@@ -67,7 +67,7 @@ def test_capture_ttl_is_bounded_and_needs_capture_on(tmp_path):
 
 def test_feedback_table_expires_items_by_their_expires_at(tmp_path):
     stack = bare_stack(tmp_path)
-    FeedbackTable(stack, "Feedback", retain=True)
+    FeedbackTable(stack, "Feedback", retain=True, key=kms.Key(stack, "DataKey"))
     assert TTL_ATTRIBUTE == "expires_at"  # the attribute functions/api/feedback_store.py writes
     Template.from_stack(stack).has_resource_properties(
         "AWS::DynamoDB::GlobalTable", {"TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True}}
@@ -80,7 +80,7 @@ def api_template(tmp_path, config: EnvironmentConfig) -> Template:
     (package / "functions").mkdir(parents=True, exist_ok=True)
     (package / "functions" / "lambda_handler.py").write_text("def handler(event, context): pass\n")
     stack = bare_stack(tmp_path / config.name)
-    table = FeedbackTable(stack, "Feedback", retain=True).table
+    table = FeedbackTable(stack, "Feedback", retain=True, key=kms.Key(stack, "DataKey")).table
     endpoint = "golive-prod-endpoint" if config.api.backend == "sagemaker" else None
     keys = kms.Key(stack, "Key")
     ApiFunction(stack, "Api", config=config, package_dir=package, table=table, logs_key=keys, endpoint_name=endpoint)

@@ -95,7 +95,7 @@ def test_an_inline_unit_keeps_its_resources_logical_ids_in_a_stable_id_stack():
 
 @pytest.mark.parametrize("retain, policy", [(True, "Retain"), (False, "Delete")])
 def test_feedback_table_is_keyed_by_prediction_id_with_point_in_time_recovery(stack, retain, policy):
-    FeedbackTable(stack, "Feedback", retain=retain)
+    FeedbackTable(stack, "Feedback", retain=retain, key=kms.Key(stack, "DataKey"))
     template = Template.from_stack(stack)
     template.has_resource(
         "AWS::DynamoDB::GlobalTable",
@@ -119,7 +119,7 @@ def test_api_function_runs_the_handler_with_its_settings_and_reads_only_its_tabl
     package = tmp_path / "package"  # any folder: the asset is zipped, never run here
     (package / "functions").mkdir(parents=True)
     (package / "functions" / "lambda_handler.py").write_text("def handler(event, context): pass\n")
-    table = FeedbackTable(stack, "Feedback", retain=True).table
+    table = FeedbackTable(stack, "Feedback", retain=True, key=kms.Key(stack, "DataKey")).table
     unit = ApiFunction(stack, "Api", config=config, package_dir=package, table=table, logs_key=kms.Key(stack, "Key"))
     template = Template.from_stack(stack)
     template.has_resource_properties(
@@ -145,7 +145,7 @@ def test_api_function_runs_the_handler_with_its_settings_and_reads_only_its_tabl
     )
     assert unit.signing_key.secret is not None
     prod, stack = load_config("prod"), bare_stack(tmp_path / "prod")  # the sagemaker backend: one endpoint
-    table = FeedbackTable(stack, "Feedback", retain=True).table
+    table = FeedbackTable(stack, "Feedback", retain=True, key=kms.Key(stack, "DataKey")).table
     with pytest.raises(ValueError, match="endpoint's name"):
         ApiFunction(stack, "NoEndpoint", config=prod, package_dir=package, table=table, logs_key=kms.Key(stack, "K2"))
     ApiFunction(

@@ -91,18 +91,6 @@ def shipped(tiny_bundle, tmp_path_factory) -> tuple[Path, dict]:
     return package, json.loads(package.with_name("lambda.size.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def moto_url():
-    """moto's server on loopback, in this process; the function reaches it through AWS_ENDPOINT_URL."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def deployed_function(synthesized) -> tuple[dict, dict]:
     """The dev API's function and feedback table as the template declares them."""
     api = synthesized["dev"]["api"]

@@ -52,12 +52,14 @@ class ApiAuth(Construct):
                     )
                 ],
             )
-            api_id = cdk.Stack.of(self).get_logical_id(cast(cdk.CfnResource, api.node.default_child))
+            stack = cdk.Stack.of(self)
+            api_id = stack.get_logical_id(cast(cdk.CfnResource, api.node.default_child))
+            region = "<AWS::Region>" if cdk.Token.is_unresolved(stack.region) else stack.region  # as cdk-nag prints it
             accept(
                 self.invoke_policy,
                 "execute-api:Invoke on every method and path of this stage only: the keyed "
                 "routes are {proxy+} resources, so a narrower ARN would allow the same requests",
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:"
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:{region}:<AWS::AccountId>:"
                 f"<{api_id}>/{stage_name}/*/*]",
             )
             cdk.CfnOutput(

@@ -1,11 +1,10 @@
 """The API's Lambda function (functions/lambda_handler.py, from a package built without Docker): its log group,
-its role (its own logs, the feedback table, the signing key, for the sagemaker backend the one endpoint) and
-the rotated prediction-id signing key (signing_key.py)."""
+its role (its own logs, the feedback table and its key, the signing key, for the sagemaker backend the one
+endpoint) and the rotated prediction-id signing key (signing_key.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
@@ -29,6 +28,7 @@ from infra.compliance import (
 )
 from infra.config import EnvironmentConfig
 from infra.config.api import LAMBDA_TIMEOUT_S
+from infra.constructs.function_role import after_its_policy, logged_role
 from infra.constructs.inline import Inline
 from infra.constructs.signing_key import SigningKey
 
@@ -73,16 +73,13 @@ class ApiFunction(Inline):
         if config.api.backend == "sagemaker" and not endpoint_name:
             raise ValueError("the sagemaker backend needs the endpoint's name")
         retention = RETENTION[config.api.log_retention_days]
-        log_group = logs.LogGroup(
-            self, "FunctionLogs", retention=retention, encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY
-        )
-        self.role = iam.Role(
+        log_group, self.role = logged_role(
             self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            ("FunctionLogs", "FunctionRole"),
+            logs_key=logs_key,
+            retention=retention,
             description="golive API Lambda: its own logs, the feedback table, the endpoint",
         )
-        log_group.grant_write(self.role)
         # signs prediction ids, so feedback counts only for predictions this deployment made
         # (functions/api/signing_keys.py reads AWSCURRENT at cold start and AWSPREVIOUS when an id needs it)
         self.signing_key = SigningKey(
@@ -110,12 +107,7 @@ class ApiFunction(Inline):
                 description="the published version API Gateway invokes (SnapStart)",
             )
         self._grant_table(config, table)
-        # CDK makes the function depend on the role it already references (cfn-lint W3005); keep only the
-        # dependency that matters: the policy must exist before the first invocation
-        policy = cast(cdk.CfnResource, self.role.node.find_child("DefaultPolicy").node.default_child)
-        cast(cdk.CfnResource, self.function.node.default_child).add_override(
-            "DependsOn", [cdk.Stack.of(self).get_logical_id(policy)]
-        )
+        after_its_policy(self.function, self.role)
         self._acknowledge(config)
 
     def _environment(self, config: EnvironmentConfig, table: dynamodb.ITableV2) -> dict[str, str]:
@@ -187,6 +179,16 @@ class ApiFunction(Inline):
 
     def _grant_table(self, config: EnvironmentConfig, table: dynamodb.ITableV2) -> None:
         table.grant(self.role, "dynamodb:PutItem", "dynamodb:GetItem")
+        # the table's own key, only through DynamoDB: the same key guards the data bucket
+        if table.encryption_key:
+            region = cdk.Stack.of(self).region
+            self.role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"],
+                    resources=[table.encryption_key.key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+                )
+            )
         if config.api.capture_texts:
             # captured texts go in batches, and only as `text#<id>` items: a batch can never overwrite feedback
             self.role.add_to_policy(
@@ -210,6 +212,13 @@ class ApiFunction(Inline):
             self.role,
             "X-Ray's PutTraceSegments/PutTelemetryRecords take no resource ARN; CDK adds them for active tracing",
             "AwsSolutions-IAM5[Resource::*]",
+        )
+        accept(
+            self.role,
+            "the actions DynamoDB's documentation lists for a table under a customer managed key, on the "
+            "table's key and only through DynamoDB (kms:ViaService)",
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
         )
         accept(
             self.role,

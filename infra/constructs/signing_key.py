@@ -9,8 +9,6 @@ one full rotation period. The first rotation waits a full period (no rotation at
 
 from __future__ import annotations
 
-from typing import cast
-
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -31,6 +29,7 @@ from infra.compliance import (
     SECRET_KMS,
     accept,
 )
+from infra.constructs.function_role import after_its_policy, logged_role
 
 
 class SigningKey(Construct):
@@ -84,16 +83,13 @@ class SigningKey(Construct):
         self, environment: str, runtime: lambda_.Runtime, logs_key: kms.IKey, retention: logs.RetentionDays
     ) -> iam.Role:
         """The rotation function (`self.rotation_function`), created after its role's policy; returns the role."""
-        log_group = logs.LogGroup(
-            self, "RotationLogs", retention=retention, encryption_key=logs_key, removal_policy=cdk.RemovalPolicy.DESTROY
-        )
-        role = iam.Role(
+        log_group, role = logged_role(
             self,
-            "RotationRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            ("RotationLogs", "RotationRole"),
+            logs_key=logs_key,
+            retention=retention,
             description="golive signing-key rotation: its own logs and this one secret",
         )
-        log_group.grant_write(role)
         self.rotation_function = lambda_.Function(
             self,
             "Rotation",
@@ -107,10 +103,7 @@ class SigningKey(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             description=f"golive {environment}: rotates the prediction-id signing key",
         )
-        policy = cast(cdk.CfnResource, role.node.find_child("DefaultPolicy").node.default_child)
-        cast(cdk.CfnResource, self.rotation_function.node.default_child).add_override(
-            "DependsOn", [cdk.Stack.of(self).get_logical_id(policy)]
-        )
+        after_its_policy(self.rotation_function, role)
         return role
 
     def _acknowledge_rotation(self, role: iam.Role) -> None:

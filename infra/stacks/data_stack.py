@@ -1,4 +1,5 @@
-"""Data: S3 buckets for training data, model artifacts and captured endpoint traffic.
+"""Data: S3 buckets for training data, model artifacts and captured endpoint traffic, and the key that encrypts
+them (and the API stack's feedback table).
 
 KMS-encrypted with one rotating key, TLS only, versioned, access-logged, never public, with lifecycle
 rules. The buckets and their key outlive `cdk destroy` on purpose: data and models are not the
@@ -30,7 +31,7 @@ class DataStack(cdk.Stack):
             "DataKey",
             enable_key_rotation=True,
             removal_policy=removal,
-            description=f"golive {config.name}: data, models and captured traffic",
+            description=f"golive {config.name}: data, models, captured traffic and the feedback table",
         )
 
         self.access_logs = self._access_log_bucket(removal)

@@ -29,6 +29,18 @@ def feedback(module, prediction_id: str, label: str) -> None:
     assert status == 200 and body["status"] == "recorded", body
 
 
+def assert_counted(printed: str) -> None:
+    """The summary of the day of traffic both stores get: 2 rows, 5 left out, by reason."""
+    assert "exported 2 labelled texts" in printed and "left out 5 feedback rows:" in printed
+    for count, reason in [
+        (1, "no captured text"),
+        (1, "captured text expired"),
+        (2, "conflicting labels for the same text"),
+        (1, "duplicate (same prediction id, or same text and label)"),
+    ]:
+        assert f"{count:>7}  {reason}" in printed, printed
+
+
 @pytest.fixture()
 def store(handmade_bundle, tmp_path, monkeypatch):
     """The database after a day of traffic: feedback from before capture was on, then with capture on."""
@@ -62,14 +74,7 @@ def test_export_writes_what_training_reads_and_counts_what_it_left_out(store, tm
         ("write to [EMAIL] about it", "negative", ids[1]),  # redacted before it was stored
     ]
     assert all(r["model_version"] and r["received_at"].startswith("20") for r in rows)
-    assert "exported 2 labelled texts" in printed and "left out 5 feedback rows:" in printed
-    for count, reason in [
-        (1, "no captured text"),
-        (1, "captured text expired"),
-        (2, "conflicting labels for the same text"),
-        (1, "duplicate (same prediction id, or same text and label)"),
-    ]:
-        assert f"{count:>7}  {reason}" in printed, printed
+    assert_counted(printed)
     skipped = SkipReport()
     training = read_rows(str(out), None, None, skipped)  # what `golive train --data` reads, its columns guessed
     assert [(r.text, r.label) for r in training] == [(r["text"], r["label"]) for r in rows] and skipped.total == 0
@@ -89,7 +94,8 @@ def test_since_leaves_out_older_feedback(store, tmp_path, capsys):
         (["--local", "{tmp}/empty.sqlite3"], "{tmp}/empty.sqlite3 is not a golive feedback database"),
         (["--local", "{tmp}/text.sqlite3"], "{tmp}/text.sqlite3 is not a readable SQLite database"),
         (["--since", "last week"], "argument --since: 'last week' is not a date such as 2026-01-31"),
-        (["--out", "s3://bucket/feedback.jsonl"], "--out takes a local path for now"),
+        (["--out", "s3://bucket/"], "--out s3://bucket/ names no object; give the file's key"),
+        (["--out", "s3://"], "s3:// is not a valid S3 URI; use s3://bucket/key"),
     ],
 )
 def test_careless_exports_get_one_clear_message_and_exit_2(argv, message, tmp_path, capsys):
@@ -107,3 +113,15 @@ def test_careless_exports_get_one_clear_message_and_exit_2(argv, message, tmp_pa
     assert code == 2 and message.replace("{tmp}", str(tmp_path)) in err, err
     assert "Traceback" not in out + err
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_summary_with_nothing_left_out_says_so():
+    from collections import Counter
+
+    from functions.common.feedback_export import ExportResult
+
+    counted = Counter({"no_text": 0})  # what reading a Counter for a reason leaves behind
+    assert ExportResult(rows=[], left_out=counted).summary("out.jsonl").splitlines() == [
+        "exported 0 labelled texts to out.jsonl",
+        "left out no feedback rows",
+    ]

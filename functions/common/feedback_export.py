@@ -5,21 +5,18 @@ What cannot become a training row is left out and counted, never dropped silentl
 text (capture was off, or the text is gone: SQLite deletes expired texts on its next write, DynamoDB's TTL
 within days), with an expired text still stored, or on a text that other feedback labels differently
 (conflicting); a second feedback row for the same prediction id or the same text and label (duplicate).
-Reads the local store (`golive serve`'s SQLite, functions/api/feedback_store.py) read-only.
+One join for both readers (functions/common/feedback_sources.py: the local SQLite store, the deployed DynamoDB
+table): `golive feedback export` and the scheduled export Lambda (functions/feedback_export) run the same rows.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from pathlib import Path
-
-from golive.errors import UserError
 
 REASONS = {  # why a feedback row was left out, as the summary says it
     "no_text": "no captured text",
@@ -55,9 +52,13 @@ class ExportResult:
     rows: list[TrainingRow]
     left_out: Counter[str] = field(default_factory=Counter)
 
+    def left_out_by_reason(self) -> dict[str, int]:
+        """Every reason with its count, zeros included: what an export's summary.json records."""
+        return {reason: self.left_out[reason] for reason in REASONS}
+
     def summary(self, out: str) -> str:
         lines = [f"exported {len(self.rows)} labelled texts to {out}"]
-        if self.left_out:
+        if sum(self.left_out.values()):  # a Counter read for a reason it never saw holds a 0 for it
             lines.append(f"left out {sum(self.left_out.values())} feedback rows:")
             lines += [f"  {self.left_out[reason]:>7}  {REASONS[reason]}" for reason in REASONS if self.left_out[reason]]
         else:
@@ -93,33 +94,11 @@ def training_rows(feedback: Iterable[Feedback], now: float | None = None) -> Exp
     return result
 
 
-def read_local(db: Path, since: datetime) -> list[Feedback]:
-    """Feedback received at or after `since` (UTC) in a local store, in the order it was stored, each with its
-    captured text if any."""
-    if not db.is_file():
-        raise UserError(
-            f"no feedback database at {db}; `golive serve` keeps one at .golive/feedback.sqlite3 "
-            "(GOLIVE_FEEDBACK_DB), with texts when GOLIVE_CAPTURE_TEXTS is on"
-        )
-    try:
-        with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as conn:
-            found = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if "feedback" not in found:
-                raise UserError(f"{db} is not a golive feedback database: it has no feedback table")
-            texts = "c.text, c.expires_at" if "captured_texts" in found else "NULL, NULL"
-            join = (
-                "LEFT JOIN captured_texts c ON c.prediction_id = f.prediction_id" if "captured_texts" in found else ""
-            )
-            rows = conn.execute(
-                f"SELECT f.prediction_id, f.label, f.model_version, f.received_at, {texts} FROM feedback f {join} ORDER BY f.rowid"
-            ).fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise UserError(f"{db} is not a readable SQLite database ({exc})") from exc
-    return [Feedback(*row) for row in rows if datetime.fromisoformat(row[3]) >= since]
+def jsonl(rows: list[TrainingRow]) -> bytes:
+    """The rows as JSON Lines, UTF-8: what goes to a file or an S3 object."""
+    return "".join(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
 
 
 def write_jsonl(rows: list[TrainingRow], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as stream:
-        for row in rows:
-            stream.write(json.dumps(asdict(row), ensure_ascii=False) + "\n")
+    out.write_bytes(jsonl(rows))
