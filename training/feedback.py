@@ -45,7 +45,9 @@ def add_feedback_and_eval(data: Datasets, args: TrainArguments) -> tuple[Dataset
     train, feedback = data.train, {}
     if args.feedback_data:
         rows = read_rows(args.feedback_data, None, None, data.skipped, args.skip_invalid_rows, tree=True)
-        kept, left_out = usable_feedback(rows, set(data.train.texts) | set(data.validation.texts), set(comparison.texts))
+        kept, left_out = usable_feedback(
+            rows, set(data.train.texts) | set(data.validation.texts), set(comparison.texts)
+        )
         labelled = to_labelled(kept, index, data.skipped, args.skip_invalid_rows)
         trained, held_out = hold_out_newest(labelled, args.feedback_holdout)
         train, comparison = _joined(data.train, trained), _joined(comparison, held_out)

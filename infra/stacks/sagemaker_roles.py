@@ -15,6 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
+from golive.contracts.feedback_exports import EVAL_PREFIX, EXPORT_PREFIX
 from infra.compliance import INLINE_POLICY, accept
 
 CDK_QUALIFIER = "hnb659fds"  # the default bootstrap qualifier: where `cdk deploy` puts file and image assets
@@ -67,14 +68,17 @@ class SageMakerRoles(Construct):
     def _training_role(
         self, data: s3.Bucket, models: s3.Bucket, assets_bucket: str, training_image_account: str
     ) -> iam.Role:
-        """Training jobs: read train/ data and the source, write output and checkpoints, pull the training image."""
+        """Training jobs: read train/ data, the feedback exports, the evaluation set and the source, read the serving
+        model (the champion: a training-output/ artefact) and write output and checkpoints, pull the training image."""
         role = iam.Role(
             self,
             "TrainingJob",
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="golive training jobs: read train/ data and the source, write output and checkpoints",
         )
-        self._read(role, data, "train/")
+        for prefix in ("train/", EXPORT_PREFIX, EVAL_PREFIX):
+            self._read(role, data, prefix)
+        self._read(role, models, "training-output/")  # the champion channel
         self._write(role, models, "training-output/")
         self._read(role, models, "checkpoints/")
         self._write(role, models, "checkpoints/")

@@ -1,6 +1,7 @@
 """Training: a Step Functions state machine that trains on a SageMaker GPU instance, registers the model
-in the Model Registry and promotes it to the endpoint only when its accuracy clears the configured gate
-(the states: infra/stacks/pipeline_states.py).
+in the Model Registry and promotes it to the endpoint only when it clears the configured gate: above the
+accuracy floor and better than the model serving now on the same held-out rows (the states:
+infra/stacks/pipeline_states.py).
 
 The training job runs our `training/` code (a reproducible source tarball asset) on AWS's PyTorch
 training image, resolved with the sagemaker SDK at synth. Models are registered with the endpoint's
@@ -24,7 +25,7 @@ from infra.compliance import INLINE_POLICY, accept
 from infra.config import EnvironmentConfig
 from infra.naming import Names
 from infra.stacks.data_stack import DataStack
-from infra.stacks.pipeline_states import GATE_METRIC, PipelineStates
+from infra.stacks.pipeline_states import PipelineStates
 
 
 def training_image_uri(config: EnvironmentConfig) -> str:
@@ -63,8 +64,10 @@ class TrainingStack(cdk.Stack):
             self,
             "ModelPackageGroup",
             model_package_group_name=self.names.model_package_group,
-            model_package_group_description=f"golive {config.name}: every trained model, Approved when it "
-            f"cleared {GATE_METRIC} >= {config.training.promote_min_accuracy}",
+            # fixed text, no settings in it: a new description replaces the group (CloudFormation), and a named
+            # group cannot be replaced; each package records its gate's settings instead (pipeline_gate.py)
+            model_package_group_description=f"golive {config.name}: every trained model, with the promotion "
+            "gate's decision, both scores and the data it used",
         )
 
         states = PipelineStates(
