@@ -1,7 +1,6 @@
 """Training: a Step Functions state machine that trains on a SageMaker GPU instance, registers the model
-in the Model Registry and promotes it to the endpoint only when it clears the configured gate: above the
-accuracy floor and better than the model serving now on the same held-out rows (the states:
-infra/stacks/pipeline_states.py).
+in the Model Registry and promotes it to the endpoint only when its accuracy clears the configured gate
+(the states: infra/stacks/pipeline_states.py).
 
 The training job runs our `training/` code (a reproducible source tarball asset) on AWS's PyTorch
 training image, resolved with the sagemaker SDK at synth. Models are registered with the endpoint's
