@@ -10,7 +10,7 @@
                rollback; scale_to_zero: create model, rolling update of the inference component, the same wait]
            below the floor or not better: register Rejected -> KeptCurrentModel (the endpoint keeps its model)
            too few rows to compare, or no gain logged: register PendingManualApproval -> AwaitingApproval
-      a job that logged no challenger_accuracy -> NoAccuracyMetric, nothing registered
+      a job that logged no challenger_accuracy (or comparison_rows) -> NoAccuracyMetric, nothing registered
 
 The Train state: infra/stacks/pipeline_training_job.py; the promote step: infra/stacks/pipeline_promote.py;
 the permissions beyond what CDK's tasks grant themselves: infra/stacks/pipeline_grants.py.
@@ -43,7 +43,7 @@ class PipelineStates(PipelineScope):
             self,
             "NoAccuracyMetric",
             error="NoAccuracyMetric",
-            cause=f"the training job reported no {GATE_METRIC}; nothing was registered",
+            cause=f"the training job reported no {GATE_METRIC} or comparison_rows; nothing was registered",
         )
         if self.config.endpoint.enabled:
             after_approval = promote(self)
