@@ -93,12 +93,16 @@ def _package_of(model: dict) -> str:
 
 
 def _metadata(run: Run) -> dict[str, str]:
-    """The registered package's CustomerMetadataProperties, each value checked against SageMaker's own pattern
-    (botocore's service model): moto does not check it, SageMaker refuses the package."""
+    """The registered package's CustomerMetadataProperties, each value and the description checked against
+    SageMaker's own patterns (botocore's service model): moto does not check them, SageMaker refuses the package."""
     values = run.registered["CustomerMetadataProperties"]
-    shape = botocore.session.get_session().get_service_model("sagemaker").shape_for("CustomerMetadataValue")
-    bad = {key: value for key, value in values.items() if not regex.fullmatch(shape.metadata["pattern"], value)}
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    pattern = model.shape_for("CustomerMetadataValue").metadata["pattern"]
+    bad = {key: value for key, value in values.items() if not regex.fullmatch(pattern, value)}
     assert not bad, f"SageMaker would refuse these metadata values: {bad}"
+    description = model.operation_model("CreateModelPackage").input_shape.members["ModelPackageDescription"]
+    assert regex.fullmatch(description.metadata["pattern"], run.registered["ModelPackageDescription"])
+    assert len(run.registered["ModelPackageDescription"]) <= description.metadata["max"]
     return values
 
 
