@@ -76,12 +76,13 @@ class SageMakerRoles(Construct):
             assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
             description="golive training jobs: read train/ data and the source, write output and checkpoints",
         )
-        for prefix in ("train/", EXPORT_PREFIX, EVAL_PREFIX):
-            self._read(role, data, prefix)
-        self._read(role, models, "training-output/")  # the champion channel
+        self._read(role, data, "train/")
         self._write(role, models, "training-output/")
         self._read(role, models, "checkpoints/")
         self._write(role, models, "checkpoints/")
+        for prefix in (EXPORT_PREFIX, EVAL_PREFIX):  # the feedback and eval channels
+            self._read(role, data, prefix)
+        self._read(role, models, "training-output/")  # the champion channel: the serving model's model.tar.gz
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{assets_bucket}/*"]))
         self._pull(
             role,
