@@ -19,6 +19,11 @@ S3, IAM, KMS and CloudWatch. Everything else is moto; these are the only stand-i
    records the seconds the state asked for, and advances the deployments: an emulated clock.
 5. Endpoint-config instance types: moto's allow-list predates ml.g5; the shim also accepts the GPU types in
    infra/config/compute.py's GPUS_PER_INSTANCE.
+6. JSONPath filters that match nothing: Step Functions evaluates paths with Jayway JsonPath, where a filter
+   (`$.list[?(@.x == 'y')].v`) is an indefinite path and matching nothing gives [] (the pipeline reads optional
+   metrics that way, pipeline_gate.py). moto's interpreter (LocalStack's) gives [] only for wildcards and slices
+   (localstack/localstack#12318, fixed for those in #12366) and raises "could not be found" for a filter. The
+   shim counts filters among the paths that give [].
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 )
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.utils import json_path
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
@@ -80,6 +86,7 @@ class Emulator:
         create_training_job = SageMakerModelBackend.create_training_job
         validate_instance_type = FakeEndpointConfig.validate_instance_type
         service_for = state_task_factory.state_task_service_for
+        indefinite = json_path._contains_slice_or_wildcard_array
 
         class SageMakerWithSync(StateTaskServiceUnsupported):  # shim 1
             def __init__(self) -> None:
@@ -112,6 +119,7 @@ class Emulator:
                 (SageMakerResponse, "update_endpoint", lambda response: emulator._update_endpoint(response)),  # 3
                 (WaitFunction, "_wait_interval", lambda function, env, wait_seconds: emulator._tick(wait_seconds)),  # 4
                 (FakeEndpointConfig, "validate_instance_type", validate),
+                (json_path, "_contains_slice_or_wildcard_array", lambda path: "[?(" in path or indefinite(path)),  # 6
             ]:
                 stack.enter_context(mock.patch.object(target, name, value, create=name == "update_endpoint"))
             yield self

@@ -427,27 +427,47 @@ def test_source_tarball_runs_the_entry_point_with_pinned_requirements(tmp_path):
     assert "transformers==" in requirements and "torch" not in requirements  # the image brings torch
 
 
-def test_only_models_above_the_gate_are_approved_and_promoted(synthesized):
-    config = load_config("prod")
+def test_only_models_above_the_floor_and_better_than_the_serving_one_are_approved_and_promoted(synthesized):
+    """The gate's thresholds are the environment's (its decisions, executed: tests/test_pipeline.py)."""
+    config = load_config("prod").training
     states = _definition(synthesized["prod"]["training"])["States"]
-    gate = states["AccuracyGate"]["Choices"][0]
-    assert gate["Variable"] == "$.gate.accuracy"
-    assert (
-        gate["NumericGreaterThanEqualsPath" if "NumericGreaterThanEqualsPath" in gate else "NumericGreaterThanEquals"]
-        == config.training.promote_min_accuracy
-    )
-    assert gate["Next"] == "RegisterApproved" and states["AccuracyGate"]["Default"] == "RegisterRejected"
-    assert states["RegisterApproved"]["Parameters"]["ModelApprovalStatus"] == "Approved"
-    assert states["RegisterRejected"]["Parameters"]["ModelApprovalStatus"] == "Rejected"
+
+    def threshold(choice: str, variable: str) -> tuple[float, str]:
+        [rule] = [r for r in states[choice]["Choices"] if r.get("Variable") == variable]
+        [(operator, value)] = [(k, v) for k, v in rule.items() if k.startswith("Numeric")]
+        return value, f"{operator}->{rule['Next']}"
+
+    for gate in ("ComparedGate", "FloorGate"):  # the floor first, on both paths
+        assert states[gate]["Choices"][0]["Variable"] == "$.gate.accuracy"
+        assert threshold(gate, "$.gate.accuracy") == (config.promote_min_accuracy, "NumericLessThan->BelowFloor")
+    assert threshold("ComparedGate", "$.gate.rows") == (config.min_comparison_rows, "NumericLessThan->NotEnoughData")
+    assert threshold("ComparedGate", "$.gate.gain") == (config.promote_min_gain, "NumericGreaterThanEquals->Better")
+    assert states["ComparedGate"]["Default"] == "NotBetter" and states["FloorGate"]["Default"] == "FirstModel"
+    for decision, registered in [
+        ("Better", "RegisterApproved"),
+        ("FirstModel", "RegisterApproved"),
+        ("BelowFloor", "RegisterRejected"),
+        ("NotBetter", "RegisterRejected"),
+        ("NotEnoughData", "RegisterPending"),
+        ("CannotCompare", "RegisterPending"),
+    ]:
+        assert states[decision]["Next"] == registered
+    statuses = {s: states[s]["Parameters"]["ModelApprovalStatus"] for s in states if s.startswith("Register")}
+    assert statuses == {
+        "RegisterApproved": "Approved",
+        "RegisterRejected": "Rejected",
+        "RegisterPending": "PendingManualApproval",
+    }
     assert states["RegisterRejected"]["Next"] == "KeptCurrentModel"
+    assert states["RegisterPending"]["Next"] == "AwaitingApproval"
     assert states["RegisterApproved"]["Next"] == "NameModel"
-    assert "eval_accuracy" in states["ReadTraining"]["Parameters"]["training"]["Accuracy.$"]
+    assert "challenger_accuracy" in states["ReadTraining"]["Parameters"]["training"]["Metrics"]["accuracy.$"]
     # no JSONPath reaches into FinalMetricDataList before a Choice has seen that it is there
     assert "ResultSelector" not in states["Train"] and states["Train"]["Next"] == "HasMetrics"
     assert states["HasMetrics"]["Choices"] == [
         {"Variable": "$.job.FinalMetricDataList", "IsPresent": True, "Next": "ReadTraining"}
     ]
-    assert states["HasMetrics"]["Default"] == states["HasAccuracy"]["Choices"][0]["Next"] == "NoAccuracyMetric"
+    assert states["HasMetrics"]["Default"] == states["Scores"]["Choices"][0]["Next"] == "NoAccuracyMetric"
     update = states["BlueGreenUpdate"]["Parameters"]
     assert update["EndpointName"] == "golive-prod-endpoint"
     alarms = [a["AlarmName"] for a in update["DeploymentConfig"]["AutoRollbackConfiguration"]["Alarms"]]
@@ -534,7 +554,10 @@ def test_sagemaker_and_pipeline_roles_are_scoped_to_prefixes_and_names(synthesiz
     assert all(
         any(
             p in r
-            for p in ("/train/*", "/cli-jobs/*", "/training-output/*", "/checkpoints/*", "/endpoint/*", "-assets-")
+            for p in (
+                *("/train/*", "/cli-jobs/*", "/feedback-exports/*", "/eval/*"),
+                *("/training-output/*", "/checkpoints/*", "/endpoint/*", "-assets-"),
+            )
         )
         for r in objects
     )
@@ -542,7 +565,8 @@ def test_sagemaker_and_pipeline_roles_are_scoped_to_prefixes_and_names(synthesiz
     assert listing and all("s3:prefix" in json.dumps(s["Condition"]) for s in listing)
     pipeline = _statements(synthesized["prod"]["training"])
     sagemaker = [s for s in pipeline if any(str(a).startswith("sagemaker:") for a in _actions(s))]
-    assert sagemaker and all(s["Resource"] != "*" and "golive-prod" in json.dumps(s["Resource"]) for s in sagemaker)
+    scoped = [s for s in sagemaker if _actions(s) != ["sagemaker:listModelPackages"]]  # takes no resource ARN
+    assert scoped and all(s["Resource"] != "*" and "golive-prod" in json.dumps(s["Resource"]) for s in scoped)
     pass_role = [s for s in pipeline if "iam:PassRole" in _actions(s)]
     assert pass_role[0]["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
     wildcard = [s for s in data + pipeline if s["Resource"] == "*"]
@@ -553,6 +577,7 @@ def test_sagemaker_and_pipeline_roles_are_scoped_to_prefixes_and_names(synthesiz
         "xray:GetSamplingTargets",
         "cloudwatch:PutMetricData",
         "ecr:GetAuthorizationToken",
+        "sagemaker:listModelPackages",  # the champion lookup (FindChampion names the group in its request)
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
         "logs:UpdateLogDelivery",

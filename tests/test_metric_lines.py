@@ -28,9 +28,12 @@ def metric_lines(output: str) -> list[tuple[str, dict[str, str]]]:
 
 
 @pytest.mark.slow
-def test_a_training_run_prints_what_the_definitions_capture(tiny_base_model, small_data, tmp_path):
+def test_a_training_run_prints_what_the_definitions_capture(tiny_base_model, tiny_bundle, small_data, tmp_path):
     train, val = small_data
-    script_args = tiny_train_args(tiny_base_model, train, val, tmp_path / "bundle", "--epochs", "1")[1:]
+    # compared with a serving model (--champion), a run prints every metric there is
+    script_args = tiny_train_args(
+        tiny_base_model, train, val, tmp_path / "bundle", "--epochs", "1", "--champion", str(tiny_bundle)
+    )[1:]
     result = subprocess.run(
         [sys.executable, str(REPO / "training" / "cli.py"), *script_args],
         cwd=REPO,

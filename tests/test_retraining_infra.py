@@ -34,7 +34,8 @@ from infra.costs.stages import monitoring_footprint  # noqa: E402
 from infra.naming import Names  # noqa: E402
 from infra.stacks.alerts_stack import AlertsStack  # noqa: E402
 from infra.stacks.data_stack import DataStack  # noqa: E402
-from infra.stacks.training_stack import TrainingStack, training_image_uri  # noqa: E402
+from infra.stacks.training_stack import TrainingStack  # noqa: E402
+from infra.training_job import training_image_uri  # noqa: E402
 from tests.test_capture_config import config_with, write_env  # noqa: E402
 from tests.test_constructs import bare_stack  # noqa: E402
 from tests.test_infra import assert_ships_and_compiles  # noqa: E402

@@ -143,10 +143,12 @@ def test_staging_promotes_by_updating_its_inference_component(templates):
     describe = states["DescribeComponent"]
     assert describe["Resource"].endswith(":describeInferenceComponent") and describe["Next"] == "ComponentSettled"
     choices = states["ComponentSettled"]
-    assert choices["Default"] == "RolledBack" and {c["Next"] for c in choices["Choices"]} == {
+    assert choices["Default"] == "MarkRolledBack" and {c["Next"] for c in choices["Choices"]} == {
         "WaitForComponent",
         "Promoted",
     }
+    assert states["MarkRolledBack"]["Parameters"]["ModelApprovalStatus"] == "Rejected"  # no longer the champion
+    assert states["MarkRolledBack"]["Next"] == "RolledBack"
     # least privilege: the component's two calls on the component alone; no endpoint or endpoint-config rights
     [policy] = [
         r["Properties"]["PolicyDocument"]

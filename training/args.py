@@ -13,6 +13,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from golive.contracts.feedback_exports import CHAMPION_CHANNEL, EVAL_CHANNEL, FEEDBACK_CHANNEL
 from golive.contracts.hyperparameters import HYPERPARAMETERS, flag, parse_bool, parse_list
 from golive.errors import UserError
 from training.reading import LABEL_COLUMN_GUESSES, TEXT_COLUMN_GUESSES
@@ -49,6 +50,31 @@ class TrainArguments:
         "validation data, same formats as --data",
         shown="the shipped sample's validation file, or --validation-fraction of --data",
         env="SM_CHANNEL_VALIDATION",
+    )
+    feedback_data: str | None = option(
+        None,
+        "labelled feedback (`golive feedback export`'s JSONL): a file, or every .jsonl under a folder or s3:// prefix; "
+        "added to the training rows (texts already in --data, --validation or --eval-data left out), its newest "
+        "--feedback-holdout share held out for the comparison with --champion",
+        shown="none",
+        env=f"SM_CHANNEL_{FEEDBACK_CHANNEL.upper()}",
+    )
+    feedback_holdout: float = option(
+        0.2, "share of the feedback rows, newest by received_at, scored in the comparison instead of trained on"
+    )
+    eval_data: str | None = option(
+        None,
+        "a fixed evaluation set, same formats as --data: the new model and --champion are scored on it and the "
+        "held-out feedback",
+        shown="none: the validation rows",
+        env=f"SM_CHANNEL_{EVAL_CHANNEL.upper()}",
+    )
+    champion: str | None = option(
+        None,
+        "the model serving now, to compare the new one with: a bundle folder, its model.tar.gz, or a folder holding "
+        "that (a SageMaker channel); its accuracy and the gain are logged and kept in metrics.json",
+        shown="none: no comparison",
+        env=f"SM_CHANNEL_{CHAMPION_CHANNEL.upper()}",
     )
     out: str = option("model_artifacts", "where the bundle goes", env="SM_MODEL_DIR")
     base_model: str | None = option(
@@ -113,6 +139,12 @@ class TrainArguments:
                 problem = f"must be 0 or more, got {value}"
             if problem:
                 raise UserError(f"--{flag(f.name)} {problem}")
+        for name in ("champion", "eval_data"):
+            if getattr(self, name) and not self.export:
+                raise UserError(
+                    f"--{flag(name)} is for the comparison of the exported model, and --export is off; "
+                    f"drop --{flag(name)} or turn --export on"
+                )
 
 
 def str2bool(value: str | bool) -> bool:

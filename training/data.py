@@ -7,7 +7,8 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from golive.errors import UserError
 from training.reading import Row, SkipReport, read_rows
@@ -27,6 +28,11 @@ class Datasets:
     sha256: str
     skipped: SkipReport
     validation_source: str  # a path, or a note saying it was carved from train
+    # the rows the new model and the serving one are both scored on (training.feedback): None means the validation
+    # rows; what they are made of, and what --feedback-data gave (read, trained on, held out, left out by reason)
+    comparison: LabelledData | None = None
+    comparison_sources: dict[str, int] = field(default_factory=dict)
+    feedback: dict[str, Any] = field(default_factory=dict)
 
 
 def label_names_from(rows: list[Row], explicit: list[str] | None) -> tuple[list[str], dict[str, int]]:
@@ -60,6 +66,13 @@ def _is_int(value: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def label_index(names: list[str]) -> dict[str, int]:
+    """How labels in other data map to these classes: by name, or as integer class indices 0..n-1."""
+    index = {name: i for i, name in enumerate(names)}
+    index.update({str(i): i for i in range(len(names)) if str(i) not in index})
+    return index
 
 
 def to_labelled(rows: list[Row], index: dict[str, int], skipped: SkipReport, skip_invalid: bool) -> LabelledData:

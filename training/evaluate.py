@@ -10,7 +10,7 @@ import numpy as np
 
 from golive.classification_metrics import classification_report
 from golive.onnx_classifier import OnnxClassifier
-from training.data import to_labelled
+from training.data import label_index, to_labelled
 from training.reading import SkipReport, read_rows
 
 
@@ -25,12 +25,12 @@ def evaluate(
     classifier = OnnxClassifier.from_bundle(Path(model_dir), variant)
     assert classifier.manifest is not None  # from_bundle sets it
     names = classifier.labels
-    # data labels may be the bundle's label names, or integer class indices 0..n-1
-    index = {name: i for i, name in enumerate(names)}
-    index.update({str(i): i for i in range(len(names)) if str(i) not in index})
     skipped = SkipReport()
     data = to_labelled(
-        read_rows(data_path, text_column, label_column, skipped, skip_invalid), index, skipped, skip_invalid
+        read_rows(data_path, text_column, label_column, skipped, skip_invalid),
+        label_index(names),  # the bundle's label names, or integer class indices 0..n-1
+        skipped,
+        skip_invalid,
     )
     report = classification_report(np.array(data.labels), classifier.predict_proba(data.texts), names)
     report.update(

@@ -25,7 +25,9 @@ from golive.contracts.training_metrics import format_metrics
 from golive.onnx_classifier import OnnxClassifier
 from golive.progress import Progress
 from training.args import TrainArguments, describe_base_model
+from training.comparison import compare
 from training.data import Datasets, label_counts
+from training.model_card import model_card
 
 ONNX_OPSET = 17
 
@@ -160,26 +162,6 @@ def check_parity(
     return report
 
 
-def model_card(manifest: bundle.Manifest, metrics: bundle.BundleMetrics) -> str:
-    fp32, int8 = metrics.validation["fp32"], metrics.validation["int8"]
-    assert metrics.training is not None and metrics.data is not None  # export_bundle writes both
-    return f"""# Model card — {manifest.version_id}
-
-- **Task**: text classification into {len(manifest.labels)} labels: {", ".join(manifest.labels)}
-- **Base model**: `{manifest.base_model}`
-- **Trained**: {manifest.created_at}, {metrics.training.train_rows} training rows, data sha256 `{manifest.data_sha256[:16]}…`
-- **Validation** ({metrics.data.validation_rows} rows, {metrics.data.validation_source}):
-  fp32 accuracy {fp32["accuracy"]:.4f}, macro-F1 {fp32["macro_f1"]:.4f};
-  int8 accuracy {int8["accuracy"]:.4f}, macro-F1 {int8["macro_f1"]:.4f}
-- **Served by default**: the {manifest.default_variant} ONNX model; texts are truncated to {manifest.max_length} tokens.
-
-## Intended use and limits
-Classifies short texts like those it was trained on. Accuracy on text from another domain, language or
-length range will be lower than the validation figures above; monitor live confidence and label shares
-against the baseline in `metrics.json` and retrain when they drift.
-"""
-
-
 def write_onnx_files(
     model: torch.nn.Module, tokenizer, folder: Path, progress: Progress
 ) -> tuple[dict[str, Path], str]:
@@ -197,6 +179,21 @@ def write_onnx_files(
     return paths, optimisation
 
 
+def score_variants(classifiers: dict[str, OnnxClassifier], data: Datasets) -> dict[str, dict[str, Any]]:
+    """Each ONNX variant's report on the validation rows; their accuracies logged as metric lines."""
+    y_true = np.array(data.validation.labels)
+    validation = {
+        variant: classification_report(y_true, clf.predict_proba(data.validation.texts), data.label_names)
+        for variant, clf in classifiers.items()
+    }
+    logger.info(
+        format_metrics(
+            {"onnx_accuracy": validation["fp32"]["accuracy"], "onnx_int8_accuracy": validation["int8"]["accuracy"]}
+        )
+    )
+    return validation
+
+
 def new_manifest(data: Datasets, args: TrainArguments, base_model: str) -> bundle.Manifest:
     return bundle.Manifest(
         version_id=bundle.new_version_id(),
@@ -206,9 +203,11 @@ def new_manifest(data: Datasets, args: TrainArguments, base_model: str) -> bundl
         labels=list(data.label_names),
         max_length=args.max_length,
         training={
-            k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "seed", "max_length", "max_train_samples")
+            k: getattr(args, k)
+            for k in ("epochs", "batch_size", "lr", "seed", "max_length", "max_train_samples", "feedback_holdout")
         }
-        | {"data": args.data, "base_model_path": base_model},
+        | {k: getattr(args, k) for k in ("data", "feedback_data", "eval_data", "champion")}
+        | {"base_model_path": base_model},
     )
 
 
@@ -231,6 +230,7 @@ def data_summary(data: Datasets) -> bundle.DataSummary:
         train_label_counts=label_counts(data.train, data.label_names),
         validation_label_counts=label_counts(data.validation, data.label_names),
         skipped_rows=data.skipped.as_dict(),
+        feedback=data.feedback or None,
     )
 
 
@@ -255,16 +255,9 @@ def export_bundle(
         parity = check_parity(model, classifiers, parity_texts, args.parity_tolerance, args.int8_min_agreement)
 
         progress(f"scoring fp32 and int8 on {len(data.validation.texts)} validation rows ...")
-        y_true = np.array(data.validation.labels)
-        validation = {
-            variant: classification_report(y_true, clf.predict_proba(data.validation.texts), data.label_names)
-            for variant, clf in classifiers.items()
-        }
-        logger.info(
-            format_metrics(
-                {"onnx_accuracy": validation["fp32"]["accuracy"], "onnx_int8_accuracy": validation["int8"]["accuracy"]}
-            )
-        )
+        validation = score_variants(classifiers, data)
+        progress(f"comparing the new model with {args.champion or 'no champion'} on the same held-out rows ...")
+        comparison = compare(classifiers[bundle.DEFAULT_VARIANT], data, args.champion)
         metrics = bundle.BundleMetrics(
             validation=validation,
             torch_validation=training_summary.get("torch_validation", {}),
@@ -278,6 +271,7 @@ def export_bundle(
                 }
             ),
             onnx={"opset": ONNX_OPSET, "optimisation": optimisation},
+            comparison=comparison,
         )
         if distillation:
             metrics = metrics._replace(distillation=distillation.compare(classifiers[bundle.DEFAULT_VARIANT]))

@@ -27,6 +27,7 @@ class Row:
     text: str
     label: str
     where: str  # "file:line", for error messages
+    received_at: str = ""  # when its label was given, where the row says (feedback exports do): ISO 8601
 
 
 @dataclass
@@ -55,19 +56,26 @@ class SkipReport:
         return {reason: len(places) for reason, places in self.by_reason.items()}
 
 
-def _list_sources(path: str) -> list[str]:
-    """A file, a folder (all data files in it, e.g. a SageMaker channel) or an s3:// URI or prefix."""
+def _list_sources(path: str, tree: bool = False) -> list[str]:
+    """A file, a folder (all data files in it, e.g. a SageMaker channel) or an s3:// URI or prefix; `tree`: every
+    .jsonl file under the folder, however deep (S3 prefixes are listed that way anyway)."""
+    suffixes = (".jsonl",) if tree else tuple(SUPPORTED_SUFFIXES)
     if path.startswith("s3://"):
-        return _list_s3(path)
+        return _list_s3(path, suffixes)
     p = Path(path)
     if p.is_dir():
-        files = sorted(str(f) for f in p.iterdir() if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+        found = p.rglob("*") if tree else p.iterdir()
+        files = sorted(str(f) for f in found if f.is_file() and f.suffix.lower() in suffixes)
         if not files:
-            raise UserError(f"{path} is a folder with no .tsv, .csv or .jsonl files in it")
+            raise UserError(f"{path} is a folder with no {_named(suffixes)} files in it")
         return files
     if not p.exists():
         raise UserError(f"data file {path} does not exist")
     return [path]
+
+
+def _named(suffixes: tuple[str, ...]) -> str:
+    return ".jsonl" if suffixes == (".jsonl",) else ".tsv, .csv or .jsonl"
 
 
 def _split_s3(uri: str) -> tuple[str, str]:
@@ -83,16 +91,16 @@ def _s3_client():
     return boto3.client("s3")
 
 
-def _list_s3(uri: str) -> list[str]:
+def _list_s3(uri: str, suffixes: tuple[str, ...]) -> list[str]:
     bucket, key = _split_s3(uri)
-    if key and not key.endswith("/") and Path(key).suffix.lower() in SUPPORTED_SUFFIXES:
+    if key and not key.endswith("/") and Path(key).suffix.lower() in suffixes:
         return [uri]
     with aws_errors(f"cannot list {uri}", "s3:ListBucket"):
         pages = _s3_client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
         keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []))
-    files = [f"s3://{bucket}/{k}" for k in keys if Path(k).suffix.lower() in SUPPORTED_SUFFIXES]
+    files = [f"s3://{bucket}/{k}" for k in keys if Path(k).suffix.lower() in suffixes]
     if not files:
-        raise UserError(f"no .tsv, .csv or .jsonl objects under {uri}")
+        raise UserError(f"no {_named(suffixes)} objects under {uri}")
     return files
 
 
@@ -206,30 +214,51 @@ def read_rows(
     label_column: str | None,
     skipped: SkipReport,
     skip_invalid: bool = False,
+    tree: bool = False,
 ) -> list[Row]:
+    """Every row of every data file at `path`. `tree`: the .jsonl files under a folder or prefix however deep,
+    where a file without rows is no mistake (feedback exports: a folder per day, its summary.json beside them)."""
     rows: list[Row] = []
-    for source in _list_sources(path):
-        fmt = _format_of(source)
-        content = _decode(_read_bytes(source), source)
-        text_col = label_col = None
-        for number, record in _records(content, fmt, source):
-            where = f"{source}:{number}"
-            if text_col is None:
-                columns = list(record)
-                text_col = _pick_column(text_column, TEXT_COLUMN_GUESSES, columns, "text", source)
-                label_col = _pick_column(label_column, LABEL_COLUMN_GUESSES, columns, "label", source)
-            assert label_col is not None  # picked with text_col, on the first record
-            problem = _row_problem(record, text_col, label_col)
-            if problem:
-                if not skip_invalid:
-                    raise UserError(
-                        f"{where}: {problem}. Fix the row, or pass --skip-invalid-rows to skip and count such rows"
-                    )
-                skipped.add(problem if not problem.startswith("label must") else "invalid label", where)
-                continue
-            rows.append(Row(text=record[text_col].strip(), label=str(record[label_col]).strip(), where=where))
-        if text_col is None:
-            raise UserError(f"{source} has a header but no rows")
+    for source in _list_sources(path, tree):
+        found = _read_source(source, text_column, label_column, skipped, skip_invalid)
+        if found is None and not tree:
+            fmt = _format_of(source)
+            raise UserError(f"{source} {'has no rows' if fmt == 'jsonl' else 'has a header but no rows'}")
+        rows += found or []
     if not rows:
         raise UserError(f"{path}: no usable rows")
     return rows
+
+
+def _read_source(
+    source: str, text_column: str | None, label_column: str | None, skipped: SkipReport, skip_invalid: bool
+) -> list[Row] | None:
+    """One file's usable rows; None when it has none at all (not even invalid ones)."""
+    content = _decode(_read_bytes(source), source)
+    rows: list[Row] = []
+    text_col = label_col = None
+    for number, record in _records(content, _format_of(source), source):
+        where = f"{source}:{number}"
+        if text_col is None:
+            columns = list(record)
+            text_col = _pick_column(text_column, TEXT_COLUMN_GUESSES, columns, "text", source)
+            label_col = _pick_column(label_column, LABEL_COLUMN_GUESSES, columns, "label", source)
+        assert label_col is not None  # picked with text_col, on the first record
+        problem = _row_problem(record, text_col, label_col)
+        if problem:
+            if not skip_invalid:
+                raise UserError(
+                    f"{where}: {problem}. Fix the row, or pass --skip-invalid-rows to skip and count such rows"
+                )
+            skipped.add(problem if not problem.startswith("label must") else "invalid label", where)
+            continue
+        received_at = record.get("received_at")
+        rows.append(
+            Row(
+                text=record[text_col].strip(),
+                label=str(record[label_col]).strip(),
+                where=where,
+                received_at=received_at if isinstance(received_at, str) else "",
+            )
+        )
+    return None if text_col is None else rows

@@ -28,8 +28,10 @@ from golive.errors import UserError
 from training import checkpoint
 from training.args import TrainArguments, default_base_model
 from training.batching import encode
+from training.comparison import find_champion
 from training.data import Datasets, label_counts, load_datasets, require_enough_rows
 from training.distributed import Distributed, init_distributed
+from training.feedback import add_feedback_and_eval
 from training.loop import LoopResult, Run, epoch_batches, resume, run_training
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,8 @@ def train(args: TrainArguments) -> dict[str, Any]:
     ctx = init_distributed(args.num_gpus)
     if ctx.is_main and args.export:
         require_writable_folder(args.out)  # now, not after the training it would lose
+        if args.champion:
+            find_champion(args.champion)
     base_model = args.base_model or default_base_model()
     check_base_model(base_model)
     data = read_data(args, ctx)
@@ -97,7 +101,8 @@ def check_base_model(path: str) -> None:
 
 
 def read_data(args: TrainArguments, ctx: Distributed) -> Datasets:
-    """The training and validation rows, said in the log, and enough of them to mean something."""
+    """The training and validation rows (feedback added, the comparison's rows set aside), said in the log, and
+    enough of them to mean something."""
     assert args.data is not None  # arguments_from fills in the sample data
     data = load_datasets(
         args.data,
@@ -110,8 +115,12 @@ def read_data(args: TrainArguments, ctx: Distributed) -> Datasets:
         args.max_train_samples,
         args.seed,
     )
-    ctx.log(f"train: {len(data.train.texts)} rows from {args.data} {label_counts(data.train, data.label_names)}")
+    data, notes = add_feedback_and_eval(data, args)
+    sources = f"{args.data} and --feedback-data" if args.feedback_data else args.data
+    ctx.log(f"train: {len(data.train.texts)} rows from {sources} {label_counts(data.train, data.label_names)}")
     ctx.log(f"validation: {len(data.validation.texts)} rows from {data.validation_source}")
+    for note in notes:
+        ctx.log(note, logging.WARNING if note.startswith("warning") else logging.INFO)
     if data.skipped.total:
         ctx.log(f"warning: {data.skipped.summary()}", logging.WARNING)
     require_enough_rows(data, None if args.validation else args.data, args.validation_fraction)

@@ -70,6 +70,8 @@ class DataSummary(NamedTuple):
     train_label_counts: dict[str, int]
     validation_label_counts: dict[str, int]
     skipped_rows: dict[str, int]  # invalid rows left out, by reason
+    # what --feedback-data gave (training/feedback.py): source, rows, trained_on, held_out, left_out by reason
+    feedback: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "data") -> "DataSummary":
@@ -81,6 +83,7 @@ class DataSummary(NamedTuple):
             train_label_counts=_counts(raw.get("train_label_counts", {}), f"{where}.train_label_counts"),
             validation_label_counts=_counts(raw.get("validation_label_counts", {}), f"{where}.validation_label_counts"),
             skipped_rows=_counts(raw.get("skipped_rows", {}), f"{where}.skipped_rows"),
+            feedback=_optional(raw, "feedback", where, _mapping),
         )
 
 
@@ -115,6 +118,9 @@ class BundleMetrics(NamedTuple):
     training: TrainingSummary | None = None
     onnx: Mapping[str, Any] = EMPTY  # opset, graph optimisation
     distillation: Mapping[str, Any] = EMPTY  # a distilled student's teacher-vs-student figures (training/distill.py)
+    # the new model and the serving one on the same held-out rows (training/comparison.py): rows, sources,
+    # challenger and champion (accuracy, macro_f1, variant, version_id) and accuracy_gain; None where not compared
+    comparison: Mapping[str, Any] = EMPTY
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +132,7 @@ class BundleMetrics(NamedTuple):
             "training": self.training._asdict() if self.training else None,
             "onnx": dict(self.onnx),
             **({"distillation": dict(self.distillation)} if self.distillation else {}),
+            **({"comparison": dict(self.comparison)} if self.comparison else {}),
         }
 
     def to_json(self) -> str:
@@ -151,6 +158,7 @@ class BundleMetrics(NamedTuple):
             training=TrainingSummary.from_dict(raw["training"]) if raw.get("training") is not None else None,
             onnx=dict(_mapping(raw.get("onnx") or {}, "onnx")),
             distillation=dict(_mapping(raw.get("distillation") or {}, "distillation")),
+            comparison=_comparison(raw.get("comparison") or {}),
         )
 
 
@@ -170,6 +178,16 @@ def read_metrics(bundle_dir: Path) -> BundleMetrics:
 
 
 # --- checks: each names the field it refuses ---------------------------------------------------------------------
+
+
+def _comparison(raw: Any) -> dict[str, Any]:
+    comparison = _mapping(raw, "comparison")
+    if comparison:
+        _integer(_required(comparison, "rows", "comparison"), "comparison.rows")
+        challenger = _mapping(_required(comparison, "challenger", "comparison"), "comparison.challenger")
+        _number(_required(challenger, "accuracy", "comparison.challenger"), "comparison.challenger.accuracy")
+        _optional(comparison, "accuracy_gain", "comparison", _number)
+    return dict(comparison)
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ An environment's `training.hyperparameters` (infra/environments/<env>.json) reac
 `--name value` flags, every value a string. infra/config.py checks them against this at synth, so a typo or a
 value of the wrong type stops synth instead of failing inside a paid job; training/args.py checks its flags
 with the same checks, and a test keeps each name here a training flag of the same type. Data, model, output
-and checkpoint paths are not here: the job's channels and SageMaker's environment set them.
+and checkpoint paths (feedback, evaluation set and champion included) are not here: the job's channels and
+SageMaker's environment set them.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     "skip_invalid_rows": Hyperparameter(bool),
     "validation_fraction": Hyperparameter(
         float, lambda v: 0 < v < 1, "must be between 0 and 1 (e.g. 0.1 holds out 10%)"
+    ),
+    "feedback_holdout": Hyperparameter(
+        float, lambda v: 0 <= v < 1, "must be in [0, 1) (e.g. 0.2 holds out the newest 20% of the feedback)"
     ),
     "epochs": Hyperparameter(float, lambda v: v > 0, "must be positive"),
     "max_train_samples": Hyperparameter(int, _at_least_one, AT_LEAST_ONE),

@@ -27,6 +27,12 @@ TRAINING_METRICS = (
     "parity_max_logit_diff",
     "parity_label_agreement",
     "parity_int8_label_agreement",
+    # champion/challenger (training/comparison.py): the new model and the serving one on the same held-out rows;
+    # the pipeline's gate reads them (no champion_accuracy and accuracy_gain: nothing was compared)
+    "challenger_accuracy",
+    "champion_accuracy",
+    "accuracy_gain",
+    "comparison_rows",
 )
 
 SAGEMAKER_METRIC_DEFINITIONS = [{"Name": name, "Regex": rf"\b{name}={_NUMBER}"} for name in TRAINING_METRICS]

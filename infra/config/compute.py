@@ -60,7 +60,12 @@ class TrainingSettings(Strict):
     use_spot: bool = True
     max_run_hours: float = Field(4.0, gt=0, le=120)
     max_wait_hours: float = Field(8.0, gt=0, le=120)  # spot: how long to wait for capacity, run time included
-    promote_min_accuracy: float = Field(0.85, ge=0, le=1)  # the new model reaches the endpoint only above this
+    # the promotion gate (infra/stacks/pipeline_gate.py), on the held-out rows both models are scored on: the new
+    # model's accuracy must reach the floor, and beat the serving model's by promote_min_gain on at least
+    # min_comparison_rows rows (fewer: registered PendingManualApproval, for a person to decide)
+    promote_min_accuracy: float = Field(0.85, ge=0, le=1)
+    promote_min_gain: float = Field(0.005, ge=0, le=1)
+    min_comparison_rows: int = Field(200, ge=1)
     volume_size_gb: int = Field(30, ge=1, le=16_384)
     # the AWS PyTorch training image (resolved with the sagemaker SDK at synth) brings torch and CUDA
     pytorch_version: str = "2.10"

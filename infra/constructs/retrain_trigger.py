@@ -81,9 +81,9 @@ class RetrainTrigger(Construct):
     @staticmethod
     def _rule_settings(settings: RetrainSettings, alarm_names: Sequence[str]) -> list[tuple[str, str, str, dict]]:
         """(construct id, name after the prefix, description, what fires it) of each rule the settings ask for."""
-        found = []
+        found: list[tuple[str, str, str, dict]] = []
         if settings.schedule:
-            schedule = {"schedule": events.Schedule.expression(settings.schedule)}
+            schedule: dict[str, events.Schedule] = {"schedule": events.Schedule.expression(settings.schedule)}
             why = "retrain on a schedule (training.retrain.schedule), when enough new feedback is labelled"
             found.append(("Schedule", "retrain-schedule", why, schedule))
         if settings.on_alarms:

@@ -46,8 +46,10 @@ def training(est: Estimate, config, a: Assumptions, p: dict) -> None:
     est.add(
         "training",
         "Step Functions",
-        a.training_runs * 20 * p["stepfunctions_per_thousand_transitions"] / 1000,
-        f"{a.training_runs} runs x ~20 state transitions",
+        a.training_runs * 30 * p["stepfunctions_per_thousand_transitions"] / 1000,
+        # 30 states on the promote path with one deployment poll (tests/test_pipeline.py runs it); each further
+        # minute a deployment takes adds 3
+        f"{a.training_runs} runs x ~30 state transitions",
     )
 
 

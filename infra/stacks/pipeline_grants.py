@@ -1,14 +1,16 @@
 """What the pipeline's states need beyond the actions CDK's CallAwsService tasks grant themselves, per AWS's
 documented policies: the .sync training integration (Step Functions' policy for createTrainingJob.sync,
-ListTags held to our jobs), AddTags for the tags given at creation, the model role passed to CreateModel and
-DescribeModelPackage for the package it is created from, and DescribeAlarms on the rollback alarms that the
-blue/green (or component) update passes (SageMaker deployment guardrails read them as the caller)."""
+ListTags held to our jobs), AddTags for the tags given at creation, ListBucket on the data bucket's eval/ prefix
+(the evaluation-set lookup, a plain Task state), the model role passed to CreateModel and DescribeModelPackage
+for the package it is created from, and DescribeAlarms on the rollback alarms that the blue/green (or
+component) update passes (SageMaker deployment guardrails read them as the caller)."""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
+from golive.contracts.feedback_exports import EVAL_PREFIX
 from infra.stacks.pipeline_scope import PipelineScope
 from infra.stacks.sagemaker_roles import acknowledge_iam5
 
@@ -60,6 +62,13 @@ def _grant_training(states: PipelineScope, role: iam.IRole) -> None:
             resources=[states.stack.format_arn(service="events", resource="rule", resource_name=SYNC_RULE)],
         )
     )
+    role.add_to_principal_policy(  # FindEvalSet: is anything under eval/? (keys only; the job reads the objects)
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[states.data.data.bucket_arn],
+            conditions={"StringEquals": {"s3:prefix": EVAL_PREFIX}},
+        )
+    )
 
 
 def _grant_promotion(states: PipelineScope, role: iam.IRole, package: str) -> None:
@@ -90,7 +99,8 @@ def _acknowledge(states: PipelineScope, role: iam.IRole) -> None:
         f"Resource::{arn}:training-job/{prefix}-*": "jobs are named per run ({prefix}-<uuid>); only ours",
         f"Resource::{arn}:model-package/{group}/*": "every version in this environment's model package group",
         "Resource::*": "X-Ray's PutTraceSegments/PutTelemetryRecords and the log delivery actions take no "
-        "resource ARN; CDK adds them for tracing and logging",
+        "resource ARN; CDK adds them for tracing and logging. sagemaker:ListModelPackages takes none either "
+        "(FindChampion names this environment's group in its request)",
     }
     endpoint = states.config.endpoint
     if endpoint.enabled:

@@ -1,7 +1,8 @@
 """The pipeline's promote step, after a model is registered Approved: create the model from its package, then
 either a blue/green update of the endpoint to a new endpoint config, or (scale_to_zero) a rolling update of the
-inference component; wait until it serves the new model, or fail on rollback. The registry and endpoint steps
-are CallAwsService tasks: data capture and DeploymentConfig are missing from CDK's endpoint tasks."""
+inference component; wait until it serves the new model, or mark the package Rejected and fail on rollback. The
+registry and endpoint steps are CallAwsService tasks: data capture and DeploymentConfig are missing from CDK's
+endpoint tasks."""
 
 from __future__ import annotations
 
@@ -175,7 +176,7 @@ def _settled(
     rolled_back: str,
 ) -> sfn.Choice:
     """After an update: still `busy` -> wait again; InService with `serving` equal to the new model's name ->
-    Promoted; anything else -> RolledBack."""
+    Promoted; anything else -> MarkRolledBack -> RolledBack."""
     return (
         sfn.Choice(states, choice_id)
         .when(sfn.Condition.or_(*(sfn.Condition.string_equals(status, state) for state in busy)), wait)
@@ -186,5 +187,24 @@ def _settled(
             ),
             sfn.Succeed(states, "Promoted", comment=f"{what} serves the new model"),
         )
-        .otherwise(sfn.Fail(states, "RolledBack", error="DeploymentRolledBack", cause=rolled_back))
+        .otherwise(_rolled_back(states, rolled_back))
     )
+
+
+def _rolled_back(states: PipelineScope, cause: str) -> sfn.IChainable:
+    """The package that did not deploy is marked Rejected: the next run's champion (the newest Approved package,
+    infra/stacks/pipeline_inputs.py) is then the model the endpoint still serves."""
+    mark = tasks.CallAwsService(
+        states,
+        "MarkRolledBack",
+        service="sagemaker",
+        action="updateModelPackage",
+        result_path=sfn.JsonPath.DISCARD,
+        iam_resources=[states.arn("model-package", f"{states.names.model_package_group}/*")],
+        parameters={
+            "ModelPackageArn": sfn.JsonPath.string_at("$.registered.ModelPackageArn"),
+            "ModelApprovalStatus": "Rejected",
+            "ApprovalDescription": f"deployment rolled back: {cause}",
+        },
+    )
+    return mark.next(sfn.Fail(states, "RolledBack", error="DeploymentRolledBack", cause=cause))

@@ -1,12 +1,13 @@
 """The pipeline's Train state. CDK's SageMakerCreateTrainingJob task has no managed-spot or checkpoint settings,
 so the job is a Task state with the full CreateTrainingJob parameters (spot, S3 checkpoints; the .sync result
-is the job's description)."""
+is the job's description). Its channels are found per run before it (infra/stacks/pipeline_inputs.py)."""
 
 from __future__ import annotations
 
 from aws_cdk import aws_stepfunctions as sfn
 
 from infra.naming import CHECKPOINT_LOCAL_PATH, api_tags
+from infra.stacks.pipeline_inputs import CHANNELS
 from infra.stacks.pipeline_scope import PipelineScope
 from infra.training_job import job_settings, source_hyperparameters
 
@@ -39,18 +40,7 @@ def _job_parameters(states: PipelineScope) -> dict:
         "RoleArn": data.roles.training.role_arn,
         **job_settings(states.config.training, states.training_image),
         "HyperParameters": _hyperparameters(states),
-        "InputDataConfig": [
-            {
-                "ChannelName": "train",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://{data.data.bucket_name}/train/",
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
-        ],
+        "InputDataConfig.$": CHANNELS,  # train, and feedback, eval and champion where the run has them
         "OutputDataConfig": {
             "S3OutputPath": f"s3://{data.models.bucket_name}/training-output/",
             "KmsKeyId": data.key.key_arn,

@@ -15,6 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
+from golive.contracts.feedback_exports import EVAL_PREFIX, EXPORT_PREFIX
 from infra.compliance import INLINE_POLICY, accept
 from infra.training_job import CLI_JOBS_PREFIX
 
@@ -68,7 +69,8 @@ class SageMakerRoles(Construct):
     def _training_role(
         self, data: s3.Bucket, models: s3.Bucket, assets_bucket: str, training_image_account: str
     ) -> iam.Role:
-        """Training jobs: read train/ data and the source, write output and checkpoints, pull the training image."""
+        """Training jobs: read train/ data, the feedback exports, the evaluation set and the source, read the serving
+        model (the champion: a training-output/ artefact) and write output and checkpoints, pull the training image."""
         role = iam.Role(
             self,
             "TrainingJob",
@@ -80,6 +82,9 @@ class SageMakerRoles(Construct):
         self._write(role, models, "training-output/")
         self._read(role, models, "checkpoints/")
         self._write(role, models, "checkpoints/")
+        for prefix in (EXPORT_PREFIX, EVAL_PREFIX):  # the feedback and eval channels
+            self._read(role, data, prefix)
+        self._read(role, models, "training-output/")  # the champion channel: the serving model's model.tar.gz
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{assets_bucket}/*"]))
         self._pull(
             role,

@@ -27,7 +27,7 @@ from infra.config import EnvironmentConfig
 from infra.constructs.retrain_trigger import RetrainTrigger
 from infra.naming import Names
 from infra.stacks.data_stack import DataStack
-from infra.stacks.pipeline_states import GATE_METRIC, PipelineStates
+from infra.stacks.pipeline_states import PipelineStates
 
 
 class TrainingStack(cdk.Stack):
@@ -52,8 +52,10 @@ class TrainingStack(cdk.Stack):
             self,
             "ModelPackageGroup",
             model_package_group_name=self.names.model_package_group,
-            model_package_group_description=f"golive {config.name}: every trained model, Approved when it "
-            f"cleared {GATE_METRIC} >= {config.training.promote_min_accuracy}",
+            # fixed text, no settings in it: a new description replaces the group (CloudFormation), and a named
+            # group cannot be replaced; each package records its gate's settings instead (pipeline_gate.py)
+            model_package_group_description=f"golive {config.name}: every trained model, with the promotion "
+            "gate's decision, both scores and the data it used",
         )
 
         states = PipelineStates(
