@@ -16,6 +16,7 @@ from infra.app import build_app  # noqa: E402
 from infra.assets.lambda_package import build_lambda_package  # noqa: E402
 from infra.config import ConfigError, load_config  # noqa: E402
 from tests.conftest import ALARM_EMAIL, synth_context  # noqa: E402
+from tests.test_signing_key_rotation import ROTATION_FILES  # noqa: E402
 
 
 def test_data_buckets_are_kms_encrypted_tls_only_versioned_private_and_kept(synthesized):
@@ -175,14 +176,7 @@ def test_the_signing_key_rotates_on_the_configured_schedule_through_its_own_func
     )
     assert_ships_and_compiles(
         asset,
-        [
-            "functions/__init__.py",
-            "functions/rotation/__init__.py",
-            "functions/rotation/handler.py",
-            "golive/__init__.py",
-            "golive/contracts/__init__.py",
-            "golive/contracts/signing_keys.py",
-        ],
+        ROTATION_FILES,
     )
 
 

@@ -59,6 +59,17 @@ class Rotation:
         return self.sm.get_secret_value(SecretId=self.arn, VersionStage=stage)["SecretString"]
 
 
+# what the rotation function's asset holds: its handler's import closure
+ROTATION_FILES = [
+    "functions/__init__.py",
+    "functions/rotation/__init__.py",
+    "functions/rotation/handler.py",
+    "golive/__init__.py",
+    "golive/contracts/__init__.py",
+    "golive/contracts/signing_keys.py",
+]
+
+
 @pytest.fixture(scope="module")
 def rotation_code(tmp_path_factory) -> Path:
     """The function's code as infra/constructs/signing_key.py deploys it."""
@@ -206,14 +217,7 @@ def test_the_deployed_code_holds_what_its_handler_imports(rotation_code):
     """The asset alone on sys.path, as /var/task is, under the Lambda's Python (boto3 is the runtime's own)."""
     from infra.assets.lambda_package import LAMBDA_PYTHON_VERSION, find_python
 
-    expected = [
-        "functions/__init__.py",
-        "functions/rotation/__init__.py",
-        "functions/rotation/handler.py",
-        "golive/__init__.py",
-        "golive/contracts/__init__.py",
-        "golive/contracts/signing_keys.py",
-    ]
+    expected = ROTATION_FILES
     assert sorted(p.relative_to(rotation_code).as_posix() for p in rotation_code.rglob("*") if p.is_file()) == expected
     python = find_python(LAMBDA_PYTHON_VERSION)
     if python is None:
