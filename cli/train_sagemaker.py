@@ -1,7 +1,7 @@
 """`golive train --sagemaker`: the same training flags, run as one SageMaker GPU training job of a deployed
-environment. Local data (and a local --base-model) is uploaded as the job's channels, the source goes as the
-pipeline ships it, the flags become hyperparameters (checked by golive.contracts.hyperparameters); the job's
-log is streamed here, Ctrl-C stops it, and its bundle is unpacked into --out as a local run would write it.
+environment. Local data, --base-model and --champion are uploaded as the job's channels (cli/sagemaker_upload.py),
+the source goes as the pipeline ships it, the flags become hyperparameters (checked by
+golive.contracts.hyperparameters); the job's log is streamed here, Ctrl-C stops it, and its bundle is unpacked into --out as a local run would write it.
 
 The job itself is infra/training_job.py (what it is made of) and infra/training_run.py (following it)."""
 
@@ -19,12 +19,6 @@ from golive.errors import UserError
 from training.args import TrainArguments, arguments_from, str2bool
 
 POLL_SECONDS = 15.0
-# TrainArguments fields that are channels of the job (their SM_CHANNEL_<NAME> variable), by field name
-CHANNELS = {
-    f.name: f.metadata["env"].removeprefix("SM_CHANNEL_").lower()
-    for f in fields(TrainArguments)
-    if (f.metadata["env"] or "").startswith("SM_CHANNEL_")
-}
 # flags of a local run that SageMaker decides on a job, and why
 LOCAL_ONLY = {
     "checkpoint_dir": "the job checkpoints to S3 by itself (s3://<models bucket>/checkpoints/<job>/)",
@@ -102,6 +96,7 @@ def refuse_without_sagemaker(ns: argparse.Namespace) -> None:
 
 def launch(ns: argparse.Namespace) -> int:
     """Upload, start, follow, download: 0 with the bundle in --out, 130 when Ctrl-C stopped the job."""
+    from cli.sagemaker_upload import job_channels, upload
     from infra.config import load_config
     from infra.deployed import deployed_data
     from infra.naming import Names
@@ -117,10 +112,11 @@ def launch(ns: argparse.Namespace) -> int:
     config = load_config(ns.env or "dev")
     config = config.model_copy(update={"training": _training_settings(config, ns)})
     hyperparameters = _hyperparameters(args)
+    local = job_channels(args)  # every local channel checked (a champion verified) before any AWS call
     session = aws_session(config.region)
     deployed = deployed_data(session, config)
     name = ns.job_name or f"{Names(config).prefix}-cli-{datetime.now(UTC):%Y%m%d-%H%M%S}"
-    source_url, channels = _upload(session, deployed.data_bucket, name, args)
+    source_url, channels = upload(session, deployed.data_bucket, name, local)
     request = cli_job_request(config, deployed, name, source_url, channels, hyperparameters, ns.role)
     job = start(session, request, config.training)
     _say(_started(job, config))
@@ -207,55 +203,6 @@ def _flag_value(value) -> str:
     if isinstance(value, list):
         return ",".join(value)
     return repr(value) if isinstance(value, float) else str(value)
-
-
-def _upload(session, bucket: str, name: str, args: TrainArguments) -> tuple[str, list[dict]]:
-    """The source tarball and every local channel under s3://<data bucket>/cli-jobs/<job>/; s3:// ones as given."""
-    from golive.aws_errors import aws_errors
-    from infra.assets.training_source import build_source_tarball
-    from infra.training_job import CLI_JOBS_PREFIX, s3_channel
-
-    s3, base = session.client("s3"), f"{CLI_JOBS_PREFIX}{name}/"
-    channels = []
-    with aws_errors(
-        f"cannot upload to s3://{bucket}/{base}", "s3:PutObject on the data bucket and kms:GenerateDataKey"
-    ):
-        for field, channel in CHANNELS.items():
-            value = getattr(args, field)
-            if value is not None:
-                uri = (
-                    value
-                    if value.startswith("s3://")
-                    else _upload_local(s3, Path(value), field, bucket, f"{base}{channel}/")
-                )
-                channels.append(s3_channel(channel, uri))
-        with tempfile.TemporaryDirectory() as tmp:
-            tarball = build_source_tarball(Path(tmp) / "sourcedir.tar.gz")
-            s3.upload_file(str(tarball), bucket, f"{base}source/sourcedir.tar.gz")
-    return f"s3://{bucket}/{base}source/sourcedir.tar.gz", channels
-
-
-def _upload_local(s3, path: Path, field: str, bucket: str, prefix: str) -> str:
-    """A file, a folder of data files (those training reads) or a model folder (all of it), under `prefix`."""
-    from training.reading import SUPPORTED_SUFFIXES
-
-    option = f"--{field.replace('_', '-')}"
-    if not path.exists():
-        raise UserError(f"{option} {path} does not exist")
-    if path.is_file():
-        files = {path.name: path}
-    elif field == "base_model":
-        files = {p.relative_to(path).as_posix(): p for p in sorted(path.rglob("*")) if p.is_file()}
-    else:
-        files = {p.name: p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES}
-    if not files:
-        raise UserError(f"{option} {path} holds no files to train with")
-    size = sum(p.stat().st_size for p in files.values())
-    shown = f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.1f} kB"
-    _say(f"uploading {option} {path} ({len(files)} file{'s' * (len(files) > 1)}, {shown}) to s3://{bucket}/{prefix}")
-    for key, file in files.items():
-        s3.upload_file(str(file), bucket, prefix + key)
-    return f"s3://{bucket}/{prefix}"
 
 
 def _started(job, config) -> str:

@@ -56,9 +56,10 @@ class SkipReport:
         return {reason: len(places) for reason, places in self.by_reason.items()}
 
 
-def _list_sources(path: str, tree: bool = False) -> list[str]:
+def list_sources(path: str, tree: bool = False) -> list[str]:
     """A file, a folder (all data files in it, e.g. a SageMaker channel) or an s3:// URI or prefix; `tree`: every
-    .jsonl file under the folder, however deep (S3 prefixes are listed that way anyway)."""
+    .jsonl file under the folder, however deep (S3 prefixes are listed that way anyway). What training reads, and
+    so what `golive train --sagemaker` uploads of a local folder."""
     suffixes = (".jsonl",) if tree else tuple(SUPPORTED_SUFFIXES)
     if path.startswith("s3://"):
         return _list_s3(path, suffixes)
@@ -219,7 +220,7 @@ def read_rows(
     """Every row of every data file at `path`. `tree`: the .jsonl files under a folder or prefix however deep,
     where a file without rows is no mistake (feedback exports: a folder per day, its summary.json beside them)."""
     rows: list[Row] = []
-    for source in _list_sources(path, tree):
+    for source in list_sources(path, tree):
         found = _read_source(source, text_column, label_column, skipped, skip_invalid)
         if found is None and not tree:
             fmt = _format_of(source)
