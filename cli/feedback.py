@@ -82,28 +82,28 @@ def _s3_destination(uri: str) -> tuple[str, str]:
 def _read_deployed(env: str, since: datetime) -> list[Feedback]:
     """The environment's feedback table, named by its API stack's outputs, read in the environment's region."""
     import boto3
-    from botocore.exceptions import ClientError
 
     from functions.common.feedback_sources import read_table
     from golive.aws_errors import aws_errors
     from infra.config import load_config
+    from infra.deployed import deploy_command, describe_stack, stack_outputs
     from infra.naming import Names
 
     config = load_config(env)  # an unknown environment is a clear error before any AWS call
     stack = Names(config).api_stack
     with aws_errors(f"cannot find the feedback table of {env}", "cloudformation:DescribeStacks on " + stack):
-        try:
-            found = boto3.client("cloudformation", region_name=config.region).describe_stacks(StackName=stack)
-        except ClientError as exc:
-            if "does not exist" not in str(exc.response.get("Error", {}).get("Message")):
-                raise
-            raise UserError(
-                f"no stack {stack} in {config.region} for these credentials: deploy {env} first "
-                f"(`golive synth --env {env}`, then `cdk deploy`), or check AWS_PROFILE"
-            ) from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in found["Stacks"][0].get("Outputs", [])}
+        found = describe_stack(boto3.client("cloudformation", region_name=config.region), stack)
+    if found is None:
+        raise UserError(
+            f"no stack {stack} in {config.region} for these credentials: deploy {env} first with "
+            f"{deploy_command(config, stack)}, or check AWS_PROFILE"
+        )
+    outputs = stack_outputs(found)
     if TABLE_OUTPUT not in outputs:
-        raise UserError(f"stack {stack} has no {TABLE_OUTPUT} output; deploy this version of golive to {env}")
+        raise UserError(
+            f"stack {stack} has no {TABLE_OUTPUT} output: an older golive deployed it; deploy this one with "
+            f"{deploy_command(config, stack)}"
+        )
     table = outputs[TABLE_OUTPUT]
     with aws_errors(f"cannot read the feedback table {table}", READ_TABLE):
         client = boto3.client("dynamodb", region_name=config.region)

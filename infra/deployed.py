@@ -26,21 +26,26 @@ class DeployedData:
     training_role_arn: str  # the role training jobs run as
 
 
+def deploy_command(config: EnvironmentConfig, stack: str) -> str:
+    """The command that deploys one of the environment's stacks, and those it depends on."""
+    return f"`npx cdk deploy {stack} -c env={config.name}` (README: Deploy)"
+
+
 def deploy_hint(config: EnvironmentConfig) -> str:
-    return f"deploy it with `npx cdk deploy {Names(config).data_stack} -c env={config.name}` (README: Deploy)"
+    return f"deploy it with {deploy_command(config, Names(config).data_stack)}"
 
 
 def deployed_data(session, config: EnvironmentConfig) -> DeployedData:
     """The data stack's outputs in the environment's account and region, or a UserError saying what to deploy."""
     stack = Names(config).data_stack
     with aws_errors(f"cannot read the {config.name} environment's stack {stack}", "cloudformation:DescribeStacks"):
-        found = _stack(session.client("cloudformation", region_name=config.region), stack)
+        found = describe_stack(session.client("cloudformation", region_name=config.region), stack)
     if found is None:
         where = f"in {config.region}" + (f", account {config.account}" if config.account else "")
         raise UserError(
             f"the {config.name} environment is not deployed {where} (no stack {stack}); {deploy_hint(config)}"
         )
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs", [])}
+    outputs = stack_outputs(found)
     missing = [key for key in DATA_STACK_OUTPUTS if key not in outputs]
     if missing:
         raise UserError(
@@ -55,8 +60,9 @@ def deployed_data(session, config: EnvironmentConfig) -> DeployedData:
     )
 
 
-def _stack(cloudformation, name: str) -> dict | None:
-    """The stack's description; None when there is no such stack (CloudFormation answers ValidationError)."""
+def describe_stack(cloudformation, name: str) -> dict | None:
+    """The stack's description; None when there is no such stack (CloudFormation answers ValidationError), so each
+    command can say which stack is missing and how to deploy it. Other errors are the caller's aws_errors'."""
     from botocore.exceptions import ClientError
 
     try:
@@ -65,3 +71,8 @@ def _stack(cloudformation, name: str) -> dict | None:
         if "does not exist" in str(exc.response.get("Error", {}).get("Message")):
             return None
         raise
+
+
+def stack_outputs(stack: dict) -> dict[str, str]:
+    """A described stack's outputs, by key."""
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

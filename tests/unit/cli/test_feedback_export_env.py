@@ -144,6 +144,7 @@ def test_a_missing_stack_or_table_says_what_to_deploy(aws_env, tmp_path, capsys)
     with mock_aws():
         err = failure(capsys, "--env", "dev", *OUT, str(tmp_path / "f.jsonl"))
         assert f"no stack {STACK} in us-east-1 for these credentials: deploy dev first" in err, err
+        assert f"`npx cdk deploy {STACK} -c env=dev`" in err, err  # the command (infra/deployed.py's, as train's)
         table = deploy_stand_in()
         boto3.client("dynamodb").delete_table(TableName=table)
         err = failure(capsys, "--env", "dev", *OUT, str(tmp_path / "f.jsonl"))
