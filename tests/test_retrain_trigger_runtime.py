@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from golive.contracts import retraining
-from golive.contracts.feedback_exports import ExportSummary, PipelineInput, export_folder
+from golive.contracts.feedback_exports import ROWS_FILE, SUMMARY_FILE, ExportSummary, PipelineInput, export_folder
 from infra.assets.lambda_package import LAMBDA_PYTHON_VERSION, find_python
 from infra.assets.retrain_trigger import ENTRY
 from infra.assets.staging import stage_code
@@ -59,8 +59,9 @@ def test_the_shipped_code_starts_the_pipeline_under_the_runtime_python(tmp_path,
     )["stateMachineArn"]
     s3.create_bucket(Bucket="golive-dev-data")
     summary = ExportSummary(exported_at=datetime.now(UTC).isoformat(), since="", until="", rows=700)
-    s3.put_object(Bucket="golive-dev-data", Key=f"{export_folder(datetime.now(UTC).date())}summary.json",
-                  Body=summary.to_json().encode())  # fmt: skip
+    folder = export_folder(datetime.now(UTC).date())
+    s3.put_object(Bucket="golive-dev-data", Key=f"{folder}{ROWS_FILE}", Body=b'{"text": "ok", "label": "pos"}\n')
+    s3.put_object(Bucket="golive-dev-data", Key=f"{folder}{SUMMARY_FILE}", Body=summary.to_json().encode())
 
     settings = {
         retraining.STATE_MACHINE_ARN: machine,

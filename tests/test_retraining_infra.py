@@ -252,6 +252,8 @@ def test_the_function_may_start_this_pipeline_and_read_the_exports_only(retraini
     by_action = {json.dumps(s["Action"]): s for s in policy}
     exports_bucket = {"Fn::ImportValue": "golive-dev-data-bucket-arn"}
     assert by_action['["states:ListExecutions", "states:StartExecution"]']["Resource"] == {"Ref": machine_id}
+    executions = by_action['"states:DescribeExecution"']["Resource"]["Fn::Join"][1][-3:]  # its own, no other's
+    assert executions == [":execution:", {"Fn::Select": [6, {"Fn::Split": [":", {"Ref": machine_id}]}]}, ":*"]
     listing = by_action['"s3:ListBucket"']
     assert listing["Resource"] == exports_bucket
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["feedback-exports/*"]}}
@@ -262,16 +264,9 @@ def test_the_function_may_start_this_pipeline_and_read_the_exports_only(retraini
     }
     allowed = {action for s in policy for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert allowed == {
-        "states:ListExecutions",
-        "states:StartExecution",
-        "s3:ListBucket",
-        "s3:GetObject",
-        "kms:Decrypt",
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "sqs:SendMessage",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
+        *("states:ListExecutions", "states:StartExecution", "states:DescribeExecution", "s3:ListBucket"),
+        *("s3:GetObject", "kms:Decrypt", "logs:CreateLogStream", "logs:PutLogEvents", "sqs:SendMessage"),
+        *("xray:PutTraceSegments", "xray:PutTelemetryRecords"),
     }
     assert templates["data"].find_outputs("*", {"Export": {"Name": "golive-dev-data-bucket-arn"}})
 

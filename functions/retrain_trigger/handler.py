@@ -3,15 +3,20 @@ goes to ALARM (infra/constructs/retrain_trigger.py); it decides whether to start
 
 1. skip when an execution is RUNNING, or one started less than `min_interval_hours` ago (whatever started it and
    however it ended: a pipeline that fails at once is not restarted in a loop);
-2. count the labelled rows of the feedback exports that ran after the last SUCCEEDED execution's start (every
-   export when there is none), from their `summary.json`; skip below `min_new_labels`. A failed or stopped run
-   trained nothing, so its data still counts as new; a successful one used it, promoted or not;
-3. else start the pipeline with `PipelineInput(trigger, feedback_uri=s3://<data bucket>/feedback-exports/)`.
+2. count the labelled rows of the feedback exports that ran after the start of the last SUCCEEDED execution that
+   trained on the exports (its input's feedback_uri is the exports' folder; every export counts when none of the
+   newest RUNS_LOOKED_AT successful runs did), from their `summary.json`; skip below `min_new_labels`. A failed or
+   stopped run trained nothing, nor did a successful one started without the exports (`{}` by hand), so their data
+   still counts as new; a successful one on the exports used it, promoted or not;
+3. else start the pipeline with `PipelineInput(trigger, feedback_uri=s3://<data bucket>/feedback-exports/)`, or
+   without a feedback_uri when no export wrote a row (none yet, or only days without labels: a folder with no
+   JSONL fails `golive train --feedback-data`, as SageMaker fails a channel with no data).
 
 Each decision is one JSON line on stdout (`{"retrain": {...}}`, fields Logs Insights reads as they are) and the
-handler's result: started or skipped, the reason, the counts. The execution is named after the trigger's kind and
-the start of the current `min_interval_hours` window (`alarm-20261124T0000Z`): two alarms going off together
-invoke the function twice at once, both see nothing running, and Step Functions starts the one name only once.
+handler's result: started or skipped, the reason, the counts. The execution is named after the start of the
+current `min_interval_hours` window alone (`retrain-20261124T0000Z`), whatever triggered it: a schedule tick and an
+alarm (or two alarms) at once invoke the function twice, both see nothing running, and Step Functions starts the
+one name only once; the trigger is in the input.
 
 boto3, the standard library and the contracts (golive/contracts/retraining.py, feedback_exports.py): the function
 ships these files and nothing else.
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,11 +34,20 @@ from typing import Any
 import boto3
 
 from golive.contracts import retraining
-from golive.contracts.feedback_exports import EXPORT_PREFIX, SUMMARY_FILE, ExportSummary, PipelineInput
+from golive.contracts.feedback_exports import (
+    EXPORT_PREFIX,
+    ROWS_FILE,
+    SUMMARY_FILE,
+    ExportSummary,
+    PipelineInput,
+)
 
 # S3 lists LastModified to the second and clocks differ a little: a summary last written this long before the last
 # run's start cannot be from an export that ran after it, so it is not read
 LISTING_MARGIN = timedelta(minutes=5)
+# the newest successful runs read (DescribeExecution each) to find the last one that trained on the exports: a few
+# calls a decision; past them every export counts as new, which starts a run on the exports and so ends the search
+RUNS_LOOKED_AT, RUNS_PAGE = 50, 25
 VARIABLES = (
     retraining.STATE_MACHINE_ARN,
     retraining.DATA_BUCKET,
@@ -126,19 +140,20 @@ def decide(event: dict, settings: Settings, sfn: Any, s3: Any, now: datetime) ->
             f"{settings.min_interval_hours} h ago"
         )
         return Decision("skipped", "too_recent", message, trigger, latest["name"])
-    succeeded = latest_execution(sfn, settings.state_machine_arn, "SUCCEEDED")
-    since = succeeded["startDate"] if succeeded else None
-    count, unreadable = new_labels(s3, settings.data_bucket, since)
+    trained = last_run_on_exports(sfn, settings)
+    since = trained["startDate"] if trained else None
+    keys, any_rows = list_exports(s3, settings.data_bucket, since)
+    count, unreadable = new_labels(s3, settings.data_bucket, keys, since)
     counts: dict[str, Any] = {
         "new_labels": count,
         "min_new_labels": settings.min_new_labels,
         "unreadable_summaries": unreadable,
     }
     if count < settings.min_new_labels:
-        after = f"since {since.isoformat()}" if since else "in all exports (no run has succeeded yet)"
+        after = f"since {since.isoformat()}" if since else "in all exports (no successful run trained on them yet)"
         message = f"{count} new labelled rows {after}; at least {settings.min_new_labels} start a run"
         return Decision("skipped", "too_few_labels", message, trigger, **counts)
-    return start(sfn, settings, trigger, now, counts)
+    return start(sfn, settings, PipelineInput(trigger, settings.feedback_uri if any_rows else None), now, counts)
 
 
 def latest_execution(sfn: Any, state_machine_arn: str, status: str | None = None) -> dict | None:
@@ -150,27 +165,56 @@ def latest_execution(sfn: Any, state_machine_arn: str, status: str | None = None
     return executions[0] if executions else None
 
 
-def new_labels(s3: Any, bucket: str, since: datetime | None) -> tuple[int, tuple[str, ...]]:
-    """Labelled rows of the exports that ran after `since` (all of them when None), and the summaries that could
-    not be read."""
+def last_run_on_exports(sfn: Any, settings: Settings) -> dict | None:
+    """The newest SUCCEEDED execution started on every export (feedback_uri the exports' folder), among the newest
+    RUNS_LOOKED_AT successful ones; None when there is none."""
+    pages = sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=settings.state_machine_arn,
+        statusFilter="SUCCEEDED",
+        PaginationConfig={"MaxItems": RUNS_LOOKED_AT, "PageSize": RUNS_PAGE},
+    )
+    for page in pages:
+        for execution in page["executions"]:
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if feedback_uri_of(described.get("input")) == settings.feedback_uri:
+                return execution
+    return None
+
+
+def feedback_uri_of(execution_input: str | None) -> str | None:
+    """The feedback_uri of an execution's input (`{}` and anything not an object have none), with a final `/`."""
+    try:
+        uri = json.loads(execution_input or "{}").get("feedback_uri")
+    except (ValueError, AttributeError):
+        return None
+    return uri.rstrip("/") + "/" if isinstance(uri, str) else None
+
+
+def list_exports(s3: Any, bucket: str, since: datetime | None) -> tuple[list[str], bool]:
+    """The exports' summaries but those last written well before `since`, and whether any export wrote a row (a
+    ROWS_FILE with bytes, the data a feedback channel trains on: the export job writes one only then)."""
+    keys, any_rows = [], False
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=EXPORT_PREFIX):
+        for item in page.get("Contents", []):
+            if item["Key"].endswith(f"/{SUMMARY_FILE}") and (
+                since is None or item["LastModified"] > since - LISTING_MARGIN
+            ):
+                keys.append(item["Key"])
+            any_rows = any_rows or (item["Key"].endswith(f"/{ROWS_FILE}") and item["Size"] > 0)
+    return keys, any_rows
+
+
+def new_labels(s3: Any, bucket: str, keys: list[str], since: datetime | None) -> tuple[int, tuple[str, ...]]:
+    """Labelled rows of the exports at `keys` that ran after `since` (all of them when None), and the summaries
+    that could not be read."""
     count, unreadable = 0, []
-    for key in summary_keys(s3, bucket, since):
+    for key in keys:
         summary = read_summary(s3, bucket, key)
         if summary is None:
             unreadable.append(key)
         elif since is None or exported_at(summary) > since:
             count += summary.rows
     return count, tuple(unreadable)
-
-
-def summary_keys(s3: Any, bucket: str, since: datetime | None) -> Iterator[str]:
-    """Every export's summary under EXPORT_PREFIX, but those last written well before `since`."""
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=EXPORT_PREFIX):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith(f"/{SUMMARY_FILE}") and (
-                since is None or item["LastModified"] > since - LISTING_MARGIN
-            ):
-                yield item["Key"]
 
 
 def read_summary(s3: Any, bucket: str, key: str) -> ExportSummary | None:
@@ -190,20 +234,23 @@ def exported_at(summary: ExportSummary) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def execution_name(trigger: str, now: datetime, interval_hours: int) -> str:
-    """`<kind>-<start of the current min-interval window, UTC>`: `schedule-20261124T0000Z`, `alarm-...`."""
+def execution_name(now: datetime, interval_hours: int) -> str:
+    """`retrain-<start of the current min-interval window, UTC>`: `retrain-20261124T0000Z`, whatever the trigger."""
     window = interval_hours * 3600
     start = datetime.fromtimestamp(now.timestamp() // window * window, UTC)
-    return f"{trigger.split(':', 1)[0]}-{start:%Y%m%dT%H%MZ}"
+    return f"retrain-{start:%Y%m%dT%H%MZ}"
 
 
-def start(sfn: Any, settings: Settings, trigger: str, now: datetime, counts: dict) -> Decision:
-    name = execution_name(trigger, now, settings.min_interval_hours)
-    pipeline_input = PipelineInput(trigger=trigger, feedback_uri=settings.feedback_uri).to_json()
+def start(sfn: Any, settings: Settings, pipeline_input: PipelineInput, now: datetime, counts: dict) -> Decision:
+    name, trigger = execution_name(now, settings.min_interval_hours), pipeline_input.trigger
     try:
-        sfn.start_execution(stateMachineArn=settings.state_machine_arn, name=name, input=pipeline_input)
+        sfn.start_execution(stateMachineArn=settings.state_machine_arn, name=name, input=pipeline_input.to_json())
     except sfn.exceptions.ExecutionAlreadyExists:
         message = f"execution {name} was started in this {settings.min_interval_hours} h window by another trigger"
         return Decision("skipped", "already_started", message, trigger, name, **counts)
-    message = f"started {name}: {counts['new_labels']} new labelled rows (at least {settings.min_new_labels})"
+    feedback = "and every export" if pipeline_input.feedback_uri else "alone (no export holds a row)"
+    message = (
+        f"started {name} on the original data {feedback}: {counts['new_labels']} new labelled rows "
+        f"(at least {settings.min_new_labels})"
+    )
     return Decision("started", "started", message, trigger, name, **counts)

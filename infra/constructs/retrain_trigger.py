@@ -9,8 +9,9 @@ but would still be code, a role and a queue to review, patch and pass compliance
 What EventBridge cannot deliver to the function, and the invocations that still fail after Lambda's two retries
 (a throttled StartExecution, a denied S3 read), land in one queue; the monitoring stack alarms on it.
 
-The function's role may list and start executions of this one state machine, list the data bucket under the
-feedback exports' prefix and read those objects, and decrypt with the data key only through S3.
+The function's role may list and start executions of this one state machine and describe its executions (to read
+which trained on the exports), list the data bucket under the feedback exports' prefix and read those objects, and
+decrypt with the data key only through S3.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class RetrainTrigger(Construct):
             events.Rule(self, rule_id, rule_name=f"{prefix}-{name}", description=why, targets=[target], **when)
             for rule_id, name, why, when in self._rule_settings(settings, alarm_names)
         ]
-        self._acknowledge(role, bucket)
+        self._acknowledge(role, bucket, state_machine)
 
     @staticmethod
     def _rule_settings(settings: RetrainSettings, alarm_names: Sequence[str]) -> list[tuple[str, str, str, dict]]:
@@ -120,7 +121,8 @@ class RetrainTrigger(Construct):
         return queue
 
     def _role(self, state_machine: sfn.IStateMachine, bucket: s3.IBucket, key: kms.IKey) -> iam.Role:
-        """List and start this pipeline's executions; list and read the feedback exports, decrypting through S3."""
+        """List, start and describe this pipeline's executions; list and read the feedback exports, decrypting through
+        S3."""
         role = iam.Role(
             self,
             "Role",
@@ -130,6 +132,9 @@ class RetrainTrigger(Construct):
         arn = state_machine.state_machine_arn
         role.add_to_policy(
             iam.PolicyStatement(actions=["states:ListExecutions", "states:StartExecution"], resources=[arn])
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[self._executions(state_machine)])
         )
         role.add_to_policy(
             iam.PolicyStatement(
@@ -196,11 +201,24 @@ class RetrainTrigger(Construct):
         )
         return function
 
-    def _acknowledge(self, role: iam.Role, bucket: s3.IBucket) -> None:
+    def _executions(self, state_machine: sfn.IStateMachine) -> str:
+        """`arn:...:execution:<the state machine's name>:*`: its executions, no other's (as `grant_execution`)."""
+        name = cdk.Arn.split(state_machine.state_machine_arn, cdk.ArnFormat.COLON_RESOURCE_NAME).resource_name
+        return cdk.Stack.of(self).format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{name}:*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+    def _acknowledge(self, role: iam.Role, bucket: s3.IBucket, state_machine: sfn.IStateMachine) -> None:
         """cdk-nag's and checkov's findings on the function and its role, each with its reason."""
         objects = finding_text(cdk.Stack.of(self).resolve(bucket.arn_for_objects(f"{EXPORT_PREFIX}*")))
+        executions = finding_text(cdk.Stack.of(self).resolve(self._executions(state_machine)))
         for finding, reason in {
             f"Resource::{objects}": "the exports are one folder per day under feedback-exports/; only those",
+            f"Resource::{executions}": "DescribeExecution names an execution; these are the training pipeline's "
+            "executions only (to read which trained on the exports)",
             "Resource::*": "X-Ray's PutTraceSegments/PutTelemetryRecords take no resource ARN; CDK adds them for "
             "active tracing",
         }.items():

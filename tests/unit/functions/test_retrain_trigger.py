@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from unittest import mock
@@ -32,6 +34,7 @@ from golive.contracts.feedback_exports import PipelineInput, export_folder
 REGION = "us-east-1"
 BUCKET = "golive-dev-data"
 SCHEDULED = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+EXPORTS = f"s3://{BUCKET}/feedback-exports/"
 
 
 def alarm_event(name: str, state: str = "ALARM") -> dict:
@@ -52,9 +55,11 @@ class Aws:
         )["stateMachineArn"]
         self.s3.create_bucket(Bucket=BUCKET)
 
-    def run(self, name: str, wait: bool = True) -> datetime:
-        """Start an execution (by hand: `{}`); with `wait`, until moto's interpreter ends it. Its start time."""
-        arn = self.sfn.start_execution(stateMachineArn=self.arn, name=name, input="{}")["executionArn"]
+    def run(self, name: str, wait: bool = True, pipeline_input: PipelineInput | None = None) -> datetime:
+        """Start an execution (by hand: `{}` unless given); with `wait`, until moto's interpreter ends it. Its start
+        time."""
+        started = (pipeline_input or PipelineInput()).to_json()
+        arn = self.sfn.start_execution(stateMachineArn=self.arn, name=name, input=started)["executionArn"]
         deadline = time.monotonic() + 10
         while wait and self.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
             assert time.monotonic() < deadline, "moto's interpreter did not end the execution"
@@ -69,8 +74,10 @@ class Aws:
             "rows": rows,
             "left_out": {"no_text": 3},
         }
-        self.put(f"{export_folder(datetime(2026, 11, day).date())}summary.json", json.dumps(summary))
-        self.put(f"{export_folder(datetime(2026, 11, day).date())}feedback.jsonl", '{"text": "ok", "label": "pos"}\n')
+        folder = export_folder(datetime(2026, 11, day).date())
+        self.put(f"{folder}summary.json", json.dumps(summary))
+        if rows:  # as the export job: a day with no labelled rows is its summary alone
+            self.put(f"{folder}feedback.jsonl", '{"text": "ok", "label": "pos"}\n')
 
     def put(self, key: str, body: str) -> None:
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode())
@@ -125,7 +132,7 @@ def decision_logged(capsys) -> dict:
 
 
 def test_enough_new_labels_after_the_last_successful_run_start_the_pipeline_on_the_exports(aws, capsys):
-    started = aws.run("manual-1")
+    started = aws.run("weekly-1", pipeline_input=PipelineInput("schedule", EXPORTS))
     aws.export(started - timedelta(hours=1), rows=400, day=1)  # the last run trained on these
     aws.export(started + timedelta(hours=1), rows=300, day=2)
     aws.export(started + timedelta(hours=2), rows=250, day=3)
@@ -135,10 +142,8 @@ def test_enough_new_labels_after_the_last_successful_run_start_the_pipeline_on_t
 
     assert result["action"] == "started", result
     assert result["new_labels"] == 550 and result["min_new_labels"] == 500
-    assert result["execution"] == f"schedule-{now:%Y%m%d}T0000Z"
-    assert aws.pipeline_input(result["execution"]) == json.loads(
-        PipelineInput(trigger="schedule", feedback_uri=f"s3://{BUCKET}/feedback-exports/").to_json()
-    )
+    assert result["execution"] == f"retrain-{now:%Y%m%d}T0000Z"
+    assert aws.pipeline_input(result["execution"]) == {"trigger": "schedule", "feedback_uri": EXPORTS}
     assert decision_logged(capsys) == result
 
 
@@ -170,7 +175,7 @@ def test_a_run_started_within_the_minimum_interval_skips_even_when_it_ended(aws_
 
 
 def test_too_few_new_labels_skip_and_unreadable_summaries_are_named_not_counted(aws, capsys):
-    started = aws.run("manual-1")
+    started = aws.run("weekly-1", pipeline_input=PipelineInput("schedule", EXPORTS))
     aws.export(started - timedelta(minutes=30), rows=5_000, day=1)
     aws.export(started + timedelta(hours=3), rows=499, day=2)
     aws.put("feedback-exports/2026-11-03/summary.json", "{not json")
@@ -201,36 +206,82 @@ def test_an_alarm_going_to_alarm_starts_a_run_named_after_it_and_other_events_do
 
     result = trigger.handler(alarm_event("golive-dev-online-accuracy"), None, now=now)
     assert (result["action"], result["trigger"]) == ("started", "alarm:golive-dev-online-accuracy")
-    assert result["execution"].startswith("alarm-")
+    assert result["execution"].startswith("retrain-")
     assert aws.pipeline_input(result["execution"])["trigger"] == "alarm:golive-dev-online-accuracy"
 
 
-def test_two_alarms_at_once_start_one_run(aws_running, capsys):
-    """Both invocations pass the checks before either starts (they run at the same time); the second start finds
-    the window's execution already there."""
+def test_a_schedule_tick_and_an_alarm_at_once_start_one_run(aws_running, capsys):
+    """Both invocations pass the checks before either starts (a barrier holds each StartExecution until both got
+    there); the second start finds the window's execution already there, whichever trigger it came from."""
     aws_running.export(datetime.now(UTC), rows=600)
-    now = datetime.now(UTC)
-    first = trigger.handler(alarm_event("golive-dev-online-accuracy"), None, now=now)
-    settings = trigger.Settings.from_environment()
-    second = trigger.start(
-        aws_running.sfn, settings, "alarm:golive-dev-label-share-drift", now, {"new_labels": 0, "min_new_labels": 0}
-    )
-    assert first["action"] == "started"
-    assert (second.action, second.reason, second.execution) == ("skipped", "already_started", first["execution"])
-    assert len(aws_running.executions()) == 1
+    now, both_decided = datetime.now(UTC), threading.Barrier(2, timeout=10)
+
+    def wait_for_the_other(**_) -> None:  # a value returned here would stand in for the call's response
+        both_decided.wait()
+
+    def invoke(event: dict) -> dict:
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sfn.meta.events.register("before-call.sfn.StartExecution", wait_for_the_other)
+        return trigger.handler(event, None, sfn=sfn, now=now)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(invoke, [SCHEDULED, alarm_event("golive-dev-online-accuracy")]))
+
+    started, skipped = sorted(results, key=lambda result: result["action"] != "started")
+    assert (started["action"], skipped["action"], skipped["reason"]) == ("started", "skipped", "already_started")
+    assert skipped["execution"] == started["execution"]
+    (execution,) = aws_running.executions()
+    assert aws_running.pipeline_input(execution["name"])["trigger"] == started["trigger"]
 
 
-def test_with_no_minimum_of_labels_the_schedule_retrains_on_the_original_data_alone(aws, monkeypatch, capsys):
+@pytest.mark.parametrize("empty_days", [0, 2], ids=["no exports", "only days without labels"])
+def test_with_no_minimum_of_labels_the_schedule_retrains_on_the_original_data_alone(aws, monkeypatch, empty_days):
+    """No export holds a row: no feedback channel (a prefix with no JSONL fails `golive train` and the job)."""
     configured(aws, monkeypatch, hours=168, labels=0)
+    for day in range(1, empty_days + 1):
+        aws.export(datetime.now(UTC), rows=0, day=day)
+
     result = trigger.handler(SCHEDULED, None, now=datetime.now(UTC))
+
     assert (result["action"], result["new_labels"]) == ("started", 0)
+    assert aws.pipeline_input(result["execution"]) == {"trigger": "schedule"}
 
 
-def test_execution_names_are_the_trigger_kind_and_the_start_of_the_interval_window():
+def test_feedback_exported_before_the_last_run_is_still_trained_on_when_nothing_new_came(aws, monkeypatch):
+    """The pipeline trains on every export, not only the new ones."""
+    configured(aws, monkeypatch, hours=24, labels=0)
+    started = aws.run("weekly-1", pipeline_input=PipelineInput("schedule", EXPORTS))
+    aws.export(started - timedelta(hours=1), rows=400, day=1)
+    aws.export(started + timedelta(hours=1), rows=0, day=2)
+
+    result = trigger.handler(SCHEDULED, None, now=started + timedelta(days=7))
+
+    assert (result["action"], result["new_labels"]) == ("started", 0)
+    assert aws.pipeline_input(result["execution"]) == {"trigger": "schedule", "feedback_uri": EXPORTS}
+
+
+def test_a_successful_run_that_trained_on_no_feedback_leaves_the_new_labels_new(aws):
+    """A hand-started `{}` run (or one on a single day's folder) after the last run on the exports used none of
+    what came since; the labels are counted from the run that trained on the exports."""
+    on_exports = aws.run("weekly-1", pipeline_input=PipelineInput("schedule", EXPORTS))
+    time.sleep(0.01)
+    between = datetime.now(UTC)
+    time.sleep(0.01)
+    aws.run("by-hand-1")
+    aws.run("one-day-1", pipeline_input=PipelineInput("manual", f"{EXPORTS}2026-11-02/"))
+    aws.export(on_exports - timedelta(hours=1), rows=5_000, day=1)  # trained on by weekly-1
+    aws.export(between, rows=600, day=2)
+
+    result = trigger.handler(SCHEDULED, None, now=datetime.now(UTC) + timedelta(hours=25))
+
+    assert (result["action"], result["new_labels"]) == ("started", 600)
+
+
+def test_execution_names_are_the_start_of_the_interval_window_whatever_the_trigger():
     now = datetime(2026, 11, 24, 13, 45, tzinfo=UTC)
-    assert trigger.execution_name("schedule", now, 24) == "schedule-20261124T0000Z"
-    assert trigger.execution_name("alarm:golive-prod-label-share-drift", now, 6) == "alarm-20261124T1200Z"
-    assert trigger.execution_name("schedule", now + timedelta(hours=11), 24) == "schedule-20261125T0000Z"
+    assert trigger.execution_name(now, 24) == "retrain-20261124T0000Z"
+    assert trigger.execution_name(now, 6) == "retrain-20261124T1200Z"
+    assert trigger.execution_name(now + timedelta(hours=11), 24) == "retrain-20261125T0000Z"
 
 
 def test_a_function_deployed_without_its_settings_says_which_are_missing(monkeypatch):
