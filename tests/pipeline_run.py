@@ -146,11 +146,12 @@ def run_pipeline(
     emulator: Emulator,
     *,
     execution_input: dict | Callable[[str], dict] | None = None,
-    champion: str | None = None,
+    champion: str | dict | None = None,
     eval_keys: tuple[str, ...] = (),
 ) -> Run:
     """Create what the pipeline reaches, execute the state machine once in moto, and report what it did.
-    `champion`: the ModelDataUrl of an Approved package registered before the run (the serving model);
+    `champion`: an Approved package registered before the run (the serving model): the ModelDataUrl its metadata
+    records, or CreateModelPackage's fields besides the group and the status (a package from older golive or by hand);
     `eval_keys`: objects put in the data bucket first; `execution_input`: the execution's input ({} without; a
     function of the data bucket's name gives it)."""
     names = Names(load_config(env))
@@ -196,16 +197,18 @@ def run_pipeline(
     )
 
 
-def _before_the_run(names: Names, data_bucket: str, champion: str | None, eval_keys: tuple[str, ...]) -> None:
+def _before_the_run(names: Names, data_bucket: str, champion: str | dict | None, eval_keys: tuple[str, ...]) -> None:
     s3 = boto3.client("s3", region_name=REGION)
     for key in eval_keys:
         s3.put_object(Bucket=data_bucket, Key=key, Body=b"" if key.endswith("/") else b"text\tlabel\n")
-    if champion:
+    if isinstance(champion, str):
+        champion = {"CustomerMetadataProperties": {"TrainingJobName": "earlier-run", "ModelDataUrl": champion}}
+    if champion is not None:
         boto3.client("sagemaker", region_name=REGION).create_model_package(
             ModelPackageGroupName=names.model_package_group,
             ModelApprovalStatus="Approved",
             ModelPackageDescription="the model serving now",
-            CustomerMetadataProperties={"TrainingJobName": "earlier-run", "ModelDataUrl": champion},
+            **champion,
         )
         time.sleep(0.01)  # the run's package is created later: ListModelPackages sorts by creation time
 

@@ -444,6 +444,7 @@ def test_only_models_above_the_floor_and_better_than_the_serving_one_are_approve
         ("NotBetter", "RegisterRejected"),
         ("NotEnoughData", "RegisterPending"),
         ("CannotCompare", "RegisterPending"),
+        ("ChampionModelMissing", "RegisterPending"),
     ]:
         assert states[decision]["Next"] == registered
     statuses = {s: states[s]["Parameters"]["ModelApprovalStatus"] for s in states if s.startswith("Register")}

@@ -4,8 +4,9 @@ lacks: tests/moto_shims.py). Each run is one execution; what it did is read back
 channels (DescribeTrainingJob), the Model Registry, the models and the endpoint.
 
 The promotion decisions (infra/stacks/pipeline_gate.py): better than the serving model -> promoted; worse or below
-the floor -> Rejected; too few rows to compare, or nothing compared -> PendingManualApproval; no serving model yet ->
-the floor alone decides. The endpoint changes only on promotion.
+the floor -> Rejected; too few rows to compare, nothing compared, or a serving package whose model cannot be found
+-> PendingManualApproval; no Approved package at all -> the floor alone decides. The endpoint changes only on
+promotion.
 """
 
 from __future__ import annotations
@@ -197,6 +198,47 @@ def test_a_model_that_is_not_promoted_is_registered_and_the_endpoint_keeps_its_m
     assert metadata["AccuracyGain"] == str(job.metrics.get("accuracy_gain", "none"))
     assert run.registered["ModelPackageDescription"].startswith(f"{decision}: ")
     assert len(run.models) == 1 and _endpoint_kept_its_model(run)  # the deployed model, untouched
+
+
+# an Approved package that older golive registered (no ModelDataUrl in its metadata, the model in its
+# InferenceSpecification) or that someone registered by hand (no model data at all)
+OLDER_GOLIVE = {
+    "InferenceSpecification": {
+        "Containers": [{"Image": f"{_arn('ecr', 'golive-endpoint')}:older", "ModelDataUrl": CHAMPION}],
+        "SupportedContentTypes": ["application/json"],
+        "SupportedResponseMIMETypes": ["application/json"],
+    }
+}
+BY_HAND = {"CustomerMetadataProperties": {"RegisteredBy": "someone"}}
+
+
+@pytest.mark.parametrize(
+    "champion,job,decision,status,final_state,channel",
+    [
+        (OLDER_GOLIVE, WORSE, "not_better", "Rejected", "KeptCurrentModel", CHAMPION),
+        (OLDER_GOLIVE, BETTER, "better", "Approved", "Promoted", CHAMPION),
+        (BY_HAND, FIRST, "champion_model_missing", "PendingManualApproval", "AwaitingApproval", None),
+        ({}, FIRST, "champion_model_missing", "PendingManualApproval", "AwaitingApproval", None),
+    ],
+    ids=["older-golive-worse", "older-golive-better", "by-hand", "no-metadata"],
+)
+def test_an_approved_package_without_model_data_in_its_metadata_is_a_champion_not_a_first_model(
+    templates, champion, job, decision, status, final_state, channel
+):
+    """The model is taken from its InferenceSpecification; with none anywhere the gate cannot compare, and the
+    floor alone (a first model's gate) must not replace the model serving."""
+    run = run_pipeline(templates["prod"], "prod", Emulator(job=job), champion=champion)
+    assert (run.status, run.final_state) == ("SUCCEEDED", final_state)
+    assert [p["ModelApprovalStatus"] for p in run.packages] == ["Approved", status]
+    metadata = _metadata(run)
+    assert (metadata["Decision"], metadata["ChampionData"]) == (decision, channel or "none")
+    assert metadata["ChampionPackage"] == run.packages[0]["ModelPackageArn"]
+    assert run.channels.get("champion") == channel
+    if status != "Approved":
+        assert run.registered["ModelPackageDescription"].startswith(f"{decision}: ")
+        assert len(run.models) == 1 and _endpoint_kept_its_model(run)
+    else:
+        assert run.endpoint["EndpointConfigName"] == run.output["model"]["name"]
 
 
 def test_a_run_started_with_feedback_trains_on_it_and_one_without_does_not(promoted, templates):

@@ -8,9 +8,11 @@
     ComparedGate: accuracy < promote_min_accuracy -> BelowFloor; rows < min_comparison_rows -> NotEnoughData;
                   accuracy_gain >= promote_min_gain -> Better; else NotBetter
     FloorGate:    accuracy < promote_min_accuracy -> BelowFloor; a champion but no gain -> CannotCompare;
-                  no champion (the first model) -> FirstModel
+                  an Approved package whose model data was not found -> ChampionModelMissing;
+                  no Approved package at all (the first model) -> FirstModel
     Better, FirstModel -> RegisterApproved (then promote); BelowFloor, NotBetter -> RegisterRejected ->
-    KeptCurrentModel; NotEnoughData, CannotCompare -> RegisterPending (PendingManualApproval) -> AwaitingApproval
+    KeptCurrentModel; NotEnoughData, CannotCompare, ChampionModelMissing -> RegisterPending (PendingManualApproval)
+    -> AwaitingApproval
 
 Why the metrics are read in steps: DescribeTrainingJob has no FinalMetricDataList when the job logged no metric,
 and in Step Functions a JSONPath through a missing field is a `States.Runtime` error, which no Catch sees.
@@ -25,6 +27,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from infra.naming import api_tags
+from infra.stacks.pipeline_inputs import NONE
 from infra.stacks.pipeline_scope import PipelineScope
 
 # what training logs (golive.contracts.training_metrics), by the name the gate gives it in $.gate
@@ -36,6 +39,7 @@ METRICS = {
 }
 GATE_METRIC = METRICS["accuracy"]
 HAS_CHAMPION = sfn.Condition.is_present("$.inputs.champion.channel")
+HAS_APPROVED = sfn.Condition.not_(sfn.Condition.string_equals("$.inputs.champion.package", NONE))  # model found or not
 
 
 def read_and_gate(states: PipelineScope, no_metric: sfn.Fail, promote: sfn.IChainable) -> sfn.Choice:
@@ -96,6 +100,7 @@ def _scores(states: PipelineScope, no_metric: sfn.Fail, decide: dict[str, sfn.Pa
         sfn.Choice(states, "FloorGate")
         .when(below_floor, decide["below_floor"])
         .when(HAS_CHAMPION, decide["cannot_compare"])
+        .when(HAS_APPROVED, decide["champion_model_missing"])
         .otherwise(decide["first_model"])
     )
     logged = lambda key: sfn.Condition.number_greater_than(f"$.counts.{key}", 0)  # noqa: E731
@@ -125,6 +130,12 @@ def _decisions(states: PipelineScope, promote: sfn.IChainable) -> dict[str, sfn.
             "CannotCompare",
             "PendingManualApproval",
             f"the job logged no {METRICS['gain']} (see its log: the serving model's labels may differ)",
+        ),
+        "champion_model_missing": (
+            "ChampionModelMissing",
+            "PendingManualApproval",
+            "the newest Approved package (ChampionPackage) records no ModelDataUrl, in its metadata or its "
+            "InferenceSpecification: nothing to compare with",
         ),
     }
     registered = {

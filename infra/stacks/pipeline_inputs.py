@@ -4,8 +4,10 @@
       -> HasFeedback: the execution input's feedback_uri (golive.contracts.feedback_exports.PipelineInput)
            absent -> NoFeedback; under s3://<data>/feedback-exports/ -> WithFeedback; anything else -> InvalidInput
       -> FindEvalSet (ListObjectsV2 under eval/, the folder marker skipped) -> HasEvalSet -> WithEvalSet | NoEvalSet
-      -> FindChampion (the newest Approved package in the group) -> HasChampion -> DescribeChampion
-           -> ChampionHasModel (its CustomerMetadataProperties.ModelDataUrl) -> WithChampion | NoChampion
+      -> FindChampion (the newest Approved package in the group) -> HasChampion -> DescribeChampion | NoChampion
+           -> ChampionHasModel: its CustomerMetadataProperties.ModelDataUrl -> WithChampion, else its
+              InferenceSpecification.Containers[0].ModelDataUrl -> ReadChampionSpec -> WithChampionSpec, else
+              ChampionWithoutModel
       -> ListChannels ($.channels.all: the four entries; Train takes those whose uri is not "none")
 
 Each entry is `{"uri": ..., "channel": <InputDataConfig channel>}`, or `{"uri": "none"}` when the run has no such
@@ -134,7 +136,7 @@ def _eval_set(states: PipelineScope, then: sfn.IChainable) -> sfn.IChainable:
 
 def _champion(states: PipelineScope, then: sfn.IChainable) -> sfn.IChainable:
     """The model serving now: the newest Approved package (a rolled-back one is marked Rejected, pipeline_promote)
-    and its model.tar.gz, which every package the pipeline registers records in its metadata."""
+    and its model.tar.gz (_champion_model)."""
     find = tasks.CallAwsService(
         states,
         "FindChampion",
@@ -160,27 +162,53 @@ def _champion(states: PipelineScope, then: sfn.IChainable) -> sfn.IChainable:
         result_path="$.found.Champion",  # whole: a selector through a missing field would be a States.Runtime error
         parameters={"ModelPackageName": sfn.JsonPath.array_get_item(sfn.JsonPath.list_at("$.found.Arns"), 0)},
     )
-    model = "$.found.Champion.CustomerMetadataProperties.ModelDataUrl"
-    with_champion = sfn.Pass(
-        states,
-        "WithChampion",
-        result_path="$.inputs.champion",
-        parameters=_entry(sfn.JsonPath.string_at(model), CHAMPION_CHANNEL)
-        | {"package": sfn.JsonPath.string_at("$.found.Champion.ModelPackageArn")},
-    )
     no_champion = sfn.Pass(
         states, "NoChampion", result_path="$.inputs.champion", parameters={"uri": NONE, "package": NONE}
     )
-    with_champion.next(then)
     no_champion.next(then)
-    has_model = (
-        sfn.Choice(states, "ChampionHasModel")
-        .when(sfn.Condition.is_present(model), with_champion)
-        .otherwise(no_champion)
-    )
     has_champion = (
         sfn.Choice(states, "HasChampion")
-        .when(sfn.Condition.is_present("$.found.Arns[0]"), describe.next(has_model))
+        .when(sfn.Condition.is_present("$.found.Arns[0]"), describe.next(_champion_model(states, then)))
         .otherwise(no_champion)
     )
     return find.next(has_champion)
+
+
+def _champion_model(states: PipelineScope, then: sfn.IChainable) -> sfn.Choice:
+    """The champion's model.tar.gz: the ModelDataUrl every package the pipeline registers records in its metadata,
+    else its InferenceSpecification's (what the endpoint deploys; packages from older golive or registered by hand).
+    With neither, `package` names it and `uri` is "none": the gate cannot compare (pipeline_gate.py), since only a
+    group with no Approved package is a first model."""
+    package = {"package": sfn.JsonPath.string_at("$.found.Champion.ModelPackageArn")}
+    metadata = "$.found.Champion.CustomerMetadataProperties.ModelDataUrl"
+    containers = "$.found.Champion.InferenceSpecification.Containers"
+
+    def champion(state_id: str, uri: str) -> sfn.Pass:
+        return sfn.Pass(
+            states,
+            state_id,
+            result_path="$.inputs.champion",
+            parameters=_entry(uri, CHAMPION_CHANNEL) | package,
+        )
+
+    # [*], then the first item: the container IsPresent checked (a path through [0] is one value in Step Functions
+    # but a list in moto's interpreter; a list and ArrayGetItem are the same in both, as FindChampion's Arns)
+    read_spec = sfn.Pass(
+        states,
+        "ReadChampionSpec",
+        result_path="$.found.Spec",
+        parameters={"ModelDataUrls": sfn.JsonPath.list_at(f"{containers}[*].ModelDataUrl")},
+    )
+    from_spec = champion(
+        "WithChampionSpec",
+        sfn.JsonPath.array_get_item(sfn.JsonPath.list_at("$.found.Spec.ModelDataUrls"), 0),
+    )
+    without_model = sfn.Pass(
+        states, "ChampionWithoutModel", result_path="$.inputs.champion", parameters={"uri": NONE} | package
+    )
+    return (  # IsPresent first: no JSONPath reaches through a missing field
+        sfn.Choice(states, "ChampionHasModel")
+        .when(sfn.Condition.is_present(metadata), champion("WithChampion", sfn.JsonPath.string_at(metadata)).next(then))
+        .when(sfn.Condition.is_present(f"{containers}[0].ModelDataUrl"), read_spec.next(from_spec).next(then))
+        .otherwise(without_model.next(then))
+    )

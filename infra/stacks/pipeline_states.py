@@ -9,7 +9,8 @@
                wait until the endpoint is InService on the new config, or mark the package Rejected and fail on
                rollback; scale_to_zero: create model, rolling update of the inference component, the same wait]
            below the floor or not better: register Rejected -> KeptCurrentModel (the endpoint keeps its model)
-           too few rows to compare, or no gain logged: register PendingManualApproval -> AwaitingApproval
+           too few rows to compare, no gain logged, or an Approved package whose model is not found: register
+               PendingManualApproval -> AwaitingApproval
       a job that logged no challenger_accuracy (or comparison_rows) -> NoAccuracyMetric, nothing registered
 
 The Train state: infra/stacks/pipeline_training_job.py; the promote step: infra/stacks/pipeline_promote.py;
