@@ -53,10 +53,10 @@ def alarm_names(template: Template) -> set[str]:
     return {r["Properties"]["AlarmName"] for r in template.find_resources("AWS::CloudWatch::Alarm").values()}
 
 
-def function(stack: cdk.Stack) -> lambda_.Function:
+def function(stack: cdk.Stack, construct_id: str = "Fn") -> lambda_.Function:
     return lambda_.Function(
         stack,
-        "Fn",
+        construct_id,
         runtime=lambda_.Runtime.PYTHON_3_13,
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context): pass"),
@@ -204,6 +204,7 @@ def test_api_alarms_split_client_facing_from_capacity_and_notify_both_ways(stack
         timeout_s=LAMBDA_TIMEOUT_S,
         stage=rest.deployment_stage,
         table_name="t",
+        export_function=function(stack, "Export"),
     )
     assert [a.node.id for a in unit.client_facing] == [a.construct_id for a in catalog.API_ALARMS[:4]]
     assert [a.node.id for a in unit.capacity] == [a.construct_id for a in catalog.API_ALARMS[4:]]

@@ -111,6 +111,7 @@ DEV_ALARMS = {
     "LambdaDuration": ("AWS/Lambda", "Duration", "p99", 22_400, 300, "GreaterThanThreshold"),
     "Api5xxRate": ("AWS/ApiGateway", "5XXError", "Average", 0.01, 300, "GreaterThanThreshold"),
     "ApiLatency": ("AWS/ApiGateway", "Latency", "p99", 3000, 300, "GreaterThanThreshold"),
+    "FeedbackExportErrors": ("AWS/Lambda", "Errors", "Sum", 0, 3600, "GreaterThanThreshold"),
 }
 PROD_ENDPOINT_ALARMS = {
     "EndpointGpuUtilization": (
@@ -186,6 +187,26 @@ def test_every_alarm_has_its_metric_threshold_period_and_notifies_on_alarm_and_o
         topic = _topic_import(props, "AlarmActions")
         assert "alerts" in topic and _topic_import(props, "OKActions") == topic, name
         assert props["AlarmName"].startswith(f"golive-{env}-")
+
+
+def test_a_failed_feedback_export_run_pages_the_alert_topic(synthesized):
+    api, monitoring = synthesized["dev"]["api"], synthesized["dev"]["monitoring"]
+    alarm = _alarms(monitoring)["FeedbackExportErrors"]
+    assert alarm["AlarmName"] == "golive-dev-feedback-export-errors"
+    assert (alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"], alarm["TreatMissingData"]) == (1, 1, "notBreaching")
+    # its one dimension is the export function's name, imported from the API stack; not the API function's
+    (dimension,) = alarm["Dimensions"]
+    assert dimension["Name"] == "FunctionName"
+    export_name = dimension["Value"]["Fn::ImportValue"]
+    (export_function,) = [
+        logical
+        for logical, r in api.find_resources("AWS::Lambda::Function").items()
+        if logical.startswith("FeedbackExportFunction")
+    ]
+    outputs = api.to_json()["Outputs"].values()
+    assert [o["Value"] for o in outputs if o.get("Export", {}).get("Name") == export_name] == [{"Ref": export_function}]
+    topic = _topic_import(alarm, "AlarmActions")
+    assert "alerts" in topic and _topic_import(alarm, "OKActions") == topic
 
 
 def test_endpoint_rollback_alarms_take_config_thresholds_and_notify(synthesized):

@@ -1,9 +1,10 @@
 """The API's alarms: client-facing (the function's errors and throttles, the stage's 5XX rate and p99 latency),
 which make up the composite "service degraded" alarm, and capacity (the function's p99 duration near its
-timeout, DynamoDB throttling the feedback table)."""
+timeout, DynamoDB throttling the feedback table) with the daily feedback export failing."""
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
@@ -13,6 +14,9 @@ from golive.contracts import alarms as catalog
 from golive.contracts.telemetry import MODEL_WAKING_UP
 from infra.constructs.alarm_kit import GT, AlarmKit
 from infra.constructs.inline import Inline
+
+# the export runs once a day (00:15 UTC, up to 15 minutes, then Lambda's two retries): an hour holds a run's errors
+EXPORT_ERRORS_PERIOD = cdk.Duration.hours(1)
 
 
 class ApiAlarms(Inline):
@@ -26,10 +30,14 @@ class ApiAlarms(Inline):
         timeout_s: int,
         stage: apigw.Stage,
         table_name: str,
+        export_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self.client_facing = self._client_facing(kit, function, stage)
-        self.capacity = self._capacity(kit, function, timeout_s, table_name)
+        self.capacity = [
+            *self._capacity(kit, function, timeout_s, table_name),
+            self._export_failed(kit, export_function),
+        ]
 
     def _client_facing(self, kit: AlarmKit, function: lambda_.IFunction, stage: apigw.Stage) -> list[cloudwatch.Alarm]:
         """What clients see: the function's errors and throttles, the stage's 5XX rate and p99 latency."""
@@ -114,6 +122,20 @@ class ApiAlarms(Inline):
                 GT,
             ),
         ]
+
+    def _export_failed(self, kit: AlarmKit, export_function: lambda_.IFunction) -> cloudwatch.Alarm:
+        """The daily feedback export failed (a run or one of Lambda's two retries): the next run exports the missed
+        window too, but only if it succeeds before the feedback table's TTL expires the captured texts."""
+        return kit.alarm(
+            self,
+            catalog.FEEDBACK_EXPORT_ERRORS,
+            "the daily feedback export failed: read its log, then run it again (the next run also exports the "
+            "missed window) before the feedback table's TTL expires the texts",
+            export_function.metric_errors(statistic="Sum", period=EXPORT_ERRORS_PERIOD),
+            0,
+            GT,
+            evaluation_periods=1,
+        )
 
 
 def server_error_rate(kit: AlarmKit, stage: apigw.Stage) -> cloudwatch.MathExpression:

@@ -69,6 +69,7 @@ class MonitoringStack(StableIdStack):
             timeout_s=api.timeout_s,
             stage=api.api.deployment_stage,
             table_name=api.feedback_table.table_name,
+            export_function=api.feedback_export.function,
         )
         client_facing += api_alarms.client_facing
         capacity += api_alarms.capacity
