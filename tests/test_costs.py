@@ -37,8 +37,9 @@ def test_estimate_matches_hand_computed_figures():
     assert lines["Lambda requests"] == 0.40 and lines["API Gateway (REST)"] == 7.00
     assert lines["S3 storage"] == 1.15 and lines["KMS keys"] == 3.00  # data, alerts, logs
     assert lines["CloudWatch Logs ingestion"] == 1.00
-    # staging: 6 API + 4 quality + 3 units of anomaly detection + undelivered alerts + 2 rollback + 2 GPU + at-max = 19
-    assert lines["CloudWatch alarms and dashboard"] == pytest.approx(19 * 0.10 + 0.50 + 3.00)
+    # staging: 6 API + the feedback export's errors + 4 quality + 3 units of anomaly detection + undelivered alerts
+    # + 2 rollback + 2 GPU + at-max = 20
+    assert lines["CloudWatch alarms and dashboard"] == pytest.approx(20 * 0.10 + 0.50 + 3.00)
     assert lines["CloudWatch custom metrics (the API's EMF)"] == pytest.approx((len(CLOUDWATCH_METRICS) + 2) * 0.30)
     totals = result.by_stage()
     assert totals["inference"] == 1027.84 and set(totals) == {"training", "inference", "api", "data", "monitoring"}
