@@ -274,18 +274,33 @@ def test_a_slow_wake_up_pages_and_a_normal_one_does_not(proxy):
     assert logical in json.dumps(parts)  # in the alarm status widget
 
 
+def created_alarm_units(templates: dict[str, Template]) -> int:
+    """What the synthesised alarms bill as: one unit each, three for an anomaly-detection alarm."""
+    units = 0
+    for stack in ("monitoring", "inference"):
+        for alarm in templates[stack].find_resources("AWS::CloudWatch::Alarm").values():
+            units += 3 if alarm["Properties"]["ComparisonOperator"] == "LessThanLowerThreshold" else 1
+    return units
+
+
 def test_the_cost_estimate_counts_the_wake_up_alarm(proxy):
     from infra.costs.stages import monitoring_footprint
 
     config = load_config("staging", Path(proxy["_outdir"]).parent / "envs")
     assert config.api_wakes_endpoint and config.monitoring.wake_up_too_slow_factor == 2.5
-    created = sum(len(proxy[stack].find_resources("AWS::CloudWatch::Alarm")) for stack in ("monitoring", "inference"))
-    units = created + 2 * len(
-        proxy["monitoring"].find_resources(
-            "AWS::CloudWatch::Alarm", {"Properties": {"ComparisonOperator": "LessThanLowerThreshold"}}
-        )
-    )  # anomaly detection bills as three
-    assert monitoring_footprint(config)[0] == units
+    assert monitoring_footprint(config)[0] == created_alarm_units(proxy)
+
+
+def test_the_cost_estimate_counts_shipped_stagings_alarms(tmp_path_factory):
+    """Staging as shipped scales to zero and can scale out to 2: it has no at-maximum alarm (the wake-up and idle
+    alarms drive its capacity instead), so the estimate must not price one."""
+    from infra.costs.stages import monitoring_footprint
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        staging = synth(tmp_path_factory.mktemp("staging"), STAGING, monkeypatch)
+    config = load_config("staging")
+    assert config.endpoint.scale_to_zero and config.endpoint.max_instances > config.endpoint.min_instances
+    assert monitoring_footprint(config)[0] == created_alarm_units(staging)
 
 
 def test_no_wake_up_alarm_without_an_api_that_wakes_a_scale_to_zero_endpoint(serverless):

@@ -14,9 +14,9 @@ def monitoring_footprint(config, labels: int = 2) -> tuple[int, int, int]:
 
     Counted from the catalogue the stacks name their alarms from (golive/contracts/alarms.py;
     tests/test_monitoring.py checks it against the synthesised templates): the API, quality and training
-    alarms (the retraining trigger's too when training.retrain is on), and with an endpoint its rollback alarms, on GPU instances its GPU alarms and, when it can scale, the
-    at-maximum alarm, or, scaling to zero, the wake-up and idle alarms, and the slow wake-up alarm when the API
-    invokes it.
+    alarms (the retraining trigger's too when training.retrain is on), and with an endpoint its rollback alarms, on
+    GPU instances its GPU alarms and, when it can scale out, the at-maximum alarm; scaling to zero, the wake-up and
+    idle alarms instead, and the slow wake-up alarm when the API invokes it.
     """
     created = [*alarms.API_ALARMS, *alarms.QUALITY_ALARMS, *alarms.TRAINING_ALARMS]
     if config.training.retrain.enabled:
@@ -28,7 +28,7 @@ def monitoring_footprint(config, labels: int = 2) -> tuple[int, int, int]:
             created += alarms.SCALE_TO_ZERO_ALARMS
         if config.api_wakes_endpoint:
             created += alarms.WAKE_UP_ALARMS
-        elif endpoint.gpus and endpoint.max_instances > endpoint.min_instances:
+        elif endpoint.gpus and not endpoint.scale_to_zero and endpoint.max_instances > endpoint.min_instances:
             created += alarms.SCALING_ALARMS
     return sum(a.billed_as for a in created), len(alarms.COMPOSITE_ALARMS), len(CLOUDWATCH_METRICS) + labels
 
