@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Iterator
 
 from training.args import shown_default
 
@@ -29,11 +30,8 @@ def python_version(value: str) -> str:
 
 def show_defaults(parser: argparse.ArgumentParser) -> None:
     """Append `(default: ...)` to every option's help that does not word its default itself, in every subcommand."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                show_defaults(sub)
-        elif (
+    for action in _every_action(parser):
+        if (
             action.option_strings
             and action.help
             and action.help != argparse.SUPPRESS
@@ -42,3 +40,28 @@ def show_defaults(parser: argparse.ArgumentParser) -> None:
             and not isinstance(action, argparse._HelpAction)
         ):
             action.help += f" (default: {shown_default(action.default)})"
+
+
+def typed_options(parser: argparse.ArgumentParser, argv: list[str]) -> frozenset[str]:
+    """The dests `argv` gives a value, a value equal to the default included: `argv` parsed again with every
+    default suppressed, so only what was typed lands in the namespace. It changes `parser`: hand in a fresh one."""
+    for action in _every_action(parser):
+        action.default = argparse.SUPPRESS
+    for sub in _every_parser(parser):
+        sub._defaults.clear()  # set_defaults(func=...)
+    return frozenset(vars(parser.parse_args(argv)))
+
+
+def _every_parser(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """`parser` and every subcommand's parser under it."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _every_parser(sub)
+
+
+def _every_action(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:
+    """The arguments of `parser` and of every subcommand's parser under it."""
+    for each in _every_parser(parser):
+        yield from each._actions

@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from cli import costs, distill, explain, feedback, package, serve, synth, train
-from cli.arguments import positive_float, show_defaults
+from cli.arguments import positive_float, show_defaults, typed_options
 from golive.errors import UserError, run_reporting_errors
 from golive.ports import port_number
 from training.args import SAMPLE_VALIDATION, TrainArguments, str2bool
@@ -107,7 +107,9 @@ def preflight(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     ns = build_parser().parse_args(argv)
+    ns.typed_options = typed_options(build_parser(), argv)  # what was typed, not defaulted (train --sagemaker)
     return run_reporting_errors(ns.func, ns)
 
 

@@ -1,7 +1,8 @@
 """`golive train --sagemaker`: the same training flags, run as one SageMaker GPU training job of a deployed
 environment. Local data, --base-model and --champion are uploaded as the job's channels (cli/sagemaker_upload.py),
-the source goes as the pipeline ships it, the flags become hyperparameters (checked by
-golive.contracts.hyperparameters); the job's log is streamed here, Ctrl-C stops it, and its bundle is unpacked into --out as a local run would write it.
+the source goes as the pipeline ships it, the environment's training.hyperparameters with the training flags typed
+here over them are the job's hyperparameters (checked by golive.contracts.hyperparameters); the job's log is
+streamed here, Ctrl-C stops it, and its bundle is unpacked into --out as a local run would write it.
 
 The job itself is infra/training_job.py (what it is made of) and infra/training_run.py (following it)."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import tempfile
+from collections.abc import Collection
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +55,9 @@ def add_sagemaker_arguments(parser: argparse.ArgumentParser) -> None:
         help="train on a SageMaker GPU instance: upload, run, stream the log, download the bundle into --out",
     )
     group.add_argument(
-        "--env", help="the deployed environment whose buckets, role and training settings the job uses (default: dev)"
+        "--env",
+        help="the deployed environment whose buckets, role, training settings and hyperparameters the job uses "
+        "(default: dev)",
     )
     group.add_argument(
         "--instance-type", help="a GPU instance type (default: the environment's training.instance_type)"
@@ -111,7 +115,7 @@ def launch(ns: argparse.Namespace) -> int:
         raise UserError(f"--out {out} is a file; the bundle is a folder")
     config = load_config(ns.env or "dev")
     config = config.model_copy(update={"training": _training_settings(config, ns)})
-    hyperparameters = _hyperparameters(args)
+    hyperparameters, origins = _hyperparameters(args, ns.typed_options, config)
     local = job_channels(args)  # every local channel checked (a champion verified) before any AWS call
     session = aws_session(config.region)
     deployed = deployed_data(session, config)
@@ -119,6 +123,7 @@ def launch(ns: argparse.Namespace) -> int:
     source_url, channels = upload(session, deployed.data_bucket, name, local)
     request = cli_job_request(config, deployed, name, source_url, channels, hyperparameters, ns.role)
     job = start(session, request, config.training)
+    _say(origins)
     _say(_started(job, config))
     if follow(job, session, _say, POLL_SECONDS) and job.training_job_status != "Completed":
         checkpoints = request["CheckpointConfig"]["S3Uri"]
@@ -183,18 +188,27 @@ def _training_settings(config, ns: argparse.Namespace):
         raise UserError(f"with the {config.name} environment's training settings, " + "; ".join(problems)) from None
 
 
-def _hyperparameters(args: TrainArguments) -> dict[str, str]:
-    """Every training flag a job takes as a hyperparameter, as SageMaker passes it (a string), checked by the
-    contract the pipeline's hyperparameters are checked with."""
+def _hyperparameters(args: TrainArguments, typed: Collection[str], config) -> tuple[dict[str, str], str]:
+    """The environment's training.hyperparameters (what its pipeline trains with), the training flags typed here
+    over them (a flag left out keeps the environment's value, else training's default), each checked by the
+    contract the pipeline's are checked with; and a line saying where each came from."""
     from golive.contracts.hyperparameters import HYPERPARAMETERS, flag, hyperparameter_problems
 
-    values = {
-        flag(name): _flag_value(getattr(args, name)) for name in HYPERPARAMETERS if getattr(args, name) is not None
-    }
-    problems = hyperparameter_problems(values)
+    flags = {flag(name): _flag_value(getattr(args, name)) for name in HYPERPARAMETERS if name in typed}
+    kept = {key: value for key, value in config.training.hyperparameters.items() if key not in flags}
+    problems = [f"--{problem}" for problem in hyperparameter_problems(flags)] + [
+        f"the {config.name} environment's training.hyperparameters: {problem}"
+        for problem in hyperparameter_problems(kept)
+    ]
     if problems:
         raise UserError("; ".join(problems))
-    return values
+    origins = [f"{_listed(kept)} ({config.name} environment)"] if kept else []
+    origins += [f"{_listed(flags)} (flags)"] if flags else []
+    return {**kept, **flags}, "hyperparameters: " + (", ".join(origins) or "none: training's defaults")
+
+
+def _listed(values: dict[str, str]) -> str:
+    return " ".join(f"{key}={value}" for key, value in values.items())
 
 
 def _flag_value(value) -> str:

@@ -54,19 +54,35 @@ class Launched:
     printed: str
 
 
-@pytest.fixture()
-def launched(aws, tiny_bundle, tmp_path, capsys) -> Launched:
-    """`golive train --sagemaker` with some flags, on the shipped sample data, in a deployed dev (moto)."""
+def launch(aws, tiny_bundle, tmp_path, capsys, flags: list[str], env: str = "dev", job: str = JOB) -> Launched:
+    """`golive train --sagemaker` with `flags`, on the shipped sample data, in a deployed `env` (moto)."""
     sent: dict = {}
     aws.events.register("provide-client-params.sagemaker.CreateTrainingJob", lambda params, **_: sent.update(params))
-    deployed = deploy_data_stack(aws)
-    put_bundle(aws, deployed, JOB, tiny_bundle, tmp_path)
-    put_log(aws, JOB, ["epoch=1 train_loss=0.52 learning_rate=0.0001", "eval_accuracy=0.875 eval_macro_f1=0.87"])
+    deployed = deploy_data_stack(aws, env)
+    put_bundle(aws, deployed, job, tiny_bundle, tmp_path)
+    put_log(aws, job, ["epoch=1 train_loss=0.52 learning_rate=0.0001", "eval_accuracy=0.875 eval_macro_f1=0.87"])
     out = tmp_path / "bundle"
-    run = ["train", "--sagemaker", "--job-name", JOB, "--out", str(out), "--instance-type", "ml.g5.2xlarge"]
-    assert main([*run, *FLAGS]) == 0, capsys.readouterr().err
-    job = aws.client("sagemaker").describe_training_job(TrainingJobName=JOB)
-    return Launched(job, sent, deployed, out, capsys.readouterr().out)
+    run = ["train", "--sagemaker", "--env", env, "--job-name", job, "--out", str(out)]
+    assert main([*run, *flags]) == 0, capsys.readouterr().err
+    described = aws.client("sagemaker").describe_training_job(TrainingJobName=job)
+    return Launched(described, sent, deployed, out, capsys.readouterr().out)
+
+
+@pytest.fixture()
+def launched(aws, tiny_bundle, tmp_path, capsys) -> Launched:
+    return launch(aws, tiny_bundle, tmp_path, capsys, ["--instance-type", "ml.g5.2xlarge", *FLAGS])
+
+
+def training_flags(job: dict) -> dict[str, str]:
+    """The job's hyperparameters less the framework's own (sagemaker_*): the flags its training runs with."""
+    return {key: value for key, value in job["HyperParameters"].items() if not key.startswith("sagemaker_")}
+
+
+def parsed_as_on_the_job(hyperparameters: dict[str, str]) -> argparse.Namespace:
+    """The hyperparameters as the job's entry point reads them: training's own parser."""
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    return parser.parse_args([part for key, value in hyperparameters.items() for part in (f"--{key}", value)])
 
 
 def test_the_job_runs_on_spot_with_checkpoints_as_the_pipelines_does(launched):
@@ -116,9 +132,9 @@ def test_the_flags_are_its_hyperparameters_and_local_data_its_channels(launched,
         "label-names": "negative,positive",
     }
     # training's own parser reads them, as the job's entry point will, as it reads the same flags here
+    on_the_job = parsed_as_on_the_job(hyperparameters)
     parser = argparse.ArgumentParser()
     add_train_arguments(parser)
-    on_the_job = parser.parse_args([part for key, value in hyperparameters.items() for part in (f"--{key}", value)])
     here = parser.parse_args(FLAGS)
     assert {name: getattr(on_the_job, name) for name in HYPERPARAMETERS} == {
         name: getattr(here, name) for name in HYPERPARAMETERS
@@ -138,6 +154,62 @@ def test_the_log_is_streamed_and_the_bundle_lands_in_out(launched, tiny_bundle):
     assert "eval_accuracy=0.875 eval_macro_f1=0.87" in printed  # the job's log
     assert f"started training job {JOB}: 1 x ml.g5.2xlarge, managed spot in us-east-1" in printed
     assert f"training job {JOB} completed" in printed and f"in {launched.out}/" in printed
+
+
+def test_with_no_training_flag_typed_the_job_trains_with_the_environments_hyperparameters(
+    aws, tiny_bundle, tmp_path, capsys
+):
+    launched = launch(aws, tiny_bundle, tmp_path, capsys, [], env="prod", job="golive-prod-cli-e2e")
+    prod = load_config("prod").training.hyperparameters
+    assert training_flags(launched.job) == prod == {"epochs": "3", "batch-size": "32"}  # not golive train's 5 and 16
+    on_the_job = parsed_as_on_the_job(prod)
+    assert (on_the_job.epochs, on_the_job.batch_size) == (3.0, 32)
+    assert "hyperparameters: epochs=3 batch-size=32 (prod environment)\nstarted training job" in launched.printed
+
+
+@pytest.mark.parametrize(
+    "typed, sent, printed",
+    [
+        (
+            ["--batch-size", "8", "--lr", "3e-5"],
+            {"epochs": "3", "batch-size": "8", "lr": "3e-05"},
+            "epochs=3 (prod environment), batch-size=8 lr=3e-05 (flags)",
+        ),
+        (  # training's own defaults, typed: they still win over the environment's
+            ["--epochs", "5", "--batch-size", "16", "--group-by-length", "true"],
+            {"epochs": "5.0", "batch-size": "16", "group-by-length": "true"},
+            "epochs=5.0 batch-size=16 group-by-length=true (flags)",
+        ),
+    ],
+    ids=["a typed flag wins", "a typed flag equal to its default still wins"],
+)
+def test_a_typed_training_flag_wins_over_the_environments_hyperparameter(
+    aws, tiny_bundle, tmp_path, capsys, typed, sent, printed
+):
+    launched = launch(aws, tiny_bundle, tmp_path, capsys, typed, env="prod", job="golive-prod-cli-e2e")
+    assert training_flags(launched.job) == sent
+    on_the_job = parsed_as_on_the_job(sent)
+    assert (on_the_job.epochs, on_the_job.batch_size) == (float(sent["epochs"]), int(sent["batch-size"]))
+    assert f"hyperparameters: {printed}\n" in launched.printed
+
+
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+        (["--epochs", "3", "--warmup-ratio", "1"], "--warmup-ratio must be in [0, 1), got 1.0"),
+    ],
+)
+def test_an_invalid_flag_over_the_environment_is_one_line_before_any_aws_call(monkeypatch, capsys, typed, message):
+    import cli.train_sagemaker
+
+    def no_aws(region):
+        raise AssertionError("AWS was called")
+
+    monkeypatch.setattr(cli.train_sagemaker, "aws_session", no_aws)
+    assert main(["train", "--sagemaker", "--env", "prod", *typed]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def _target(template: dict, output: str) -> tuple[str, str]:

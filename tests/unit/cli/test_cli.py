@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from cli.arguments import typed_options
 from cli.main import HELP_SHOWN, build_parser, main, preflight
 from tests.conftest import REPO, SAMPLE, free_port
 
@@ -33,6 +34,14 @@ COMMANDS = {
 def test_the_parser_knows_every_command():
     subparsers = next(a for a in build_parser()._actions if a.dest == "command")
     assert set(subparsers.choices) == COMMANDS
+
+
+def test_typed_options_are_the_flags_given_a_default_value_included():
+    argv = ["train", "--sagemaker", "--epochs", "5", "--lr=1e-4", "--spot", "--batch", "16", "--env", "prod"]
+    assert build_parser().parse_args(argv).epochs == 5.0  # training's default, typed
+    typed = typed_options(build_parser(), argv)  # `=`, a bare boolean and an abbreviation each count
+    assert typed == {"command", "sagemaker", "epochs", "lr", "spot", "batch_size", "env"}
+    assert typed_options(build_parser(), ["serve"]) == {"command"}
 
 
 def test_help_through_the_real_interpreter_lists_the_commands_and_loads_no_torch():
