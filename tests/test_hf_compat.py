@@ -1,6 +1,7 @@
 """Hugging Face clients, unchanged, against /v1/classify: the real `huggingface_hub.InferenceClient` (sync and
 async) and plain `requests` in Hugging Face's text-classification shape, against a live `golive serve` app
-and through the Lambda handler with real API Gateway events; and /v1/classify on the SageMaker backend."""
+and through the Lambda handler with real API Gateway events; the prediction ids of its `X-Prediction-Ids`
+header taken by /v1/feedback (httpx and golive.client); and /v1/classify on the SageMaker backend."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import math
 
 import boto3
+import httpx
 import numpy as np
 import pytest
 import requests
@@ -25,6 +27,8 @@ from functions.api.settings import Settings
 from functions.api.telemetry import PrometheusTelemetry
 from golive import bundle
 from golive.classification_metrics import softmax
+from golive.client import Client, GoliveError
+from golive.contracts.schemas import PREDICTION_IDS_HEADER
 from golive.onnx_classifier import OnnxClassifier
 from tests.conftest import LambdaContext, api_event, running_server
 
@@ -134,6 +138,24 @@ def test_plain_requests_in_the_hugging_face_shape(server, tiny_bundle):
     assert legacy.status_code == 200 and legacy.json() == single
 
 
+def test_httpx_reads_classifys_ids_header_and_golive_client_sends_feedback_for_one(server):
+    """The ids /v1/classify's header carries are /v1/predict's: golive.client's feedback() takes one; a changed
+    one is refused."""
+    texts = ["a wonderful, moving film", "cold food and rude staff"]
+    response = httpx.post(f"{server}/v1/classify", json={"inputs": texts, "parameters": {"top_k": 1}}, timeout=30)
+    assert response.status_code == 200
+    rows = response.json()
+    ids = response.headers[PREDICTION_IDS_HEADER].split(",")
+    assert len(ids) == len(rows) == 2
+    with Client(server) as api:
+        recorded = api.feedback(ids[1], rows[1][0]["label"])
+        assert (recorded.prediction_id, recorded.correct, recorded.status) == (ids[1], True, "recorded")
+        kid, label, rest = ids[0].split(".", 2)
+        with pytest.raises(GoliveError) as refused:
+            api.feedback(f"{kid}.{1 - int(label)}.{rest}", rows[0][0]["label"])
+    assert (refused.value.status, refused.value.type) == (422, "unknown_prediction_id")
+
+
 def test_predict_route_keeps_its_richer_answer_and_points_hf_requests_to_classify(server):
     body = requests.post(f"{server}/v1/predict", json={"inputs": TEXT}, timeout=30).json()
     assert set(body) == {"model_version", "predictions"} and "prediction_id" in body["predictions"][0]
@@ -195,6 +217,32 @@ def test_inference_client_through_the_lambda_handler(lambda_handler, expected, v
         )
     finally:
         hf_http.set_client_factory(hf_http.default_client_factory)
+
+
+@pytest.mark.parametrize("version", ["rest_v1", "http_v2"])
+def test_inference_client_parses_the_answer_whose_ids_header_takes_feedback(lambda_handler, expected, version):
+    """Through API Gateway and the Lambda: the ids header does not disturb the client, and the id it carries
+    is one /v1/feedback accepts."""
+    import httpx2
+
+    logits, labels = expected
+    answers: list[httpx2.Response] = []
+    hf_http.set_client_factory(
+        lambda: httpx2.Client(
+            transport=api_gateway_transport(lambda_handler, version),
+            event_hooks={"request": [hf_http.hf_request_event_hook], "response": [answers.append]},
+        )
+    )
+    try:
+        client = InferenceClient(model=f"{INVOKE_URLS[version]}/v1/classify", headers={"x-api-key": "example-key"})
+        answer = as_pairs(client.text_classification(TEXT))
+    finally:
+        hf_http.set_client_factory(hf_http.default_client_factory)
+    assert_same(answer, ranked(softmax(logits), labels))
+    [prediction_id] = answers[-1].headers[PREDICTION_IDS_HEADER].split(",")
+    body = {"prediction_id": prediction_id, "label": answer[0][0]}
+    reply = lambda_handler(api_event(version, "POST", "/v1/feedback", body), LambdaContext())
+    assert reply["statusCode"] == 200 and json.loads(reply["body"]) == {**body, "correct": True, "status": "recorded"}
 
 
 @pytest.mark.parametrize("version", ["rest_v1", "http_v2"])

@@ -118,6 +118,11 @@ class PredictionIds:
         tag = self._tag(self.keys.current, kid, label, nonce, self.model_version)
         return f"{kid}.{label}.{nonce}.{tag}.{self.model_version}"
 
+    def longest(self, label_count: int) -> int:
+        """Bytes of the longest id this model can be given: every part but the label index has a fixed length
+        here, and the last label's index has the most digits (for bounding a header that carries ids)."""
+        return len(self.issue(label_count - 1).encode("utf-8"))
+
     def verify(self, prediction_id: str) -> IssuedPrediction | None:
         """What the id says, if a key of this deployment signed it; None for anything else."""
         match = _ID.fullmatch(prediction_id)

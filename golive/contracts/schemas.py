@@ -83,6 +83,10 @@ class ClassifyRequest(BaseModel):
         return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
 
 
+# /v1/classify's prediction ids, comma-separated in input order: Hugging Face's answer body has no place for them
+PREDICTION_IDS_HEADER = "X-Prediction-Ids"
+
+
 class LabelScore(BaseModel):
     label: str
     score: float

@@ -22,11 +22,14 @@ router = APIRouter(prefix="/v1", tags=["predict"])
 MODEL_ERRORS = error_responses(*COMMON_ERRORS, 422, 429, 502, 503, 504)
 
 
-async def run_model(services: Services, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+async def run_model(
+    services: Services, texts: list[str], max_texts: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Check the texts, run the model off the event loop, record telemetry and the log line: what every
-    route that classifies shares. Returns (logits, probabilities), one row per text in input order."""
+    route that classifies shares. Returns (logits, probabilities), one row per text in input order.
+    `max_texts`: a route's own batch limit, where it is lower than GOLIVE_MAX_TEXTS."""
     settings, backend = services.settings, services.backend
-    check_texts(texts, settings.max_texts, settings.max_chars)
+    check_texts(texts, settings.max_texts if max_texts is None else max_texts, settings.max_chars)
     started = time.perf_counter()
     try:
         logits = await backend.predict(texts)  # only the model call leaves the event loop
@@ -52,20 +55,25 @@ async def run_model(services: Services, texts: list[str]) -> tuple[np.ndarray, n
     return logits, probs
 
 
+async def issue_prediction_ids(services: Services, probs: np.ndarray, texts: list[str]) -> list[str]:
+    """A signed id for each row's best label, in input order, and with capture on each text kept under its id:
+    what every route that answers predictions shares, so feedback works the same for all of them."""
+    prediction_ids = [services.prediction_ids.issue(int(row.argmax())) for row in probs]
+    if services.settings.capture_texts:  # a store call: off the event loop, like the model call
+        await run_in_threadpool(capture_texts, services, prediction_ids, texts)
+    return prediction_ids
+
+
 @router.post("/predict", response_model=PredictResponse, response_model_exclude_none=True, responses=MODEL_ERRORS)
 async def predict(body: PredictRequest, services: Services = Depends(get_services)) -> PredictResponse:
     texts = body.texts()
     _, probs = await run_model(services, texts)
     labels = services.backend.manifest.labels
     predictions = []
-    for row in probs:
+    for row, prediction_id in zip(probs, await issue_prediction_ids(services, probs, texts)):
         best = int(row.argmax())
-        prediction = Prediction(
-            prediction_id=services.prediction_ids.issue(best), label=labels[best], score=float(row[best])
-        )
+        prediction = Prediction(prediction_id=prediction_id, label=labels[best], score=float(row[best]))
         if body.top_k:
             prediction.top_k = top_labels(row, labels, body.top_k)
         predictions.append(prediction)
-    if services.settings.capture_texts:  # a store call: off the event loop, like the model call
-        await run_in_threadpool(capture_texts, services, [p.prediction_id for p in predictions], texts)
     return PredictResponse(model_version=services.backend.manifest.version_id, predictions=predictions)

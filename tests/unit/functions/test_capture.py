@@ -1,6 +1,7 @@
 """Text capture (functions.api.capture) through the Lambda (FastAPI via Mangum, real API Gateway events) on the
-hand-written bundle: off by default, nothing stored; on, each prediction's redacted text stored under its
-prediction id until `expires_at`, in SQLite and in DynamoDB (moto); raw texts never in the log."""
+hand-written bundle: off by default, nothing stored; on, each prediction's redacted text (/v1/predict's and
+/v1/classify's) stored under its prediction id until `expires_at`, in SQLite and in DynamoDB (moto); raw texts
+never in the log."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from moto import mock_aws
 from functions.api.settings import Settings
 from functions.common.settings import SettingsError
 from tests.conftest import cold_started_lambda
+from tests.unit.functions.test_classify_ids import classify, ids_of
 from tests.unit.functions.test_lambda_handler import call
 
 PERSONAL = "mail jane.doe@example.com or call +44 20 7946 0958, card 4111 1111 1111 1111"
@@ -64,6 +66,18 @@ def test_capture_on_stores_the_redacted_text_by_prediction_id_and_logs_no_text(c
 
     # feedback on a captured prediction is stored beside its text
     feedback = {"prediction_id": ids[1], "label": "positive"}
+    assert call(capturing_lambda, version, "POST", "/v1/feedback", feedback)[1]["status"] == "recorded"
+
+
+@pytest.mark.parametrize("version", ["rest_v1", "http_v2"])
+def test_capture_on_stores_classifys_texts_under_the_ids_of_its_header(capturing_lambda, tmp_path, version):
+    """/v1/classify (Hugging Face's shape) captures as /v1/predict does, under the ids its header carries."""
+    status, body, headers = classify(capturing_lambda, version, {"inputs": [ORDINARY, PERSONAL]})
+    assert status == 200 and len(body) == 2
+    ids = ids_of(headers)
+    rows = {row[0]: row[1:] for row in captured_rows(tmp_path / "feedback.sqlite3")}
+    assert set(rows) == set(ids) and [rows[i][0] for i in ids] == [ORDINARY, REDACTED]
+    feedback = {"prediction_id": ids[1], "label": "negative"}
     assert call(capturing_lambda, version, "POST", "/v1/feedback", feedback)[1]["status"] == "recorded"
 
 
