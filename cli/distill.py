@@ -51,7 +51,11 @@ def add_distill(sub) -> None:
         help="the soft (teacher) loss's share of the loss, 0 to 1; the rest is cross-entropy on the true labels",
     )
     add_train_arguments(distill)
-    distill.set_defaults(func=_distill)
+    # the student comes from --teacher or --student-base: golive train's --base-model is hidden here, and its
+    # default (SM_CHANNEL_MODEL on SageMaker) not taken, so only a typed --base-model is refused
+    distill.set_defaults(func=_distill, base_model=None)
+    [base_model] = [action for action in distill._actions if action.dest == "base_model"]
+    base_model.help = argparse.SUPPRESS
 
 
 def _distill(ns: argparse.Namespace) -> int:

@@ -147,3 +147,16 @@ def test_a_bundle_of_the_default_model_without_its_package_says_to_install_it(
 )
 def test_which_layers_the_student_keeps(total, keep, choice, expected):
     assert layers_to_keep(total, keep, choice) == expected
+
+
+def test_base_model_is_hidden_and_sagemakers_model_channel_is_not_refused(
+    teacher_folders, tmp_path, capsys, monkeypatch
+):
+    """--base-model belongs to golive train: distill's help does not offer it, and on SageMaker (SM_CHANNEL_MODEL,
+    its default there) distill goes on to its own checks instead of refusing a flag nobody typed."""
+    with pytest.raises(SystemExit):
+        main(["distill", "--help"])
+    assert "--base-model" not in capsys.readouterr().out
+    monkeypatch.setenv("SM_CHANNEL_MODEL", str(tmp_path))
+    message = refused(["--teacher", teacher_folders["teacher"], "--layers", "2"], tmp_path, capsys)
+    assert "--layers 2, but the teacher has 2 layers" in message
