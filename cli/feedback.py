@@ -4,6 +4,7 @@ store or a deployed environment's DynamoDB table (functions/common: one join, tw
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from golive.errors import UserError
 
 if TYPE_CHECKING:
     from functions.common.feedback_export import Feedback
+    from infra.config import EnvironmentConfig
 
 TABLE_OUTPUT = "FeedbackTable"  # the API stack's output naming its feedback table (infra/stacks/api_stack.py)
 READ_TABLE = "dynamodb:Scan and dynamodb:BatchGetItem on the feedback table, and kms:Decrypt on its key"
@@ -91,6 +93,8 @@ def _read_deployed(env: str, since: datetime) -> list[Feedback]:
 
     config = load_config(env)  # an unknown environment is a clear error before any AWS call
     stack = Names(config).api_stack
+    if not config.api.capture_texts:
+        print(capture_off_warning(config, stack), file=sys.stderr, flush=True)
     with aws_errors(f"cannot find the feedback table of {env}", "cloudformation:DescribeStacks on " + stack):
         found = describe_stack(boto3.client("cloudformation", region_name=config.region), stack)
     if found is None:
@@ -114,6 +118,19 @@ def _read_deployed(env: str, since: datetime) -> list[Feedback]:
                 f"the feedback table {table} (stack {stack}'s output) does not exist in {config.region}; "
                 f"was it deleted? Deploy {env} again"
             ) from None
+
+
+def capture_off_warning(config: EnvironmentConfig, stack: str) -> str:
+    """Said before a scan of a table whose environment captures no texts. A warning, not a refusal: texts captured
+    while capture was on stay for api.capture_ttl_days, and the deployed stack may predate the file's setting."""
+    from infra.deployed import deploy_command
+
+    return (
+        f"warning: api.capture_texts is false in infra/environments/{config.name}.json: the API deployed from it keeps "
+        "no texts, so only texts captured while capture was on (and not yet past api.capture_ttl_days) can be "
+        "exported; the other feedback is left out as 'no captured text'. To capture from now on, set "
+        f"api.capture_texts to true and deploy with {deploy_command(config, stack)}"
+    )
 
 
 def _put(bucket: str, key: str, body: bytes, uri: str) -> None:

@@ -228,18 +228,42 @@ def synth_context(env: str, package: Path, bundle: Path, build_dir: Path, **extr
     }
 
 
+# what the synthesised (and deployed) environments change in the shipped files: dev captures texts, which every
+# shipped environment leaves off, so the daily feedback export (its Lambda, schedule and alarm, deployed only with
+# capture on) is synthesised under cdk-nag, cfn-lint and checkov and deployed by the deploy check; prod as shipped
+SYNTH_CHANGES = {"dev": {"api": {"capture_texts": True}}}
+
+
+def environments_for_synth(folder: Path) -> Path:
+    """The shipped environment files with SYNTH_CHANGES made, written to `folder` (load_config reads a folder)."""
+    import json
+
+    from infra.config import ENVIRONMENTS_DIR
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in ENVIRONMENTS_DIR.glob("*.json"):
+        raw = json.loads(path.read_text())
+        for section, changes in SYNTH_CHANGES.get(path.stem, {}).items():
+            raw[section] = {**raw.get(section, {}), **changes}
+        (folder / path.name).write_text(json.dumps(raw, indent=2))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def synthesized(tiny_bundle, tmp_path_factory) -> dict:
-    """dev and prod, each synthesised once; app.synth() runs cdk-nag (AwsSolutions, Serverless) and raises on
-    any unacknowledged finding. Stacks by name without the `golive-<env>-` prefix (`account` is shared)."""
+    """dev and prod, each synthesised once, dev with SYNTH_CHANGES; app.synth() runs cdk-nag (AwsSolutions,
+    Serverless) and raises on any unacknowledged finding. Stacks by name without the `golive-<env>-` prefix
+    (`account` is shared); "_outdir": where the templates are; "_config": the environment's config as synthesised."""
     import aws_cdk as cdk
     from aws_cdk.assertions import Template
 
-    from infra.app import build_app
+    import infra.app
     from infra.assets.lambda_package import build_lambda_package
+    from infra.config import load_config
 
     package = tmp_path_factory.mktemp("lambda") / "pkg"
     build_lambda_package(tiny_bundle, package, install=False)  # code + bundle; wheels don't change the template
+    environments = environments_for_synth(tmp_path_factory.mktemp("environments"))
     result = {}
     for env in ("dev", "prod"):
         outdir = tmp_path_factory.mktemp(f"cdk-{env}")
@@ -247,7 +271,9 @@ def synthesized(tiny_bundle, tmp_path_factory) -> dict:
             outdir=str(outdir),
             context=synth_context(env, package, tiny_bundle, tmp_path_factory.mktemp(f"build-{env}")),
         )
-        build_app(app)
+        with pytest.MonkeyPatch.context() as patch:  # the app reads the environment from `environments`
+            patch.setattr(infra.app, "load_config", lambda name, **kw: load_config(name, environments, **kw))
+            infra.app.build_app(app)
         app.synth()
         result[env] = {
             stack.stack_name.removeprefix(f"golive-{env}-").removeprefix("golive-"): Template.from_stack(stack)
@@ -255,6 +281,7 @@ def synthesized(tiny_bundle, tmp_path_factory) -> dict:
             if isinstance(stack, cdk.Stack)
         }
         result[env]["_outdir"] = outdir
+        result[env]["_config"] = load_config(env, environments, overrides={"alarm_email": ALARM_EMAIL})
     return result
 
 

@@ -192,7 +192,9 @@ def test_rest_api_opens_health_and_docs_and_keys_the_rest(stack, env):
 # --- monitoring ---------------------------------------------------------------------------------------------
 
 
-def test_api_alarms_split_client_facing_from_capacity_and_notify_both_ways(stack):
+@pytest.mark.parametrize("export", [True, False])
+def test_api_alarms_split_client_facing_from_capacity_and_notify_both_ways(stack, export):
+    """With an export function (api.capture_texts) its failures page too; without one there is no such alarm."""
     alarms_kit = kit(stack)
     handler = function(stack)
     rest = apigw.LambdaRestApi(stack, "Api", handler=handler)
@@ -204,12 +206,13 @@ def test_api_alarms_split_client_facing_from_capacity_and_notify_both_ways(stack
         timeout_s=LAMBDA_TIMEOUT_S,
         stage=rest.deployment_stage,
         table_name="t",
-        export_function=function(stack, "Export"),
+        export_function=function(stack, "Export") if export else None,
     )
+    exported = catalog.FEEDBACK_EXPORT_ALARMS if export else ()
     assert [a.node.id for a in unit.client_facing] == [a.construct_id for a in catalog.API_ALARMS[:4]]
-    assert [a.node.id for a in unit.capacity] == [a.construct_id for a in catalog.API_ALARMS[4:]]
+    assert [a.node.id for a in unit.capacity] == [a.construct_id for a in (*catalog.API_ALARMS[4:], *exported)]
     template = Template.from_stack(stack)
-    assert alarm_names(template) == {f"golive-prod-{a.name}" for a in catalog.API_ALARMS}
+    assert alarm_names(template) == {f"golive-prod-{a.name}" for a in (*catalog.API_ALARMS, *exported)}
     for alarm in template.find_resources("AWS::CloudWatch::Alarm").values():
         assert alarm["Properties"]["AlarmActions"] == alarm["Properties"]["OKActions"]
     duration = alarms_kit.alarms[catalog.LAMBDA_DURATION.construct_id]

@@ -37,9 +37,9 @@ def test_estimate_matches_hand_computed_figures():
     assert lines["Lambda requests"] == 0.40 and lines["API Gateway (REST)"] == 7.00
     assert lines["S3 storage"] == 1.15 and lines["KMS keys"] == 3.00  # data, alerts, logs
     assert lines["CloudWatch Logs ingestion"] == 1.00
-    # staging: 6 API + the feedback export's errors + 4 quality + 3 units of anomaly detection + undelivered alerts
-    # + 2 rollback + 2 GPU + at-max = 20
-    assert lines["CloudWatch alarms and dashboard"] == pytest.approx(20 * 0.10 + 0.50 + 3.00)
+    # staging: 6 API + 4 quality + 3 units of anomaly detection + undelivered alerts + 2 rollback + 2 GPU + at-max = 19
+    # (capture off: no feedback export, so no alarm on it)
+    assert lines["CloudWatch alarms and dashboard"] == pytest.approx(19 * 0.10 + 0.50 + 3.00)
     assert lines["CloudWatch custom metrics (the API's EMF)"] == pytest.approx((len(CLOUDWATCH_METRICS) + 2) * 0.30)
     totals = result.by_stage()
     assert totals["inference"] == 1027.84 and set(totals) == {"training", "inference", "api", "data", "monitoring"}
@@ -54,6 +54,16 @@ def test_estimate_matches_hand_computed_figures():
         1027.84 / 2e-7, rel=1e-3
     )
     assert all(line.assumption for line in result.lines)  # every figure says how it was made
+
+
+def test_text_capture_adds_the_feedback_export_alarm_to_the_estimate():
+    """api.capture_texts deploys the daily feedback export and its errors alarm: one more standard alarm."""
+    base = hand_config().model_dump()
+    captured = EnvironmentConfig.model_validate({**base, "api": {**base["api"], "capture_texts": True}})
+    a = Assumptions(requests_per_month=2_000_000)
+    lines = {line.item: line for line in estimate(captured, a).lines}["CloudWatch alarms and dashboard"]
+    assert lines.monthly_usd == pytest.approx(20 * 0.10 + 0.50 + 3.00)
+    assert "20 alarm units" in lines.assumption
 
 
 def test_on_demand_training_and_no_endpoint():

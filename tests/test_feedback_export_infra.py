@@ -1,7 +1,9 @@
 """The daily feedback export in AWS: the construct alone in a bare stack (schedule, target, variables, the role's
-exact statements), the synthesised dev and prod API stacks (the feedback table under the data stack's key, both
-functions allowed that key only through their services), and the code asset as it ships, run under the Lambda
-runtime's Python against moto's DynamoDB and S3 (a server in this process, reached through AWS_ENDPOINT_URL)."""
+exact statements), the API stack deploying it only with api.capture_texts (without captured texts every export
+would be empty), the synthesised dev (capture on, as the tests synthesise it) and prod (as shipped: capture off, no
+export) API stacks (the feedback table under the data stack's key, both functions allowed that key only through
+their services), and the code asset as it ships, run under the Lambda runtime's Python against moto's DynamoDB and
+S3 (a server in this process, reached through AWS_ENDPOINT_URL)."""
 
 from __future__ import annotations
 
@@ -24,10 +26,14 @@ from aws_cdk.assertions import Template  # noqa: E402
 from functions.api.feedback_store import CapturedText, DynamoFeedbackStore, FeedbackRecord  # noqa: E402
 from functions.feedback_export import handler as job  # noqa: E402
 from golive.contracts.feedback_exports import ExportSummary  # noqa: E402
+from infra.app import FEATURE_FLAGS  # noqa: E402
 from infra.assets.feedback_export import HANDLER  # noqa: E402
 from infra.assets.lambda_package import LAMBDA_PYTHON_VERSION, find_python  # noqa: E402
 from infra.constructs.feedback_export import FeedbackExport  # noqa: E402
 from infra.constructs.feedback_table import FeedbackTable  # noqa: E402
+from infra.stacks.api_stack import ApiStack  # noqa: E402
+from infra.stacks.data_stack import DataStack  # noqa: E402
+from tests.test_capture_config import config_with  # noqa: E402
 from tests.test_constructs import bare_stack  # noqa: E402
 
 SHIPPED = [
@@ -129,15 +135,63 @@ def test_the_export_runs_daily_with_its_variables_and_may_touch_only_its_table_p
     }
 
 
-# --- the synthesised app ----------------------------------------------------------------------------------------
+# --- the API stack: the export only with captured texts ----------------------------------------------------------
 
 
 def export_function(api: Template) -> tuple[str, dict]:
     return only(api.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": HANDLER}}))
 
 
+def api_stack(tmp_path: Path, capture: bool) -> Template:
+    """dev's API stack beside its data stack (no bundle: the Lambda package is a stand-in folder, never run)."""
+    package = tmp_path / "package"
+    (package / "functions").mkdir(parents=True)
+    (package / "functions" / "lambda_handler.py").write_text("def handler(event, context): pass\n")
+    config = config_with("dev", api={"capture_texts": capture})
+    context = {flag: True for flag in FEATURE_FLAGS}  # as infra/app.py sets them
+    context.update({"@aws-cdk/core:defaultCrossStackReferences": "strong", "build_dir": str(tmp_path / "build")})
+    app = cdk.App(outdir=str(tmp_path / "out"), context=context)
+    env = cdk.Environment(account="123456789012", region="us-east-1")
+    data = DataStack(app, "golive-dev-data", config=config, training_image_account="763104351884", env=env)
+    logs_key = kms.Key(cdk.Stack(app, "golive-dev-alerts", env=env), "LogsKey")
+    api = ApiStack(app, "golive-dev-api", config=config, package_dir=package, logs_key=logs_key, data=data, env=env)
+    assert (api.feedback_export is not None) == capture
+    return Template.from_stack(api)
+
+
+def test_the_api_stack_deploys_the_export_and_its_schedule_only_with_capture_on(tmp_path):
+    on, off = api_stack(tmp_path / "on", capture=True), api_stack(tmp_path / "off", capture=False)
+    export_function(on)
+    daily = {"Properties": {"ScheduleExpression": "cron(15 0 * * ? *)"}}
+    assert len(on.find_resources("AWS::Events::Rule", daily)) == 1
+    # capture off: every night's export would count each row "no captured text"; nothing of it is deployed
+    assert not off.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": HANDLER}})
+    assert not off.find_resources("AWS::Events::Rule")
+    assert not [logical for logical in off.to_json()["Resources"] if logical.startswith("FeedbackExport")]
+    # the rest of the stack is the same: the API function, its table and the signing key's rotation
+    assert set(off.to_json()["Resources"]) < set(on.to_json()["Resources"])
+
+
+# --- the synthesised app ----------------------------------------------------------------------------------------
+
+
+def test_prod_as_shipped_captures_nothing_and_so_deploys_no_export_and_no_export_alarm(synthesized):
+    assert not synthesized["prod"]["_config"].api.capture_texts
+    api, monitoring = synthesized["prod"]["api"], synthesized["prod"]["monitoring"]
+    assert not api.find_resources("AWS::Lambda::Function", {"Properties": {"Handler": HANDLER}})
+    assert not api.find_resources("AWS::Events::Rule")
+    names = [a["Properties"]["AlarmName"] for a in monitoring.find_resources("AWS::CloudWatch::Alarm").values()]
+    assert "golive-prod-feedback-export-errors" not in names and "golive-prod-lambda-errors" in names
+    (dashboard,) = monitoring.find_resources("AWS::CloudWatch::Dashboard").values()
+    assert "FeedbackExport" not in json.dumps(dashboard)
+    outputs = json.dumps(api.to_json().get("Outputs", {}))
+    assert "FeedbackExport" not in outputs and "FeedbackTable" in outputs  # the table stays, for feedback
+
+
 @pytest.mark.parametrize("env", ["dev", "prod"])
-def test_each_environment_exports_daily_into_its_data_bucket_and_keeps_feedback_under_its_data_key(synthesized, env):
+def test_each_environment_keeps_feedback_under_its_data_key_and_with_capture_exports_daily_into_its_data_bucket(
+    synthesized, env
+):
     api, data = synthesized[env]["api"], synthesized[env]["data"]
     (data_key_id,) = data.find_resources("AWS::KMS::Key")
     (data_bucket_id,) = data.find_resources(
@@ -154,11 +208,13 @@ def test_each_environment_exports_daily_into_its_data_bucket_and_keeps_feedback_
     ((replica,),) = [table["Properties"]["Replicas"]]
     assert imported(replica["SSESpecification"]["KMSMasterKeyId"]) == {"Fn::GetAtt": [data_key_id, "Arn"]}
 
-    _, function = export_function(api)
-    variables = function["Properties"]["Environment"]["Variables"]
-    assert imported(variables[job.BUCKET_VARIABLE]) == {"Ref": data_bucket_id}
-    (rule,) = api.find_resources("AWS::Events::Rule").values()
-    assert rule["Properties"]["ScheduleExpression"] == "cron(15 0 * * ? *)" and rule["Properties"]["State"] == "ENABLED"
+    if synthesized[env]["_config"].api.capture_texts:  # dev, as the tests synthesise it
+        _, function = export_function(api)
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert imported(variables[job.BUCKET_VARIABLE]) == {"Ref": data_bucket_id}
+        (rule,) = api.find_resources("AWS::Events::Rule").values()
+        schedule = rule["Properties"]
+        assert schedule["ScheduleExpression"] == "cron(15 0 * * ? *)" and schedule["State"] == "ENABLED"
 
     # the API function may use the data key only through DynamoDB: not to read the data bucket's objects
     (api_function,) = api.find_resources(
@@ -210,6 +266,7 @@ def run_in_runtime(asset: Path, runtime: Path, variables: dict[str, str], event:
 
 def test_the_shipped_asset_runs_under_the_runtimes_python_and_exports_a_day(synthesized, moto_url, tmp_path):
     """The asset as synth staged it, alone on sys.path as /var/task is, with boto3 beside it as the runtime has it."""
+    assert synthesized["dev"]["_config"].api.capture_texts  # the tests' dev captures texts: it has the export
     _, function = export_function(synthesized["dev"]["api"])
     code = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     asset = Path(synthesized["dev"]["_outdir"]) / f"asset.{code}"

@@ -23,6 +23,7 @@ import boto3
 import pytest
 
 from golive import bundle
+from golive.contracts.feedback_table import TEXT_KEY_PREFIX
 from infra.assets.lambda_package import (
     LAMBDA_PYTHON_VERSION,
     PACKAGE_DIR,
@@ -252,7 +253,11 @@ def test_package_runs_under_the_lambda_runtime_python_with_its_own_bytecode(ship
         stored = ddb.get_item(TableName=TABLE, Key={"prediction_id": {"S": prediction["prediction_id"]}})["Item"]
         assert stored["label"]["S"] == labels[0] and stored["predicted_label"]["S"] == prediction["label"]
     done = sandbox.finish()
-    assert ddb.scan(TableName=TABLE)["Count"] == 2
+    items = ddb.scan(TableName=TABLE)["Items"]
+    texts = [i["text"]["S"] for i in items if i["prediction_id"]["S"].startswith(TEXT_KEY_PREFIX)]
+    assert len(items) - len(texts) == 2  # the two feedback records
+    # dev as the tests synthesise it captures texts (api.capture_texts): each predicted text, once per call
+    assert variables["GOLIVE_CAPTURE_TEXTS"] == "true" and sorted(texts) == ["a lovely hotel"] * 2 + ["rude staff"] * 2
 
     # the interpreter was the runtime's, isolated, and took every module of the package from the shipped .pyc
     assert (done["implementation"], done["version"]) == ("cpython", [int(n) for n in LAMBDA_PYTHON_VERSION.split(".")])

@@ -111,8 +111,9 @@ DEV_ALARMS = {
     "LambdaDuration": ("AWS/Lambda", "Duration", "p99", 22_400, 300, "GreaterThanThreshold"),
     "Api5xxRate": ("AWS/ApiGateway", "5XXError", "Average", 0.01, 300, "GreaterThanThreshold"),
     "ApiLatency": ("AWS/ApiGateway", "Latency", "p99", 3000, 300, "GreaterThanThreshold"),
-    "FeedbackExportErrors": ("AWS/Lambda", "Errors", "Sum", 0, 3600, "GreaterThanThreshold"),
 }
+# with api.capture_texts (the tests' dev; prod as shipped has no export, so no such alarm)
+EXPORT_ALARMS = {"FeedbackExportErrors": ("AWS/Lambda", "Errors", "Sum", 0, 3600, "GreaterThanThreshold")}
 PROD_ENDPOINT_ALARMS = {
     "EndpointGpuUtilization": (
         "/aws/sagemaker/Endpoints",
@@ -156,7 +157,10 @@ def _metric_stat(props: dict) -> tuple:
 @pytest.mark.parametrize("env", ["dev", "prod"])
 def test_every_alarm_has_its_metric_threshold_period_and_notifies_on_alarm_and_ok(synthesized, env):
     alarms = _alarms(synthesized[env]["monitoring"])
-    expected = {**DEV_ALARMS, **(PROD_ENDPOINT_ALARMS if env == "prod" else {})}
+    capture = synthesized[env]["_config"].api.capture_texts
+    assert capture == (env == "dev")  # the tests' dev captures texts, prod is as shipped
+    expected = {**DEV_ALARMS, **(EXPORT_ALARMS if capture else {}), **(PROD_ENDPOINT_ALARMS if env == "prod" else {})}
+    assert ("FeedbackExportErrors" in alarms) == capture
     for name, spec in expected.items():
         assert _metric_stat(alarms[name]) == spec, name
     for name, (metrics, threshold, comparison) in MATH_ALARMS.items():
@@ -190,6 +194,7 @@ def test_every_alarm_has_its_metric_threshold_period_and_notifies_on_alarm_and_o
 
 
 def test_a_failed_feedback_export_run_pages_the_alert_topic(synthesized):
+    assert synthesized["dev"]["_config"].api.capture_texts  # the export exists only with capture on
     api, monitoring = synthesized["dev"]["api"], synthesized["dev"]["monitoring"]
     alarm = _alarms(monitoring)["FeedbackExportErrors"]
     assert alarm["AlarmName"] == "golive-dev-feedback-export-errors"
@@ -477,4 +482,7 @@ def test_the_cost_estimate_counts_the_alarms_the_stacks_create(synthesized, env)
         alarms.update(_alarms(synthesized[env]["inference"]))
     units = sum(3 if props["ComparisonOperator"].endswith("LowerThreshold") else 1 for props in alarms.values())
     composites = len(synthesized[env]["monitoring"].find_resources("AWS::CloudWatch::CompositeAlarm"))
-    assert monitoring_footprint(load_config(env))[:2] == (units, composites)
+    assert monitoring_footprint(synthesized[env]["_config"])[:2] == (units, composites)
+    # the shipped file's count differs only by the export's alarm, which needs api.capture_texts
+    shipped = monitoring_footprint(load_config(env))[0]
+    assert units == shipped + synthesized[env]["_config"].api.capture_texts

@@ -6,6 +6,7 @@ settings and least-privilege role. With retraining off (every shipped environmen
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ from tests.test_constructs import bare_stack  # noqa: E402
 from tests.test_infra import assert_ships_and_compiles  # noqa: E402
 
 ON = {"schedule": "rate(7 days)", "on_alarms": True, "min_interval_hours": 48, "min_new_labels": 1000}
+CAPTURE = {"capture_texts": True}  # what retraining on new labels needs: exports hold only captured texts
 
 
 # --- configuration ------------------------------------------------------------------------------------------
@@ -58,7 +60,8 @@ def test_no_shipped_environment_retrains_by_itself(env):
      "cron(0/15 * * * ? *)", "cron(15 10 ? * 6L 2026-2030)", "cron(0 8 1 JAN,JUL ? *)", "cron(0 4 ? * MON-FRI#2 *)"],
 )  # fmt: skip
 def test_eventbridge_schedule_expressions_are_accepted(expression):
-    assert config_with("dev", training={"retrain": {"schedule": expression}}).training.retrain.schedule == expression
+    config = config_with("dev", api=CAPTURE, training={"retrain": {"schedule": expression}})
+    assert config.training.retrain.schedule == expression
 
 
 @pytest.mark.parametrize(
@@ -91,8 +94,66 @@ def test_the_alarms_that_retrain_are_quality_alarms_named_as_the_monitoring_stac
 
 
 def test_the_cost_estimate_counts_the_trigger_alarm_only_with_retraining_on():
-    off, on = load_config("dev"), config_with("dev", training={"retrain": ON})
+    off, on = config_with("dev", api=CAPTURE), config_with("dev", api=CAPTURE, training={"retrain": ON})
     assert monitoring_footprint(on)[0] == monitoring_footprint(off)[0] + 1
+
+
+# retraining on new labels with capture off: no export ever holds a row, so no run would ever start
+RETRAIN_WITHOUT_CAPTURE = (
+    "training.retrain waits for training.retrain.min_new_labels ({n}) new labelled rows in the feedback exports, but "
+    "api.capture_texts is false: only captured texts are exported, so retraining would never start; turn on "
+    "api.capture_texts, or set training.retrain.min_new_labels to 0 to retrain whenever triggered (on the original "
+    "data)"
+)
+
+
+@pytest.mark.parametrize("retrain", [ON, {"schedule": "rate(7 days)"}, {"on_alarms": True}])
+def test_retraining_on_new_labels_without_captured_texts_is_a_config_error_naming_both_fixes(tmp_path, retrain):
+    with pytest.raises(ConfigError) as err:
+        load_config("dev", write_env(tmp_path, "dev", training={"retrain": retrain}))
+    n = retrain.get("min_new_labels", RetrainSettings().min_new_labels)
+    assert str(err.value) == f"{tmp_path / 'dev.json'} has invalid values:\n  {RETRAIN_WITHOUT_CAPTURE.format(n=n)}"
+
+
+@pytest.mark.parametrize(
+    "api, retrain",
+    [
+        (CAPTURE, ON),  # exports fill up with captured, labelled texts
+        ({}, {**ON, "min_new_labels": 0}),  # no minimum: each trigger retrains on the original data
+        ({}, {"min_new_labels": 1000}),  # no schedule, no alarms: retraining is off, the minimum means nothing
+    ],
+)
+def test_retraining_that_can_start_loads(tmp_path, api, retrain):
+    config = load_config("dev", write_env(tmp_path, "dev", api=api, training={"retrain": retrain}))
+    assert config.training.retrain.min_new_labels == retrain["min_new_labels"]
+
+
+def test_golive_synth_and_cdk_synth_say_so_in_one_error_without_a_traceback(tmp_path, monkeypatch, capsys):
+    """What `golive synth --env dev` and `npx cdk synth -c env=dev` (infra/cdk_entry.py) print for that dev.json."""
+    import infra.config
+    from cli.main import main
+    from tests.conftest import REPO
+
+    folder = write_env(tmp_path / "envs", "dev", training={"retrain": ON})
+    expected = f"error: {folder / 'dev.json'} has invalid values:\n  {RETRAIN_WITHOUT_CAPTURE.format(n=1000)}\n"
+    shipped_loader = infra.config.load_config
+    monkeypatch.setattr(infra.config, "load_config", lambda env, **kw: shipped_loader(env, folder, **kw))
+    assert main(["synth", "--env", "dev", "--out", str(tmp_path / "out")]) == 2
+    out, err = capsys.readouterr()
+    assert err == expected and "Traceback" not in out
+    # the CDK CLI's app command, with the app reading that folder
+    entry = (
+        "import sys; from pathlib import Path; import infra.app, infra.config; "
+        "infra.app.load_config = lambda env, **kw: infra.config.load_config(env, Path(sys.argv[1]), **kw); "
+        "from infra.cdk_entry import main; sys.exit(main())"
+    )
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "dev"}), "CDK_OUTDIR": str(tmp_path / "cdk.out")}
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run(
+        [sys.executable, "-c", entry, str(folder)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert expected in result.stderr
 
 
 # --- the construct alone ------------------------------------------------------------------------------------
@@ -182,7 +243,8 @@ def synth_training(folder: Path, config: EnvironmentConfig) -> tuple[Path, dict[
 
 @pytest.fixture(scope="module")
 def retraining_on(tmp_path_factory) -> tuple[Path, dict[str, Template]]:
-    return synth_training(tmp_path_factory.mktemp("retrain-on"), config_with("dev", training={"retrain": ON}))
+    config = config_with("dev", api=CAPTURE, training={"retrain": ON})
+    return synth_training(tmp_path_factory.mktemp("retrain-on"), config)
 
 
 def the_function(template: Template) -> tuple[str, dict]:

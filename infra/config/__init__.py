@@ -135,6 +135,20 @@ class EnvironmentConfig(Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _retraining_can_start(self) -> EnvironmentConfig:
+        """The retraining trigger waits for min_new_labels exported rows, and only captured texts are exported:
+        without capture no export ever holds a row, so retraining would never start, and nothing would say why."""
+        retrain = self.training.retrain
+        if retrain.enabled and retrain.min_new_labels > 0 and not self.api.capture_texts:
+            raise ValueError(
+                f"training.retrain waits for training.retrain.min_new_labels ({retrain.min_new_labels}) new labelled "
+                "rows in the feedback exports, but api.capture_texts is false: only captured texts are exported, so "
+                "retraining would never start; turn on api.capture_texts, or set training.retrain.min_new_labels "
+                "to 0 to retrain whenever triggered (on the original data)"
+            )
+        return self
+
 
 def load_config(
     env: str, directory: Path = ENVIRONMENTS_DIR, overrides: dict | None = None, for_deploy: bool = False
@@ -156,11 +170,12 @@ def load_config(
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            key = ".".join(str(p) for p in err["loc"])
             message = err["msg"].removeprefix("Value error, ")
             if err["type"] == "extra_forbidden":
                 message = "unknown key (a typo?)"
-            problems.append(f"  {key}: {message}")
+            # a check across sections names its keys in its message
+            problems.append(f"  {key}: {message}" if key else f"  {message}")
         raise ConfigError(f"{source} has invalid values:\n" + "\n".join(problems)) from None
     if for_deploy:
         require_alerts(config, path)

@@ -1,6 +1,7 @@
 """The API's alarms: client-facing (the function's errors and throttles, the stage's 5XX rate and p99 latency),
 which make up the composite "service degraded" alarm, and capacity (the function's p99 duration near its
-timeout, DynamoDB throttling the feedback table) with the daily feedback export failing."""
+timeout, DynamoDB throttling the feedback table) with the daily feedback export failing, where there is one
+(api.capture_texts)."""
 
 from __future__ import annotations
 
@@ -30,14 +31,13 @@ class ApiAlarms(Inline):
         timeout_s: int,
         stage: apigw.Stage,
         table_name: str,
-        export_function: lambda_.IFunction,
+        export_function: lambda_.IFunction | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.client_facing = self._client_facing(kit, function, stage)
-        self.capacity = [
-            *self._capacity(kit, function, timeout_s, table_name),
-            self._export_failed(kit, export_function),
-        ]
+        self.capacity = self._capacity(kit, function, timeout_s, table_name)
+        if export_function is not None:  # the daily export exists only with api.capture_texts
+            self.capacity.append(self._export_failed(kit, export_function))
 
     def _client_facing(self, kit: AlarmKit, function: lambda_.IFunction, stage: apigw.Stage) -> list[cloudwatch.Alarm]:
         """What clients see: the function's errors and throttles, the stage's 5XX rate and p99 latency."""

@@ -14,11 +14,14 @@ def monitoring_footprint(config, labels: int = 2) -> tuple[int, int, int]:
 
     Counted from the catalogue the stacks name their alarms from (golive/contracts/alarms.py;
     tests/test_monitoring.py checks it against the synthesised templates): the API, quality and training
-    alarms (the retraining trigger's too when training.retrain is on), and with an endpoint its rollback alarms, on
-    GPU instances its GPU alarms and, when it can scale out, the at-maximum alarm; scaling to zero, the wake-up and
-    idle alarms instead, and the slow wake-up alarm when the API invokes it.
+    alarms (the feedback export's with api.capture_texts, the retraining trigger's when training.retrain is on),
+    and with an endpoint its rollback alarms, on GPU instances its GPU alarms and, when it can scale out, the
+    at-maximum alarm; scaling to zero, the wake-up and idle alarms instead, and the slow wake-up alarm when the API
+    invokes it.
     """
     created = [*alarms.API_ALARMS, *alarms.QUALITY_ALARMS, *alarms.TRAINING_ALARMS]
+    if config.api.capture_texts:
+        created += alarms.FEEDBACK_EXPORT_ALARMS
     if config.training.retrain.enabled:
         created += alarms.RETRAIN_TRIGGER_ALARMS
     endpoint = config.endpoint

@@ -3,8 +3,9 @@
 An API key and usage plan (throttle + quota) per client app on every route but health and docs
 (infra/constructs/client_keys.py), an optional IAM or Cognito authorizer (api_auth.py), an optional AWS WAF
 web ACL (web_acl.py), API Gateway's own errors in the app's error shape (gateway_responses.py), access
-logs, X-Ray, the DynamoDB feedback table (point-in-time recovery, encrypted with the data stack's key), its
-daily export into the data bucket (feedback_export.py) and the rotated prediction-id signing key
+logs, X-Ray, the DynamoDB feedback table (point-in-time recovery, encrypted with the data stack's key), with
+api.capture_texts its daily export into the data bucket (feedback_export.py; without captured texts an export
+holds no row) and the rotated prediction-id signing key
 (signing_key.py). The function may read only that table and that secret, and, for the sagemaker
 backend, invoke only the one endpoint it is given. Log groups are KMS-encrypted with the environment's
 logs key. API Gateway's account-wide logging role is not this stack's: see account_stack.py.
@@ -69,16 +70,21 @@ class ApiStack(StableIdStack):
         )
         self.api, self.auth, self.web_acl = rest.api, rest.auth, rest.web_acl
         self.client_keys = ClientKeys(self, "ClientKeys", api=self.api, settings=config.api, environment=config.name)
-        self.feedback_export = FeedbackExport(
-            self,
-            "FeedbackExport",
-            environment=config.name,
-            table=self.feedback_table,
-            bucket=data.data,
-            data_key=data.key,
-            runtime=LAMBDA_RUNTIME,
-            logs_key=logs_key,
-            retention=RETENTION[config.api.log_retention_days],
+        # the export joins feedback with captured texts: with capture off every row would be "no captured text"
+        self.feedback_export = (
+            FeedbackExport(
+                self,
+                "FeedbackExport",
+                environment=config.name,
+                table=self.feedback_table,
+                bucket=data.data,
+                data_key=data.key,
+                runtime=LAMBDA_RUNTIME,
+                logs_key=logs_key,
+                retention=RETENTION[config.api.log_retention_days],
+            )
+            if config.api.capture_texts
+            else None
         )
 
         cdk.CfnOutput(self, "ApiUrl", value=self.api.url, description="POST {url}v1/predict with header x-api-key")

@@ -4,7 +4,8 @@ one dashboard per environment. Every alarm notifies the alert topic when it fire
     endpoint   5XX and p99 model latency (the inference stack's rollback alarms), GPU utilisation and
                memory, instance count pinned at the autoscaling maximum
     api        Lambda errors, throttles and p99 duration near the timeout; API Gateway 5XX rate and p99
-               latency; DynamoDB throttles on the feedback table
+               latency; DynamoDB throttles on the feedback table; with api.capture_texts, the daily feedback
+               export failing
     training   EventBridge: a training job Failed/Stopped, the pipeline's execution failing; what the
                rules cannot deliver to the topic is kept in a dead-letter queue, which has its own alarm
                (and, with retraining on, so has the retraining trigger's)
@@ -69,7 +70,7 @@ class MonitoringStack(StableIdStack):
             timeout_s=api.timeout_s,
             stage=api.api.deployment_stage,
             table_name=api.feedback_table.table_name,
-            export_function=api.feedback_export.function,
+            export_function=api.feedback_export.function if api.feedback_export else None,
         )
         client_facing += api_alarms.client_facing
         capacity += api_alarms.capacity

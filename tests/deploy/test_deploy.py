@@ -1,4 +1,6 @@
 """The deploy check: dev and prod, as synthesised, deployed with the pinned CDK CLI on LocalStack's CloudFormation.
+dev is synthesised with api.capture_texts on (tests/conftest.py: SYNTH_CHANGES), so its daily feedback export, which
+only capture brings, is deployed too; prod is as shipped, without it.
 
 Both environments live in one account, as they do for a small team: prod is deployed first, then dev. Each
 one's stacks all reach CREATE_COMPLETE, and its REST API refuses a call without the API key (403) and lets
@@ -123,6 +125,27 @@ def check_api(env: str, localstack, aws) -> None:
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
 
 
+def check_feedback_export(env: str, capture: bool, aws) -> None:
+    """With api.capture_texts the export's function, its daily rule (targeting it) and its errors alarm exist in the
+    emulator; without, none of them."""
+    cloudformation = aws("cloudformation")
+    api = deployed_resources(cloudformation, [f"golive-{env}-api"])
+    exported = {r.type: r for r in api if r.logical_id.startswith("FeedbackExport")}
+    alarm = f"golive-{env}-feedback-export-errors"
+    alarms = aws("cloudwatch").describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+    if not capture:
+        assert not exported and not alarms, (sorted(exported), alarms)
+        return
+    function = aws("lambda").get_function_configuration(FunctionName=exported["AWS::Lambda::Function"].physical_id)
+    assert function["Handler"] == "functions.feedback_export.handler.handler"
+    assert not exported["AWS::Events::Rule"].placeholder
+    (rule_name,) = aws("events").list_rule_names_by_target(TargetArn=function["FunctionArn"])["RuleNames"]
+    rule = aws("events").describe_rule(Name=rule_name)
+    assert rule["ScheduleExpression"] == "cron(15 0 * * ? *)" and rule["State"] == "ENABLED"
+    ((dimension,),) = [a["Dimensions"] for a in alarms]
+    assert dimension == {"Name": "FunctionName", "Value": function["FunctionName"]}
+
+
 def destroy(deployment: Deployment, cdk, cloudformation) -> None:
     """`cdk destroy --all`: every stack of the environment gone; prints what was kept on purpose."""
     ids = [stack["StackId"] for stack in existing_stacks(cloudformation, deployment.stacks).values()]
@@ -162,6 +185,8 @@ def test_dev_and_prod_deploy_side_by_side_answer_and_are_destroyed(synthesized, 
         for env in ("prod", "dev"):  # dev last: deploying it must not take over anything prod uses
             deployments[env] = deploy(env, synthesized, cdk, cloudformation, tmp_path)
             check_api(env, localstack, aws)
+            check_feedback_export(env, synthesized[env]["_config"].api.capture_texts, aws)
+        assert synthesized["dev"]["_config"].api.capture_texts  # so the export is deployed at all
         check_api_logging_role(aws)
 
         destroy(deployments["dev"], cdk, cloudformation)

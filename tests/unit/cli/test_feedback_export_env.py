@@ -102,6 +102,38 @@ def test_env_export_reads_the_deployed_table_and_writes_what_local_would(deploye
     assert (tmp_path / "later.jsonl").read_text() == "" and "exported 0 labelled texts" in capsys.readouterr().out
 
 
+CAPTURE_OFF = (
+    "warning: api.capture_texts is false in infra/environments/dev.json: the API deployed from it keeps no texts, so "
+    "only texts captured while capture was on (and not yet past api.capture_ttl_days) can be exported; the other "
+    "feedback is left out as 'no captured text'. To capture from now on, set api.capture_texts to true and deploy "
+    f"with `npx cdk deploy {STACK} -c env=dev` (README: Deploy)\n"
+)
+
+
+def test_env_export_with_capture_off_in_the_config_warns_and_still_exports_what_was_captured(
+    deployed, tmp_path, monkeypatch, capsys
+):
+    """dev ships with capture off; the table still holds the texts captured while it was on, within their TTL."""
+    assert export("--env", "dev", "--since", "2020-01-01", "--out", str(tmp_path / "off.jsonl")) == 0
+    out, err = capsys.readouterr()
+    assert err == CAPTURE_OFF
+    assert_counted(out)  # the captured texts, and the feedback before capture counted as having none
+    assert len((tmp_path / "off.jsonl").read_text().splitlines()) == 2
+
+    import infra.config
+
+    folder = tmp_path / "envs"  # dev with capture on: nothing to warn about
+    folder.mkdir()
+    raw = json.loads((infra.config.ENVIRONMENTS_DIR / "dev.json").read_text())
+    (folder / "dev.json").write_text(json.dumps({**raw, "api": {**raw["api"], "capture_texts": True}}))
+    shipped_loader = infra.config.load_config
+    monkeypatch.setattr(infra.config, "load_config", lambda env, **kw: shipped_loader(env, folder, **kw))
+    assert export("--env", "dev", "--since", "2020-01-01", "--out", str(tmp_path / "on.jsonl")) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert_counted(out)
+
+
 def test_env_export_to_s3_writes_the_object_training_reads(deployed, tmp_path, capsys):
     _, ids = deployed
     boto3.client("s3").create_bucket(Bucket="golive-dev-data")
@@ -143,6 +175,7 @@ OUT = ("--since", "2020-01-01", "--out")
 def test_a_missing_stack_or_table_says_what_to_deploy(aws_env, tmp_path, capsys):
     with mock_aws():
         err = failure(capsys, "--env", "dev", *OUT, str(tmp_path / "f.jsonl"))
+        assert err.startswith(CAPTURE_OFF), err  # said before any AWS call, then why nothing could be read
         assert f"no stack {STACK} in us-east-1 for these credentials: deploy dev first" in err, err
         assert f"`npx cdk deploy {STACK} -c env=dev`" in err, err  # the command (infra/deployed.py's, as train's)
         table = deploy_stand_in()

@@ -37,6 +37,7 @@ def test_alarm_ids_and_names_are_unique_across_the_catalogue():
     assert len({a.construct_id for a in catalogue}) == len({a.name for a in catalogue}) == len(catalogue) >= 15
     grouped = [
         *alarms.API_ALARMS,
+        *alarms.FEEDBACK_EXPORT_ALARMS,
         *alarms.QUALITY_ALARMS,
         *alarms.TRAINING_ALARMS,
         *alarms.RETRAIN_TRIGGER_ALARMS,
