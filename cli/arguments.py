@@ -42,6 +42,23 @@ def show_defaults(parser: argparse.ArgumentParser) -> None:
             action.help += f" (default: {shown_default(action.default)})"
 
 
+def parse_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """`parser.parse_args(argv)`, but an unknown option is refused by the command it was given to, with that
+    command's usage (`golive train: error: unrecognized arguments: --bogus`), not the top-level `golive`'s."""
+    ns, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _command_parser(parser, ns).error(f"unrecognized arguments: {' '.join(unknown)}")
+    return ns
+
+
+def _command_parser(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> argparse.ArgumentParser:
+    """The parser of the command `ns` was parsed for, followed down through each level's chosen subcommand."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and getattr(ns, action.dest, None) in action.choices:
+            return _command_parser(action.choices[getattr(ns, action.dest)], ns)
+    return parser
+
+
 def typed_options(parser: argparse.ArgumentParser, argv: list[str]) -> frozenset[str]:
     """The dests `argv` gives a value, a value equal to the default included: `argv` parsed again with every
     default suppressed, so only what was typed lands in the namespace. It changes `parser`: hand in a fresh one."""

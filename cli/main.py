@@ -8,7 +8,7 @@ import argparse
 import sys
 
 from cli import costs, distill, explain, feedback, package, serve, synth, train
-from cli.arguments import positive_float, show_defaults, typed_options
+from cli.arguments import parse_arguments, positive_float, show_defaults, typed_options
 from golive.errors import UserError, run_reporting_errors
 from golive.ports import port_number
 from training.args import SAMPLE_VALIDATION, TrainArguments, str2bool
@@ -92,7 +92,7 @@ def preflight(argv: list[str]) -> int:
     """What scripts/quickstart.sh asks before it installs anything: are the flags valid and the port free?
     Runs on the stdlib alone. 0: go on; 2: a message was printed; HELP_SHOWN: help was printed."""
     try:
-        ns = build_parser().parse_args(argv)
+        ns = parse_arguments(build_parser(), argv)
     except SystemExit as exc:
         return HELP_SHOWN if exc.code == 0 else int(exc.code or 2)
     if getattr(ns, "serve", False):
@@ -108,7 +108,7 @@ def preflight(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    ns = build_parser().parse_args(argv)
+    ns = parse_arguments(build_parser(), argv)
     ns.typed_options = typed_options(build_parser(), argv)  # what was typed, not defaulted (train --sagemaker)
     return run_reporting_errors(ns.func, ns)
 

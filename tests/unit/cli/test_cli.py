@@ -81,6 +81,8 @@ def busy_port():
         (["monitor", "--url", "http://127.0.0.1:{closed}"], "start the server with `golive serve`"),
         (["monitor", "--watch", "0"], "--watch takes a positive number of seconds"),
         (["deploy"], "invalid choice: 'deploy'"),
+        (["train", "--bogus"], "golive train: error: unrecognized arguments: --bogus"),  # the command's usage
+        (["costs", "estimate", "--bogus", "x"], "golive costs estimate: error: unrecognized arguments: --bogus x"),
         (
             ["explain", "--model", "{bundle}", "one two three", "--max-tokens", "2"],
             "the text has 3 tokens; an explanation takes at most 2 (its cost grows with the square of the length): send a "
