@@ -109,7 +109,8 @@ def preflight(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ns = parse_arguments(build_parser(), argv)
-    ns.typed_options = typed_options(build_parser(), argv)  # what was typed, not defaulted (train --sagemaker)
+    if getattr(ns, "sagemaker", False):  # what was typed, not defaulted: the job's hyperparameters
+        ns.typed_options = typed_options(build_parser(), argv)
     return run_reporting_errors(ns.func, ns)
 
 

@@ -190,16 +190,14 @@ def _training_settings(config, ns: argparse.Namespace):
 
 def _hyperparameters(args: TrainArguments, typed: Collection[str], config) -> tuple[dict[str, str], str]:
     """The environment's training.hyperparameters (what its pipeline trains with), the training flags typed here
-    over them (a flag left out keeps the environment's value, else training's default), each checked by the
-    contract the pipeline's are checked with; and a line saying where each came from."""
+    over them (a flag left out keeps the environment's value, else training's default); and a line saying where
+    each came from. The environment's were checked when its file loaded; the flags' strings are checked here by
+    the contract the pipeline's are checked with."""
     from golive.contracts.hyperparameters import HYPERPARAMETERS, flag, hyperparameter_problems
 
     flags = {flag(name): _flag_value(getattr(args, name)) for name in HYPERPARAMETERS if name in typed}
     kept = {key: value for key, value in config.training.hyperparameters.items() if key not in flags}
-    problems = [f"--{problem}" for problem in hyperparameter_problems(flags)] + [
-        f"the {config.name} environment's training.hyperparameters: {problem}"
-        for problem in hyperparameter_problems(kept)
-    ]
+    problems = hyperparameter_problems(flags)
     if problems:
         raise UserError("; ".join(problems))
     origins = [f"{_listed(kept)} ({config.name} environment)"] if kept else []

@@ -20,6 +20,7 @@ from infra.naming import Names  # noqa: E402
 from tests.conftest import synth_context  # noqa: E402
 from tests.handmade_bundle import write_handmade_bundle  # noqa: E402
 from tests.test_api_auth import assert_lint_clean  # noqa: E402
+from tests.test_monitoring import created_alarm_units  # noqa: E402
 
 STAGING = json.loads((ENVIRONMENTS_DIR / "staging.json").read_text())
 # staging as shipped, but the API invokes the endpoint, waits up to 20 s for it to wake, and runs with SnapStart
@@ -272,15 +273,6 @@ def test_a_slow_wake_up_pages_and_a_normal_one_does_not(proxy):
     ]
     [logical] = [k for k, r in monitoring.find_resources("AWS::CloudWatch::Alarm").items() if r["Properties"] == alarm]
     assert logical in json.dumps(parts)  # in the alarm status widget
-
-
-def created_alarm_units(templates: dict[str, Template]) -> int:
-    """What the synthesised alarms bill as: one unit each, three for an anomaly-detection alarm."""
-    units = 0
-    for stack in ("monitoring", "inference"):
-        for alarm in templates[stack].find_resources("AWS::CloudWatch::Alarm").values():
-            units += 3 if alarm["Properties"]["ComparisonOperator"] == "LessThanLowerThreshold" else 1
-    return units
 
 
 def test_the_cost_estimate_counts_the_wake_up_alarm(proxy):

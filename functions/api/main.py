@@ -49,7 +49,8 @@ def create_app(services: Services) -> FastAPI:
         version="1",
         description="Text classification with the model bundle trained by golive. "
         'Send `{"inputs": "text"}` or `{"inputs": ["a", "b"]}` to /v1/predict (prediction ids '
-        "for feedback), or Hugging Face's text-classification request to /v1/classify (its answer shape).",
+        "for feedback in the answer), or Hugging Face's text-classification request to /v1/classify (its answer "
+        "shape; the prediction ids in the X-Prediction-Ids header).",
         docs_url=None,
         redoc_url=None,  # /docs is served from local files (functions/api/docs.py), not a CDN
     )

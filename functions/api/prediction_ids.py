@@ -119,9 +119,11 @@ class PredictionIds:
         return f"{kid}.{label}.{nonce}.{tag}.{self.model_version}"
 
     def longest(self, label_count: int) -> int:
-        """Bytes of the longest id this model can be given: every part but the label index has a fixed length
-        here, and the last label's index has the most digits (for bounding a header that carries ids)."""
-        return len(self.issue(label_count - 1).encode("utf-8"))
+        """Bytes of the longest id this model can be given, worked out without signing one (routes ask per
+        request): key id, nonce and tag have fixed lengths, the last label's index has the most digits (for
+        bounding a header that carries ids)."""
+        fixed = len(key_id(b"")) + 2 * len(_b64(bytes(TAG_BYTES))) + len("....")  # nonce: 16 bytes, as the tag
+        return fixed + len(str(label_count - 1)) + len(self.model_version.encode("utf-8"))
 
     def verify(self, prediction_id: str) -> IssuedPrediction | None:
         """What the id says, if a key of this deployment signed it; None for anything else."""

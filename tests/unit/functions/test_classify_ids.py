@@ -113,3 +113,14 @@ def test_the_openapi_document_declares_the_header(lambda_module):
     operation = json.loads(answer["body"])["paths"]["/v1/classify"]["post"]
     assert set(operation["responses"]["200"]["headers"]) == {PREDICTION_IDS_HEADER}
     assert PREDICTION_IDS_HEADER in operation["description"] and "/v1/feedback" in operation["description"]
+
+
+def test_the_longest_id_is_worked_out_without_signing_one():
+    """classify's batch bound asks for it per request: the arithmetic must match a real id of the last label."""
+    import secrets
+
+    from functions.api.prediction_ids import KeyRing, PredictionIds
+
+    for labels, version in ((2, "20261123-101010-abc123"), (11, "v")):
+        ids = PredictionIds(KeyRing([secrets.token_bytes(32)]), version)
+        assert ids.longest(labels) == len(ids.issue(labels - 1).encode("utf-8"))
