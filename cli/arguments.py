@@ -21,6 +21,21 @@ def positive_float(value: str) -> float:
     return number
 
 
+def utf8_text(value: str) -> str:
+    """argparse type for text that goes on to a tokenizer or an AWS API. Python hands argv bytes that are not
+    UTF-8 over as surrogate escapes (PEP 383), which neither takes; a path argument may hold them, text not."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(value[exc.start])
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise argparse.ArgumentTypeError(
+            f"not valid UTF-8 ({what} at character {exc.start}); pass UTF-8 text "
+            "(a terminal or script set to UTF-8, e.g. LANG=C.UTF-8)"
+        ) from None
+    return value
+
+
 def python_version(value: str) -> str:
     """argparse type for a Lambda Python version like 3.14."""
     if not re.fullmatch(r"3\.\d{1,2}", value):

@@ -6,6 +6,8 @@ import argparse
 import json
 from dataclasses import asdict
 
+from cli.arguments import utf8_text
+
 DEFAULT_MAX_TOKENS = 64  # the API's default (functions/api/settings.py max_explain_tokens)
 
 
@@ -13,7 +15,7 @@ def add_explain(sub) -> None:
     explain = sub.add_parser(
         "explain", help="explain one prediction: how much each token pushed the model to its label"
     )
-    explain.add_argument("text", help="the text to classify and explain")
+    explain.add_argument("text", type=utf8_text, help="the text to classify and explain")
     explain.add_argument("--model", default="model_artifacts", help="bundle folder")
     explain.add_argument(
         "--variant", choices=["fp32", "int8"], help="which ONNX model (default: the bundle's default, int8)"
@@ -29,20 +31,24 @@ def add_explain(sub) -> None:
 
 
 def _explain(ns: argparse.Namespace) -> int:
+    from functions.common.limits import is_blank
     from golive.errors import UserError
     from golive.explain import TooManyTokens, explain, format_explanation
     from golive.onnx_classifier import OnnxClassifier
 
     if ns.max_tokens < 1:
         raise UserError(f"--max-tokens must be at least 1, got {ns.max_tokens}")
-    if not ns.text.strip():
-        raise UserError("the text is empty; pass the text to explain in quotes")
+    if is_blank(ns.text):
+        raise UserError(
+            "the text is empty (only spaces, control or zero-width characters); pass the text to explain in quotes"
+        )
     classifier = OnnxClassifier.from_bundle(ns.model, ns.variant)
     assert classifier.manifest is not None  # from_bundle sets it
     try:
         explanation = explain(classifier, ns.text, ns.max_tokens)
     except TooManyTokens as exc:
-        raise UserError(f"{exc}, or raise --max-tokens") from None
+        hint = f", or raise --max-tokens (up to {exc.model_limit} for this model)" if exc.raising_helps else ""
+        raise UserError(f"{exc}{hint}") from None
     if ns.json:
         print(
             json.dumps(

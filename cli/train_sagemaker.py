@@ -16,7 +16,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 
-from cli.arguments import positive_float
+from cli.arguments import positive_float, utf8_text
 from golive.errors import UserError
 from training.args import TrainArguments, arguments_from, str2bool
 
@@ -60,7 +60,9 @@ def add_sagemaker_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: dev)",
     )
     group.add_argument(
-        "--instance-type", help="a GPU instance type (default: the environment's training.instance_type)"
+        "--instance-type",
+        type=utf8_text,
+        help="a GPU instance type (default: the environment's training.instance_type)",
     )
     group.add_argument(
         "--instance-count", type=int, help="instances (default: the environment's training.instance_count)"
@@ -83,7 +85,9 @@ def add_sagemaker_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         help="spot: how long to wait for capacity, run time included (default: the environment's training.max_wait_hours)",
     )
-    group.add_argument("--role", help="IAM role ARN the job runs as (default: the data stack's TrainingRoleArn output)")
+    group.add_argument(
+        "--role", type=utf8_text, help="IAM role ARN the job runs as (default: the data stack's TrainingRoleArn output)"
+    )
     group.add_argument(
         "--job-name",
         type=job_name,

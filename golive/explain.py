@@ -45,18 +45,41 @@ class Explanation:
 
 
 class TooManyTokens(UserError):
-    """The text has more tokens than an explanation takes (its cost grows with the square of the length)."""
+    """The text has more tokens than an explanation takes (its cost grows with the square of the length).
+    `raising_helps`: whether a larger `max_tokens` would take it, or the model itself reads no more."""
+
+    def __init__(self, message: str, raising_helps: bool, model_limit: int):
+        super().__init__(message)
+        self.raising_helps = raising_helps
+        self.model_limit = model_limit  # the most `max_tokens` can usefully be
+
+
+def model_token_limit(classifier: OnnxClassifier) -> int:
+    """The most tokens of its own a text keeps: the model's max_length less the special tokens ([CLS], [SEP])."""
+    return classifier.max_length - classifier.tokenizer.num_special_tokens_to_add(False)
+
+
+def token_limit(classifier: OnnxClassifier, max_tokens: int) -> int:
+    """The most tokens a text may have to be explained: `max_tokens`, and no more than the model reads."""
+    return max(0, min(max_tokens, model_token_limit(classifier)))
 
 
 def explain(classifier: OnnxClassifier, text: str, max_tokens: int) -> Explanation:
     """The predicted label of `text`, and each of its tokens' attribution, from one batched model call."""
     encoding = classifier.tokenizer.encode(text)
     positions = [i for i, special in enumerate(encoding.special_tokens_mask) if not special]
-    if encoding.overflowing or len(positions) > max_tokens:
+    limit, model_limit = token_limit(classifier, max_tokens), model_token_limit(classifier)
+    if encoding.overflowing or len(positions) > limit:
         count = f"more than {len(positions)}" if encoding.overflowing else str(len(positions))
+        why = (
+            "its cost grows with the square of the length"
+            if max_tokens < model_limit
+            else f"the model reads at most {classifier.max_length} tokens, [CLS] and [SEP] included"
+        )
         raise TooManyTokens(
-            f"the text has {count} tokens; an explanation takes at most {max_tokens} "
-            "(its cost grows with the square of the length): send a shorter text"
+            f"the text has {count} tokens; an explanation takes at most {limit} ({why}): send a shorter text",
+            raising_helps=max_tokens < model_limit,
+            model_limit=model_limit,
         )
     single = classifier.model_inputs([encoding])
     batch = {name: np.repeat(array, len(positions) + 1, axis=0) for name, array in single.items()}

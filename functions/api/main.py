@@ -63,7 +63,7 @@ def create_app(services: Services) -> FastAPI:
 
     def patch(document: dict) -> None:
         _declare_feedback_values(document, services.backend.manifest.labels)
-        explain.declare_token_limit(document, settings.max_explain_tokens)
+        explain.declare_token_limit(document, explain.token_limit(services))
         classify.declare_batch_limit(document, classify.max_texts(services), settings.max_chars)
         declare_security(document, settings.api_key_required, settings.authorizer)
 

@@ -39,8 +39,11 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers or None)
 
 
-def describe_validation_error(err: dict) -> str:
+def describe_validation_error(err: dict, content_type: str = "") -> str:
+    """What to fix, for one of pydantic's errors; `content_type`: the request's, which decides how FastAPI read
+    the body."""
     loc = [part for part in err.get("loc", ()) if part != "body" and part not in UNION_TAGS]
+    union = any(part in UNION_TAGS for part in err.get("loc", ()))
     field = loc[0] if loc else ""
     for part in loc[1:]:
         field += f"[{part}]" if isinstance(part, int) else f".{part}"
@@ -55,9 +58,18 @@ def describe_validation_error(err: dict) -> str:
         where = f"`{field}`" if field else "request body"
         return f"{where} holds a lone UTF-16 surrogate (an escape like \\udbb1 is half a character); send valid Unicode"
     if kind in ("model_attributes_type", "dict_type"):
+        if isinstance(err.get("input"), bytes):  # FastAPI reads a body as JSON only under a JSON content type
+            return (
+                f"request body was sent with Content-Type: {content_type.split(';')[0].strip()}; send JSON with "
+                'Content-Type: application/json, like {"inputs": "text"}'
+            )
         return 'request body must be a JSON object like {"inputs": "text"}'
-    if field == "inputs" and kind in ("string_type", "list_type"):
-        return "`inputs` must be a string or a list of strings"
+    if field == "inputs" and kind in ("string_type", "list_type"):  # `str | list[str]`, or `str` alone (explain)
+        return (
+            "`inputs` must be a string or a list of strings"
+            if union
+            else "`inputs` must be one string (explain takes one text)"
+        )
     if kind == "string_type":
         return f"`{field}` must be a string"
     if kind == "int_type":
@@ -197,7 +209,8 @@ def install_error_handlers(
         errors = exc.errors()
         if any(len(e.get("loc", ())) > 3 for e in errors):  # an item of `inputs` is wrong: say which, not the union
             errors = [e for e in errors if len(e.get("loc", ())) > 3 or e.get("loc", ("",))[-1] != "str"]
-        messages = list(dict.fromkeys(describe_validation_error(e) for e in errors))
+        content_type = request.headers.get("content-type", "")
+        messages = list(dict.fromkeys(describe_validation_error(e, content_type) for e in errors))
         for e in errors:
             loc = [part for part in e.get("loc", ()) if part != "body"]
             if e.get("type") == "extra_forbidden" and len(loc) == 1 and loc[0] in field_hints:

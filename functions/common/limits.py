@@ -12,12 +12,25 @@ from typing import Any
 
 from functions.common.errors import ApiError
 
-# A text must hold at least one character outside this set. Spelled out (not `\S`) because regex
-# engines disagree on what `\s` is (Python's includes U+001C-U+001F, ECMAScript's U+FEFF, Rust's
-# neither): with explicit escapes, Python, JSON Schema validators and schemathesis read the same class.
-BLANK = r"\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# A text must hold at least one character outside this set: whitespace (Unicode's Zs, Zl, Zp and the
+# controls \t\n\v\f\r), the other control characters (Cc) and the invisible format characters (Cf: zero-width
+# space U+200B, joiners, word joiner U+2060, BOM U+FEFF, bidi marks, soft hyphen, ...), which a BERT
+# tokenizer drops, so a text of them alone reaches the model as no text at all. Spelled out (not `\s` or
+# `\p{Cf}`) because regex engines disagree on those (Python's `\s` includes U+001C-U+001F, ECMAScript's
+# U+FEFF; Python's `re` has no `\p{}`): with explicit escapes Python, JSON Schema validators and
+# schemathesis read the same class. BMP only, since an ECMAScript pattern without the `u` flag cannot
+# state a range above U+FFFF; tests/unit/functions/test_limits.py checks it against `unicodedata`.
+BLANK = (
+    r"\x00-\x20\x7f-\xa0\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u1680\u180e"
+    r"\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff\ufff9-\ufffb"
+)
 TEXT_PATTERN = f"[^{BLANK}]"
 _HAS_TEXT = re.compile(TEXT_PATTERN)
+
+
+def is_blank(text: str) -> bool:
+    """True when `text` holds nothing a model can read: only whitespace, control or zero-width characters."""
+    return not _HAS_TEXT.search(text)
 
 
 def check_texts(texts: Sequence[str], max_texts: int, max_chars: int) -> None:
@@ -32,8 +45,12 @@ def check_texts(texts: Sequence[str], max_texts: int, max_chars: int) -> None:
         )
     for i, text in enumerate(texts):
         where = "`inputs`" if len(texts) == 1 else f"`inputs[{i}]`"
-        if not _HAS_TEXT.search(text):
-            raise ApiError(422, "empty_text", f"{where} is empty; send non-empty text")
+        if is_blank(text):
+            raise ApiError(
+                422,
+                "empty_text",
+                f"{where} is empty or blank (only spaces, control or zero-width characters); send text to classify",
+            )
         if len(text) > max_chars:
             raise ApiError(
                 422,

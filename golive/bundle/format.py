@@ -46,8 +46,67 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Manifest:
+        """The manifest in `raw`, checked key by key (a hand edit is not covered by the files' hashes);
+        ValueError naming the first key that is missing or of the wrong shape. Keys of a later version are
+        ignored."""
+        check_manifest(raw)
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+def check_manifest(raw: dict[str, Any]) -> None:
+    """Refuse what serving would trip over later (a label list that is a string, a max_length that is text):
+    each message names the key, what it must be and how to fix it. Plain checks, no pydantic: the Lambda runs
+    this at cold start."""
+    version = raw.get("format_version", FORMAT_VERSION)
+    if _is_integer(version) and version > FORMAT_VERSION:
+        raise ValueError(f"format_version {version} is newer than this golive reads ({FORMAT_VERSION}): upgrade golive")
+    problem = _manifest_problem(raw)
+    if problem:
+        raise ValueError(f"{problem}; fix it, or write the bundle again with `golive train`")
+
+
+def _manifest_problem(raw: dict[str, Any]) -> str | None:
+    version = raw.get("format_version", FORMAT_VERSION)
+    if not _is_integer(version) or version < 1:
+        return f"format_version must be a positive integer, got {shown(version)}"
+    for key in ("version_id", "created_at", "base_model", "data_sha256", "labels", "max_length"):
+        if key not in raw:
+            return f"{key} is missing"
+    for key in ("version_id", "created_at", "base_model", "data_sha256"):
+        if not isinstance(raw[key], str) or not raw[key]:
+            return f"{key} must be a non-empty string, got {shown(raw[key])}"
+    labels = raw["labels"]
+    if (
+        not isinstance(labels, list)
+        or len(labels) < 2
+        or not all(isinstance(label, str) and label for label in labels)
+        or len(set(labels)) != len(labels)
+    ):
+        return f"labels must be a list of at least two distinct non-empty strings, got {shown(labels)}"
+    if not _is_integer(raw["max_length"]) or raw["max_length"] < 1:
+        return f"max_length must be a positive integer, got {shown(raw['max_length'])}"
+    files = raw.get("files", {})
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        return f"files must be an object of file names to sha256 strings, got {shown(files)}"
+    variant = raw.get("default_variant", DEFAULT_VARIANT)
+    if not isinstance(variant, str) or variant not in MODEL_VARIANTS:
+        return f"default_variant must be one of {', '.join(MODEL_VARIANTS)}, got {shown(variant)}"
+    if not isinstance(raw.get("training", {}), dict):
+        return f"training must be an object, got {shown(raw['training'])}"
+    if raw.get("distillation") is not None and not isinstance(raw["distillation"], dict):
+        return f"distillation must be an object or null, got {shown(raw['distillation'])}"
+    return None
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def shown(value: Any) -> str:
+    """A JSON value as a message quotes it: short, and as it is written in the file."""
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def new_version_id(now: datetime | None = None) -> str:

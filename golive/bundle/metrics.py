@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from golive.bundle.format import METRICS
+from golive.bundle.format import shown as _show
 from golive.errors import UserError
 
 
@@ -230,8 +231,3 @@ def _shares(value: Any, where: str) -> dict[str, float]:
 
 def _counts(value: Any, where: str) -> dict[str, int]:
     return {label: _integer(count, f"{where}[{label!r}]") for label, count in _mapping(value, where).items()}
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 60 else text[:57] + "..."

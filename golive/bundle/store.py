@@ -87,11 +87,14 @@ def read_manifest(bundle_dir: Path) -> Manifest:
         )
     try:
         raw = json.loads(path.read_text())
-        if not isinstance(raw, dict):
-            raise TypeError(f"it holds a JSON {type(raw).__name__}, not an object")
+    except ValueError as exc:
+        raise UserError(f"{path} is not a valid bundle manifest: {exc}") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{path} is not a valid bundle manifest: it holds a JSON {type(raw).__name__}, not an object")
+    try:
         return Manifest.from_dict(raw)
-    except (ValueError, TypeError) as exc:
-        raise UserError(f"{path} is not a valid bundle manifest: {exc}") from exc
+    except ValueError as exc:  # the key and what it must be
+        raise UserError(f"{path} is not a valid bundle manifest: {exc}") from None
 
 
 def verify_bundle(bundle_dir: Path, only: list[str] | None = None) -> Manifest:

@@ -42,7 +42,12 @@ async def explain(body: ExplainRequest, services: Services = Depends(get_service
             explain_text, backend.classifier, body.inputs, settings.max_explain_tokens
         )
     except TooManyTokens as exc:
-        raise ApiError(422, "too_many_tokens", f"`inputs`: {exc}") from None
+        hint = (
+            f" (or have the deployment's GOLIVE_MAX_EXPLAIN_TOKENS raised, up to {exc.model_limit} for this model)"
+            if exc.raising_helps
+            else ""
+        )
+        raise ApiError(422, "too_many_tokens", f"`inputs`: {exc}{hint}") from None
     log = {
         "tokens": len(explanation.tokens),
         "latency_ms": round((time.perf_counter() - started) * 1000, 2),
@@ -56,6 +61,14 @@ async def explain(body: ExplainRequest, services: Services = Depends(get_service
     return ExplainResponse(
         model_version=backend.manifest.version_id, label=explanation.label, score=explanation.score, tokens=tokens
     )
+
+
+def token_limit(services: Services) -> int:
+    """The most tokens /v1/explain takes: the setting, and no more than the served model reads."""
+    from golive.explain import token_limit as limit_for
+
+    backend, max_tokens = services.backend, services.settings.max_explain_tokens
+    return limit_for(backend.classifier, max_tokens) if isinstance(backend, OnnxBackend) else max_tokens
 
 
 def declare_token_limit(document: dict, max_tokens: int) -> None:

@@ -4,6 +4,7 @@ model is trained, run in-process (`cli.main.main`) and once through the real int
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -86,8 +87,16 @@ def busy_port():
         (
             ["explain", "--model", "{bundle}", "one two three", "--max-tokens", "2"],
             "the text has 3 tokens; an explanation takes at most 2 (its cost grows with the square of the length): send a "
-            "shorter text, or raise --max-tokens",
+            "shorter text, or raise --max-tokens (up to 30 for this model)",
         ),
+        # argv bytes that are not UTF-8 reach Python as surrogate escapes (what `$'good \xff bad'` gives)
+        (
+            ["explain", "--model", "{bundle}", "good \udcff bad"],
+            "argument text: not valid UTF-8 (byte 0xff at character 5)",
+        ),
+        (["explain", "--model", "{bundle}", "\udced\udca0\udc80"], "not valid UTF-8 (byte 0xed at character 0)"),
+        (["train", "--sagemaker", "--role", "\udcff"], "argument --role: not valid UTF-8 (byte 0xff at character 0)"),
+        (["explain", "--model", "{bundle}", "\u200b\ufeff"], "the text is empty (only spaces, control or zero-width"),
         (["explain", "--model", "{bundle}", "great", "--max-tokens", "0"], "--max-tokens must be at least 1"),
         (["explain", "--model", "{bundle}", " "], "the text is empty"),
         (["explain", "--model", "{tmp}/none", "great"], "model bundle folder {tmp}/none does not exist"),
@@ -111,6 +120,48 @@ def test_careless_invocations_get_one_clear_message_and_exit_2(
     assert code == 2 and fill(message) in err, err
     assert "Traceback" not in out + err
     assert not (tmp_path / "qs").exists()  # nothing trained
+
+
+def test_explain_states_the_models_own_limit_and_no_flag_that_cannot_help(handmade_bundle, capsys):
+    """The bundle reads 32 tokens, so 30 of the text's own are the most any --max-tokens can explain."""
+    assert main(["explain", "--model", str(handmade_bundle), "--max-tokens", "200", " ".join(["good"] * 33)]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: the text has more than 30 tokens; an explanation takes at most 30 (the model reads at most 32 "
+        "tokens, [CLS] and [SEP] included): send a shorter text\n"
+    )
+
+
+def test_a_non_utf8_argument_through_the_real_interpreter_is_one_message(handmade_bundle):
+    """The bytes go through the OS and Python's own argv decoding, not a string a test made up."""
+    argv = [sys.executable, "-m", "cli", "explain", "--model", str(handmade_bundle), b"good \xff bad"]
+    result = subprocess.run(
+        argv, cwd=REPO, capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)}
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "argument text: not valid UTF-8 (byte 0xff at character 5)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"max_length": "x"}, 'max_length must be a positive integer, got "x"'),
+        ({"labels": "neg"}, 'labels must be a list of at least two distinct non-empty strings, got "neg"'),
+        ({"format_version": 99}, "format_version 99 is newer than this golive reads (1): upgrade golive"),
+    ],
+)
+def test_evaluate_on_a_hand_edited_manifest_names_the_key(handmade_bundle, tmp_path, capsys, change, message):
+    import shutil
+
+    edited = tmp_path / "hbm"
+    shutil.copytree(handmade_bundle, edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    (edited / "manifest.json").write_text(json.dumps({**manifest, **change}))
+    assert main(["evaluate", "--model", str(edited), "--data", str(SAMPLE / "validation.tsv")]) == 2
+    out, err = capsys.readouterr()
+    assert err == f"error: {edited / 'manifest.json'} is not a valid bundle manifest: {message}" + (
+        "\n" if "upgrade" in message else "; fix it, or write the bundle again with `golive train`\n"
+    )
 
 
 def test_evaluate_scores_the_bundle_on_labelled_data(handmade_bundle, tmp_path, capsys):

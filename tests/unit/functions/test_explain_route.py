@@ -39,9 +39,11 @@ def test_explain_matches_predict_and_maps_each_token_to_the_text(client):
             json.dumps({"inputs": "one two three four five six seven eight nine"}),
             422,
             "too_many_tokens",
-            "the text has 9 tokens; an explanation takes at most 8",
+            "the text has 9 tokens; an explanation takes at most 8 (its cost grows with the square of the length): "
+            "send a shorter text (or have the deployment's GOLIVE_MAX_EXPLAIN_TOKENS raised, up to 30 for this model)",
         ),
-        (json.dumps({"inputs": ["a", "b"]}), 422, "invalid_request", "`inputs` must be a string"),
+        (json.dumps({"inputs": ["a", "b"]}), 422, "invalid_request", "`inputs` must be one string (explain takes one"),
+        (json.dumps({"inputs": ["good"]}), 422, "invalid_request", "`inputs` must be one string (explain takes one"),
         (json.dumps({"inputs": "   "}), 422, "empty_text", "`inputs` is empty"),
         (json.dumps({"inputs": "x" * 201}), 422, "text_too_long", "the limit is 200"),
         (json.dumps({"inputs": "great", "top_k": 1}), 422, "invalid_request", "unknown field `top_k`"),

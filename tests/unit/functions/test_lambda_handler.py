@@ -103,3 +103,72 @@ def test_a_cold_start_on_an_unfinished_bundle_fails_init_with_a_clear_error(tmp_
     monkeypatch.setenv("GOLIVE_FEEDBACK_DB", str(tmp_path / "f.sqlite3"))
     with pytest.raises(UserError, match="not a complete model bundle"):
         fresh_lambda_module()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize(
+    "path,body,headers,status,error_type,message",
+    [
+        (  # a JSON body under another content type: say which header is wrong, not that the body is
+            "/v1/predict",
+            '{"inputs": "great"}',
+            {"content-type": "application/xml"},
+            422,
+            "invalid_request",
+            "request body was sent with Content-Type: application/xml; send JSON with Content-Type: application/json",
+        ),
+        (
+            "/v1/explain",
+            {"inputs": ["good"]},
+            {},
+            422,
+            "invalid_request",
+            "`inputs` must be one string (explain takes one text)",
+        ),
+        # only zero-width and format characters: nothing a tokenizer keeps
+        ("/v1/predict", {"inputs": "\u200b"}, {}, 422, "empty_text", "`inputs` is empty or blank"),
+        (
+            "/v1/predict",
+            {"inputs": ["ok", "\ufeff\u2060 \u200d"]},
+            {},
+            422,
+            "empty_text",
+            "`inputs[1]` is empty or blank",
+        ),
+        ("/v1/classify", {"inputs": "\u00ad\u200e"}, {}, 422, "empty_text", "`inputs` is empty or blank"),
+        (  # the bundle reads 32 tokens: 33 words are over what the model takes, whatever the setting (64)
+            "/v1/explain",
+            {"inputs": " ".join(["good"] * 33)},
+            {},
+            422,
+            "too_many_tokens",
+            "the text has more than 30 tokens; an explanation takes at most 30 (the model reads at most 32 tokens, "
+            "[CLS] and [SEP] included): send a shorter text",
+        ),
+    ],
+)
+def test_user_mistakes_are_named_through_api_gateway(
+    lambda_module, version, path, body, headers, status, error_type, message
+):
+    response = lambda_module.handler(api_event(version, "POST", path, body, headers), LambdaContext())
+    error = json.loads(response["body"])["error"]
+    assert (response["statusCode"], error["type"]) == (status, error_type), error
+    assert message in error["message"] and "GOLIVE_MAX_EXPLAIN_TOKENS" not in error["message"]
+
+
+def test_the_openapi_document_states_the_explain_limit_the_model_allows(lambda_module):
+    status, document = call(lambda_module, "rest_v1", "GET", "/openapi.json")
+    inputs = document["components"]["schemas"]["ExplainRequest"]["properties"]["inputs"]
+    assert status == 200 and inputs["x-max-tokens"] == 30 and "at most 30 tokens" in inputs["description"]
+
+
+def test_a_cold_start_on_a_hand_edited_manifest_names_the_key(handmade_bundle, tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copytree(handmade_bundle, tmp_path / "edited")
+    manifest = json.loads((tmp_path / "edited" / bundle.MANIFEST).read_text())
+    (tmp_path / "edited" / bundle.MANIFEST).write_text(json.dumps({**manifest, "labels": "negative"}))
+    monkeypatch.setenv("GOLIVE_MODEL_DIR", str(tmp_path / "edited"))
+    monkeypatch.setenv("GOLIVE_FEEDBACK_DB", str(tmp_path / "f.sqlite3"))
+    with pytest.raises(UserError, match=r"manifest.json is not a valid bundle manifest: labels must be a list of at"):
+        fresh_lambda_module()

@@ -4,6 +4,7 @@ and the hand-written bundle passing the same checks a trained one does."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC
 
 import pytest
@@ -44,6 +45,42 @@ def test_a_file_outside_any_bundle_says_what_a_bundle_holds(tmp_path):
 def test_a_broken_manifest_is_a_clear_error(tmp_path, content):
     (tmp_path / bundle.MANIFEST).write_text(content)
     with pytest.raises(UserError, match="is not a valid bundle manifest"):
+        bundle.read_manifest(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"max_length": "x"}, 'max_length must be a positive integer, got "x"; fix it, or write the bundle again'),
+        ({"max_length": 0}, "max_length must be a positive integer, got 0"),
+        ({"max_length": True}, "max_length must be a positive integer, got true"),
+        ({"labels": "neg"}, 'labels must be a list of at least two distinct non-empty strings, got "neg"'),
+        ({"labels": ["a", "a"]}, "labels must be a list of at least two distinct non-empty strings"),
+        ({"labels": ["a", 1]}, "labels must be a list of at least two distinct non-empty strings"),
+        ({"format_version": 99}, r"format_version 99 is newer than this golive reads \(1\): upgrade golive$"),
+        ({"format_version": "1"}, 'format_version must be a positive integer, got "1"'),
+        ({"default_variant": "fp16"}, 'default_variant must be one of fp32, int8, got "fp16"'),
+        ({"default_variant": ["int8"]}, "default_variant must be one of fp32, int8"),
+        ({"files": ["model.onnx"]}, "files must be an object of file names to sha256 strings"),
+        ({"training": 3}, "training must be an object, got 3"),
+        ({"version_id": None}, "version_id must be a non-empty string, got null"),
+    ],
+)
+def test_a_hand_edited_manifest_names_the_key_and_what_it_must_be(handmade_bundle, tmp_path, change, message):
+    """The files' hashes do not cover the manifest itself: its shape is checked where it is read."""
+    raw = json.loads((handmade_bundle / bundle.MANIFEST).read_text())
+    (tmp_path / bundle.MANIFEST).write_text(json.dumps({**raw, **change}))
+    with pytest.raises(
+        UserError, match=rf"^{re.escape(str(tmp_path / bundle.MANIFEST))} is not a valid bundle manifest: {message}"
+    ):
+        bundle.read_manifest(tmp_path)
+
+
+def test_a_missing_manifest_key_is_named(handmade_bundle, tmp_path):
+    raw = json.loads((handmade_bundle / bundle.MANIFEST).read_text())
+    del raw["max_length"]
+    (tmp_path / bundle.MANIFEST).write_text(json.dumps(raw))
+    with pytest.raises(UserError, match="is not a valid bundle manifest: max_length is missing; fix it"):
         bundle.read_manifest(tmp_path)
 
 

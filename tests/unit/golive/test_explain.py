@@ -72,6 +72,20 @@ def test_more_tokens_than_the_limit_is_refused_saying_how_many(classifier):
         explain(classifier, "great " * 40, max_tokens=64)
 
 
+def test_the_limit_is_what_the_model_reads_when_that_is_lower(classifier):
+    """The bundle's max_length is 32: [CLS], [SEP] and 30 of the text's own, whatever `max_tokens` allows."""
+    with pytest.raises(TooManyTokens) as refused:
+        explain(classifier, " ".join(["good"] * 33), max_tokens=200)
+    assert "an explanation takes at most 30 (the model reads at most 32 tokens, [CLS] and [SEP] included)" in str(
+        refused.value
+    )
+    assert not refused.value.raising_helps
+    with pytest.raises(TooManyTokens) as refused:
+        explain(classifier, " ".join(["good"] * 9), max_tokens=8)
+    assert refused.value.raising_helps and refused.value.model_limit == 30
+    assert len(explain(classifier, " ".join(["good"] * 30), max_tokens=200).tokens) == 30
+
+
 def test_a_text_with_no_token_of_its_own_has_a_label_and_no_attributions(classifier):
     explanation = explain(classifier, "\u200b", max_tokens=64)  # BERT's normaliser drops it
     assert explanation.tokens == [] and explanation.label in classifier.labels
