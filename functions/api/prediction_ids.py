@@ -11,7 +11,8 @@ An id reads `<key id>.<label index>.<nonce>.<tag>.<model version>`, for example
   128 bits (base64url). Truncating an HMAC is standard (RFC 2104 section 5, NIST SP 800-107): a forger
   who cannot compute the HMAC must guess, and each guess succeeds with probability 2^-128, while
   every guess costs an API call that API Gateway throttles. 128 bits keep ids short enough to paste;
-- model version: the bundle that made the prediction, last so it may hold any character.
+- model version: the bundle that made the prediction (letters, digits, '.', '_', '-': the bundle's manifest
+  is refused otherwise, golive/bundle/format.py), so ids can be listed comma-separated in a header.
 
 Changing any part (another label, another model version, another key id) breaks the tag.
 """

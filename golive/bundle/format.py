@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +55,11 @@ class Manifest:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
 
+# what new_version_id writes fits it; a hand-written id must too (a comma or a non-Latin-1 character would break
+# /v1/classify's X-Prediction-Ids header)
+VERSION_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
 def check_manifest(raw: dict[str, Any]) -> None:
     """Refuse what serving would trip over later (a label list that is a string, a max_length that is text):
     each message names the key, what it must be and how to fix it. Plain checks, no pydantic: the Lambda runs
@@ -76,6 +82,11 @@ def _manifest_problem(raw: dict[str, Any]) -> str | None:
     for key in ("version_id", "created_at", "base_model", "data_sha256"):
         if not isinstance(raw[key], str) or not raw[key]:
             return f"{key} must be a non-empty string, got {shown(raw[key])}"
+    if not VERSION_ID.fullmatch(raw["version_id"]):
+        return (
+            "version_id must be 1 to 64 letters, digits, '.', '_' or '-' (it ends every prediction id, which "
+            f"travels in HTTP headers), got {shown(raw['version_id'])}"
+        )
     labels = raw["labels"]
     if (
         not isinstance(labels, list)

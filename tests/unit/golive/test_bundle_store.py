@@ -54,6 +54,8 @@ def test_a_broken_manifest_is_a_clear_error(tmp_path, content):
         ({"max_length": "x"}, 'max_length must be a positive integer, got "x"; fix it, or write the bundle again'),
         ({"max_length": 0}, "max_length must be a positive integer, got 0"),
         ({"max_length": True}, "max_length must be a positive integer, got true"),
+        ({"version_id": "v1,v2"}, "version_id must be 1 to 64 letters, digits, '.', '_' or '-'"),
+        ({"version_id": "modèle-1"}, "version_id must be 1 to 64 letters, digits"),
         ({"labels": "neg"}, 'labels must be a list of at least two distinct non-empty strings, got "neg"'),
         ({"labels": ["a", "a"]}, "labels must be a list of at least two distinct non-empty strings"),
         ({"labels": ["a", 1]}, "labels must be a list of at least two distinct non-empty strings"),
