@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from golive.errors import UserError
 
 
 def add_synth(sub) -> None:
@@ -32,6 +35,7 @@ def _synth(ns: argparse.Namespace) -> int:
 
     # an unknown (or empty) environment, or staging/prod without alarm_email, is the first thing to say
     load_config(ns.env, overrides={"alarm_email": ns.alarm_email}, for_deploy=True)
+    _require_folder(Path(ns.out))
     note = check_node()  # before aws_cdk is imported: that starts jsii's Node process
     if note:
         print(note, file=sys.stderr)
@@ -58,3 +62,13 @@ def _synth(ns: argparse.Namespace) -> int:
         print(f"{stack.stack_name}: {ns.out}/{stack.template_file}")
     print(f"cdk-nag {', '.join(packs)}: no unacknowledged findings")
     return 0
+
+
+def _require_folder(out: Path) -> None:
+    """--out is a folder (made if missing): a file there, or in its way, is a clear error before the slow synth."""
+    blocking = next((path for path in (out, *out.parents) if path.exists()), None)
+    if blocking is None or blocking.is_dir():
+        return
+    if blocking == out:
+        raise UserError(f"--out {out} is a file; pass a folder (it is made if missing)")
+    raise UserError(f"--out {out} cannot be made: {blocking} is a file; pass a folder")

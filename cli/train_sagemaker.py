@@ -150,7 +150,10 @@ def aws_session(region: str):
     """The boto3 session every call of a run goes through (a test hands in its own, to watch or stub its clients)."""
     import boto3
 
-    return boto3.Session(region_name=region)
+    from golive.aws_errors import aws_errors
+
+    with aws_errors(f"cannot open an AWS session in {region}"):  # botocore reads the profile here
+        return boto3.Session(region_name=region)
 
 
 def _require_sdk() -> None:

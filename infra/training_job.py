@@ -11,6 +11,8 @@ can drift from the other.
 
 from __future__ import annotations
 
+import os
+
 from golive.contracts.training_metrics import SAGEMAKER_METRIC_DEFINITIONS
 from infra.assets.training_source import ENTRY_POINT
 from infra.config import EnvironmentConfig, TrainingSettings
@@ -22,10 +24,13 @@ OUTPUT_PREFIX = "training-output/"  # models bucket: every job's model.tar.gz
 CHECKPOINTS_PREFIX = "checkpoints/"  # models bucket: spot checkpoints, one folder per job or run
 
 
+# what botocore reads the user's AWS configuration from (profiles, config and credentials files)
+AWS_CONFIGURATION = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+
+
 def training_image_uri(config: EnvironmentConfig) -> str:
     """AWS's PyTorch training image for this region and instance type, resolved offline by the SDK."""
-    from sagemaker.core import image_uris
-
+    image_uris = _image_uris()
     return image_uris.retrieve(
         framework="pytorch",
         region=config.region,
@@ -34,6 +39,23 @@ def training_image_uri(config: EnvironmentConfig) -> str:
         instance_type=config.training.instance_type,
         image_scope="training",
     )
+
+
+def _image_uris():
+    """sagemaker.core.image_uris, imported with no AWS configuration in sight. The SDK opens a boto3 session while
+    it imports (for JumpStart's default region, which golive never uses) and `retrieve` reads only the SDK's own
+    tables: synth needs no AWS configuration, so a stale AWS_PROFILE or a broken ~/.aws/config must not stop it."""
+    saved = {name: os.environ.pop(name, None) for name in AWS_CONFIGURATION}
+    os.environ.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    try:
+        from sagemaker.core import image_uris
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return image_uris
 
 
 def source_hyperparameters(training: TrainingSettings, source_url: str, region: str) -> dict[str, str]:

@@ -159,10 +159,9 @@ def load_config(
     if not path.is_file():
         known = sorted(p.stem for p in Path(directory).glob("*.json"))
         raise ConfigError(f"unknown environment {env!r}: no {path}; known: {', '.join(known) or 'none'}")
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    raw = _read_object(path)
+    if "name" in raw and raw["name"] != env:  # a copied file would deploy (and alert, or not) as another environment
+        raise ConfigError(f'{path} says name {json.dumps(raw["name"])}; it must be "{env}" (the file\'s name)')
     overrides = {key: value for key, value in (overrides or {}).items() if value is not None}
     source = f"{path}" + "".join(f" (with -c {key}={value})" for key, value in overrides.items())
     try:
@@ -180,6 +179,27 @@ def load_config(
     if for_deploy:
         require_alerts(config, path)
     return config
+
+
+def _read_object(path: Path) -> dict:
+    """The file's JSON object (UTF-8, a byte-order mark allowed, as some editors save it)."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}); "
+            "save it as UTF-8"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{path} must be a JSON object ({{"name": "{path.stem}", ...}}), not {_json_kind(raw)}')
+    return raw
+
+
+def _json_kind(value: object) -> str:
+    kinds = {list: "a list", str: "a string", bool: "true or false", int: "a number", float: "a number"}
+    return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
 def require_alerts(config: EnvironmentConfig, path: Path) -> None:

@@ -11,6 +11,7 @@ import copy
 import json
 from datetime import date
 
+from golive.aws_errors import aws_errors
 from golive.errors import UserError
 
 SERVICE_CODE = "AmazonSageMaker"
@@ -77,7 +78,8 @@ def refresh_prices(table: dict, config, client=None) -> dict:
     """A copy of `table` with the config's SageMaker instance prices replaced by the API's, and a note saying so."""
     import boto3
 
-    client = client or boto3.client("pricing", region_name=PRICING_REGION)
+    with aws_errors("--refresh-prices cannot ask the AWS Pricing API", "pricing:GetProducts"):  # reads the profile
+        client = client or boto3.client("pricing", region_name=PRICING_REGION)
     wanted = {"sagemaker_training_per_hour": config.training.instance_type}
     if config.endpoint.enabled:
         wanted["sagemaker_hosting_per_hour"] = config.endpoint.instance_type

@@ -38,7 +38,8 @@ def fetch_spend(start: str, end: str, environment: str | None, granularity: str,
     import boto3
 
     first, last = parse_period(start, end)
-    ce = client or boto3.client("ce", region_name="us-east-1")  # Cost Explorer's one endpoint
+    with aws_errors("cannot read spend from Cost Explorer", "ce:GetCostAndUsage"):  # the profile is read here
+        ce = client or boto3.client("ce", region_name="us-east-1")  # Cost Explorer's one endpoint
     query = {
         "TimePeriod": {"Start": first.isoformat(), "End": last.isoformat()},
         "Granularity": granularity,

@@ -100,6 +100,14 @@ def busy_port():
         (["explain", "--model", "{bundle}", "great", "--max-tokens", "0"], "--max-tokens must be at least 1"),
         (["explain", "--model", "{bundle}", " "], "the text is empty"),
         (["explain", "--model", "{tmp}/none", "great"], "model bundle folder {tmp}/none does not exist"),
+        (
+            ["synth", "--model", "{bundle}", "--out", "{bundle}/manifest.json"],
+            "--out {bundle}/manifest.json is a file; pass a folder",
+        ),
+        (
+            ["synth", "--model", "{bundle}", "--out", "{bundle}/manifest.json/cdk.out"],
+            "--out {bundle}/manifest.json/cdk.out cannot be made: {bundle}/manifest.json is a file; pass a folder",
+        ),
     ],
 )
 def test_careless_invocations_get_one_clear_message_and_exit_2(
