@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from functions.common.sqlite_files import is_sqlite_database
 from golive.errors import UserError
 
-SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 EXPORT_KEYS = {"text", "label", "prediction_id"}  # the first line of a previous export has these
 
 REASONS = {  # why a feedback row was left out, as the summary says it
@@ -128,11 +128,10 @@ def check_destination(out: Path, source: Path | None = None) -> bool:
             f"--out {out} is the feedback database being exported (--local {source}): writing there would "
             "destroy it; choose another file, such as feedback.jsonl"
         )
-    with out.open("rb") as file:
-        head = file.read(len(SQLITE_HEADER))
-        first_line = head + file.readline(1 << 20)
-    if head == SQLITE_HEADER:
+    if is_sqlite_database(out):
         raise UserError(f"--out {out} is a SQLite database: the export would destroy it; choose another file")
+    with out.open("rb") as file:
+        first_line = file.readline(1 << 20)
     if first_line.strip() and not _is_export_line(first_line):
         raise UserError(
             f"--out {out} exists and is not a previous feedback export; choose another file or move that one away"

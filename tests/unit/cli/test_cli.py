@@ -134,3 +134,40 @@ def test_preflight_checks_flags_and_port_before_anything_is_installed(busy_port,
     assert preflight(["quickstart", "--port", str(free_port())]) == 0
     assert preflight(["quickstart", "--port", str(busy_port)]) == 2
     assert f"port {busy_port} on 127.0.0.1 is already in use" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, environ, message",
+    [
+        (["serve", "--feedback-db", "{tmp}/ok.tsv"], {}, "--feedback-db {tmp}/ok.tsv is not a SQLite database"),
+        (["serve", "--feedback-db", "{tmp}"], {}, "--feedback-db {tmp} is a folder"),
+        (["serve"], {"GOLIVE_FEEDBACK_DB": "{tmp}/ok.tsv"}, "GOLIVE_FEEDBACK_DB={tmp}/ok.tsv is not a SQLite database"),
+        (["quickstart", "--out", "{tmp}/qs"], {"GOLIVE_FEEDBACK_DB": "{tmp}"}, "GOLIVE_FEEDBACK_DB={tmp} is a folder"),
+    ],
+)
+def test_a_feedback_database_sqlite_cannot_open_is_refused_before_the_server_starts(
+    argv, environ, message, handmade_bundle, tmp_path, monkeypatch, capsys
+):
+    data = tmp_path / "ok.tsv"
+    data.write_text("text\tlabel\nfine\tpositive\n")
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value.replace("{tmp}", str(tmp_path)))
+    model = ["--model", str(handmade_bundle)] if argv[0] == "serve" else []
+    port = ["--port", str(free_port())]  # free: the refusal is the database's, not the port's
+    code = main([a.replace("{tmp}", str(tmp_path)) for a in argv] + model + port)
+    out, err = capsys.readouterr()
+    assert code == 2 and message.replace("{tmp}", str(tmp_path)) in err and "Traceback" not in out + err, err
+    assert data.read_text() == "text\tlabel\nfine\tpositive\n" and not (tmp_path / "qs").exists()  # nothing trained
+
+
+def test_the_local_store_names_a_file_sqlite_cannot_use(tmp_path):
+    from functions.api.feedback_store import SqliteFeedbackStore
+    from golive.errors import UserError
+
+    (tmp_path / "notes.txt").write_text("not a database\n")
+    with pytest.raises(UserError, match=r"notes.txt is not a SQLite database"):
+        SqliteFeedbackStore(str(tmp_path / "notes.txt"))
+    with pytest.raises(UserError, match="is a folder"):
+        SqliteFeedbackStore(str(tmp_path))
+    SqliteFeedbackStore(str(tmp_path / "new.sqlite3"))  # a new file is created
+    assert (tmp_path / "new.sqlite3").read_bytes().startswith(b"SQLite format 3\x00")
