@@ -171,3 +171,37 @@ def test_the_local_store_names_a_file_sqlite_cannot_use(tmp_path):
         SqliteFeedbackStore(str(tmp_path))
     SqliteFeedbackStore(str(tmp_path / "new.sqlite3"))  # a new file is created
     assert (tmp_path / "new.sqlite3").read_bytes().startswith(b"SQLite format 3\x00")
+
+
+def test_package_never_overwrites_a_folder_or_a_file_that_is_not_a_tarball(handmade_bundle, tmp_path, capsys):
+    import gzip
+
+    data = tmp_path / "ok.tsv"
+    data.write_text("text\tlabel\nfine\tpositive\n")
+    (tmp_path / "notes.gz").write_bytes(gzip.compress(b"my notes, gzipped but no tarball"))
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    for out, message in [
+        (data, f"{data} exists and is not a .tar.gz tarball"),
+        (tmp_path / "notes.gz", "notes.gz exists and is not a .tar.gz tarball"),
+        (tmp_path, f"{tmp_path} is a folder; a tarball is a file: pass a file name, such as {tmp_path}/model.tar.gz"),
+    ]:
+        assert main(["package", "--model", str(handmade_bundle), "--out", str(out)]) == 2
+        printed, err = capsys.readouterr()
+        assert message in err and "Traceback" not in printed + err, err
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before  # no .partial either
+    assert not (tmp_path.parent / f"{tmp_path.name}.partial").exists()
+    tarball = tmp_path / "model.tar.gz"
+    for _ in range(2):  # a previous tarball is replaced
+        assert main(["package", "--model", str(handmade_bundle), "--out", str(tarball)]) == 0
+    assert str(tarball) in capsys.readouterr().out
+
+
+def test_a_tarball_that_fails_half_way_leaves_no_partial_file(handmade_bundle, tmp_path, monkeypatch):
+    from golive import archives
+
+    def refused(source, destination):
+        raise PermissionError(13, "Permission denied", str(destination))
+
+    monkeypatch.setattr(archives.os, "replace", refused)
+    assert main(["package", "--model", str(handmade_bundle), "--out", str(tmp_path / "model.tar.gz")]) == 2
+    assert list(tmp_path.iterdir()) == []
