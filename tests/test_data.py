@@ -111,6 +111,26 @@ BAD_CASES = [
         r"missing_col.tsv: no text column 'text'; the columns are 'sentence', 'label'",
     ),
     ("no_guess.tsv", "body\ty\nok\tpositive\n", {}, r"cannot tell which column holds the text.*--text-column"),
+    (  # no header: the first line's label is a label of the rows below it
+        "no_header.tsv",
+        "great film\tpositive\nawful food\tnegative\nlovely hotel\tpositive\n",
+        {},
+        r"--text-column. The first line looks like data, not a header: add a header line text<TAB>label$",
+    ),
+    (  # no header, class numbers
+        "no_header_ints.csv",
+        "great film,1\nawful food,0\n",
+        {},
+        r"--text-column. The first line looks like data, not a header: add a header line text,label$",
+    ),
+    (
+        "semicolons.csv",
+        "text;label\ngreat film;positive\n",
+        {},
+        r"the columns are 'text;label'. Name it with --text-column. The file seems to use ';' as delimiter: golive "
+        r"reads comma-separated CSV",
+    ),
+    ("commas.tsv", "text,label\ngreat film,positive\n", {}, r"The file seems to be comma-separated: name it .csv"),
     (
         "empty_text.tsv",
         "text\tlabel\ngood\tpositive\n   \tnegative\nbad\tnegative\n",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from golive.errors import UserError
-from training.reading import Row, SkipReport, read_rows
+from training.reading import Row, SkipReport, is_integer, read_rows
 
 
 @dataclass
@@ -44,7 +44,7 @@ def label_names_from(rows: list[Row], explicit: list[str] | None) -> tuple[list[
     names and string labels, the names fix the class order and every label must be one of them.
     """
     raw = sorted({r.label for r in rows})
-    all_ints = all(_is_int(v) for v in raw)
+    all_ints = all(is_integer(v) for v in raw)
     if all_ints:
         raw = sorted(raw, key=int)
     if explicit:
@@ -62,14 +62,6 @@ def label_names_from(rows: list[Row], explicit: list[str] | None) -> tuple[list[
     return raw, {name: i for i, name in enumerate(raw)}
 
 
-def _is_int(value: str) -> bool:
-    try:
-        int(value)
-        return True
-    except ValueError:
-        return False
-
-
 def label_index(names: list[str]) -> dict[str, int]:
     """How labels in other data map to these classes: by name, or as integer class indices 0..n-1."""
     index = {name: i for i, name in enumerate(names)}
@@ -81,7 +73,7 @@ def to_labelled(rows: list[Row], index: dict[str, int], skipped: SkipReport, ski
     texts, labels = [], []
     known = ", ".join(index)
     for row in rows:
-        key = str(int(row.label)) if _is_int(row.label) and row.label not in index else row.label
+        key = str(int(row.label)) if is_integer(row.label) and row.label not in index else row.label
         if key not in index:
             if not skip_invalid:
                 raise UserError(
