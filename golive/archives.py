@@ -20,8 +20,9 @@ def write_tarball(tarball: Path, members: Iterable[tuple[Path, str]]) -> Path:
     a previous tarball (never a folder or another file), and leaves no `.partial` file behind when it fails."""
     tarball = Path(tarball)
     check_tarball_destination(tarball)
-    tarball.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tarball.with_name(tarball.name + ".partial")
+    target = Path(os.path.realpath(tarball))  # as checked: `new/../data.tsv` is data.tsv once `new` exists
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for source, arcname in sorted(members, key=lambda m: m[1]):
@@ -33,7 +34,7 @@ def write_tarball(tarball: Path, members: Iterable[tuple[Path, str]]) -> Path:
     try:
         with open(tmp, "wb") as out, gzip.GzipFile(fileobj=out, mode="wb", mtime=0, filename="") as gz:
             gz.write(raw.getvalue())
-        os.replace(tmp, tarball)
+        os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -43,15 +44,14 @@ def write_tarball(tarball: Path, members: Iterable[tuple[Path, str]]) -> Path:
 def check_tarball_destination(tarball: Path) -> None:
     """Refuse a destination a tarball would destroy: a folder, or an existing file (not empty) that is not a
     .tar.gz (a data file given by mistake); a previous tarball is replaced."""
+    given, tarball = tarball, Path(os.path.realpath(tarball))
     if tarball.is_dir():
-        raise UserError(
-            f"{tarball} is a folder; a tarball is a file: pass a file name, such as {tarball / 'model.tar.gz'}"
-        )
+        raise UserError(f"{given} is a folder; a tarball is a file: pass a file name, such as {given / 'model.tar.gz'}")
     if not tarball.is_file() or not tarball.stat().st_size:
         return
     if not _is_gzip_tarball(tarball):
         raise UserError(
-            f"{tarball} exists and is not a .tar.gz tarball; writing one there would destroy it: pass another file "
+            f"{given} exists and is not a .tar.gz tarball; writing one there would destroy it: pass another file "
             "name, such as model.tar.gz, or move that file away"
         )
 

@@ -110,31 +110,34 @@ def write_jsonl(rows: list[TrainingRow], out: Path, source: Path | None = None) 
     """Write the rows to `out`, refusing a destination whose overwrite would lose data: the feedback database read
     (`source`) or any existing file that is not a previous export. True when a previous export was replaced."""
     replaced = check_destination(out, source)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
+    target = Path(os.path.realpath(out))  # the file written, as checked
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
     partial.write_bytes(jsonl(rows))
-    os.replace(partial, out)  # the old export stays whole until the new one is
+    os.replace(partial, target)  # the old export stays whole until the new one is
     return replaced
 
 
 def check_destination(out: Path, source: Path | None = None) -> bool:
-    """Refuse an --out that would destroy data; True when `out` is a previous export that will be replaced."""
+    """Refuse an --out that would destroy data; True when `out` is a previous export that will be replaced. `out`
+    is checked as the file it names once its missing folders exist (`new/../feedback.sqlite3` included)."""
+    given, out = out, Path(os.path.realpath(out))
     if out.is_dir():
-        raise UserError(f"--out {out} is a folder: pass a file name, such as {out / 'feedback.jsonl'}")
+        raise UserError(f"--out {given} is a folder: pass a file name, such as {given / 'feedback.jsonl'}")
     if not out.exists():
         return False
     if source is not None and source.exists() and os.path.samefile(out, source):
         raise UserError(
-            f"--out {out} is the feedback database being exported (--local {source}): writing there would "
+            f"--out {given} is the feedback database being exported (--local {source}): writing there would "
             "destroy it; choose another file, such as feedback.jsonl"
         )
     if is_sqlite_database(out):
-        raise UserError(f"--out {out} is a SQLite database: the export would destroy it; choose another file")
+        raise UserError(f"--out {given} is a SQLite database: the export would destroy it; choose another file")
     with out.open("rb") as file:
         first_line = file.readline(1 << 20)
     if first_line.strip() and not _is_export_line(first_line):
         raise UserError(
-            f"--out {out} exists and is not a previous feedback export; choose another file or move that one away"
+            f"--out {given} exists and is not a previous feedback export; choose another file or move that one away"
         )
     return True
 

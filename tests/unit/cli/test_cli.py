@@ -141,6 +141,7 @@ def test_preflight_checks_flags_and_port_before_anything_is_installed(busy_port,
     [
         (["serve", "--feedback-db", "{tmp}/ok.tsv"], {}, "--feedback-db {tmp}/ok.tsv is not a SQLite database"),
         (["serve", "--feedback-db", "{tmp}"], {}, "--feedback-db {tmp} is a folder"),
+        (["serve", "--feedback-db", "{tmp}/new/../ok.tsv"], {}, "--feedback-db {tmp}/new/../ok.tsv is not a SQLite"),
         (["serve"], {"GOLIVE_FEEDBACK_DB": "{tmp}/ok.tsv"}, "GOLIVE_FEEDBACK_DB={tmp}/ok.tsv is not a SQLite database"),
         (["quickstart", "--out", "{tmp}/qs"], {"GOLIVE_FEEDBACK_DB": "{tmp}"}, "GOLIVE_FEEDBACK_DB={tmp} is a folder"),
     ],
@@ -182,6 +183,7 @@ def test_package_never_overwrites_a_folder_or_a_file_that_is_not_a_tarball(handm
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
     for out, message in [
         (data, f"{data} exists and is not a .tar.gz tarball"),
+        (tmp_path / "new" / ".." / "ok.tsv", "new/../ok.tsv exists and is not a .tar.gz tarball"),
         (tmp_path / "notes.gz", "notes.gz exists and is not a .tar.gz tarball"),
         (tmp_path, f"{tmp_path} is a folder; a tarball is a file: pass a file name, such as {tmp_path}/model.tar.gz"),
     ]:

@@ -133,6 +133,7 @@ def test_a_summary_with_nothing_left_out_says_so():
         ("{tmp}/store.sqlite3", "--out {tmp}/store.sqlite3 is the feedback database being exported"),
         ("{tmp}/link.sqlite3", "--out {tmp}/link.sqlite3 is the feedback database being exported"),  # a symlink
         ("{tmp}/hard.sqlite3", "--out {tmp}/hard.sqlite3 is the feedback database being exported"),  # a hard link
+        ("{tmp}/new/../store.sqlite3", "--out {tmp}/new/../store.sqlite3 is the feedback database being exported"),
         ("{tmp}/other.sqlite3", "--out {tmp}/other.sqlite3 is a SQLite database"),
         ("{tmp}/notes.txt", "--out {tmp}/notes.txt exists and is not a previous feedback export"),
         ("{tmp}", "--out {tmp} is a folder: pass a file name, such as {tmp}/feedback.jsonl"),
@@ -152,6 +153,7 @@ def test_an_export_never_overwrites_the_database_or_a_file_it_did_not_write(out,
     printed, err = capsys.readouterr()
     assert code == 2 and message.replace("{tmp}", str(tmp_path)) in err and "Traceback" not in printed + err, err
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == before  # nothing lost
+    assert not (tmp_path / "new").exists()
 
 
 def test_a_previous_export_is_replaced_and_the_summary_says_so(store, tmp_path, capsys):
