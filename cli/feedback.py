@@ -64,11 +64,12 @@ def _export(ns: argparse.Namespace) -> int:
     bucket_key = _s3_destination(ns.out) if ns.out.startswith("s3:") else None  # checked before anything is read
     feedback = read_local(ns.local, ns.since) if ns.local else _read_deployed(ns.env, ns.since)
     result = training_rows(feedback)
+    replaced = False  # a previous export overwritten (write_jsonl refuses any other existing file)
     if bucket_key:
         _put(*bucket_key, jsonl(result.rows), ns.out)
     else:
-        write_jsonl(result.rows, Path(ns.out))
-    print(result.summary(ns.out))
+        replaced = write_jsonl(result.rows, Path(ns.out), source=ns.local)
+    print(result.summary(ns.out, replaced))
     return 0
 
 

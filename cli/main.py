@@ -68,6 +68,7 @@ def _quickstart(ns: argparse.Namespace) -> int:
 
     if ns.serve:
         require_free_port("127.0.0.1", ns.port)  # before minutes of training, not after
+        serve.check_feedback_db(None)  # the serve step's database (GOLIVE_FEEDBACK_DB or the default), too
     train_argv = ["train", "--out", ns.out] + (["--base-model", ns.base_model] if ns.base_model else [])
     train_argv += ["--epochs", f"{ns.epochs:g}"]
     steps = [train_argv, ["evaluate", "--model", ns.out, "--data", str(SAMPLE_VALIDATION)]]

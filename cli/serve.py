@@ -4,6 +4,7 @@ conditions checked against it (golive/monitoring/local.py) with an environment's
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from golive.errors import UserError
 from golive.ports import port_number
@@ -52,9 +53,32 @@ def _serve(ns: argparse.Namespace) -> int:
     from golive.ports import require_free_port
 
     verify_bundle(ns.model)  # a clear error before uvicorn starts
+    check_feedback_db(ns.feedback_db)
     require_free_port(ns.host, ns.port)
     serve(ns.model, ns.host, ns.port, ns.variant, ns.feedback_db)
     return 0
+
+
+def check_feedback_db(flag: str | None) -> None:
+    """The feedback database `golive serve` would open (--feedback-db, else GOLIVE_FEEDBACK_DB, else the default),
+    checked before anything starts: SQLite's own words for a folder or another file are a traceback."""
+    from functions.api.settings import Settings
+    from functions.common.sqlite_files import sqlite_store_problem
+
+    if flag:
+        path, named = flag, f"--feedback-db {flag}"
+    elif "feedback_db" in Settings.environment_values():
+        path = Settings.environment_values()["feedback_db"]
+        named = f"GOLIVE_FEEDBACK_DB={path}"
+    else:
+        path = Settings.model_fields["feedback_db"].default
+        named = f"the feedback database {path}"
+    problem = sqlite_store_problem(Path(path))
+    if problem:
+        raise UserError(
+            f"{named} {problem}: name a SQLite file for feedback, such as .golive/feedback.sqlite3 "
+            "(a new one is created there)"
+        )
 
 
 def _monitor(ns: argparse.Namespace) -> int:

@@ -111,6 +111,26 @@ BAD_CASES = [
         r"missing_col.tsv: no text column 'text'; the columns are 'sentence', 'label'",
     ),
     ("no_guess.tsv", "body\ty\nok\tpositive\n", {}, r"cannot tell which column holds the text.*--text-column"),
+    (  # no header: the first line's label is a label of the rows below it
+        "no_header.tsv",
+        "great film\tpositive\nawful food\tnegative\nlovely hotel\tpositive\n",
+        {},
+        r"--text-column. The first line looks like data, not a header: add a header line text<TAB>label$",
+    ),
+    (  # no header, class numbers
+        "no_header_ints.csv",
+        "great film,1\nawful food,0\n",
+        {},
+        r"--text-column. The first line looks like data, not a header: add a header line text,label$",
+    ),
+    (
+        "semicolons.csv",
+        "text;label\ngreat film;positive\n",
+        {},
+        r"the columns are 'text;label'. Name it with --text-column. The file seems to use ';' as delimiter: golive "
+        r"reads comma-separated CSV",
+    ),
+    ("commas.tsv", "text,label\ngreat film,positive\n", {}, r"The file seems to be comma-separated: name it .csv"),
     (
         "empty_text.tsv",
         "text\tlabel\ngood\tpositive\n   \tnegative\nbad\tnegative\n",
@@ -187,3 +207,51 @@ def test_skip_invalid_rows_counts_and_reports_every_skip(tmp_path):
     summary = data.skipped.summary()
     assert summary.startswith("skipped 4 invalid rows")
     assert "t.tsv:6" in summary and "v.tsv:3" in summary and "v.tsv:4" in summary
+
+
+def test_duplicates_conflicting_labels_and_validation_rows_in_training_are_counted_and_warned(tmp_path):
+    from training.data import check_warnings
+    from training.export import data_summary
+
+    rows = GOOD + [GOOD[0], GOOD[0], ("awful food", "positive")]  # "great film" twice more; "awful food" both ways
+    train = write_rows(tmp_path / "t.tsv", rows)
+    leak = write_rows(tmp_path / "leak.tsv", GOOD[1:3] + [("unseen text", "negative")])
+    data = load_datasets(str(train), str(leak))
+    assert data.checks == {"duplicate_rows": 2, "conflicting_texts": 1, "validation_rows_in_training": 2}
+    assert check_warnings(data) == [
+        "warning: 2 rows of the training data repeat an earlier row (same text and label); they are trained on as "
+        "they are (clean the data if unmeant)",
+        "warning: 1 texts appear in the training data with more than one label; they are trained on as they are "
+        "(clean the data if unmeant)",
+        f"warning: 2 of the 3 validation rows ({leak}) are also in the training data; scores on them flatter the model",
+    ]
+    assert len(data.train.texts) == len(rows)  # warnings, not filters: every row is still trained on
+    assert data_summary(data).row_checks == data.checks  # what metrics.json records
+    unseen = write_rows(tmp_path / "v.tsv", [("unseen text", "negative")])
+    clean = load_datasets(str(write_rows(tmp_path / "clean.tsv", GOOD)), str(unseen))
+    assert clean.checks == {} and check_warnings(clean) == []
+
+
+def test_training_logs_validation_rows_it_trains_on_as_it_does_evaluation_rows(tmp_path, caplog):
+    import argparse
+    import logging
+
+    from tests.conftest import sample_rows
+    from training.args import add_train_arguments, arguments_from
+    from training.distributed import Distributed
+    from training.train import read_data
+
+    rows = sample_rows("train")[:40]
+    train = write_rows(tmp_path / "ok.tsv", rows + rows[:3])
+    leak = write_rows(tmp_path / "leak.tsv", rows[:16])
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    args = arguments_from(parser.parse_args(["--data", str(train), "--validation", str(leak)]))
+    with caplog.at_level(logging.WARNING):
+        read_data(args, Distributed(rank=0, world_size=1, local_rank=0, device="cpu"))
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert (
+        f"warning: 16 of the 16 validation rows ({leak}) are also in the training data; scores on them flatter the model"
+        in warnings
+    )
+    assert any(w.startswith("warning: 3 rows of the training data repeat an earlier row") for w in warnings), warnings

@@ -41,6 +41,7 @@ SHIPPED = [
     "functions/common/__init__.py",
     "functions/common/feedback_export.py",
     "functions/common/feedback_sources.py",
+    "functions/common/sqlite_files.py",
     "functions/feedback_export/__init__.py",
     "functions/feedback_export/handler.py",
     "golive/__init__.py",

@@ -53,6 +53,9 @@ def train_flags(*argv: str) -> TrainArguments:
         ("epochs", "0", "must be positive, got 0.0"),
         ("warmup-ratio", "1", "must be in [0, 1), got 1.0"),
         ("label-names", "one", "needs at least two non-empty names, got 'one'"),
+        ("label-names", "one,", "needs at least two non-empty names, got 'one,'"),
+        ("label-names", "neg,pos,", "has an empty name (a comma too many?), got 'neg,pos,'"),
+        ("label-names", "a,a", "has a duplicate name 'a', got 'a,a': each class needs its own name"),
         ("max-length", "1024", "must be between 8 and 512, got 1024"),
     ],
 )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from golive.errors import UserError
-from training.reading import Row, SkipReport, read_rows
+from training.reading import Row, SkipReport, is_integer, read_rows
 
 
 @dataclass
@@ -28,6 +28,8 @@ class Datasets:
     sha256: str
     skipped: SkipReport
     validation_source: str  # a path, or a note saying it was carved from train
+    # what the rows hold that training uses anyway, counted (row_checks): duplicates, conflicting labels, overlap
+    checks: dict[str, int] = field(default_factory=dict)
     # the rows the new model and the serving one are both scored on (training.feedback): None means the validation
     # rows; what they are made of, and what --feedback-data gave (read, trained on, held out, left out by reason)
     comparison: LabelledData | None = None
@@ -42,7 +44,7 @@ def label_names_from(rows: list[Row], explicit: list[str] | None) -> tuple[list[
     names and string labels, the names fix the class order and every label must be one of them.
     """
     raw = sorted({r.label for r in rows})
-    all_ints = all(_is_int(v) for v in raw)
+    all_ints = all(is_integer(v) for v in raw)
     if all_ints:
         raw = sorted(raw, key=int)
     if explicit:
@@ -60,14 +62,6 @@ def label_names_from(rows: list[Row], explicit: list[str] | None) -> tuple[list[
     return raw, {name: i for i, name in enumerate(raw)}
 
 
-def _is_int(value: str) -> bool:
-    try:
-        int(value)
-        return True
-    except ValueError:
-        return False
-
-
 def label_index(names: list[str]) -> dict[str, int]:
     """How labels in other data map to these classes: by name, or as integer class indices 0..n-1."""
     index = {name: i for i, name in enumerate(names)}
@@ -79,7 +73,7 @@ def to_labelled(rows: list[Row], index: dict[str, int], skipped: SkipReport, ski
     texts, labels = [], []
     known = ", ".join(index)
     for row in rows:
-        key = str(int(row.label)) if _is_int(row.label) and row.label not in index else row.label
+        key = str(int(row.label)) if is_integer(row.label) and row.label not in index else row.label
         if key not in index:
             if not skip_invalid:
                 raise UserError(
@@ -117,6 +111,7 @@ def load_datasets(
     train_rows = read_rows(train_path, text_column, label_column, skipped, skip_invalid)
     names, index = label_names_from(train_rows, label_names)
     train = to_labelled(train_rows, index, skipped, skip_invalid)
+    all_train = train
 
     if validation_path:
         validation = to_labelled(
@@ -154,7 +149,60 @@ def load_datasets(
         sha256=data_sha256(train, validation),
         skipped=skipped,
         validation_source=validation_source,
+        checks=row_checks(all_train, train, validation),
     )
+
+
+CHECKS = {  # what row_checks counts, as the log says it; each is used anyway (a duplicate may be meant)
+    "duplicate_rows": "rows of the training data repeat an earlier row (same text and label)",
+    "conflicting_texts": "texts appear in the training data with more than one label",
+    "validation_rows_in_training": "validation rows are also in the training data",
+}
+
+
+def row_checks(data: LabelledData, train: LabelledData, validation: LabelledData) -> dict[str, int]:
+    """What is odd in rows that are still trained on, by CHECKS key (zeros left out): repeated rows and texts with
+    conflicting labels in the training data as read (`data`), and validation rows whose text the model trains on."""
+    seen: set[tuple[str, int]] = set()
+    labels_of: dict[str, set[int]] = {}
+    duplicates = 0
+    for text, label in zip(data.texts, data.labels):
+        duplicates += (text, label) in seen
+        seen.add((text, label))
+        labels_of.setdefault(text, set()).add(label)
+    counts = {
+        "duplicate_rows": duplicates,
+        "conflicting_texts": sum(len(labels) > 1 for labels in labels_of.values()),
+        "validation_rows_in_training": overlap(validation.texts, set(train.texts)),
+    }
+    return {key: n for key, n in counts.items() if n}
+
+
+def overlap(texts: list[str], seen: set[str]) -> int:
+    """How many of `texts` are in `seen`: held-out rows a model was trained on."""
+    return sum(text in seen for text in texts)
+
+
+def overlap_warning(texts: list[str], where: str, seen: set[str], seen_in: str, flattered: str) -> str | None:
+    """The log's warning when held-out rows (`texts`, from `where`) are also rows a model was trained on."""
+    n = overlap(texts, seen)
+    if not n:
+        return None
+    return f"warning: {n} of the {len(texts)} {where} are also in {seen_in}; scores on them flatter {flattered}"
+
+
+def check_warnings(data: Datasets) -> list[str]:
+    """One warning line per row check that found something, for the log."""
+    lines: list[str | None] = []
+    for key, n in data.checks.items():
+        if key == "validation_rows_in_training":
+            where = f"validation rows ({data.validation_source})"
+            lines.append(
+                overlap_warning(data.validation.texts, where, set(data.train.texts), "the training data", "the model")
+            )
+        else:
+            lines.append(f"warning: {n} {CHECKS[key]}; they are trained on as they are (clean the data if unmeant)")
+    return [line for line in lines if line]
 
 
 # Fewer rows than this make a run that looks fine and means nothing: an accuracy on 5 rows moves in steps of 20%,

@@ -231,6 +231,7 @@ def data_summary(data: Datasets) -> bundle.DataSummary:
         validation_label_counts=label_counts(data.validation, data.label_names),
         skipped_rows=data.skipped.as_dict(),
         feedback=data.feedback or None,
+        row_checks=dict(data.checks),
     )
 
 

@@ -16,7 +16,7 @@ import dataclasses
 from typing import Any
 
 from training.args import TrainArguments
-from training.data import Datasets, LabelledData, data_sha256, label_index, to_labelled
+from training.data import Datasets, LabelledData, data_sha256, label_index, overlap_warning, to_labelled
 from training.reading import Row, read_rows
 
 LEFT_OUT = {  # why a feedback row is not used, as the log and metrics.json say it
@@ -36,12 +36,9 @@ def add_feedback_and_eval(data: Datasets, args: TrainArguments) -> tuple[Dataset
         comparison = to_labelled(rows, index, data.skipped, args.skip_invalid_rows)
         sources = {"eval_set": len(comparison.texts)}
         seen = set(data.train.texts) | set(data.validation.texts)
-        overlap = sum(text in seen for text in comparison.texts)
-        if overlap:
-            notes.append(
-                f"warning: {overlap} of the {len(comparison.texts)} evaluation rows in {args.eval_data} are also in "
-                "the training or validation data; scores on them flatter both models"
-            )
+        where, seen_in = f"evaluation rows in {args.eval_data}", "the training or validation data"
+        warning = overlap_warning(comparison.texts, where, seen, seen_in, "both models")
+        notes += [warning] if warning else []
     train, feedback = data.train, {}
     if args.feedback_data:
         rows = read_rows(args.feedback_data, None, None, data.skipped, args.skip_invalid_rows, tree=True)

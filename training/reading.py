@@ -148,6 +148,44 @@ def _pick_column(requested: str | None, guesses: tuple[str, ...], columns: list[
     )
 
 
+HEADER_PEEK_ROWS = 1000  # rows read to tell a header from a first line of data
+
+
+def _header_hint(columns: list[str], content: str, fmt: str, source: str) -> str:
+    """What the columns suggest when none is the text or the label: another delimiter, or no header line."""
+    if fmt == "jsonl":
+        return ""
+    if len(columns) == 1 and ";" in columns[0]:
+        return (
+            ". The file seems to use ';' as delimiter: golive reads comma-separated CSV and tab-separated TSV; "
+            "save it with commas (or as .tsv with tabs)"
+        )
+    if len(columns) == 1 and fmt == "tsv" and "," in columns[0]:
+        return ". The file seems to be comma-separated: name it .csv, or save it with tabs"
+    seen: dict[str, set[str]] = {name: set() for name in columns}
+    try:
+        for number, record in _records(content, fmt, source):
+            for name in columns:
+                seen[name].add(str(record.get(name, "")).strip())
+            if number > HEADER_PEEK_ROWS:
+                break
+    except UserError:  # a later line's own problem: only the lines before it tell
+        pass
+    if any(is_integer(name) or name in seen[name] for name in columns):  # a label value, or a class number
+        separator = "<TAB>" if fmt == "tsv" else ","
+        return f". The first line looks like data, not a header: add a header line text{separator}label"
+    return ""
+
+
+def is_integer(value: str) -> bool:
+    """A label that is a class number (0, 1, ...), as int() reads it."""
+    try:
+        int(value)
+        return True
+    except ValueError:
+        return False
+
+
 def _records(text: str, fmt: str, source: str) -> Iterator[tuple[int, dict]]:
     """(line number, record) pairs; structural problems raise UserError naming the line."""
     if fmt == "jsonl":
@@ -242,8 +280,11 @@ def _read_source(
         where = f"{source}:{number}"
         if text_col is None:
             columns = list(record)
-            text_col = _pick_column(text_column, TEXT_COLUMN_GUESSES, columns, "text", source)
-            label_col = _pick_column(label_column, LABEL_COLUMN_GUESSES, columns, "label", source)
+            try:
+                text_col = _pick_column(text_column, TEXT_COLUMN_GUESSES, columns, "text", source)
+                label_col = _pick_column(label_column, LABEL_COLUMN_GUESSES, columns, "label", source)
+            except UserError as exc:
+                raise UserError(f"{exc}{_header_hint(columns, content, _format_of(source), source)}") from None
         assert label_col is not None  # picked with text_col, on the first record
         problem = _row_problem(record, text_col, label_col)
         if problem:

@@ -29,7 +29,7 @@ from training import checkpoint
 from training.args import TrainArguments, default_base_model
 from training.batching import encode
 from training.comparison import find_champion
-from training.data import Datasets, label_counts, load_datasets, require_enough_rows
+from training.data import Datasets, check_warnings, label_counts, load_datasets, require_enough_rows
 from training.distributed import Distributed, init_distributed
 from training.feedback import add_feedback_and_eval
 from training.loop import LoopResult, Run, epoch_batches, resume, run_training
@@ -123,6 +123,8 @@ def read_data(args: TrainArguments, ctx: Distributed) -> Datasets:
         ctx.log(note, logging.WARNING if note.startswith("warning") else logging.INFO)
     if data.skipped.total:
         ctx.log(f"warning: {data.skipped.summary()}", logging.WARNING)
+    for warning in check_warnings(data):  # duplicates, conflicting labels, validation rows trained on: used anyway
+        ctx.log(warning, logging.WARNING)
     require_enough_rows(data, None if args.validation else args.data, args.validation_fraction)
     if args.validation and args.validation_fraction != TrainArguments.validation_fraction:
         ctx.log(

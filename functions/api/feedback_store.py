@@ -18,7 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
+from functions.common.sqlite_files import sqlite_store_problem
 from golive.contracts.feedback_table import TEXT_KEY_PREFIX, TTL_ATTRIBUTE
+from golive.errors import UserError
 
 
 @dataclass
@@ -131,18 +133,24 @@ class DynamoFeedbackStore:
 
 class SqliteFeedbackStore:
     def __init__(self, path: str):
+        problem = sqlite_store_problem(Path(path))
+        if problem:
+            raise UserError(f"the feedback database {path} {problem}; name a .sqlite3 file (GOLIVE_FEEDBACK_DB)")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(path, check_same_thread=False)
         self.lock = threading.Lock()
-        with self.lock, self.conn:
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS feedback (prediction_id TEXT PRIMARY KEY, label TEXT, predicted_label TEXT,"
-                " model_version TEXT, received_at TEXT)"
-            )
-            self.conn.execute(
-                "CREATE TABLE IF NOT EXISTS captured_texts (prediction_id TEXT PRIMARY KEY, text TEXT,"
-                " model_version TEXT, captured_at TEXT, expires_at INTEGER)"
-            )
+        try:
+            self.conn = sqlite3.connect(path, check_same_thread=False)
+            with self.lock, self.conn:
+                self.conn.execute(
+                    "CREATE TABLE IF NOT EXISTS feedback (prediction_id TEXT PRIMARY KEY, label TEXT,"
+                    " predicted_label TEXT, model_version TEXT, received_at TEXT)"
+                )
+                self.conn.execute(
+                    "CREATE TABLE IF NOT EXISTS captured_texts (prediction_id TEXT PRIMARY KEY, text TEXT,"
+                    " model_version TEXT, captured_at TEXT, expires_at INTEGER)"
+                )
+        except sqlite3.DatabaseError as exc:  # unreadable, locked, read-only: SQLite's words, with the path
+            raise UserError(f"cannot use the feedback database {path}: {exc}") from exc
 
     def put_once(self, record: FeedbackRecord) -> FeedbackRecord | None:
         with self.lock, self.conn:

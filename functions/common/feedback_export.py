@@ -12,11 +12,17 @@ table): `golive feedback export` and the scheduled export Lambda (functions/feed
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from functions.common.sqlite_files import is_sqlite_database
+from golive.errors import UserError
+
+EXPORT_KEYS = {"text", "label", "prediction_id"}  # the first line of a previous export has these
 
 REASONS = {  # why a feedback row was left out, as the summary says it
     "no_text": "no captured text",
@@ -56,8 +62,9 @@ class ExportResult:
         """Every reason with its count, zeros included: what an export's summary.json records."""
         return {reason: self.left_out[reason] for reason in REASONS}
 
-    def summary(self, out: str) -> str:
-        lines = [f"exported {len(self.rows)} labelled texts to {out}"]
+    def summary(self, out: str, replaced: bool = False) -> str:
+        replacing = " (replaced the previous export)" if replaced else ""
+        lines = [f"exported {len(self.rows)} labelled texts to {out}{replacing}"]
         if sum(self.left_out.values()):  # a Counter read for a reason it never saw holds a 0 for it
             lines.append(f"left out {sum(self.left_out.values())} feedback rows:")
             lines += [f"  {self.left_out[reason]:>7}  {REASONS[reason]}" for reason in REASONS if self.left_out[reason]]
@@ -99,6 +106,45 @@ def jsonl(rows: list[TrainingRow]) -> bytes:
     return "".join(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
 
 
-def write_jsonl(rows: list[TrainingRow], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(jsonl(rows))
+def write_jsonl(rows: list[TrainingRow], out: Path, source: Path | None = None) -> bool:
+    """Write the rows to `out`, refusing a destination whose overwrite would lose data: the feedback database read
+    (`source`) or any existing file that is not a previous export. True when a previous export was replaced."""
+    replaced = check_destination(out, source)
+    target = Path(os.path.realpath(out))  # the file written, as checked
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(jsonl(rows))
+    os.replace(partial, target)  # the old export stays whole until the new one is
+    return replaced
+
+
+def check_destination(out: Path, source: Path | None = None) -> bool:
+    """Refuse an --out that would destroy data; True when `out` is a previous export that will be replaced. `out`
+    is checked as the file it names once its missing folders exist (`new/../feedback.sqlite3` included)."""
+    given, out = out, Path(os.path.realpath(out))
+    if out.is_dir():
+        raise UserError(f"--out {given} is a folder: pass a file name, such as {given / 'feedback.jsonl'}")
+    if not out.exists():
+        return False
+    if source is not None and source.exists() and os.path.samefile(out, source):
+        raise UserError(
+            f"--out {given} is the feedback database being exported (--local {source}): writing there would "
+            "destroy it; choose another file, such as feedback.jsonl"
+        )
+    if is_sqlite_database(out):
+        raise UserError(f"--out {given} is a SQLite database: the export would destroy it; choose another file")
+    with out.open("rb") as file:
+        first_line = file.readline(1 << 20)
+    if first_line.strip() and not _is_export_line(first_line):
+        raise UserError(
+            f"--out {given} exists and is not a previous feedback export; choose another file or move that one away"
+        )
+    return True
+
+
+def _is_export_line(line: bytes) -> bool:
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(row, dict) and EXPORT_KEYS <= row.keys()

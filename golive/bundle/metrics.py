@@ -73,6 +73,9 @@ class DataSummary(NamedTuple):
     skipped_rows: dict[str, int]  # invalid rows left out, by reason
     # what --feedback-data gave (training/feedback.py): source, rows, trained_on, held_out, left_out by reason
     feedback: dict[str, Any] | None = None
+    # rows trained on as they are, counted (training/data.py CHECKS): duplicate_rows, conflicting_texts,
+    # validation_rows_in_training; absent in older bundles
+    row_checks: dict[str, int] = {}
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "data") -> "DataSummary":
@@ -85,6 +88,7 @@ class DataSummary(NamedTuple):
             validation_label_counts=_counts(raw.get("validation_label_counts", {}), f"{where}.validation_label_counts"),
             skipped_rows=_counts(raw.get("skipped_rows", {}), f"{where}.skipped_rows"),
             feedback=_optional(raw, "feedback", where, _mapping),
+            row_checks=_counts(raw.get("row_checks", {}), f"{where}.row_checks"),
         )
 
 

@@ -39,6 +39,8 @@ class Hyperparameter:
     type: Any  # int, float, bool, str or list[str]: the flag's value once parsed
     check: Callable[[Any], bool] | None = None
     requirement: str = ""  # what `check` asks, worded after the flag: "--epochs must be positive"
+    # what else is wrong with a value that passes `check`, in words of its own (None: nothing)
+    explain: Callable[[Any], str | None] | None = None
 
     def parse(self, value: str) -> Any:
         """The string SageMaker passes, as the training flag's type (as argparse parses it)."""
@@ -54,9 +56,19 @@ class Hyperparameter:
     def problem(self, value: Any) -> str | None:
         """What is wrong with a parsed value (`must be positive, got 0`), or None."""
         if self.check is None or self.check(value):
-            return None
+            return self.explain(value) if self.explain else None
         shown = repr(",".join(value)) if isinstance(value, list) else str(value)
         return f"{self.requirement}, got {shown}"
+
+
+def _label_names_problem(names: list[str]) -> str | None:
+    """An empty name (a stray comma) or a name twice would make two classes one, or a class with no name."""
+    if not all(names):
+        return f"has an empty name (a comma too many?), got {','.join(names)!r}"
+    repeated = next((name for i, name in enumerate(names) if name in names[:i]), None)
+    if repeated is not None:
+        return f"has a duplicate name {repeated!r}, got {','.join(names)!r}: each class needs its own name"
+    return None
 
 
 def _at_least_one(value: int) -> bool:
@@ -69,7 +81,9 @@ AT_LEAST_ONE = "must be at least 1"
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
     "text_column": Hyperparameter(str),
     "label_column": Hyperparameter(str),
-    "label_names": Hyperparameter(list[str], lambda v: len(v) >= 2 and all(v), "needs at least two non-empty names"),
+    "label_names": Hyperparameter(
+        list[str], lambda v: len([n for n in v if n]) >= 2, "needs at least two non-empty names", _label_names_problem
+    ),
     "skip_invalid_rows": Hyperparameter(bool),
     "validation_fraction": Hyperparameter(
         float, lambda v: 0 < v < 1, "must be between 0 and 1 (e.g. 0.1 holds out 10%)"

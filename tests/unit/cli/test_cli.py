@@ -195,3 +195,76 @@ def test_preflight_checks_flags_and_port_before_anything_is_installed(busy_port,
     assert preflight(["quickstart", "--port", str(free_port())]) == 0
     assert preflight(["quickstart", "--port", str(busy_port)]) == 2
     assert f"port {busy_port} on 127.0.0.1 is already in use" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, environ, message",
+    [
+        (["serve", "--feedback-db", "{tmp}/ok.tsv"], {}, "--feedback-db {tmp}/ok.tsv is not a SQLite database"),
+        (["serve", "--feedback-db", "{tmp}"], {}, "--feedback-db {tmp} is a folder"),
+        (["serve", "--feedback-db", "{tmp}/new/../ok.tsv"], {}, "--feedback-db {tmp}/new/../ok.tsv is not a SQLite"),
+        (["serve"], {"GOLIVE_FEEDBACK_DB": "{tmp}/ok.tsv"}, "GOLIVE_FEEDBACK_DB={tmp}/ok.tsv is not a SQLite database"),
+        (["quickstart", "--out", "{tmp}/qs"], {"GOLIVE_FEEDBACK_DB": "{tmp}"}, "GOLIVE_FEEDBACK_DB={tmp} is a folder"),
+    ],
+)
+def test_a_feedback_database_sqlite_cannot_open_is_refused_before_the_server_starts(
+    argv, environ, message, handmade_bundle, tmp_path, monkeypatch, capsys
+):
+    data = tmp_path / "ok.tsv"
+    data.write_text("text\tlabel\nfine\tpositive\n")
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value.replace("{tmp}", str(tmp_path)))
+    model = ["--model", str(handmade_bundle)] if argv[0] == "serve" else []
+    port = ["--port", str(free_port())]  # free: the refusal is the database's, not the port's
+    code = main([a.replace("{tmp}", str(tmp_path)) for a in argv] + model + port)
+    out, err = capsys.readouterr()
+    assert code == 2 and message.replace("{tmp}", str(tmp_path)) in err and "Traceback" not in out + err, err
+    assert data.read_text() == "text\tlabel\nfine\tpositive\n" and not (tmp_path / "qs").exists()  # nothing trained
+
+
+def test_the_local_store_names_a_file_sqlite_cannot_use(tmp_path):
+    from functions.api.feedback_store import SqliteFeedbackStore
+    from golive.errors import UserError
+
+    (tmp_path / "notes.txt").write_text("not a database\n")
+    with pytest.raises(UserError, match=r"notes.txt is not a SQLite database"):
+        SqliteFeedbackStore(str(tmp_path / "notes.txt"))
+    with pytest.raises(UserError, match="is a folder"):
+        SqliteFeedbackStore(str(tmp_path))
+    SqliteFeedbackStore(str(tmp_path / "new.sqlite3"))  # a new file is created
+    assert (tmp_path / "new.sqlite3").read_bytes().startswith(b"SQLite format 3\x00")
+
+
+def test_package_never_overwrites_a_folder_or_a_file_that_is_not_a_tarball(handmade_bundle, tmp_path, capsys):
+    import gzip
+
+    data = tmp_path / "ok.tsv"
+    data.write_text("text\tlabel\nfine\tpositive\n")
+    (tmp_path / "notes.gz").write_bytes(gzip.compress(b"my notes, gzipped but no tarball"))
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    for out, message in [
+        (data, f"{data} exists and is not a .tar.gz tarball"),
+        (tmp_path / "new" / ".." / "ok.tsv", "new/../ok.tsv exists and is not a .tar.gz tarball"),
+        (tmp_path / "notes.gz", "notes.gz exists and is not a .tar.gz tarball"),
+        (tmp_path, f"{tmp_path} is a folder; a tarball is a file: pass a file name, such as {tmp_path}/model.tar.gz"),
+    ]:
+        assert main(["package", "--model", str(handmade_bundle), "--out", str(out)]) == 2
+        printed, err = capsys.readouterr()
+        assert message in err and "Traceback" not in printed + err, err
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before  # no .partial either
+    assert not (tmp_path.parent / f"{tmp_path.name}.partial").exists()
+    tarball = tmp_path / "model.tar.gz"
+    for _ in range(2):  # a previous tarball is replaced
+        assert main(["package", "--model", str(handmade_bundle), "--out", str(tarball)]) == 0
+    assert str(tarball) in capsys.readouterr().out
+
+
+def test_a_tarball_that_fails_half_way_leaves_no_partial_file(handmade_bundle, tmp_path, monkeypatch):
+    from golive import archives
+
+    def refused(source, destination):
+        raise PermissionError(13, "Permission denied", str(destination))
+
+    monkeypatch.setattr(archives.os, "replace", refused)
+    assert main(["package", "--model", str(handmade_bundle), "--out", str(tmp_path / "model.tar.gz")]) == 2
+    assert list(tmp_path.iterdir()) == []

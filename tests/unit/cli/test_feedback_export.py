@@ -125,3 +125,45 @@ def test_a_summary_with_nothing_left_out_says_so():
         "exported 0 labelled texts to out.jsonl",
         "left out no feedback rows",
     ]
+
+
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        ("{tmp}/store.sqlite3", "--out {tmp}/store.sqlite3 is the feedback database being exported"),
+        ("{tmp}/link.sqlite3", "--out {tmp}/link.sqlite3 is the feedback database being exported"),  # a symlink
+        ("{tmp}/hard.sqlite3", "--out {tmp}/hard.sqlite3 is the feedback database being exported"),  # a hard link
+        ("{tmp}/new/../store.sqlite3", "--out {tmp}/new/../store.sqlite3 is the feedback database being exported"),
+        ("{tmp}/other.sqlite3", "--out {tmp}/other.sqlite3 is a SQLite database"),
+        ("{tmp}/notes.txt", "--out {tmp}/notes.txt exists and is not a previous feedback export"),
+        ("{tmp}", "--out {tmp} is a folder: pass a file name, such as {tmp}/feedback.jsonl"),
+    ],
+)
+def test_an_export_never_overwrites_the_database_or_a_file_it_did_not_write(out, message, tmp_path, capsys):
+    store = tmp_path / "store.sqlite3"
+    columns = "prediction_id, label, model_version, received_at"
+    sqlite3.connect(store).execute(f"CREATE TABLE feedback ({columns})").connection.close()
+    sqlite3.connect(tmp_path / "other.sqlite3").execute("CREATE TABLE kept (x)").connection.close()
+    (tmp_path / "link.sqlite3").symlink_to(store)
+    (tmp_path / "hard.sqlite3").hardlink_to(store)
+    (tmp_path / "notes.txt").write_text("my notes\n")
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
+    out = out.replace("{tmp}", str(tmp_path))
+    code = main(["feedback", "export", "--local", str(store), "--since", "2020-01-01", "--out", out])
+    printed, err = capsys.readouterr()
+    assert code == 2 and message.replace("{tmp}", str(tmp_path)) in err and "Traceback" not in printed + err, err
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()} == before  # nothing lost
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_previous_export_is_replaced_and_the_summary_says_so(store, tmp_path, capsys):
+    db, _ = store
+    out = tmp_path / "feedback.jsonl"
+    command = ["feedback", "export", "--local", str(db), "--since", "2020-01-01", "--out", str(out)]
+    assert main(command) == 0 and "replaced" not in capsys.readouterr().out
+    first = out.read_bytes()
+    assert main(command) == 0
+    assert f"exported 2 labelled texts to {out} (replaced the previous export)" in capsys.readouterr().out
+    assert out.read_bytes() == first and not list(tmp_path.glob("*.partial"))
+    out.write_text("")  # an export of no rows is a previous export too
+    assert main(command) == 0 and "(replaced the previous export)" in capsys.readouterr().out

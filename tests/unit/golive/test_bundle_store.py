@@ -107,3 +107,13 @@ def test_version_ids_sort_by_time():
     early = bundle.new_version_id(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
     late = bundle.new_version_id(datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC))
     assert early.startswith("20260102-030405-") and early < late
+
+
+def test_metrics_json_keeps_the_row_checks_and_reads_an_older_bundle_without_them():
+    raw = {"train_rows": 7, "validation_rows": 3, "validation_source": "v.tsv"}
+    assert bundle.DataSummary.from_dict(raw).row_checks == {}
+    counted = bundle.DataSummary.from_dict({**raw, "row_checks": {"duplicate_rows": 2, "conflicting_texts": 1}})
+    assert counted.row_checks == {"duplicate_rows": 2, "conflicting_texts": 1}
+    assert bundle.DataSummary.from_dict(counted._asdict()) == counted  # as metrics.json writes and reads it
+    with pytest.raises(bundle.MetricsError):
+        bundle.DataSummary.from_dict({**raw, "row_checks": {"duplicate_rows": "two"}})
