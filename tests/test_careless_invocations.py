@@ -406,8 +406,12 @@ def test_every_option_of_every_command_has_help_and_shows_its_default():
 
     options = list(every_option(build_parser()))
     assert len({path for path, _ in options}) >= 11  # every subcommand was walked
+    hidden = [f"{path} {a.option_strings[-1]}" for path, a in options if a.help == argparse.SUPPRESS]
+    assert hidden == ["golive distill --base-model"], hidden  # on purpose: train's flag, refused when typed
     for path, action in options:
         where = f"{path} {action.option_strings[-1]}"
+        if action.help == argparse.SUPPRESS:
+            continue
         assert action.help, f"{where} has no help"
         assert "(default: " in action.help or (action.required and "(required)" in action.help), (
             f"{where} shows no default: {action.help!r}"
