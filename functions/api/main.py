@@ -14,7 +14,7 @@ from functions.api.routers import classify, explain, feedback, health, predict
 from functions.api.settings import Settings
 from functions.api.signing_keys import load_key_ring
 from functions.api.telemetry import Telemetry
-from functions.common.http import RequestBodyGuard, install_error_handlers
+from functions.common.http import RequestBodyGuard, hugging_face_field_hints, install_error_handlers
 from functions.common.limits import declare_limits
 from golive.contracts.telemetry import SERVICE
 
@@ -68,9 +68,11 @@ def create_app(services: Services) -> FastAPI:
         declare_security(document, settings.api_key_required, settings.authorizer)
 
     declare_limits(app, settings.max_texts, settings.max_chars, patch=patch)
-    hf_shape = "Hugging Face's request shape (`parameters`, `options`) goes to /v1/classify"
     install_error_handlers(
-        app, services.telemetry.record_error, services.logger, field_hints={"parameters": hf_shape, "options": hf_shape}
+        app,
+        services.telemetry.record_error,
+        services.logger,
+        field_hints=hugging_face_field_hints("goes to /v1/classify"),
     )
     app.add_middleware(
         RequestBodyGuard, max_bytes=settings.max_body_bytes, record_error=services.telemetry.record_error

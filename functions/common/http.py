@@ -179,6 +179,12 @@ def describe_http_error(request: Request, exc: HTTPException) -> tuple[int, str,
     return exc.status_code, kind, str(exc.detail)
 
 
+def hugging_face_field_hints(where: str) -> dict[str, str]:
+    """`field_hints` for Hugging Face's request fields (`parameters`, `options`), saying `where` they are taken."""
+    hint = f"Hugging Face's request shape (`parameters`, `options`) {where}"
+    return {"parameters": hint, "options": hint}
+
+
 def install_error_handlers(
     app: FastAPI, record_error: Callable[[int], None], logger, field_hints: dict[str, str] | None = None
 ) -> None:

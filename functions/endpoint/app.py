@@ -1,7 +1,12 @@
 """The SageMaker serving contract on FastAPI: `GET /ping` and `POST /invocations`.
 
 The model loads in a background thread so the server answers `/ping` (503, "loading") at once; `/ping`
-turns 200 only after the model is loaded and warmed up. Requests use the API's schema and limits.
+turns 200 only after the model is loaded and warmed up. Requests use the API's schema, limits and error bodies.
+
+`/ping` answers a status report, `{"status": "loading" | "ready" | "failed", ...}`, at 200 and at 503 alike, not
+the error body: SageMaker reads only its status code, and operators read one shape whatever the state (the API's
+/v1/health does the same). `/invocations` answers errors in the one error body: 503 `model_not_ready` with
+`Retry-After` while loading, 503 `model_failed` without it when loading failed (no retry can help).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from functions.common.errors import ApiError
-from functions.common.http import RequestBodyGuard, install_error_handlers
+from functions.common.http import RequestBodyGuard, hugging_face_field_hints, install_error_handlers
 from functions.common.limits import check_texts, declare_limits
 from functions.common.predictions import top_labels
 from functions.endpoint.batcher import MicroBatcher
@@ -31,6 +36,7 @@ from golive.contracts.schemas import (
     EndpointResponse,
     error_responses,
 )
+from golive.errors import UserError
 from golive.onnx_classifier import OnnxClassifier
 
 log = logging.getLogger("golive.endpoint")
@@ -57,6 +63,9 @@ class ModelState:
             )
             self.classifier = classifier
             self.status = "ready"
+        except UserError as exc:  # a missing or unusable bundle: the message says how to fix it, one log line
+            log.error("model failed to load from %s: %s", self.settings.model_dir, exc)
+            self.status, self.detail = "failed", str(exc)
         except Exception as exc:  # the container stays up to say why; SageMaker sees /ping fail
             log.exception("model failed to load from %s", self.settings.model_dir)
             self.status, self.detail = "failed", f"{type(exc).__name__}: {exc}"
@@ -132,6 +141,10 @@ def create_app(settings: EndpointSettings | None = None) -> FastAPI:
         responses=error_responses(*COMMON_ERRORS, 422, 503, 504),
     )
     async def invocations(body: EndpointRequest, state: ModelState = Depends(get_state)) -> EndpointResponse:
+        if state.status == "failed":  # it will not become ready: no Retry-After
+            raise ApiError(
+                503, "model_failed", f"the model failed to load: {state.detail}; fix the bundle and redeploy"
+            )
         if state.status != "ready":
             raise ApiError(503, "model_not_ready", f"the model is {state.status}; retry after /ping answers 200", 5)
         assert state.batcher is not None and state.classifier is not None  # "ready": load() set both
@@ -146,7 +159,14 @@ def create_app(settings: EndpointSettings | None = None) -> FastAPI:
         return EndpointResponse(model_version=state.classifier.manifest.version_id, predictions=predictions)
 
     declare_limits(app, settings.max_texts, settings.max_chars)
-    install_error_handlers(app, record_error=lambda status: None, logger=log)
+    install_error_handlers(
+        app,
+        record_error=lambda status: None,
+        logger=log,
+        field_hints=hugging_face_field_hints(
+            'is not taken here: put `top_k` next to `inputs`, e.g. {"inputs": "text", "top_k": 2}'
+        ),
+    )
     app.add_middleware(
         RequestBodyGuard,
         max_bytes=SAGEMAKER_MAX_PAYLOAD_BYTES,

@@ -16,7 +16,8 @@ wait at least the server's `Retry-After`; 502, 504 and connection errors are ret
 routes are safe to repeat: a prediction has no side effect but the metrics it counts, and feedback is
 stored once per prediction id (a repeat answers `already_recorded`), and so is API Gateway's 500 `bad_gateway`
 (it could not invoke the function, e.g. throttled at its reserved concurrency). A used-up daily quota
-(429 `quota_exceeded`) is not: it renews at midnight UTC. Waits are jittered exponential backoff. Nothing is
+(429 `quota_exceeded`) is not: it renews at midnight UTC; nor is any other 500 (golive's `internal_error`, or
+another server's `server_error` page): a bug there, which the same request repeats. Waits are jittered exponential backoff. Nothing is
 retried past the caller's deadline, and no attempt waits longer than API Gateway's 29 s limit.
 
 Modules: `models` (what the API returns), `errors`, `retry` (the policy), `plans` (the logic), `sync` and

@@ -44,7 +44,7 @@ class AsyncClient(_ClientBase):
                 outcome = await self._http.request(
                     step.method, step.path, json=step.body, timeout=_timeout(step.timeout)
                 )
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:  # no answer, or one that does not decode: the plan says which
                 outcome = exc
 
     async def aclose(self) -> None:

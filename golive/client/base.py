@@ -18,13 +18,28 @@ from golive.client.retry import (
 )
 
 
+def checked_base_url(base_url: str) -> httpx.URL:
+    """`base_url` as a URL, refused at construction when no request could reach it: a configuration mistake
+    that retries would only repeat (`localhost:8000` has no scheme; httpx reads `localhost` as one)."""
+    example = "e.g. http://127.0.0.1:8000 or the API's ApiUrl output"
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"base_url is not a valid URL ({exc}; got {base_url!r}); {example}") from None
+    if url.scheme not in ("http", "https"):
+        raise ValueError(f"base_url needs http:// or https:// (got {base_url!r}); {example}")
+    if not url.host:
+        raise ValueError(f"base_url names no host (got {base_url!r}); {example}")
+    return url
+
+
 def _http_options(
     base_url: str, api_key: str | None, headers: Mapping[str, str] | None, auth: httpx.Auth | None
 ) -> dict[str, Any]:
     merged = {"user-agent": f"golive-client/{__version__}", "accept": "application/json", **(headers or {})}
     if api_key:
         merged["x-api-key"] = api_key  # API Gateway's API key header; `golive serve` ignores it
-    return {"base_url": base_url, "headers": merged, "auth": auth}
+    return {"base_url": checked_base_url(base_url), "headers": merged, "auth": auth}
 
 
 def _timeout(seconds: float) -> httpx.Timeout:

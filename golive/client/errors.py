@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -58,6 +60,14 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 def error_from_response(response: httpx.Response) -> GoliveError:
     retry_after = retry_after_seconds(response.headers.get("retry-after"))
+    location = response.headers.get("location")
+    if response.is_redirect and location:  # redirects are not followed: a POST would be resent as a GET
+        return GoliveError(
+            f"http_{response.status_code}",
+            f"{response.reason_phrase}: the server redirects to {_absolute(response, location)}; "
+            "use that URL (its scheme, host and stage) as base_url",
+            response.status_code,
+        )
     try:
         body = response.json()
     except ValueError:
@@ -73,9 +83,61 @@ def error_from_response(response: httpx.Response) -> GoliveError:
         if response.status_code == 429 and message == "Limit Exceeded":  # what API Gateway says of a used-up quota
             error_type = "quota_exceeded"
         return GoliveError(error_type, message, response.status_code, retry_after)
+    # neither golive's body nor API Gateway's (a proxy's page, another server): a 500 here is that server's bug,
+    # not API Gateway failing to invoke the function, so it is not named (and retried as) bad_gateway
+    status = response.status_code
     return GoliveError(
-        GATEWAY_ERROR_TYPES.get(response.status_code, f"http_{response.status_code}"),
-        response.text[:300] or response.reason_phrase,
-        response.status_code,
+        "server_error" if status == 500 else GATEWAY_ERROR_TYPES.get(status, f"http_{status}"),
+        readable_text(response) or response.reason_phrase,
+        status,
         retry_after,
     )
+
+
+def _absolute(response: httpx.Response, location: str) -> str:
+    try:
+        return str(response.request.url.join(location))
+    except RuntimeError:  # a response built without its request
+        return location
+
+
+MESSAGE_CHARS = 200
+
+
+def readable_text(response: httpx.Response) -> str:
+    """An error page's text for a message: tags, scripts and styles left out, whitespace collapsed, cut short."""
+    text = response.text
+    if "html" in response.headers.get("content-type", "") or text.lstrip().startswith("<"):
+        text = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", text)
+        text = html.unescape(re.sub(r"(?s)<[^>]*>", " ", text))
+    text = " ".join(text.split())
+    return text if len(text) <= MESSAGE_CHARS else text[: MESSAGE_CHARS - 1] + "…"
+
+
+_TIMEOUT_PHASES: dict[type[httpx.RequestError], tuple[str, str]] = {
+    httpx.ConnectTimeout: ("connect", "could not connect within {} s"),
+    httpx.ReadTimeout: ("read", "the server did not answer within {} s"),
+    httpx.WriteTimeout: ("write", "could not send the request within {} s"),
+    httpx.PoolTimeout: ("pool", "no free connection within {} s"),
+}
+
+
+def error_from_exception(exc: httpx.RequestError) -> GoliveError:
+    """A request that got no usable answer: `connection_error` (no answer: retried; a timeout says which and
+    how long), or `bad_response` (an answer whose Content-Encoding does not decode: not retried)."""
+    reason = str(exc).strip()
+    if isinstance(exc, httpx.DecodingError):
+        return GoliveError(
+            "bad_response",
+            f"the server's answer could not be decoded ({reason or type(exc).__name__}); check its "
+            "Content-Encoding, or a proxy between that rewrites it",
+        )
+    phase = _TIMEOUT_PHASES.get(type(exc))
+    if phase:
+        try:
+            limit = exc.request.extensions.get("timeout", {}).get(phase[0])
+        except RuntimeError:  # raised without its request
+            limit = None
+        said = phase[1].format(f"{limit:g}") if isinstance(limit, int | float) else f"{phase[0]} timed out"
+        reason = f"{said} (the client's timeout per attempt){f'; {reason}' if reason else ''}"
+    return GoliveError("connection_error", f"{type(exc).__name__}: {reason or 'no reason given'}")

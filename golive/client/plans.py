@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from golive.client.errors import DeadlineExceeded, GoliveError, error_from_response
+from golive.client.errors import DeadlineExceeded, GoliveError, error_from_exception, error_from_response
 from golive.client.models import Feedback, Prediction, PredictResult, parse_feedback, parse_predictions
 from golive.client.retry import API_GATEWAY_TIMEOUT_S, backoff_seconds, retryable
 
@@ -29,7 +29,7 @@ class _Sleep:
     seconds: float
 
 
-Outcome = httpx.Response | httpx.TransportError | None
+Outcome = httpx.Response | httpx.RequestError | None
 _T = TypeVar("_T")
 Plan = Generator[_Send | _Sleep, Outcome, _T]  # Plan[X]: a plan whose call returns an X
 
@@ -44,9 +44,23 @@ def learned_limit(error: GoliveError, sent: int) -> int | None:
     return limit if 1 <= limit < sent else None
 
 
+def check_unicode(field: str, text: object) -> None:
+    """Refuse, before sending, a text that cannot be sent as UTF-8 JSON (the server's 422 wording)."""
+    if not isinstance(text, str):
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise GoliveError(
+            "invalid_text",
+            f"`{field}` holds a lone UTF-16 surrogate at position {exc.start} (\\u{ord(text[exc.start]):04x} is half "
+            "a character); send valid Unicode",
+        ) from None
+
+
 class _Logic:
     """What to send and when to wait. Plans are generators: they yield `_Send` (and get back the response, or
-    the httpx.TransportError) and `_Sleep` (and get back None), and return the call's result."""
+    the httpx.RequestError) and `_Sleep` (and get back None), and return the call's result."""
 
     def __init__(
         self, timeout: float, deadline: float, max_texts: int, max_attempts: int, backoff: float, max_backoff: float
@@ -79,12 +93,12 @@ class _Logic:
                     return outcome.json()
                 except ValueError as exc:
                     raise GoliveError("bad_response", "the server's answer is not JSON", outcome.status_code) from exc
-            if isinstance(outcome, httpx.Response):
-                error = error_from_response(outcome)
-                if not retryable(error):
-                    raise error
-            else:
-                error = GoliveError("connection_error", f"{type(outcome).__name__}: {outcome}")
+            assert outcome is not None  # a _Send is answered with a response or the error raised instead
+            error = (
+                error_from_response(outcome) if isinstance(outcome, httpx.Response) else error_from_exception(outcome)
+            )
+            if not retryable(error):
+                raise error
             if time.monotonic() >= deadline_at:
                 raise DeadlineExceeded(f"{method} {path} ran out of time after {attempt} attempt(s): {error}", error)
             if attempt == self.max_attempts:
@@ -101,6 +115,8 @@ class _Logic:
     def predict(self, texts: str | Sequence[str], top_k: int | None, deadline: float | None) -> Plan[PredictResult]:
         single = isinstance(texts, str)
         items = [texts] if single else list(texts)
+        for index, text in enumerate(items):
+            check_unicode("inputs" if single else f"inputs[{index}]", text)
         deadline_at = self.deadline_at(deadline)
         for _ in range(2):  # a deployment between two parts of a split list: predict all of it once more
             predictions: list[Prediction] = []
@@ -137,6 +153,8 @@ class _Logic:
         )
 
     def feedback(self, prediction_id: str, label: str, deadline: float | None) -> Plan[Feedback]:
+        check_unicode("prediction_id", prediction_id)
+        check_unicode("label", label)
         data = yield from self.call(
             "POST", "/v1/feedback", {"prediction_id": prediction_id, "label": label}, self.deadline_at(deadline)
         )

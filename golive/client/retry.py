@@ -15,14 +15,15 @@ DEFAULT_MAX_TEXTS = 64  # the server's GOLIVE_MAX_TEXTS default; learned from th
 DEFAULT_MAX_ATTEMPTS = 5
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # retried whatever their status: API Gateway's 500 when it could not invoke the function (throttled at its
-# reserved concurrency); never: a used-up daily quota, which no wait within a call's deadline renews
-RETRY_TYPES = frozenset({"bad_gateway"})
+# reserved concurrency), and no answer at all (connection errors and timeouts); never: a used-up daily quota,
+# which no wait within a call's deadline renews. Any other 500 is a server's bug, which a retry repeats.
+RETRY_TYPES = frozenset({"bad_gateway", "connection_error"})
 NO_RETRY_TYPES = frozenset({"quota_exceeded"})
 
 
 def retryable(error: GoliveError) -> bool:
     """Worth another attempt: refused before any work (429, 503), or lost on the way (502, 504, API Gateway's
-    bad_gateway), as long as waiting can help."""
+    bad_gateway, no answer), as long as waiting can help."""
     if error.type in NO_RETRY_TYPES:
         return False
     return error.status in RETRY_STATUSES or error.type in RETRY_TYPES

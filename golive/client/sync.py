@@ -24,7 +24,9 @@ class Client(_ClientBase):
     an httpx.Auth that signs each request (the IAM authorizer: a SigV4 signer for service execute-api).
     `timeout`: seconds per attempt (under 29); `deadline`: seconds per call, retries and waits included (each
     call can pass its own); `max_texts`: texts per request (the server's limit is learned if lower);
-    `max_attempts`, `backoff`, `max_backoff`: retries, and the jittered exponential waits between them."""
+    `max_attempts`, `backoff`, `max_backoff`: retries, and the jittered exponential waits between them.
+    Arguments that cannot work (a base_url without http:// or https://, a timeout of 29 s or more) raise
+    ValueError here, not at the first call; a text that is not valid Unicode raises `invalid_text` before sending."""
 
     _http_class = httpx.Client
 
@@ -52,7 +54,7 @@ class Client(_ClientBase):
                 continue
             try:
                 outcome = self._http.request(step.method, step.path, json=step.body, timeout=_timeout(step.timeout))
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:  # no answer, or one that does not decode: the plan says which
                 outcome = exc
 
     def close(self) -> None:

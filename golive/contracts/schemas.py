@@ -197,7 +197,8 @@ _ERROR_STATUSES = {
     500: "a bug of ours, logged on our side",
     501: "this deployment cannot do that (e.g. /v1/explain where the model runs on a SageMaker endpoint)",
     502: "the model endpoint failed, or answered something unexpected",
-    503: "not available now (model endpoint down or starting, signing keys unreadable): retry after `Retry-After` seconds",
+    503: "not available now (model endpoint down or starting, signing keys unreadable): retry after `Retry-After` "
+    "seconds; without `Retry-After` no retry can help (the endpoint's `model_failed`: its model did not load)",
     504: "the model endpoint did not answer in time",
 }
 _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
