@@ -52,16 +52,16 @@ def model_dir(app: cdk.App) -> Path:
 
 def lambda_package(app: cdk.App, config: EnvironmentConfig, progress: Callable[[str], None] | None = None) -> Path:
     """A prebuilt package (-c lambda_package=DIR), or one built now from the bundle (-c model=DIR)."""
+    from infra.assets.lambda_package import build_lambda_package, is_lambda_package
+
     prebuilt = app.node.try_get_context("lambda_package")
     if prebuilt:
-        if not (Path(prebuilt) / "functions" / "lambda_handler.py").is_file():
+        if not is_lambda_package(Path(prebuilt)):
             raise UserError(
                 f"{prebuilt} is not a Lambda package (no functions/lambda_handler.py in it); build one with "
                 f"`golive package-lambda --out {prebuilt}`, or leave the option out to build it now"
             )
         return Path(prebuilt)
-    from infra.assets.lambda_package import build_lambda_package
-
     variant = "int8" if config.api.backend == "onnx" else None
     dest = build_dir(app) / f"lambda-{config.name}"
     print(

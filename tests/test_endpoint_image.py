@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from golive import bundle
+from golive.output_folders import MARKER
 from infra.assets.endpoint_image import ENDPOINT_DIR, stage_image_context
 from infra.assets.lambda_package import find_python
 from infra.venvs import cached_venv
@@ -206,4 +207,4 @@ def test_image_context_holds_only_what_the_endpoint_imports(tmp_path):
     assert "functions/endpoint/app.py" in shipped and "golive/onnx_classifier.py" in shipped
     modules = {p.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for p in shipped}
     assert modules == closure(ENTRY_MODULES)
-    assert {p.name for p in context.iterdir() if p.is_file()} == {"Dockerfile", "requirements.txt"}
+    assert {p.name for p in context.iterdir() if p.is_file()} == {"Dockerfile", "requirements.txt", MARKER}

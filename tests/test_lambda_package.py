@@ -11,6 +11,7 @@ import pytest
 
 from golive import bundle
 from golive.errors import UserError
+from golive.output_folders import MARKER
 from infra.assets import lambda_package
 from infra.assets.lambda_package import build_lambda_package
 from tests.conftest import REPO
@@ -44,7 +45,7 @@ def test_package_ships_only_the_modules_the_handler_imports(tiny_bundle, tmp_pat
     build_lambda_package(tiny_bundle, tmp_path / "lambda", variant="int8", install=False)
     pkg = tmp_path / "lambda"
     code = shipped_code(pkg)
-    assert sorted(p.name for p in pkg.iterdir()) == ["functions", "golive", lambda_package.PACKAGE_DIR]
+    assert sorted(p.name for p in pkg.iterdir()) == [MARKER, "functions", "golive", lambda_package.PACKAGE_DIR]
     never_run = (
         "golive/client",
         "golive/monitoring",

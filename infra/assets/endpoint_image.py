@@ -4,7 +4,6 @@ routers), so `cdk deploy` uploads little and the image asset's hash moves only w
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from infra.assets.imports import ROOT
@@ -13,11 +12,11 @@ from infra.assets.staging import stage_code
 ENDPOINT_DIR = ROOT / "functions" / "endpoint"
 # the Dockerfile's ENTRYPOINT, and the app it has uvicorn load by name ("functions.endpoint.app:create_app")
 ENTRY_MODULES = ("functions.endpoint.serve", "functions.endpoint.app")
+CONTEXT_FILES = ("Dockerfile", "requirements.txt")  # from functions/endpoint, at the context's root
+WHAT = "endpoint image build context"
 
 
 def stage_image_context(dest: Path) -> Path:
-    dest = Path(dest)
-    stage_code(ENTRY_MODULES, dest)
-    shutil.copy2(ENDPOINT_DIR / "Dockerfile", dest / "Dockerfile")
-    shutil.copy2(ENDPOINT_DIR / "requirements.txt", dest / "requirements.txt")
-    return dest
+    """Stage the build context in `dest`: replaced whole, and only when it is new, empty or a previous context."""
+    stage_code(ENTRY_MODULES, dest, what=WHAT, extra=[ENDPOINT_DIR / name for name in CONTEXT_FILES])
+    return Path(dest)

@@ -21,9 +21,10 @@ from pathlib import Path
 
 from golive import bundle
 from golive.errors import UserError
+from golive.output_folders import replacing_folder
 from infra.assets.folder_size import measure, zipped_size
 from infra.assets.imports import ROOT
-from infra.assets.staging import stage_code
+from infra.assets.staging import copy_code
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 # The Lambda runtime the API runs on (infra reads it from here): a current Lambda runtime that every machine
@@ -53,6 +54,7 @@ HUB_ONLY_DISTRIBUTIONS = (
 # ONNX Runtime's Python tooling (graph optimiser, quantiser): used by `golive train`, never by serving.
 ONNXRUNTIME_TOOLS = ("transformers", "quantization", "tools", "datasets")
 PACKAGE_DIR = "model_artifacts"  # the bundle inside the package: the API's default GOLIVE_MODEL_DIR
+WHAT = "Lambda package"  # its output folder's marker (golive/output_folders.py)
 
 
 @dataclass
@@ -205,16 +207,18 @@ def build_lambda_package(
     top: int = 10,
     progress: Callable[[str], None] | None = None,
 ) -> PackageReport:
-    """Write the package to `dest` (replacing it) and return its measured size.
+    """Write the package to `dest` and return its measured size. `dest` is replaced whole, and only when it is
+    new, empty or a previous package, never the bundle or a folder holding it: checked before any work.
 
     `install=False` skips pip (code and bundle only), for tests and for a quick look at the layout.
     `progress` hears a line as each step starts (fetching the wheels takes minutes on a fresh machine).
     """
     bundle_dir, dest = Path(bundle_dir), Path(dest)
-    files = bundle_files(bundle_dir, variant)
-    staging = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    with replacing_folder(
+        dest, WHAT, is_lambda_package, inputs={"the --model bundle": bundle_dir}, keep={"the project folder": ROOT}
+    ) as staging:
+        size_file = check_size_report_file(dest)
+        files = bundle_files(bundle_dir, variant)
         report = _build(
             staging,
             dest,
@@ -228,13 +232,34 @@ def build_lambda_package(
             top,
             progress or (lambda _message: None),
         )
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)  # a failed build leaves the previous package as it was
-        raise
-    shutil.rmtree(dest, ignore_errors=True)
-    os.replace(staging, dest)
-    (dest.parent / f"{dest.name}.size.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
+    size_file.write_text(json.dumps(asdict(report), indent=2) + "\n")
     return report
+
+
+def is_lambda_package(folder: Path) -> bool:
+    """Whether `folder` holds a Lambda package (its handler module), built or not by golive."""
+    return (Path(folder) / Path(*HANDLER_MODULE.split(".")).with_suffix(".py")).is_file()
+
+
+def check_size_report_file(dest: Path) -> Path:
+    """The size report written beside the package (`<dest>.size.json`): a previous one is replaced, any other
+    file there is refused before the build."""
+    target = Path(os.path.realpath(dest))
+    size_file = target.with_name(f"{target.name}.size.json")
+    if size_file.is_dir() or (size_file.exists() and not _is_size_report(size_file)):
+        raise UserError(
+            f"{size_file} (where the package's size report goes) exists and is not one; move it away or choose "
+            "another --out"
+        )
+    return size_file
+
+
+def _is_size_report(path: Path) -> bool:
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and "unzipped_bytes" in saved and "limit_bytes" in saved
 
 
 def _build(
@@ -254,7 +279,7 @@ def _build(
         f"Lambda package: copying the code the handler imports and the bundle's {variant or 'metadata'} files "
         f"into {staging}"
     )
-    stage_code([HANDLER_MODULE], staging)
+    copy_code([HANDLER_MODULE], staging)
     (staging / PACKAGE_DIR).mkdir()
     for name in files:
         shutil.copy2(bundle_dir / name, staging / PACKAGE_DIR / name)

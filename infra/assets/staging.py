@@ -4,12 +4,13 @@ pyproject.toml declares for the packages in that closure (the Swagger UI files /
 
 from __future__ import annotations
 
-import os
 import shutil
 import tomllib
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 
+from golive.output_folders import replacing_folder
 from infra.assets.imports import ROOT, closure, module_name, source_files
 
 BUILD = ROOT / "build"
@@ -44,16 +45,39 @@ def code_files(entries: Iterable[str], data: bool = True, root: Path = ROOT) -> 
     return source_files(modules, root) + (package_data(modules, root) if data else [])
 
 
-def stage_code(entries: Iterable[str], dest: Path, data: bool = True, root: Path = ROOT) -> list[Path]:
-    """Copy `code_files(entries)` into `dest` (replacing it, atomically: a folder being built is never half
-    there) and return them."""
-    dest = Path(dest)
+def stage_code(
+    entries: Iterable[str],
+    dest: Path,
+    data: bool = True,
+    root: Path = ROOT,
+    what: str | None = None,
+    extra: Iterable[Path] = (),
+) -> list[Path]:
+    """Copy `code_files(entries)`, and the `extra` files to its root, into `dest`; return the code files. `dest`
+    is replaced whole, and only when it is new, empty or a previous copy (`golive.output_folders`): a folder
+    being built is never half there, and nobody's files are lost to a mistyped --out."""
+    entries, extra = list(entries), list(extra)
+    what = what or f"code asset of {', '.join(entries)}"
+    previous = partial(is_code_asset, entries=entries, root=root, extra=[path.name for path in extra])
+    with replacing_folder(dest, what, previous, keep={"the project folder": root}) as staging:
+        for path in extra:
+            shutil.copy2(path, staging / path.name)
+        return copy_code(entries, staging, data, root)
+
+
+def copy_code(entries: Iterable[str], into: Path, data: bool = True, root: Path = ROOT) -> list[Path]:
+    """Copy `code_files(entries)` into the folder `into` and return them."""
     files = code_files(entries, data, root)
-    staging = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
     for relative in files:
-        (staging / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(root / relative, staging / relative)
-    shutil.rmtree(dest, ignore_errors=True)
-    os.replace(staging, dest)
+        (into / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / relative, into / relative)
     return files
+
+
+def is_code_asset(folder: Path, entries: Iterable[str], root: Path = ROOT, extra: Iterable[str] = ()) -> bool:
+    """Whether `folder` is a copy of `entries`' code written before output folders had a marker: their modules
+    are there, and nothing but the top-level packages (and `extra` files) it would hold."""
+    entries = list(entries)
+    tops = {path.parts[0] for path in code_files(entries, data=False, root=root)} | set(extra)
+    modules = [Path(*entry.split(".")).with_suffix(".py") for entry in entries]
+    return {entry.name for entry in folder.iterdir()} <= tops and all((folder / m).is_file() for m in modules)
