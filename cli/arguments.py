@@ -4,20 +4,49 @@ anything is installed)."""
 from __future__ import annotations
 
 import argparse
+import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from training.args import shown_default
 
+T = TypeVar("T", int, float)
+
 
 def positive_float(value: str) -> float:
-    """argparse type for counts of something that must be above zero (epochs)."""
+    """argparse type for amounts that must be above zero (epochs, hours, seconds)."""
+    return _amount(value, float, lambda number: number > 0, "above 0")
+
+
+def non_negative_float(value: str) -> float:
+    """argparse type for amounts where 0 means none and below 0 means nothing (gigabytes stored)."""
+    return _amount(value, float, lambda number: number >= 0, "0 or more")
+
+
+def positive_int(value: str) -> int:
+    """argparse type for counts that must be at least one (reports)."""
+    return _amount(value, int, lambda number: number >= 1, "1 or more")
+
+
+def non_negative_int(value: str) -> int:
+    """argparse type for counts where 0 means none (requests, runs)."""
+    return _amount(value, int, lambda number: number >= 0, "0 or more")
+
+
+def _amount(value: str, kind: type[T], allowed: Callable[[T], bool], rule: str) -> T:
+    """`value` as `kind` when `allowed`; `nan` and `inf` are refused too: `float()` takes them, and no amount a
+    user types is one (they end as `Infinity` in JSON, or as a loop that never ends)."""
     try:
-        number = float(value)
+        number = kind(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not {'a whole number' if kind is int else 'a number'}"
+        ) from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {value}")
+    if not allowed(number):
+        raise argparse.ArgumentTypeError(f"must be {rule}, got {value}")
     return number
 
 

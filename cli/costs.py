@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from cli.arguments import non_negative_float, non_negative_int, positive_float
 from golive.errors import UserError
 
 
@@ -12,15 +13,19 @@ def add_costs(sub) -> None:
     costs_sub = costs.add_subparsers(dest="costs_command", required=True, metavar="ACTION")
     est = costs_sub.add_parser("estimate", help="monthly cost per stage from an environment's config")
     est.add_argument("--env", default="dev", help="dev, staging or prod (infra/environments/<env>.json)")
-    est.add_argument("--requests-per-month", type=int, default=1_000_000, help="predictions served per month")
+    est.add_argument(
+        "--requests-per-month", type=non_negative_int, default=1_000_000, help="predictions served per month"
+    )
     est.add_argument("--avg-tokens", type=int, default=32, help="tokens per text (drives model time per request)")
-    est.add_argument("--training-runs", type=int, default=4, help="training pipeline runs per month")
-    est.add_argument("--training-hours", type=float, default=1.0, help="billable hours per training run")
-    est.add_argument("--spot-discount", type=float, default=0.70, help="share managed spot saves")
-    est.add_argument("--storage-gb", type=float, default=50, help="S3 data, models and captured traffic together")
+    est.add_argument("--training-runs", type=non_negative_int, default=4, help="training pipeline runs per month")
+    est.add_argument("--training-hours", type=positive_float, default=1.0, help="billable hours per training run")
+    est.add_argument("--spot-discount", type=non_negative_float, default=0.70, help="share managed spot saves")
+    est.add_argument(
+        "--storage-gb", type=non_negative_float, default=50, help="S3 data, models and captured traffic together"
+    )
     est.add_argument(
         "--active-hours-per-day",
-        type=float,
+        type=positive_float,
         default=8.0,
         help="hours a day a scale-to-zero GPU endpoint is up (above 0, at most 24)",
     )
@@ -39,8 +44,12 @@ def add_costs(sub) -> None:
     rep.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD, exclusive (required)")
     rep.add_argument("--env", help="only spend tagged with this Environment (default: all)")
     rep.add_argument("--granularity", choices=["DAILY", "MONTHLY"], default="MONTHLY", help="one row per day or month")
-    rep.add_argument("--format", choices=["table", "csv", "json", "png"], default="table", help="output format")
-    rep.add_argument("--out", help="the PNG file, for --format png (default: none)")
+    rep.add_argument(
+        "--format",
+        choices=["table", "csv", "json", "png"],
+        help="output format (default: table; png when --out is given)",
+    )
+    rep.add_argument("--out", help="write the spend chart to this .png file (implies --format png; default: none)")
     rep.set_defaults(func=_costs_report)
 
 
@@ -136,25 +145,40 @@ def _at_any(result, first: str, second: str) -> str:
     return f"{first if at_one[0] < at_one[1] else second} cheaper at any traffic"
 
 
+def report_format(typed: str | None, out: str | None) -> str:
+    """--out names the chart, so it implies --format png; with a text format typed too, one of the two is a
+    mistake, and guessing which would drop what the other asked for."""
+    if out is None:
+        if typed == "png":
+            raise UserError("--format png needs --out FILE.png")
+        return typed or "table"
+    if typed not in (None, "png"):
+        raise UserError(
+            f"--out writes the spend chart as PNG, but --format {typed} prints text: drop --out to print "
+            f"{typed}, or drop --format {typed} for the chart"
+        )
+    return "png"
+
+
 def _costs_report(ns: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from infra.costs.formatting import render
-    from infra.costs.report import fetch_spend, parse_period, totals_by_stage, write_png
+    from infra.costs.report import check_png_destination, fetch_spend, parse_period, totals_by_stage, write_png
 
     parse_period(ns.start, ns.end)  # bad dates fail before any AWS call
     if ns.env is not None:  # --env "" is a mistake, not "all environments"
         from infra.config import load_config
 
         load_config(ns.env)  # an unknown environment is a clear error, not an empty report
-    if ns.format == "png" and not ns.out:
-        raise UserError("--format png needs --out FILE.png")
+    fmt = report_format(ns.format, ns.out)
+    png = check_png_destination(ns.out) if fmt == "png" else None  # before the billed Cost Explorer call
     rows = fetch_spend(ns.start, ns.end, ns.env, ns.granularity)
     scope = f"environment {ns.env}" if ns.env else "all environments"
-    if ns.format == "png":
-        print(write_png(rows, ns.out, f"golive spend by stage, {scope}, {ns.start} to {ns.end}"))
+    if png is not None:
+        print(write_png(rows, png, f"golive spend by stage, {scope}, {ns.start} to {ns.end}"))
         return 0
-    if ns.format == "json":
+    if fmt == "json":
         print(
             render(
                 [],
@@ -170,8 +194,8 @@ def _costs_report(ns: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(render([asdict(r) for r in rows], ["period_start", "stage", "usd"], ns.format))
-    if ns.format == "table":
+    print(render([asdict(r) for r in rows], ["period_start", "stage", "usd"], fmt))
+    if fmt == "table":
         totals = totals_by_stage(rows)
         if not rows:
             print(f"no spend recorded for {scope} from {ns.start} to {ns.end}")

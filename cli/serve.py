@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from cli.arguments import positive_float, positive_int
 from golive.errors import UserError
 from golive.ports import port_number
 
@@ -38,11 +39,13 @@ def add_monitor(sub) -> None:
     mon.add_argument("--env", default="dev", help="whose thresholds (infra/environments/<env>.json)")
     mon.add_argument(
         "--watch",
-        type=float,
+        type=positive_float,
         metavar="SECONDS",
         help="report every SECONDS on that window's traffic (default: one report since the server started)",
     )
-    mon.add_argument("--count", type=int, help="with --watch: stop after this many reports (default: until Ctrl-C)")
+    mon.add_argument(
+        "--count", type=positive_int, help="with --watch: stop after this many reports (default: until Ctrl-C)"
+    )
     mon.add_argument("--format", choices=["table", "json"], default="table", help="output format")
     mon.set_defaults(func=_monitor)
 
@@ -85,9 +88,5 @@ def _monitor(ns: argparse.Namespace) -> int:
     from golive.monitoring.local import monitor
     from infra.config import load_config
 
-    if ns.watch is not None and ns.watch <= 0:
-        raise UserError("--watch takes a positive number of seconds")
-    if ns.count is not None and ns.count < 1:
-        raise UserError("--count takes a positive number of reports")
     settings = load_config(ns.env).monitoring
     return monitor(ns.url, settings, watch_s=ns.watch, count=ns.count, fmt=ns.format)

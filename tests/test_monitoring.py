@@ -478,7 +478,9 @@ def test_monitor_errors_are_clear(capsys):
     assert "cannot read http://127.0.0.1:9/metrics" in capsys.readouterr().err
     assert main(["monitor", "--url", "localhost:8000"]) == 2
     assert "not an http(s) URL" in capsys.readouterr().err
-    assert main(["monitor", "--watch", "0"]) == 2
+    with pytest.raises(SystemExit) as raised:  # argparse refuses it, with the command's usage
+        main(["monitor", "--watch", "0"])
+    assert raised.value.code == 2 and "--watch: must be above 0" in capsys.readouterr().err
     with pytest.raises(UserError, match="no golive metrics"):
         parse("# HELP other_total x\n# TYPE other_total counter\nother_total 1\n")
 

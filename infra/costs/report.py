@@ -6,13 +6,16 @@ only spend tagged with that Environment is counted (untagged spend can't be attr
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from golive.aws_errors import aws_errors
 from golive.errors import UserError
 
 UNTAGGED = "untagged"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass
@@ -74,8 +77,32 @@ def totals_by_stage(rows: list[SpendRow]) -> dict[str, float]:
     return dict(sorted(totals.items(), key=lambda kv: (kv[0] == UNTAGGED, kv[0])))
 
 
-def write_png(rows: list[SpendRow], path: str, title: str) -> str:
-    """A stacked bar per period, one colour per stage, for finance to paste into a report."""
+def check_png_destination(out: str) -> Path:
+    """The file the chart will be written to, checked before any (billed) Cost Explorer call: a .png name, not a
+    folder, in a folder that exists or can be made, replacing only a previous PNG. Returned resolved, as written."""
+    given, path = out, Path(os.path.realpath(out))  # `new/../spend.png` is spend.png once `new` exists
+    if path.is_dir():
+        raise UserError(f"--out {given} is a folder: pass a file name, such as {Path(given) / 'spend.png'}")
+    if path.suffix.lower() != ".png":
+        raise UserError(f"--out {given}: the chart is a PNG; pass a file name ending in .png, such as spend.png")
+    folder = next(parent for parent in path.parents if parent.exists())
+    if not folder.is_dir():
+        raise UserError(f"--out {given} cannot be made: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"--out {given} cannot be written: no permission to write in {folder}")
+    if path.exists():
+        with path.open("rb") as file:
+            if file.read(len(PNG_MAGIC)) != PNG_MAGIC:
+                raise UserError(
+                    f"--out {given} exists and is not a PNG; writing the chart there would destroy it: choose "
+                    "another file name, or move that file away"
+                )
+    return path
+
+
+def write_png(rows: list[SpendRow], path: Path, title: str) -> Path:
+    """A stacked bar per period, one colour per stage, for finance to paste into a report; `path` is one
+    check_png_destination returned."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,6 +121,7 @@ def write_png(rows: list[SpendRow], path: str, title: str) -> str:
     axes.legend(title="Stage", fontsize="small")
     figure.autofmt_xdate()
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120, format="png")  # the name's suffix was checked; the format is not guessed from it
     plt.close(figure)
     return path

@@ -80,7 +80,7 @@ def busy_port():
         (["quickstart", "--epochs", "0"], "argument --epochs: must be above 0"),
         (["quickstart", "--port", "{busy}", "--out", "{tmp}/qs"], "port {busy} on 127.0.0.1 is already in use"),
         (["monitor", "--url", "http://127.0.0.1:{closed}"], "start the server with `golive serve`"),
-        (["monitor", "--watch", "0"], "--watch takes a positive number of seconds"),
+        (["monitor", "--watch", "0"], "argument --watch: must be above 0, got 0"),
         (["deploy"], "invalid choice: 'deploy'"),
         (["train", "--bogus"], "golive train: error: unrecognized arguments: --bogus"),  # the command's usage
         (["costs", "estimate", "--bogus", "x"], "golive costs estimate: error: unrecognized arguments: --bogus x"),
