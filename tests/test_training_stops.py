@@ -13,9 +13,9 @@ import torch
 from cli.main import main
 from golive.errors import UserError
 from tests.conftest import tiny_train_args
+from training import loop
 from training.args import TrainArguments
 from training.distributed import init_distributed
-from training.loop import Run, diverged
 
 
 def test_a_loss_that_becomes_nan_stops_training_at_that_step(tiny_base_model, small_data, tmp_path, caplog):
@@ -46,11 +46,15 @@ def test_a_loss_that_becomes_nan_stops_training_at_that_step(tiny_base_model, sm
 
 def test_a_distillation_that_diverges_names_the_temperature_too():
     args = TrainArguments(lr=0.5)
-    run = Run.__new__(Run)  # only what the message reads
+    run = loop.Run.__new__(loop.Run)  # only what the message reads
     run.args, run.global_step, run.total_steps, run.teacher_logits = args, 3, 10, None
-    assert diverged(run, float("inf")) == "the training loss became infinite at step 3 of 10 (--lr 0.5): lower --lr"
+    assert (
+        loop.diverged(run, float("inf")) == "the training loss became infinite at step 3 of 10 (--lr 0.5): lower --lr"
+    )
     run.teacher_logits = torch.zeros(1, 2)
-    assert diverged(run, float("nan")).endswith("became NaN at step 3 of 10 (--lr 0.5): lower --lr or --temperature")
+    assert loop.diverged(run, float("nan")).endswith(
+        "became NaN at step 3 of 10 (--lr 0.5): lower --lr or --temperature"
+    )
 
 
 def test_a_checkpoint_dir_that_is_a_file_is_refused_before_the_data_loads(tiny_base_model, tmp_path, capsys):
