@@ -57,6 +57,12 @@ def train_flags(*argv: str) -> TrainArguments:
         ("label-names", "neg,pos,", "has an empty name (a comma too many?), got 'neg,pos,'"),
         ("label-names", "a,a", "has a duplicate name 'a', got 'a,a': each class needs its own name"),
         ("max-length", "1024", "must be between 8 and 512, got 1024"),
+        ("lr", "inf", "must be a finite number, got inf"),
+        ("lr", "1e30", "must be above 0 and at most 1 (e.g. 1e-4), got 1e+30"),
+        ("epochs", "inf", "must be a finite number, got inf"),
+        ("warmup-ratio", "nan", "must be a finite number, got nan"),
+        ("weight-decay", "inf", "must be a finite number, got inf"),
+        ("parity-tolerance", "inf", "must be a finite number, got inf"),
     ],
 )
 def test_a_value_training_refuses_is_refused_at_synth_in_the_same_words(key, value, problem):

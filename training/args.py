@@ -14,7 +14,7 @@ from types import UnionType
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from golive.contracts.feedback_exports import CHAMPION_CHANNEL, EVAL_CHANNEL, FEEDBACK_CHANNEL
-from golive.contracts.hyperparameters import HYPERPARAMETERS, flag, parse_bool, parse_list
+from golive.contracts.hyperparameters import HYPERPARAMETERS, finite_problem, flag, parse_bool, parse_list
 from golive.errors import UserError
 from training.reading import LABEL_COLUMN_GUESSES, TEXT_COLUMN_GUESSES
 
@@ -135,6 +135,8 @@ class TrainArguments:
             problem = (
                 HYPERPARAMETERS[f.name].problem(value) if f.name in HYPERPARAMETERS and value is not None else None
             )
+            if problem is None and isinstance(value, float):  # a float flag the contract does not hold, too
+                problem = finite_problem(value)
             if f.name == "num_gpus" and value < 0:
                 problem = f"must be 0 or more, got {value}"
             if problem:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from golive.errors import UserError
-from training.reading import Row, SkipReport, is_integer, read_rows
+from training.reading import Row, SkipReport, is_integer, listed, read_rows
 
 
 @dataclass
@@ -37,6 +37,9 @@ class Datasets:
     feedback: dict[str, Any] = field(default_factory=dict)
 
 
+MANY_LABELS = 50  # more distinct labels than this, and more than half the rows: a column of texts, not classes
+
+
 def label_names_from(rows: list[Row], explicit: list[str] | None) -> tuple[list[str], dict[str, int]]:
     """Class order: integer labels by value, string labels alphabetically.
 
@@ -59,6 +62,12 @@ def label_names_from(rows: list[Row], explicit: list[str] | None) -> tuple[list[
         return list(explicit), {name: i for i, name in enumerate(explicit)}
     if len(raw) < 2:
         raise UserError(f"the training data has only one label ({raw[0]!r}); a classifier needs at least two")
+    if len(raw) > MANY_LABELS and len(raw) > len(rows) / 2:  # most labels on one row each: not classes
+        raise UserError(
+            f"the training data has {len(raw)} distinct labels in {len(rows)} rows ({listed(list(map(repr, raw)), 3)}): "
+            "is --label-column naming the text column? A label names a class that many rows share; name the "
+            "label column with --label-column"
+        )
     return raw, {name: i for i, name in enumerate(raw)}
 
 
@@ -71,7 +80,7 @@ def label_index(names: list[str]) -> dict[str, int]:
 
 def to_labelled(rows: list[Row], index: dict[str, int], skipped: SkipReport, skip_invalid: bool) -> LabelledData:
     texts, labels = [], []
-    known = ", ".join(index)
+    known = listed(list(index))
     for row in rows:
         key = str(int(row.label)) if is_integer(row.label) and row.label not in index else row.label
         if key not in index:

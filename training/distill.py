@@ -36,11 +36,11 @@ from training.soft_labels import teacher_logits
 from training.teacher import FROM_TEACHER, DistillSettings, Teacher, layers_to_keep
 from training.train import (
     build_run,
+    check_output_folders,
     describe,
     load_classifier,
     load_tokenizer,
     read_data,
-    require_writable_folder,
     summarise,
 )
 
@@ -130,8 +130,7 @@ def distill(args: TrainArguments, settings: DistillSettings) -> dict[str, Any]:
     """Prune, train with the teacher's soft labels, export the bundle (rank 0). Returns a summary of the run."""
     torch.manual_seed(args.seed)
     ctx = init_distributed(args.num_gpus)
-    if ctx.is_main and args.export:
-        require_writable_folder(args.out)
+    check_output_folders(args, ctx)
     data = read_distill_data(args, ctx, settings.teacher)
     tokenizer = load_tokenizer(settings.student_base.path)
     keep = layers_to_keep(settings.student_base.layers, settings.layers, settings.layer_choice)

@@ -59,9 +59,15 @@ def init_distributed(num_gpus: int) -> Distributed:
         dist.init_process_group(backend="nccl" if cuda else "gloo")
     ctx = Distributed(rank, world_size, local_rank, device)
     visible = torch.cuda.device_count() if cuda else 0
-    if world_size == 1 and max(visible, num_gpus) > 1:
+    if world_size == 1 and visible > 1:
         ctx.log(
-            f"note: {max(visible, num_gpus)} GPUs present but one process runs; use all of them with "
+            f"note: {visible} GPUs present but one process runs; use all of them with "
             "`torchrun --nproc_per_node N training/cli.py ...` (SageMaker: distribution={'torch_distributed': {'enabled': True}})"
+        )
+    elif num_gpus > visible:  # --num-gpus (SM_NUM_GPUS) says more than torch can use: say what runs instead
+        ctx.log(
+            f"warning: --num-gpus {num_gpus}, but torch sees {visible or 'no'} GPU{'' if visible == 1 else 's'} "
+            f"here: training runs on {device}",
+            logging.WARNING,
         )
     return ctx

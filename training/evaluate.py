@@ -9,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from golive.classification_metrics import classification_report
+from golive.errors import UserError
 from golive.onnx_classifier import OnnxClassifier
 from training.data import label_index, to_labelled
-from training.reading import SkipReport, read_rows
+from training.reading import SkipReport, listed, read_rows
 
 
 def evaluate(
@@ -26,12 +27,14 @@ def evaluate(
     assert classifier.manifest is not None  # from_bundle sets it
     names = classifier.labels
     skipped = SkipReport()
-    data = to_labelled(
-        read_rows(data_path, text_column, label_column, skipped, skip_invalid),
-        label_index(names),  # the bundle's label names, or integer class indices 0..n-1
-        skipped,
-        skip_invalid,
-    )
+    rows = read_rows(data_path, text_column, label_column, skipped, skip_invalid)
+    # the bundle's label names, or integer class indices 0..n-1
+    data = to_labelled(rows, label_index(names), skipped, skip_invalid)
+    if not data.texts:  # every row's label unknown (skipped): an accuracy of 0.0 on no rows would look like a score
+        raise UserError(
+            f"no rows left to score: all {len(rows)} have labels the bundle doesn't know (bundle: "
+            f"{listed(names)}; data: {listed(sorted({row.label for row in rows}))})"
+        )
     report = classification_report(np.array(data.labels), classifier.predict_proba(data.texts), names)
     report.update(
         model_version=classifier.manifest.version_id,

@@ -22,6 +22,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from golive.classification_metrics import classification_report, softmax
 from golive.contracts.training_metrics import format_metrics
+from golive.errors import UserError
 from training import checkpoint
 from training.args import TrainArguments
 from training.batching import Encoded, collate, make_batches, shard
@@ -190,6 +191,8 @@ def train_epoch(
         if run.global_step >= run.total_steps:
             break
         step_loss = train_step(run, ddp_model, batch_idx, meter)
+        if not math.isfinite(step_loss):  # a float already read from the device: the check costs no sync
+            raise UserError(diverged(run, step_loss))
         progress.set_postfix_str(f"{meter.throughput:.1f} examples/s, loss {step_loss:.3f}", refresh=False)
         progress.update(1)
         if run.global_step % run.args.logging_steps == 0 or run.global_step == run.total_steps:
@@ -205,6 +208,17 @@ def train_epoch(
             meter.window_loss, meter.window_steps = 0.0, 0
         if run.checkpoint_dir and run.global_step % run.args.checkpoint_steps == 0:
             save_checkpoint(run, epoch, step_in_epoch + 1)
+
+
+def diverged(run: Run, loss: float) -> str:
+    """What to do when the loss is no longer a number: every later step would train NaN weights, and the export
+    would fail on them, so training stops there, before it checkpoints them."""
+    became = "NaN" if math.isnan(loss) else "infinite"
+    settings = "--lr or --temperature" if run.teacher_logits is not None else "--lr"
+    return (
+        f"the training loss became {became} at step {run.global_step} of {run.total_steps} (--lr {run.args.lr:g}): "
+        f"lower {settings}"
+    )
 
 
 def train_step(run: Run, ddp_model: torch.nn.Module, batch_idx: list[int], meter: Meter) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,15 @@ SUPPORTED_SUFFIXES = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": 
 TEXT_COLUMN_GUESSES = ("text", "sentence", "review", "content")
 LABEL_COLUMN_GUESSES = ("label", "labels", "class", "sentiment")
 MAX_FIELD_BYTES = 10 * 1024 * 1024  # a CSV/TSV field this long is still read (the csv module stops at 128 KiB)
+COMPRESSED = {".gz": "gunzip", ".bz2": "bunzip2", ".xz": "unxz", ".zip": "unzip", ".zst": "unzstd"}
+
+logger = logging.getLogger(__name__)
+
+
+def listed(items: list[str], limit: int = 10, separator: str = ", ") -> str:
+    """Items for a message, the first `limit` of them and how many more: a list of thousands stays one line."""
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return separator.join(items[:limit]) + more
 
 
 @dataclass
@@ -48,8 +58,7 @@ class SkipReport:
             return "no rows skipped"
         parts = []
         for reason, places in self.by_reason.items():
-            shown = ", ".join(places[:5]) + (f" and {len(places) - 5} more" if len(places) > 5 else "")
-            parts.append(f"{len(places)} {reason} ({shown})")
+            parts.append(f"{len(places)} {reason} ({listed(places, 5)})")
         return f"skipped {self.total} invalid rows: " + "; ".join(parts)
 
     def as_dict(self) -> dict[str, int]:
@@ -65,14 +74,37 @@ def list_sources(path: str, tree: bool = False) -> list[str]:
         return _list_s3(path, suffixes)
     p = Path(path)
     if p.is_dir():
-        found = p.rglob("*") if tree else p.iterdir()
-        files = sorted(str(f) for f in found if f.is_file() and f.suffix.lower() in suffixes)
+        found = sorted(p.rglob("*") if tree else p.iterdir())
+        files = [str(f) for f in found if f.is_file() and f.suffix.lower() in suffixes]
         if not files:
             raise UserError(f"{path} is a folder with no {_named(suffixes)} files in it")
+        if not tree:  # a tree (feedback exports) holds other files by design: its day folders' summary.json
+            unread = [(f"{f.name}/" if f.is_dir() else f.name, _why_not_read(f, suffixes)) for f in found]
+            _say_what_is_read(path, files, [(name, why) for name, why in unread if why])
         return files
     if not p.exists():
         raise UserError(f"data file {path} does not exist")
     return [path]
+
+
+def _why_not_read(entry: Path, suffixes: tuple[str, ...]) -> str | None:
+    """Why a folder's entry is not read (None: it is)."""
+    if entry.is_dir():
+        return "a subfolder (only the folder's own files are read)"
+    suffix = entry.suffix.lower()
+    if suffix in suffixes and entry.is_file():
+        return None
+    if suffix in COMPRESSED:
+        return f"unsupported type, {COMPRESSED[suffix]} it"
+    return f"not a {_named(suffixes)} file" if entry.is_file() else "not a regular file"
+
+
+def _say_what_is_read(where: str, files: list[str], unread: list[tuple[str, str]]) -> None:
+    """Log the files a folder or prefix gives, and warn once about what in it is not read, and why."""
+    logger.info(f"{where}: reading {len(files)} files: {listed([Path(f).name for f in files])}")
+    if unread:
+        reasons = listed([f"{name}: {why}" for name, why in unread], separator="; ")
+        logger.warning(f"warning: {where}: not reading {len(unread)} of its entries: {reasons}")
 
 
 def _named(suffixes: tuple[str, ...]) -> str:
@@ -146,6 +178,19 @@ def _pick_column(requested: str | None, guesses: tuple[str, ...], columns: list[
         f"{source}: cannot tell which column holds the {what}; the columns are {', '.join(map(repr, columns))}. "
         f"Name it with --{what}-column"
     )
+
+
+def _same_column(column: str, text_column: str | None, label_column: str | None, columns: list[str]) -> str:
+    """The text and the label read from one column: a model that learns to copy its input."""
+    if text_column and label_column:
+        said = f"--text-column and --label-column both name {column!r}"
+    else:
+        given, guessed = ("label", "text") if label_column else ("text", "label")
+        said = (
+            f"--{given}-column {column!r} is also the {guessed} column golive picks when none is named "
+            f"(the first of {', '.join(TEXT_COLUMN_GUESSES if guessed == 'text' else LABEL_COLUMN_GUESSES)})"
+        )
+    return f"{said}; the text and the label need a column each (the columns are {', '.join(map(repr, columns))})"
 
 
 HEADER_PEEK_ROWS = 1000  # rows read to tell a header from a first line of data
@@ -285,6 +330,8 @@ def _read_source(
                 label_col = _pick_column(label_column, LABEL_COLUMN_GUESSES, columns, "label", source)
             except UserError as exc:
                 raise UserError(f"{exc}{_header_hint(columns, content, _format_of(source), source)}") from None
+            if text_col == label_col:
+                raise UserError(_same_column(text_col, text_column, label_column, columns))
         assert label_col is not None  # picked with text_col, on the first record
         problem = _row_problem(record, text_col, label_col)
         if problem:

@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from golive import bundle
+from golive.contracts.hyperparameters import finite_problem
 from golive.errors import UserError
 from training.args import DEFAULT_BASE_MODEL_NAME, DEFAULT_BASE_MODEL_PACKAGE
 from training.model_folder import ModelFolder, is_model_folder, read_model_folder
 
 LAYER_CHOICES = ("spread", "first")
+MAX_TEMPERATURE = 100
 GENERIC_LABEL = re.compile(r"LABEL_\d+")
 PASS_TEACHER = (
     "pass a golive bundle or the Hugging Face folder of the fine-tuned teacher (config.json and its weights, as "
@@ -67,8 +69,15 @@ class DistillSettings:
     alpha: float = 0.5  # the soft (teacher) loss's share; the rest is the hard-label loss
 
     def check(self) -> None:
-        if not self.temperature > 0:
-            raise UserError(f"--temperature must be above 0, got {self.temperature}")
+        for name in ("temperature", "alpha"):
+            problem = finite_problem(getattr(self, name))
+            if problem:
+                raise UserError(f"--{name} {problem}")
+        # the soft loss is scaled by T^2: far above the 1 to 20 distillation uses, float32 overflows to inf
+        if not 0 < self.temperature <= MAX_TEMPERATURE:
+            raise UserError(
+                f"--temperature must be above 0 and at most {MAX_TEMPERATURE} (2 to 10 is usual), got {self.temperature}"
+            )
         if not 0 <= self.alpha <= 1:
             raise UserError(f"--alpha is the soft loss's share of the loss: 0 to 1, got {self.alpha}")
 
@@ -182,15 +191,18 @@ def check_layers(teacher: Teacher, base: StudentBase, layers: int) -> None:
         raise UserError(f"--layers must be at least 1, got {layers}")
     whose = "the teacher" if base.found == FROM_TEACHER else f"the student base {base.path} ({base.found})"
     if layers >= base.layers:
-        raise UserError(
-            f"--layers {layers}, but {whose} has {base.layers} layers: a student keeps fewer, "
-            f"pass 1 to {base.layers - 1}"
-        )
+        raise UserError(f"--layers {layers}, but {whose} has {base.layers} layers: {fewer_layers(base.layers)}")
     if teacher.layers is not None and layers >= teacher.layers:
         raise UserError(
-            f"--layers {layers}, but the teacher has {teacher.layers} layers: a student has fewer, "
-            f"pass 1 to {teacher.layers - 1}"
+            f"--layers {layers}, but the teacher has {teacher.layers} layers: {fewer_layers(teacher.layers)}"
         )
+
+
+def fewer_layers(total: int) -> str:
+    """What --layers a student of a `total`-layer model may keep, as a message says it."""
+    if total <= 1:
+        return "a student keeps fewer, and one layer is the fewest; distill a model with more layers"
+    return f"a student keeps fewer, pass --layers {1 if total == 2 else f'1 to {total - 1}'}"
 
 
 def layers_to_keep(total: int, keep: int, choice: str = "spread") -> list[int]:

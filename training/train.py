@@ -54,10 +54,9 @@ def train(args: TrainArguments) -> dict[str, Any]:
     """Train, then (on rank 0) export the bundle. Returns a summary of the run."""
     torch.manual_seed(args.seed)
     ctx = init_distributed(args.num_gpus)
-    if ctx.is_main and args.export:
-        require_writable_folder(args.out)  # now, not after the training it would lose
-        if args.champion:
-            find_champion(args.champion)
+    check_output_folders(args, ctx)
+    if ctx.is_main and args.export and args.champion:
+        find_champion(args.champion)
     base_model = args.base_model or default_base_model()
     check_base_model(base_model)
     data = read_data(args, ctx)
@@ -80,14 +79,27 @@ def train(args: TrainArguments) -> dict[str, Any]:
     return summary
 
 
-def require_writable_folder(path: str) -> None:
+def check_output_folders(args: TrainArguments, ctx: Distributed) -> None:
+    """The bundle's and the checkpoints' folders, writable (made if missing): now, not after the training they
+    would lose."""
+    if not ctx.is_main:
+        return
+    if args.export:
+        require_writable_folder(args.out)
+    if args.checkpoint_dir:
+        require_writable_folder(args.checkpoint_dir, "checkpoints", "--checkpoint-dir")
+
+
+def require_writable_folder(path: str, what: str = "the bundle", flag: str = "--out") -> None:
+    if Path(path).exists() and not Path(path).is_dir():
+        raise UserError(f"cannot write {what} to {flag} {path}: it is a file, not a folder; pass a folder")
     try:
         Path(path).mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as exc:
         raise UserError(
-            f"cannot write the bundle to --out {path}: {exc.strerror}; pass a folder you can write to"
+            f"cannot write {what} to {flag} {path}: {exc.strerror}; pass a folder you can write to"
         ) from None
 
 

@@ -11,6 +11,7 @@ SageMaker's environment set them.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -54,11 +55,19 @@ class Hyperparameter:
             raise ValueError(f"expected {'an integer' if self.type is int else 'a number'}, got {value!r}") from None
 
     def problem(self, value: Any) -> str | None:
-        """What is wrong with a parsed value (`must be positive, got 0`), or None."""
+        """What is wrong with a parsed value (`must be positive, got 0`), or None. A number must be finite
+        whatever else it must be: inf and nan pass comparisons like `v > 0` or fail them with no word of why."""
+        if self.type is float and (not_finite := finite_problem(value)):
+            return not_finite
         if self.check is None or self.check(value):
             return self.explain(value) if self.explain else None
         shown = repr(",".join(value)) if isinstance(value, list) else str(value)
         return f"{self.requirement}, got {shown}"
+
+
+def finite_problem(value: float) -> str | None:
+    """The rule every float option keeps (training's and distillation's flags alike): a finite number."""
+    return None if math.isfinite(value) else f"must be a finite number, got {value}"
 
 
 def _label_names_problem(names: list[str]) -> str | None:
@@ -94,7 +103,8 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     "epochs": Hyperparameter(float, lambda v: v > 0, "must be positive"),
     "max_train_samples": Hyperparameter(int, _at_least_one, AT_LEAST_ONE),
     "batch_size": Hyperparameter(int, _at_least_one, AT_LEAST_ONE),
-    "lr": Hyperparameter(float, lambda v: v > 0, "must be positive"),
+    # AdamW moves each weight by about lr a step: above 1 it wrecks the model at once (fine-tuning takes 1e-5 to 1e-3)
+    "lr": Hyperparameter(float, lambda v: 0 < v <= 1, "must be above 0 and at most 1 (e.g. 1e-4)"),
     "weight_decay": Hyperparameter(float, lambda v: v >= 0, "must be 0 or more"),
     "warmup_ratio": Hyperparameter(float, lambda v: 0 <= v < 1, "must be in [0, 1)"),
     "seed": Hyperparameter(int),

@@ -58,7 +58,7 @@ def teacher_folders(tmp_path):
         ),
         (
             ["--teacher", "{bundle}", "--layers", "2", "--student-base", "{base}"],
-            "--layers 2, but the student base {base} (--student-base) has 2 layers: a student keeps fewer, pass 1 to 1",
+            "--layers 2, but the student base {base} (--student-base) has 2 layers: a student keeps fewer, pass --layers 1",
         ),
         (
             ["--teacher", "{tmp}", "--layers", "1"],
@@ -71,7 +71,7 @@ def teacher_folders(tmp_path):
         ),
         (
             ["--teacher", "{teacher}", "--layers", "3"],
-            "--layers 3, but the teacher has 2 layers: a student keeps fewer, pass 1 to 1",
+            "--layers 3, but the teacher has 2 layers: a student keeps fewer, pass --layers 1",
         ),
         (["--teacher", "{teacher}", "--layers", "2"], "--layers 2, but the teacher has 2 layers"),
         (["--teacher", "{teacher}", "--layers", "0"], "--layers must be at least 1, got 0"),
@@ -79,7 +79,18 @@ def teacher_folders(tmp_path):
             ["--teacher", "{teacher}", "--layers", "1", "--alpha", "1.5"],
             "--alpha is the soft loss's share of the loss: 0 to 1, got 1.5",
         ),
-        (["--teacher", "{teacher}", "--layers", "1", "--temperature", "0"], "--temperature must be above 0, got 0.0"),
+        (
+            ["--teacher", "{teacher}", "--layers", "1", "--temperature", "0"],
+            "--temperature must be above 0 and at most 100 (2 to 10 is usual), got 0.0",
+        ),
+        (
+            ["--teacher", "{teacher}", "--layers", "1", "--temperature", "1e30"],
+            "--temperature must be above 0 and at most 100 (2 to 10 is usual), got 1e+30",
+        ),
+        (["--teacher", "{teacher}", "--layers", "1", "--temperature", "inf"], "--temperature must be a finite number"),
+        (["--teacher", "{teacher}", "--layers", "1", "--alpha", "nan"], "--alpha must be a finite number, got nan"),
+        (["--teacher", "{teacher}", "--layers", "1", "--lr", "inf"], "--lr must be a finite number, got inf"),
+        (["--teacher", "{teacher}", "--layers", "1", "--epochs", "inf"], "--epochs must be a finite number, got inf"),
         (["--teacher", "{teacher}", "--layers", "1", "--base-model", "{tmp}"], "--base-model is for golive train"),
         (["--teacher", "{teacher}"], "the following arguments are required: --layers"),
         (["--teacher", "{teacher}", "--layers", "two"], "argument --layers: invalid int value: 'two'"),
