@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from golive import bundle
 from golive.bundle.format import VERSION_ID
 from golive.errors import UserError
-from tests.unit.fuzzing import FUZZ, NESTED_TOO_DEEP, TOO_MANY_DIGITS, json_values
+from tests.unit.fuzzing import FUZZ, NESTED_TOO_DEEP, json_values, with_json_past_its_limits
 
 GOOD = {
     "version_id": "20260101-000000-abcdef",
@@ -92,8 +92,7 @@ def test_a_good_manifest_with_one_key_changed_gives_a_manifest_or_a_user_error(f
 
 @FUZZ
 @given(text=st.text(max_size=60))
-@example(text=NESTED_TOO_DEEP)
-@example(text='{"max_length": ' + TOO_MANY_DIGITS + "}")
+@with_json_past_its_limits
 def test_any_text_gives_a_manifest_or_a_user_error(folder, text):
     read(folder, text)
 

@@ -14,7 +14,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from infra.config import ConfigError, EnvironmentConfig, load_config
-from tests.unit.fuzzing import FUZZ, NESTED_TOO_DEEP, TOO_MANY_DIGITS, json_values
+from tests.unit.fuzzing import FUZZ, json_values, with_json_past_its_limits
 
 FULL = EnvironmentConfig(name="dev").model_dump(mode="json")  # every key, defaults included
 
@@ -89,7 +89,6 @@ def test_a_valid_config_with_a_key_added_gives_a_config_or_a_config_error(folder
 
 @FUZZ
 @given(text=st.text(max_size=40))
-@example(text=NESTED_TOO_DEEP)
-@example(text='{"name": "dev", "api": {"throttle_burst": ' + TOO_MANY_DIGITS + "}}")
+@with_json_past_its_limits
 def test_any_text_gives_a_config_or_a_config_error(folder, text):
     load(folder, text)
