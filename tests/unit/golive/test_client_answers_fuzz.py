@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import httpx
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from golive.client import Client, GoliveError, PredictResult
@@ -51,7 +51,7 @@ def encoded(body) -> bytes:
     return body if isinstance(body, bytes) else json.dumps(body).encode()
 
 
-@FUZZ
+@settings(FUZZ, max_examples=100)  # an httpx client an example: about 40 ms each
 @given(
     status=statuses,
     body=st.one_of(predict_bodies, error_bodies, st.binary(max_size=20)),
@@ -92,7 +92,7 @@ def test_a_prediction_answer_is_a_typed_result_or_a_golive_error(status, body, r
             assert isinstance(scored.label, str) and isinstance(scored.score, float)
 
 
-@FUZZ
+@settings(FUZZ, max_examples=100)  # an httpx client an example: about 40 ms each
 @given(status=statuses, body=st.one_of(feedback_bodies, error_bodies, st.binary(max_size=20)), retry=retry_after)
 @example(  # a label that is null, a status that is a number: taken as a Feedback
     status=200, body={"prediction_id": "", "label": None, "correct": False, "status": 0}, retry=None
