@@ -21,11 +21,17 @@ READ_TABLE = "dynamodb:Scan and dynamodb:BatchGetItem on the feedback table, and
 
 def utc_date(value: str) -> datetime:
     """YYYY-MM-DD (midnight UTC) or an ISO 8601 time; one without a zone is UTC."""
+    example = "a date such as 2026-01-31 (or 2026-01-31T12:00)"
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date such as 2026-01-31 (or 2026-01-31T12:00)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        raise argparse.ArgumentTypeError(f"{value!r} is not {example}") from None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)  # how the DynamoDB scan sends it
+    except OverflowError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not {example}: in UTC it is outside years 1 to 9999") from None
+    return moment
 
 
 def add_feedback(sub) -> None:

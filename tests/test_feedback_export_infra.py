@@ -49,6 +49,7 @@ SHIPPED = [
     "golive/contracts/feedback_exports.py",
     "golive/contracts/feedback_table.py",
     "golive/errors.py",
+    "golive/json_text.py",
 ]
 # boto3 and what it needs, all pure Python: the Lambda runtime brings its own, this test lends the venv's
 BOTO3 = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")

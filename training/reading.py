@@ -16,6 +16,7 @@ from pathlib import Path
 
 from golive.aws_errors import aws_errors
 from golive.errors import UserError
+from golive.json_text import json_problem, parse_json
 
 SUPPORTED_SUFFIXES = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
 TEXT_COLUMN_GUESSES = ("text", "sentence", "review", "content")
@@ -234,13 +235,15 @@ def is_integer(value: str) -> bool:
 def _records(text: str, fmt: str, source: str) -> Iterator[tuple[int, dict]]:
     """(line number, record) pairs; structural problems raise UserError naming the line."""
     if fmt == "jsonl":
-        for number, line in enumerate(text.splitlines(), start=1):
+        # lines end at "\n" only (JSON Lines): str.splitlines() would also split at U+2028, NEL or a form feed,
+        # which a JSON string may hold as they are (json.dumps(..., ensure_ascii=False) writes them so)
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{source}:{number}: invalid JSON ({exc.msg})") from exc
+                record = parse_json(line)
+            except ValueError as exc:
+                raise UserError(f"{source}:{number}: invalid JSON ({json_problem(exc)})") from exc
             if not isinstance(record, dict):
                 raise UserError(
                     f'{source}:{number}: each line must be a JSON object like {{"text": ..., "label": ...}}'
@@ -257,11 +260,17 @@ def _records(text: str, fmt: str, source: str) -> Iterator[tuple[int, dict]]:
         quoting=csv.QUOTE_NONE if fmt == "tsv" else csv.QUOTE_MINIMAL,
     )
     header: list[str] | None = None
-    for fields in reader:
+    for fields in _delimited_records(reader, fmt, source):
         if not fields or all(not f.strip() for f in fields):
             continue
         if header is None:
             header = [f.strip() for f in fields]
+            repeated = sorted({name for name in header if name and header.count(name) > 1})
+            if repeated:  # a record maps names to cells: all but the last cell of a name would be lost
+                raise UserError(
+                    f"{source}:{reader.line_num}: the header names {', '.join(map(repr, repeated))} more than once; "
+                    "give each column its own name"
+                )
             continue
         if len(fields) != len(header):
             raise UserError(
@@ -272,6 +281,15 @@ def _records(text: str, fmt: str, source: str) -> Iterator[tuple[int, dict]]:
         yield reader.line_num, dict(zip(header, fields))
     if header is None:
         raise UserError(f"{source} is empty; the first line must be a header naming the columns")
+
+
+def _delimited_records(reader, fmt: str, source: str) -> Iterator[list[str]]:
+    """The reader's records; what the csv module refuses (a field over MAX_FIELD_BYTES) as a UserError."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        hint = '; is a quote (") left open above it?' if "field limit" in str(exc) else ""
+        raise UserError(f"{source}:{reader.line_num}: cannot read this {fmt.upper()} line ({exc}){hint}") from None
 
 
 def _row_problem(record: dict, text_col: str, label_col: str) -> str | None:

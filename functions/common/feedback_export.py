@@ -21,6 +21,7 @@ from pathlib import Path
 
 from functions.common.sqlite_files import is_sqlite_database
 from golive.errors import UserError
+from golive.json_text import parse_json
 
 EXPORT_KEYS = {"text", "label", "prediction_id"}  # the first line of a previous export has these
 
@@ -144,7 +145,7 @@ def check_destination(out: Path, source: Path | None = None) -> bool:
 
 def _is_export_line(line: bytes) -> bool:
     try:
-        row = json.loads(line)
+        row = parse_json(line)
     except ValueError:
         return False
     return isinstance(row, dict) and EXPORT_KEYS <= row.keys()

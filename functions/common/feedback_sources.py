@@ -28,8 +28,14 @@ def stamp(moment: datetime) -> str:
 
 
 def in_window(received_at: str, since: datetime, until: datetime | None) -> bool:
-    moment = datetime.fromisoformat(received_at)
+    moment = received_time(received_at)
     return moment >= since and (until is None or moment < until)
+
+
+def received_time(received_at: str) -> datetime:
+    """A stored `received_at` as a time; one without a zone is UTC (as --since reads it). ValueError if not a time."""
+    moment = datetime.fromisoformat(received_at)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def read_local(db: Path, since: datetime, until: datetime | None = None) -> list[Feedback]:
@@ -54,7 +60,47 @@ def read_local(db: Path, since: datetime, until: datetime | None = None) -> list
             ).fetchall()
     except sqlite3.DatabaseError as exc:
         raise UserError(f"{db} is not a readable SQLite database ({exc})") from exc
-    return [Feedback(*row) for row in rows if in_window(row[3], since, until)]
+    feedback = [_local_row(db, row) for row in rows]
+    return [row for row in feedback if in_window(row.received_at, since, until)]
+
+
+def _local_row(db: Path, row: tuple) -> Feedback:
+    """A row as golive serve writes it, or a UserError naming the row and what is wrong with it (a hand edit, another
+    tool): read as it is, a NULL label or a BLOB text would reach the training data, an odd time stop the export."""
+    prediction_id, label, model_version, received_at, text, expires_at = row
+    problem = next(
+        (
+            f"{name} is {_sql_kind(value)}, not text"
+            for name, value in [
+                ("prediction_id", prediction_id),
+                ("label", label),
+                ("model_version", model_version),
+                ("received_at", received_at),
+            ]
+            if not isinstance(value, str)
+        ),
+        None,
+    )
+    if text is not None and not isinstance(text, str):
+        problem = f"its captured text is {_sql_kind(text)}, not text"
+    if expires_at is not None and not isinstance(expires_at, int):
+        problem = f"its captured text's expires_at is {_sql_kind(expires_at)}, not a whole number of epoch seconds"
+    if problem is None:
+        try:
+            received_time(received_at)
+        except ValueError:
+            problem = f"received_at {received_at!r} is not an ISO 8601 time such as 2026-01-31T12:00:00+00:00"
+    if problem:
+        raise UserError(
+            f"{db}: feedback {prediction_id!r} is not as golive serve writes it: {problem}; "
+            "correct that row or delete it"
+        )
+    return Feedback(*row)
+
+
+def _sql_kind(value: object) -> str:
+    kinds = {type(None): "NULL", int: "a number", float: "a number", bytes: "a BLOB"}
+    return kinds.get(type(value), repr(value))
 
 
 def read_table(client: Any, table: str, since: datetime, until: datetime | None = None) -> list[Feedback]:

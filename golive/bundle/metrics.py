@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from golive.bundle.format import METRICS
 from golive.bundle.format import shown as _show
 from golive.errors import UserError
+from golive.json_text import parse_json
 
 
 class MetricsError(UserError):
@@ -171,7 +172,7 @@ def read_metrics(bundle_dir: Path) -> BundleMetrics:
     """The bundle's metrics.json; MetricsError naming the file and the field when it is not the shape above."""
     path = Path(bundle_dir) / METRICS
     try:
-        raw = json.loads(path.read_text())
+        raw = parse_json(path.read_text())
     except FileNotFoundError:
         raise MetricsError(f"model bundle {bundle_dir} has no {METRICS}; rebuild it with `golive train`") from None
     except ValueError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 from golive.bundle.format import MANIFEST, MODEL_INT8, MODEL_VARIANTS, TOKENIZER, Manifest
 from golive.errors import UserError
+from golive.json_text import parse_json
 
 
 def sha256_file(path: Path) -> str:
@@ -86,7 +87,7 @@ def read_manifest(bundle_dir: Path) -> Manifest:
             f"Train again with `golive train --out {bundle_dir}`"
         )
     try:
-        raw = json.loads(path.read_text())
+        raw = parse_json(path.read_text())
     except ValueError as exc:
         raise UserError(f"{path} is not a valid bundle manifest: {exc}") from None
     if not isinstance(raw, dict):

@@ -9,6 +9,8 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
+from golive.json_text import parse_json
+
 # API Gateway's own errors: golive's shape since its gateway responses (infra/constructs/gateway_responses.py),
 # `{"message": ...}` from an API deployed before them, or from a proxy in between; these name the latter
 GATEWAY_ERROR_TYPES = {
@@ -49,12 +51,14 @@ def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # isdigit() alone also takes '²', which float() refuses
         return float(value)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # '-0000' gives a time with no zone; an HTTP date is always GMT
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
@@ -69,11 +73,11 @@ def error_from_response(response: httpx.Response) -> GoliveError:
             response.status_code,
         )
     try:
-        body = response.json()
+        body = parse_json(response.content)
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("type"), str):
+    if isinstance(error, dict) and isinstance(error.get("type"), str) and error["type"]:
         return GoliveError(error["type"], str(error.get("message", "")), response.status_code, retry_after)
     if isinstance(body, dict) and isinstance(body.get("message"), str):  # API Gateway's own answer, old shape
         message = body["message"]

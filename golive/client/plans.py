@@ -14,6 +14,7 @@ import httpx
 from golive.client.errors import DeadlineExceeded, GoliveError, error_from_exception, error_from_response
 from golive.client.models import Feedback, Prediction, PredictResult, parse_feedback, parse_predictions
 from golive.client.retry import API_GATEWAY_TIMEOUT_S, backoff_seconds, retryable
+from golive.json_text import parse_json
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class _Logic:
             outcome = yield _Send(method, path, body, min(self.timeout, left))
             if isinstance(outcome, httpx.Response) and outcome.is_success:
                 try:
-                    return outcome.json()
+                    return parse_json(outcome.content)
                 except ValueError as exc:
                     raise GoliveError("bad_response", "the server's answer is not JSON", outcome.status_code) from exc
             assert outcome is not None  # a _Send is answered with a response or the error raised instead

@@ -16,7 +16,7 @@ class MonitoringSettings(BaseModel):
     """Alarm thresholds: the `monitoring` block of infra/environments/<env>.json (infra/config/ reads it), what
     the monitoring and inference stacks set, and what `golive monitor` checks a local server against."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # a threshold of Infinity never fires
 
     # service health: one datapoint per period; an alarm fires when every one of evaluation_periods breaches
     period_minutes: Literal[1, 5, 15, 60] = 5

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from golive.contracts.alarms import MonitoringSettings
+from golive.json_text import parse_json
 from infra.config.api import COMMON_RULE_SET_RULES, ApiClient, ApiSettings, CognitoSettings, WafSettings
 from infra.config.base import ConfigError, Strict
 from infra.config.compute import GPUS_PER_INSTANCE, EndpointSettings, ServerlessSettings, TrainingSettings
@@ -184,13 +185,13 @@ def load_config(
 def _read_object(path: Path) -> dict:
     """The file's JSON object (UTF-8, a byte-order mark allowed, as some editors save it)."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8-sig"))
+        raw = parse_json(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"{path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}); "
             "save it as UTF-8"
         ) from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise ConfigError(f'{path} must be a JSON object ({{"name": "{path.stem}", ...}}), not {_json_kind(raw)}')

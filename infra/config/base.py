@@ -12,4 +12,5 @@ class ConfigError(UserError):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: Python's json reads NaN and Infinity, which no AWS setting takes (a budget of Infinity)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -136,6 +136,7 @@ def test_a_summary_with_nothing_left_out_says_so():
         ("{tmp}/new/../store.sqlite3", "--out {tmp}/new/../store.sqlite3 is the feedback database being exported"),
         ("{tmp}/other.sqlite3", "--out {tmp}/other.sqlite3 is a SQLite database"),
         ("{tmp}/notes.txt", "--out {tmp}/notes.txt exists and is not a previous feedback export"),
+        ("{tmp}/deep.jsonl", "--out {tmp}/deep.jsonl exists and is not a previous feedback export"),  # RecursionError
         ("{tmp}", "--out {tmp} is a folder: pass a file name, such as {tmp}/feedback.jsonl"),
     ],
 )
@@ -147,6 +148,7 @@ def test_an_export_never_overwrites_the_database_or_a_file_it_did_not_write(out,
     (tmp_path / "link.sqlite3").symlink_to(store)
     (tmp_path / "hard.sqlite3").hardlink_to(store)
     (tmp_path / "notes.txt").write_text("my notes\n")
+    (tmp_path / "deep.jsonl").write_text("[" * 100_000 + "\n")  # JSON nested past what json.loads reads
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir() if path.is_file()}
     out = out.replace("{tmp}", str(tmp_path))
     code = main(["feedback", "export", "--local", str(store), "--since", "2020-01-01", "--out", out])
