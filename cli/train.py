@@ -33,7 +33,7 @@ def add_evaluate(sub) -> None:
         const=True,
         default=False,
         metavar="BOOL",
-        help="skip invalid rows (any row problem: counted and reported) instead of stopping",
+        help="skip rows with a missing or empty text or label, or an unknown label (counted and reported) instead of stopping",
     )
     evaluate.add_argument("--json", action="store_true", help="print the full report as JSON")
     evaluate.set_defaults(func=_evaluate)

@@ -95,7 +95,8 @@ class TrainArguments:
         shown="the labels as they appear in the data",
     )
     skip_invalid_rows: bool = option(
-        False, "skip invalid rows (any row problem: counted and reported) instead of stopping"
+        False,
+        "skip rows with a missing or empty text or label, or an unknown label (counted and reported) instead of stopping",
     )
     validation_fraction: float = option(0.1, "share of --data held out for validation when no validation data is given")
     epochs: float = option(5.0, "passes over the training data (a fraction stops part-way)")
