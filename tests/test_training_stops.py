@@ -68,6 +68,18 @@ def test_a_checkpoint_dir_that_is_a_file_is_refused_before_the_data_loads(tiny_b
     assert "does not exist" not in err
 
 
+def test_out_that_is_an_input_folder_is_refused_before_the_data_loads(tiny_base_model, tiny_bundle, tmp_path, capsys):
+    """The bundle's files (config, tokenizer, model, manifest) would be written over the input's own."""
+    before = {p.name: p.read_bytes() for p in tiny_base_model.iterdir() if p.is_file()}
+    missing = tmp_path / "not-read.tsv"
+    assert main(tiny_train_args(tiny_base_model, missing, missing, tiny_base_model)) == 2
+    assert f"--out {tiny_base_model} is the --base-model folder" in capsys.readouterr().err
+    distill = ["distill", "--teacher", str(tiny_bundle), "--student-base", str(tiny_base_model), "--layers", "1"]
+    assert main([*distill, "--data", str(missing), "--out", str(tiny_bundle)]) == 2
+    assert f"--out {tiny_bundle} is the --teacher folder" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tiny_base_model.iterdir() if p.is_file()} == before
+
+
 def test_num_gpus_that_torch_cannot_see_is_said_so(monkeypatch, caplog):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.delenv("WORLD_SIZE", raising=False)

@@ -130,7 +130,9 @@ def distill(args: TrainArguments, settings: DistillSettings) -> dict[str, Any]:
     """Prune, train with the teacher's soft labels, export the bundle (rank 0). Returns a summary of the run."""
     torch.manual_seed(args.seed)
     ctx = init_distributed(args.num_gpus)
-    check_output_folders(args, ctx)
+    check_output_folders(
+        args, ctx, {"--teacher": str(settings.teacher.path), "--student-base": str(settings.student_base.path)}
+    )
     data = read_distill_data(args, ctx, settings.teacher)
     tokenizer = load_tokenizer(settings.student_base.path)
     keep = layers_to_keep(settings.student_base.layers, settings.layers, settings.layer_choice)

@@ -79,13 +79,21 @@ def train(args: TrainArguments) -> dict[str, Any]:
     return summary
 
 
-def check_output_folders(args: TrainArguments, ctx: Distributed) -> None:
+def check_output_folders(args: TrainArguments, ctx: Distributed, inputs: dict[str, str | None] | None = None) -> None:
     """The bundle's and the checkpoints' folders, writable (made if missing): now, not after the training they
-    would lose."""
+    would lose. The bundle's folder is none of the run's input folders (`inputs`, label: path, besides
+    --base-model and --champion): its files (config, tokenizer, model) would be written over theirs."""
     if not ctx.is_main:
         return
     if args.export:
         require_writable_folder(args.out)
+        named = {"--base-model": args.base_model, "--champion": args.champion, **(inputs or {})}
+        for flag, path in named.items():
+            if path and not path.startswith("s3://") and Path(path).exists() and Path(path).samefile(args.out):
+                raise UserError(
+                    f"--out {args.out} is the {flag} folder: the new bundle's files would be written over its "
+                    "own; pass another --out"
+                )
     if args.checkpoint_dir:
         require_writable_folder(args.checkpoint_dir, "checkpoints", "--checkpoint-dir")
 
