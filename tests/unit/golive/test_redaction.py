@@ -98,7 +98,7 @@ def test_the_checks_themselves():
 pieces = st.sampled_from([row[0] for row in FOUND] + KEPT + ["[EMAIL]", "[PHONE]", " ", "+", "-", ".", ":"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)  # CI runs the examples a developer ran
 @given(st.lists(st.one_of(pieces, st.text(max_size=20)), max_size=6))
 def test_redacting_twice_changes_nothing(parts):
     once = redact("".join(parts))
