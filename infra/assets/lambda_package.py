@@ -215,7 +215,7 @@ def build_lambda_package(
     """
     bundle_dir, dest = Path(bundle_dir), Path(dest)
     with replacing_folder(
-        dest, WHAT, is_lambda_package, inputs={"the --model bundle": bundle_dir}, keep={"the project folder": ROOT}
+        dest, WHAT, _previous_package, inputs={"the --model bundle": bundle_dir}, keep={"the project folder": ROOT}
     ) as staging:
         size_file = check_size_report_file(dest)
         files = bundle_files(bundle_dir, variant)
@@ -239,6 +239,13 @@ def build_lambda_package(
 def is_lambda_package(folder: Path) -> bool:
     """Whether `folder` holds a Lambda package (its handler module), built or not by golive."""
     return (Path(folder) / Path(*HANDLER_MODULE.split(".")).with_suffix(".py")).is_file()
+
+
+def _previous_package(folder: Path) -> bool:
+    """A package golive built before output folders were marked: the handler module in it and its size report
+    beside it (every build wrote one). The handler alone would also match any clone of golive itself."""
+    size_file = folder.with_name(f"{folder.name}.size.json")
+    return is_lambda_package(folder) and size_file.is_file() and _is_size_report(size_file)
 
 
 def check_size_report_file(dest: Path) -> Path:

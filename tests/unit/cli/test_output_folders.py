@@ -54,6 +54,17 @@ def test_a_folder_of_someone_elses_files_is_refused_and_kept(handmade_bundle, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["userdir"]  # no .partial, no size report
 
 
+def test_a_clone_of_golive_is_not_taken_for_a_previous_package(handmade_bundle, tmp_path, capsys, no_build):
+    """A clone or fork holds functions/lambda_handler.py too, but no size report beside it: it is kept."""
+    clone = tmp_path / "my-fork"
+    (clone / "functions").mkdir(parents=True)
+    (clone / "functions" / "lambda_handler.py").write_text("# the fork's handler")
+    (clone / "pyproject.toml").write_text("[project]")
+    err = refused(capsys, "package-lambda", "--model", str(handmade_bundle), "--out", str(clone))
+    assert "my-fork is not a Lambda package golive wrote" in err
+    assert sorted(contents(clone)) == ["functions/lambda_handler.py", "pyproject.toml"]
+
+
 @pytest.mark.parametrize("where", ["the bundle", "inside it", "its parent"])
 def test_the_model_bundle_and_folders_around_it_are_refused(handmade_bundle, tmp_path, capsys, no_build, where):
     model = tmp_path / "hb"
@@ -119,7 +130,7 @@ def test_a_previous_package_is_replaced_marked_or_written_before_markers(handmad
     assert not (pkg / "leftover.txt").exists() and not (pkg / "model_artifacts" / "model.int8.onnx").exists()
     assert json.loads((tmp_path / "lambda.size.json").read_text())["variant"] is None
 
-    (pkg / MARKER).unlink()  # a package an older golive wrote: known by its handler module
+    (pkg / MARKER).unlink()  # a package an older golive wrote: known by its handler module and its size report
     build_lambda_package(handmade_bundle, pkg, variant="int8", install=False)
     assert (pkg / MARKER).is_file() and (pkg / "model_artifacts" / "model.int8.onnx").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lambda", "lambda.size.json"]
