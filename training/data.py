@@ -62,13 +62,21 @@ def label_names_from(rows: list[Row], explicit: list[str] | None) -> tuple[list[
         return list(explicit), {name: i for i, name in enumerate(explicit)}
     if len(raw) < 2:
         raise UserError(f"the training data has only one label ({raw[0]!r}); a classifier needs at least two")
-    if len(raw) > MANY_LABELS and len(raw) > len(rows) / 2:  # most labels on one row each: not classes
+    if looks_like_texts(raw, len(rows)):
         raise UserError(
             f"the training data has {len(raw)} distinct labels in {len(rows)} rows ({listed(list(map(repr, raw)), 3)}): "
             "is --label-column naming the text column? A label names a class that many rows share; name the "
-            "label column with --label-column"
+            "label column with --label-column, or, if these are your classes, list them with --label-names"
         )
     return raw, {name: i for i, name in enumerate(raw)}
+
+
+def looks_like_texts(labels: list[str], rows: int) -> bool:
+    """Labels that are sentences: many, most on a row or two each, and most with a space in them. Many classes of
+    few examples each (intents: `card_arrival`, ...) are a real task, and their names rarely hold spaces."""
+    if len(labels) <= MANY_LABELS or len(labels) <= rows / 2:
+        return False
+    return sum(" " in label.strip() for label in labels) > 0.8 * len(labels)
 
 
 def label_index(names: list[str]) -> dict[str, int]:

@@ -44,6 +44,13 @@ def test_a_label_column_of_texts_is_named_as_such(tmp_path):
     assert load_datasets(str(data), label_column="label").label_names == ["negative", "positive"]  # the real one
 
 
+def test_many_intents_of_few_examples_each_are_classes_not_texts(tmp_path):
+    """77 intents, one or two examples each (Banking77/CLINC-style few-shot): many labels on few rows, no spaces."""
+    rows = [(f"how do I do thing {i} {j}", f"intent_{i}") for i in range(77) for j in range(1 + i % 2)]
+    data = write_rows(tmp_path / "t.tsv", rows)
+    assert len(load_datasets(str(data), validation_fraction=0.1).label_names) == 77
+
+
 def test_a_long_list_of_known_labels_is_cut_short():
     index = {f"class {i}": i for i in range(30)}
     rows = read_rows_of([("a text", "class 99")])
@@ -90,3 +97,17 @@ def test_evaluating_rows_whose_labels_the_bundle_does_not_know_is_refused(handma
     assert str(raised.value) == (
         "no rows left to score: all 3 have labels the bundle doesn't know (bundle: negative, positive; data: neg, pos)"
     )
+
+
+def test_a_column_named_twice_is_refused_only_when_it_is_read(tmp_path):
+    """Spreadsheet exports repeat columns like "note": harmless unless it is the text or the label column."""
+    notes = tmp_path / "notes.csv"
+    notes.write_text("text,label,note,note\ngreat film,positive,a,b\nawful food,negative,c,d\n")
+    assert [(r.text, r.label) for r in read_rows(str(notes), None, None, SkipReport())] == [
+        ("great film", "positive"),
+        ("awful food", "negative"),
+    ]
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text,label,text\ngreat film,positive,other\n")
+    with pytest.raises(UserError, match="the header names 'text' more than once; give each column its own name"):
+        read_rows(str(texts), None, None, SkipReport())
