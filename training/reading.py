@@ -232,8 +232,9 @@ def is_integer(value: str) -> bool:
         return False
 
 
-def _records(text: str, fmt: str, source: str) -> Iterator[tuple[int, dict]]:
-    """(line number, record) pairs; structural problems raise UserError naming the line."""
+def _records(text: str, fmt: str, source: str, repeated: set[str] | None = None) -> Iterator[tuple[int, dict]]:
+    """(line number, record) pairs; structural problems raise UserError naming the line. Header names given more
+    than once go into `repeated` (a record keeps the last cell of each): the caller refuses them if it reads one."""
     if fmt == "jsonl":
         # lines end at "\n" only (JSON Lines): str.splitlines() would also split at U+2028, NEL or a form feed,
         # which a JSON string may hold as they are (json.dumps(..., ensure_ascii=False) writes them so)
@@ -265,12 +266,8 @@ def _records(text: str, fmt: str, source: str) -> Iterator[tuple[int, dict]]:
             continue
         if header is None:
             header = [f.strip() for f in fields]
-            repeated = sorted({name for name in header if name and header.count(name) > 1})
-            if repeated:  # a record maps names to cells: all but the last cell of a name would be lost
-                raise UserError(
-                    f"{source}:{reader.line_num}: the header names {', '.join(map(repr, repeated))} more than once; "
-                    "give each column its own name"
-                )
+            if repeated is not None:
+                repeated.update(name for name in header if name and header.count(name) > 1)
             continue
         if len(fields) != len(header):
             raise UserError(
@@ -339,7 +336,8 @@ def _read_source(
     content = _decode(_read_bytes(source), source)
     rows: list[Row] = []
     text_col = label_col = None
-    for number, record in _records(content, _format_of(source), source):
+    repeated: set[str] = set()  # header names given twice: an unused one (two "note" columns) does no harm
+    for number, record in _records(content, _format_of(source), source, repeated):
         where = f"{source}:{number}"
         if text_col is None:
             columns = list(record)
@@ -350,6 +348,12 @@ def _read_source(
                 raise UserError(f"{exc}{_header_hint(columns, content, _format_of(source), source)}") from None
             if text_col == label_col:
                 raise UserError(_same_column(text_col, text_column, label_column, columns))
+            twice = sorted({text_col, label_col} & repeated)
+            if twice:  # a record keeps the last cell of a name: the other column's values would be lost unsaid
+                raise UserError(
+                    f"{source}: the header names {', '.join(map(repr, twice))} more than once; give each column its "
+                    "own name"
+                )
         assert label_col is not None  # picked with text_col, on the first record
         problem = _row_problem(record, text_col, label_col)
         if problem:

@@ -96,7 +96,8 @@ def delimited(delimiter: str, header: list[str], records: list[list[str]], newli
 def test_a_delimited_file_gives_back_what_was_written(folder, delimiter, header, records, newline, bom):
     """A header with text and label among other columns, records of tricky cells written as csv.writer writes
     them (TSV: cells without tabs or line ends, which TSV cannot hold): every record comes back as a row with
-    its own cells, stripped, or as a counted skip; a header with a column name twice is refused."""
+    its own cells, stripped, or as a counted skip; a header naming the text or label column twice is refused
+    (another name twice is no harm)."""
     records = [r[: len(header)] for r in records]
     if delimiter == "\t":
         header, *records = [[cell.translate({9: " ", 10: " ", 13: " "}) for cell in r] for r in [header, *records]]
@@ -111,8 +112,7 @@ def test_a_delimited_file_gives_back_what_was_written(folder, delimiter, header,
         for r in counted
         if r[names.index("text")].strip() and r[names.index("label")].strip()
     ]
-    repeated = {name for name in names if name and names.count(name) > 1}
-    if repeated:
+    if names.count("text") > 1 or names.count("label") > 1:
         assert isinstance(outcome, UserError) and "more than once" in str(outcome)
         return
     if not expected:  # every record skipped (or none at all): no usable rows is the file's error
