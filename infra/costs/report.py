@@ -79,7 +79,7 @@ def totals_by_stage(rows: list[SpendRow]) -> dict[str, float]:
 
 def check_png_destination(out: str) -> Path:
     """The file the chart will be written to, checked before any (billed) Cost Explorer call: a .png name, not a
-    folder, in a folder that exists or can be made, replacing only a previous PNG. Returned resolved, as written."""
+    folder, in a folder that exists or can be made, replacing only a previous PNG or an empty file. Returned resolved, as written."""
     given, path = out, Path(os.path.realpath(out))  # `new/../spend.png` is spend.png once `new` exists
     if path.is_dir():
         raise UserError(f"--out {given} is a folder: pass a file name, such as {Path(given) / 'spend.png'}")
@@ -90,7 +90,7 @@ def check_png_destination(out: str) -> Path:
         raise UserError(f"--out {given} cannot be made: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise UserError(f"--out {given} cannot be written: no permission to write in {folder}")
-    if path.exists():
+    if path.exists() and path.stat().st_size:  # an empty file (`mktemp --suffix=.png`, `touch`) holds nothing to lose
         with path.open("rb") as file:
             if file.read(len(PNG_MAGIC)) != PNG_MAGIC:
                 raise UserError(

@@ -93,6 +93,14 @@ def test_a_previous_chart_is_replaced(cost_explorer, tmp_path, capsys):
     assert png.read_bytes() == first
 
 
+def test_an_empty_file_made_for_the_chart_is_written(cost_explorer, tmp_path, capsys):
+    """`out=$(mktemp --suffix=.png)` or `touch spend.png` first: an empty file holds nothing to lose."""
+    png = tmp_path / "spend.png"
+    png.touch()
+    assert main(["costs", "report", *PERIOD, "--out", str(png)]) == 0
+    assert _written(capsys.readouterr().out, tmp_path) == Path(os.path.realpath(png))
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
