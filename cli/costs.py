@@ -49,7 +49,7 @@ def add_costs(sub) -> None:
         choices=["table", "csv", "json", "png"],
         help="output format (default: table; png when --out is given)",
     )
-    rep.add_argument("--out", help="write the spend chart to this .png file (implies --format png; default: none)")
+    rep.add_argument("--out", help="write the spend chart to this .png file; implies --format png (default: none)")
     rep.set_defaults(func=_costs_report)
 
 

@@ -26,6 +26,7 @@ from aws_cdk.assertions import Template  # noqa: E402
 from functions.api.feedback_store import CapturedText, DynamoFeedbackStore, FeedbackRecord  # noqa: E402
 from functions.feedback_export import handler as job  # noqa: E402
 from golive.contracts.feedback_exports import ExportSummary  # noqa: E402
+from golive.output_folders import MARKER  # noqa: E402
 from infra.app import FEATURE_FLAGS  # noqa: E402
 from infra.assets.feedback_export import HANDLER  # noqa: E402
 from infra.assets.lambda_package import LAMBDA_PYTHON_VERSION, find_python  # noqa: E402
@@ -272,7 +273,7 @@ def test_the_shipped_asset_runs_under_the_runtimes_python_and_exports_a_day(synt
     _, function = export_function(synthesized["dev"]["api"])
     code = function["Properties"]["Code"]["S3Key"].removesuffix(".zip")
     asset = Path(synthesized["dev"]["_outdir"]) / f"asset.{code}"
-    assert sorted(p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()) == SHIPPED
+    assert sorted(p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()) == [MARKER, *SHIPPED]
     table, bucket = seed(moto_url)
     runtime = tmp_path / "runtime"  # what the Lambda runtime provides besides the asset: boto3
     runtime.mkdir()

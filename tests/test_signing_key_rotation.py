@@ -27,6 +27,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from functions.api.prediction_ids import KeyRing, PredictionIds, key_id
 from functions.api.signing_keys import secret_key_ring
 from functions.rotation import handler as rotation
+from golive.output_folders import MARKER
 from infra.assets.rotation import HANDLER, stage_rotation_code
 from infra.config import load_config
 
@@ -217,8 +218,9 @@ def test_the_deployed_code_holds_what_its_handler_imports(rotation_code):
     """The asset alone on sys.path, as /var/task is, under the Lambda's Python (boto3 is the runtime's own)."""
     from infra.assets.lambda_package import LAMBDA_PYTHON_VERSION, find_python
 
-    expected = ROTATION_FILES
-    assert sorted(p.relative_to(rotation_code).as_posix() for p in rotation_code.rglob("*") if p.is_file()) == expected
+    expected = ROTATION_FILES  # and the marker saying golive wrote the folder (golive/output_folders.py)
+    shipped = sorted(p.relative_to(rotation_code).as_posix() for p in rotation_code.rglob("*") if p.is_file())
+    assert shipped == [MARKER, *expected]
     python = find_python(LAMBDA_PYTHON_VERSION)
     if python is None:
         pytest.fail(f"Python {LAMBDA_PYTHON_VERSION} (the Lambda runtime's) is needed on this machine")
