@@ -15,6 +15,12 @@ class UserError(Exception):
     """Something the user can fix (a bad flag, file, row or config value); the message says how."""
 
 
+def listed(items: list[str], limit: int = 10, separator: str = ", ") -> str:
+    """Items for a message, the first `limit` of them and how many more: a list of thousands stays one line."""
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return separator.join(items[:limit]) + more
+
+
 def run_reporting_errors(command: Callable[[T], int], arguments: T) -> int:
     """`command(arguments)`'s exit code; a user mistake or an unusable path prints `error: ...` and gives 2,
     Ctrl-C prints `interrupted` and gives 130 (the `golive` command and training's own entry point)."""

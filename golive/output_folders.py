@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from golive.errors import UserError
+from golive.errors import UserError, listed
 
 MARKER = ".golive-output"  # in every folder written here; it holds the kind of output (`what`)
 
@@ -117,5 +117,4 @@ def _staging(target: Path) -> Path:
 
 
 def _some_entries(folder: Path) -> str:
-    names = sorted(entry.name for entry in folder.iterdir())
-    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return listed(sorted(entry.name for entry in folder.iterdir()), 3)

@@ -10,8 +10,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from golive.errors import UserError
-from training.reading import Row, SkipReport, is_integer, listed, read_rows
+from golive.errors import UserError, listed
+from training.reading import Row, SkipReport, is_integer, read_rows
 
 
 @dataclass

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from golive.classification_metrics import classification_report
-from golive.errors import UserError
+from golive.errors import UserError, listed
 from golive.onnx_classifier import OnnxClassifier
 from training.data import label_index, to_labelled
-from training.reading import SkipReport, listed, read_rows
+from training.reading import SkipReport, read_rows
 
 
 def evaluate(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from golive.aws_errors import aws_errors
-from golive.errors import UserError
+from golive.errors import UserError, listed
 from golive.json_text import json_problem, parse_json
 
 SUPPORTED_SUFFIXES = {".tsv": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
@@ -25,12 +25,6 @@ MAX_FIELD_BYTES = 10 * 1024 * 1024  # a CSV/TSV field this long is still read (t
 COMPRESSED = {".gz": "gunzip", ".bz2": "bunzip2", ".xz": "unxz", ".zip": "unzip", ".zst": "unzstd"}
 
 logger = logging.getLogger(__name__)
-
-
-def listed(items: list[str], limit: int = 10, separator: str = ", ") -> str:
-    """Items for a message, the first `limit` of them and how many more: a list of thousands stays one line."""
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return separator.join(items[:limit]) + more
 
 
 @dataclass
